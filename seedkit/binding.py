@@ -1,0 +1,57 @@
+"""Which SQLAlchemy session and Mongo database factories write to, per context (not a module global).
+
+``with seedkit.bind(session=s, mongo=db):`` makes every seedkit factory created inside the block
+persist through ``s`` and ``db``. Bindings nest and are per thread/async task (``ContextVar``).
+A factory's own ``Meta.sqlalchemy_session`` still wins when set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from pymongo.database import Database
+from sqlalchemy.orm import Session
+
+from seedkit.errors import FactoryError
+
+_session: ContextVar[Session | None] = ContextVar("seedkit_session", default=None)
+_mongo: ContextVar[Database[Any] | None] = ContextVar("seedkit_mongo", default=None)
+
+
+@contextmanager
+def bind(session: Session | None = None, mongo: Database[Any] | None = None) -> Iterator[None]:
+    """Bind factories to ``session`` and/or ``mongo`` for the ``with`` block."""
+    tokens = []
+    if session is not None:
+        tokens.append((_session, _session.set(session)))
+    if mongo is not None:
+        tokens.append((_mongo, _mongo.set(mongo)))
+    try:
+        yield
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)  # type: ignore[attr-defined]
+
+
+def current_session() -> Session:
+    """The bound SQLAlchemy session, or a clear error."""
+    session = _session.get()
+    if session is None:
+        raise FactoryError(
+            "no SQLAlchemy session bound: use `with seedkit.bind(session=...)`, the pytest fixture "
+            "`seedkit_session`, or set Meta.sqlalchemy_session"
+        )
+    return session
+
+
+def current_mongo() -> Database[Any]:
+    """The bound Mongo database, or a clear error."""
+    db = _mongo.get()
+    if db is None:
+        raise FactoryError(
+            "no Mongo database bound: use `with seedkit.bind(mongo=...)` or the pytest fixture `seedkit_mongo`"
+        )
+    return db

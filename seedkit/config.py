@@ -1,0 +1,202 @@
+"""seedkit's configuration: where the databases are, where migrations and packs live, and profiles.
+
+Read from ``seedkit.toml`` (top-level keys) or ``[tool.seedkit]`` in ``pyproject.toml``, found
+by walking up from the working directory (or named by ``--config``/``SEEDKIT_CONFIG``). Paths
+are relative to the file that sets them. With no configuration at all, the reference domain's
+own configuration (``factories/seedkit.toml``) is used, with state kept in ``./.seedkit``.
+
+Environment variables win over files: ``SEEDKIT_DATABASE_URL``, ``SEEDKIT_MONGO_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seedkit.errors import ConfigError
+
+ISOLATION_STRATEGIES = ("truncate", "rollback", "snapshot", "dirty")
+BUILTIN_CONFIG = Path(__file__).resolve().parent.parent / "factories" / "seedkit.toml"
+
+
+@dataclass(frozen=True)
+class Volume:
+    """``count`` objects made by ``factory`` (an import path or a name in ``factory_modules``)."""
+
+    factory: str
+    count: int
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named recipe for a seeded database."""
+
+    name: str
+    description: str = ""
+    seed: int = 0
+    clock_start: str = "2025-01-01T00:00:00Z"
+    clock_step: str = "1s"
+    migrate: bool = True
+    migration_command: str | None = None
+    packs: tuple[str, ...] = ()
+    volumes: tuple[Volume, ...] = ()
+    isolation: str = "truncate"
+    database_url: str | None = None
+    mongo_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything seedkit needs to know about a project."""
+
+    root: Path
+    source: Path | None
+    state_dir: Path
+    database_url: str | None = None
+    mongo_url: str | None = None
+    mongo_database: str = "seedkit"
+    alembic_script_location: Path | None = None
+    alembic_ini: Path | None = None
+    models: str | None = None
+    pack_paths: tuple[Path, ...] = ()
+    factory_modules: tuple[str, ...] = ()
+    snapshot_dir: Path | None = None
+    allow_unsafe: bool = False
+    profiles: dict[str, Profile] = field(default_factory=dict)
+
+    def profile(self, name: str) -> Profile:
+        """The named profile, or a :class:`ConfigError` listing the known ones."""
+        try:
+            return self.profiles[name]
+        except KeyError:
+            known = ", ".join(sorted(self.profiles)) or "none"
+            raise ConfigError(
+                f"unknown profile {name!r} in {self.source or 'built-in configuration'}; known profiles: {known}"
+            ) from None
+
+    @property
+    def snapshots(self) -> Path:
+        """Directory of portable snapshots."""
+        return self.snapshot_dir or self.root / "snapshots"
+
+
+def find_config_file(start: Path | None = None) -> Path | None:
+    """``SEEDKIT_CONFIG``, else the nearest ``seedkit.toml`` or ``pyproject.toml`` with ``[tool.seedkit]``."""
+    explicit = os.environ.get("SEEDKIT_CONFIG")
+    if explicit:
+        return Path(explicit)
+    here = (start or Path.cwd()).absolute()
+    for directory in (here, *here.parents):
+        candidate = directory / "seedkit.toml"
+        if candidate.is_file():
+            return candidate
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and "seedkit" in _read_toml(pyproject).get("tool", {}):
+            return pyproject
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def load_settings(path: str | Path | None = None, *, cwd: Path | None = None) -> Settings:
+    """Load settings from ``path``, the nearest configuration file, or the built-in reference one."""
+    source = Path(path).absolute() if path else find_config_file(cwd)
+    if source is None:
+        data = _read_toml(BUILTIN_CONFIG)
+        return _parse(data, root=BUILTIN_CONFIG.parent, source=None, state_root=(cwd or Path.cwd()).absolute())
+    document = _read_toml(source)
+    data = document.get("tool", {}).get("seedkit", {}) if source.name == "pyproject.toml" else document
+    return _parse(data, root=source.parent, source=source, state_root=source.parent)
+
+
+_SETTINGS_KEYS = {
+    "database_url", "mongo_url", "mongo_database", "alembic", "models", "packs", "factories",
+    "snapshots", "state_dir", "allow_unsafe", "profiles",
+}
+_PROFILE_KEYS = {
+    "description", "seed", "clock_start", "clock_step", "migrate", "migration_command", "packs",
+    "volumes", "isolation", "database_url", "mongo_url",
+}
+
+
+def _parse(data: dict[str, Any], *, root: Path, source: Path | None, state_root: Path) -> Settings:
+    where = str(source or BUILTIN_CONFIG)
+    _reject_unknown(data, _SETTINGS_KEYS, where)
+    alembic = data.get("alembic", {})
+    if isinstance(alembic, str):
+        alembic = {"script_location": alembic}
+    profiles = {
+        name: _parse_profile(name, body, where) for name, body in data.get("profiles", {}).items()
+    }
+    return Settings(
+        root=root,
+        source=source,
+        state_dir=_path(state_root, data.get("state_dir", ".seedkit")),
+        database_url=os.environ.get("SEEDKIT_DATABASE_URL") or data.get("database_url") or None,
+        mongo_url=os.environ.get("SEEDKIT_MONGO_URL") or data.get("mongo_url") or None,
+        mongo_database=data.get("mongo_database", "seedkit"),
+        alembic_script_location=_path(root, alembic["script_location"]) if "script_location" in alembic else None,
+        alembic_ini=_path(root, alembic["ini"]) if "ini" in alembic else None,
+        models=data.get("models"),
+        pack_paths=tuple(_path(root, p) for p in _as_list(data.get("packs", []))),
+        factory_modules=tuple(_as_list(data.get("factories", []))),
+        snapshot_dir=_path(state_root if source is None else root, data["snapshots"]) if "snapshots" in data else None,
+        allow_unsafe=bool(data.get("allow_unsafe", False)),
+        profiles=profiles,
+    )
+
+
+def _parse_profile(name: str, body: dict[str, Any], where: str) -> Profile:
+    _reject_unknown(body, _PROFILE_KEYS, f"{where}: profile {name!r}")
+    isolation = body.get("isolation", "truncate")
+    if isolation not in ISOLATION_STRATEGIES:
+        raise ConfigError(
+            f"{where}: profile {name!r}: isolation {isolation!r} is not one of {', '.join(ISOLATION_STRATEGIES)}"
+        )
+    volumes = []
+    for index, raw in enumerate(body.get("volumes", [])):
+        if not isinstance(raw, dict) or "factory" not in raw or "count" not in raw:
+            raise ConfigError(f"{where}: profile {name!r}: volumes[{index}] needs 'factory' and 'count'")
+        rest = {k: v for k, v in raw.items() if k not in ("factory", "count")}
+        volumes.append(Volume(factory=str(raw["factory"]), count=int(raw["count"]), fields=rest))
+    migrate = body.get("migrate", True)
+    return Profile(
+        name=name,
+        description=body.get("description", ""),
+        seed=int(body.get("seed", 0)),
+        clock_start=str(body.get("clock_start", "2025-01-01T00:00:00Z")),
+        clock_step=str(body.get("clock_step", "1s")),
+        migrate=bool(migrate),
+        migration_command=body.get("migration_command"),
+        packs=tuple(_as_list(body.get("packs", []))),
+        volumes=tuple(volumes),
+        isolation=isolation,
+        database_url=body.get("database_url"),
+        mongo_url=body.get("mongo_url"),
+    )
+
+
+def _reject_unknown(data: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _path(root: Path, value: str | Path) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else (root / path)

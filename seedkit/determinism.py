@@ -1,0 +1,154 @@
+"""One context that owns everything that makes generated data vary.
+
+``with seedkit.deterministic(seed=42, start="2025-01-01T00:00:00Z"):`` seeds and resets,
+together: the clock, the ID generators, factory_boy's random generator, the Faker random
+shared by every ``factory.Faker`` declaration (and Faker's ``unique`` memory), and the
+sequence counter of every factory. Outside any ``with`` block a default context (seed 0)
+is active, so data is deterministic even when nobody asked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+import factory
+import factory.random
+from factory.base import BaseFactory
+
+from seedkit.clock import DEFAULT_START, Clock
+from seedkit.ids import DEFAULT_INT_STRIDE, IdGenerator
+
+
+def derive_seed(seed: int, *parts: object) -> int:
+    """A seed for a sub-stream (a partition, a pack...) derived from a parent seed."""
+    text = ":".join([str(seed), *map(str, parts)])
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def _concrete_factories() -> list[type[BaseFactory]]:
+    """Every non-abstract factory class defined so far (factory_boy keeps no registry)."""
+    found: list[type[BaseFactory]] = []
+    stack: list[type] = [BaseFactory]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            if sub in found:
+                continue
+            stack.append(sub)
+            meta = getattr(sub, "_meta", None)
+            if meta is not None and not meta.abstract:
+                found.append(sub)
+    return found
+
+
+def _sequence_state() -> list[tuple[type[BaseFactory], int | None]]:
+    return [(f, f._meta._counter.seq if f._meta._counter else None) for f in _concrete_factories()]
+
+
+class Deterministic:
+    """The active source of time, IDs and randomness.
+
+    Attributes:
+        seed: the root seed.
+        partition: the partition number; IDs and sequences of different partitions never collide.
+        clock: the injected :class:`~seedkit.clock.Clock`.
+        ids: the injected :class:`~seedkit.ids.IdGenerator`.
+        random: a ``random.Random`` for seedkit's own choices.
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        start: str | datetime = DEFAULT_START,
+        step: str | float | timedelta = "1s",
+        partition: int = 0,
+        int_stride: int = DEFAULT_INT_STRIDE,
+    ) -> None:
+        self.seed = seed
+        self.partition = partition
+        self.int_stride = int_stride
+        self.clock = Clock(start, step)
+        self.ids = IdGenerator(seed, partition, int_stride)
+        self.random = random.Random()
+        self._stream_seed = derive_seed(seed, "partition", partition)
+
+    @property
+    def sequence_start(self) -> int:
+        """The first factory sequence number of this partition."""
+        return self.partition * self.int_stride
+
+    def reset(self) -> None:
+        """Reset clock, IDs, factory_boy/Faker randomness and every factory sequence."""
+        self.clock.reset()
+        self.ids.reset()
+        self.random.seed(self._stream_seed)
+        factory.random.reseed_random(self._stream_seed)
+        for fake in factory.Faker._FAKER_REGISTRY.values():
+            fake.unique.clear()
+        for factory_class in _concrete_factories():
+            factory_class.reset_sequence(self.sequence_start, force=True)
+
+    def for_partition(self, partition: int) -> Deterministic:
+        """A sibling context with the same seed and clock settings for another partition."""
+        return Deterministic(self.seed, self.clock.start, self.clock.step, partition, self.int_stride)
+
+
+_default = Deterministic()
+_stack: list[Deterministic] = [_default]
+_default.reset()
+
+
+def current() -> Deterministic:
+    """The active deterministic context."""
+    return _stack[-1]
+
+
+def clock() -> Clock:
+    """The active clock."""
+    return _stack[-1].clock
+
+
+def ids() -> IdGenerator:
+    """The active ID generator."""
+    return _stack[-1].ids
+
+
+@contextmanager
+def deterministic(
+    seed: int = 0,
+    start: str | datetime = DEFAULT_START,
+    step: str | float | timedelta = "1s",
+    partition: int = 0,
+    *,
+    freeze: bool = False,
+) -> Iterator[Deterministic]:
+    """Activate a fresh, reset deterministic context for the ``with`` block.
+
+    Args:
+        seed: root seed of randomness and IDs.
+        start: the clock's first instant (ISO-8601, UTC if naive).
+        step: how far the clock moves after each read (``0`` freezes it).
+        partition: partition number for parallel seeders.
+        freeze: also freeze ``datetime.now()`` for the code under test (freezegun).
+    """
+    outer_random = factory.random.get_random_state()
+    outer_sequences = _sequence_state()
+    context = Deterministic(seed, start, step, partition)
+    _stack.append(context)
+    context.reset()
+    try:
+        if freeze:
+            with context.clock.freeze():
+                yield context
+        else:
+            yield context
+    finally:
+        _stack.remove(context)
+        # The outer context continues where it was, as if the block had not run.
+        factory.random.set_random_state(outer_random)
+        for factory_class, seq in outer_sequences:
+            if seq is not None:
+                factory_class.reset_sequence(seq, force=True)

