@@ -1,0 +1,109 @@
+"""A stable content hash of the seeded data of both stores.
+
+PostgreSQL tables are hashed inside the server (an md5 per row, aggregated in primary-key
+order), under fixed session settings (UTC, ISO dates, exact floats), so the result is the
+same on every machine and costs one query per table however large it is. Mongo collections
+are hashed from canonical Extended JSON with sorted keys, in ``_id`` order, plus their
+index definitions. Column names are part of a table's hash; the Alembic version table is not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from bson import json_util
+from pymongo.database import Database
+from sqlalchemy.engine import Connection
+
+from seedkit.schema import EXCLUDED_TABLES, reflect_schema
+
+_STABLE_SETTINGS = (
+    "SET LOCAL TimeZone = 'UTC'",
+    "SET LOCAL DateStyle = 'ISO, YMD'",
+    "SET LOCAL IntervalStyle = 'iso_8601'",
+    "SET LOCAL extra_float_digits = 3",
+    "SET LOCAL bytea_output = 'hex'",
+)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One table's or collection's share of a fingerprint."""
+
+    count: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """The combined digest and the part per ``pg:<table>`` / ``mongo:<collection>``."""
+
+    digest: str
+    parts: dict[str, Part] = field(default_factory=dict)
+
+    def short(self) -> str:
+        return self.digest[:16]
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def postgres_parts(conn: Connection, schema: str = "public", exclude: tuple[str, ...] = EXCLUDED_TABLES) -> dict[str, Part]:
+    """Per table: row count and a digest of its rows in primary-key order."""
+    info = reflect_schema(conn, schema, exclude)
+    parts: dict[str, Part] = {}
+    with conn.begin_nested() if conn.in_transaction() else conn.begin():
+        for setting in _STABLE_SETTINGS:
+            conn.execute(sa.text(setting))
+        for name, table in info.tables.items():
+            order = ", ".join(f"t.{_quote(c)}" for c in table.primary_key) or "t::text"
+            row = conn.execute(
+                sa.text(
+                    f"SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' ORDER BY {order})), '') "
+                    f"FROM {_quote(schema)}.{_quote(name)} AS t"
+                )
+            ).one()
+            header = ",".join(f"{c.name}:{c.type}" for c in table.columns.values())
+            digest = hashlib.sha256(f"{header}\n{row[1]}".encode()).hexdigest()
+            parts[f"pg:{name}"] = Part(int(row[0]), digest)
+    return parts
+
+
+def mongo_parts(db: Database[Any]) -> dict[str, Part]:
+    """Per collection: document count and a digest of canonical documents in ``_id`` order, and indexes."""
+    parts: dict[str, Part] = {}
+    for name in sorted(db.list_collection_names()):
+        if name.startswith("system."):
+            continue
+        collection = db[name]
+        hasher = hashlib.sha256()
+        indexes = sorted(
+            (index_name, str(list(info["key"]))) for index_name, info in collection.index_information().items()
+        )
+        hasher.update(repr(indexes).encode())
+        count = 0
+        for document in collection.find({}, sort=[("_id", 1)]):
+            hasher.update(
+                json_util.dumps(document, json_options=json_util.CANONICAL_JSON_OPTIONS, sort_keys=True).encode()
+            )
+            hasher.update(b"\n")
+            count += 1
+        parts[f"mongo:{name}"] = Part(count, hasher.hexdigest())
+    return parts
+
+
+def fingerprint(conn: Connection | None = None, mongo: Database[Any] | None = None, schema: str = "public") -> Fingerprint:
+    """The fingerprint of the given stores (either may be None)."""
+    parts: dict[str, Part] = {}
+    if conn is not None:
+        parts.update(postgres_parts(conn, schema))
+    if mongo is not None:
+        parts.update(mongo_parts(mongo))
+    combined = hashlib.sha256()
+    for key in sorted(parts):
+        combined.update(f"{key} {parts[key].count} {parts[key].digest}\n".encode())
+    return Fingerprint(combined.hexdigest(), parts)
