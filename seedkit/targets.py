@@ -1,0 +1,68 @@
+"""Where a command writes: the PostgreSQL URL and the Mongo database, resolved once.
+
+Precedence, first set wins: an explicit argument (``--database-url``/``--mongo-url``), the
+profile, the environment (``SEEDKIT_DATABASE_URL``/``SEEDKIT_MONGO_URL``), the configuration
+file; else the embedded PostgreSQL under the state directory, and mongomock kept in a file
+there, so separate commands see the same data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pymongo.database import Database
+from sqlalchemy.engine import Engine
+
+from seedkit import mongo, postgres
+from seedkit.config import Profile, Settings
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The resolved stores of one command."""
+
+    database_url: str
+    mongo_url: str | None
+    mongo_database: str
+    state_dir: Path
+    embedded: bool
+
+    @property
+    def mongo_label(self) -> str:
+        return self.mongo_url or f"mongomock (kept in {self.state_dir / 'mongomock'})"
+
+
+def resolve_targets(
+    settings: Settings,
+    profile: Profile | None = None,
+    *,
+    database_url: str | None = None,
+    mongo_url: str | None = None,
+) -> Targets:
+    """Resolve the stores; starts the embedded PostgreSQL when no URL is given anywhere."""
+    url = database_url or (profile.database_url if profile else None) or settings.database_url
+    embedded = url is None
+    if url is None:
+        url = postgres.embedded_url(settings.state_dir)
+    return Targets(
+        database_url=postgres.normalize_url(url),
+        mongo_url=mongo_url or (profile.mongo_url if profile else None) or settings.mongo_url,
+        mongo_database=settings.mongo_database,
+        state_dir=settings.state_dir,
+        embedded=embedded,
+    )
+
+
+@contextmanager
+def open_targets(targets: Targets) -> Iterator[tuple[Engine, Database[Any]]]:
+    """An engine (connection checked) and the Mongo database; mongomock state is saved on success."""
+    engine = postgres.create_engine(targets.database_url)
+    try:
+        with mongo.open_database(targets.mongo_url, targets.mongo_database, targets.state_dir) as db:
+            yield engine, db
+    finally:
+        engine.dispose()
