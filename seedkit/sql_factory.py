@@ -1,0 +1,252 @@
+"""The base of seedkit's PostgreSQL factories: factory_boy's SQLAlchemy factory, made safe.
+
+Compared with ``factory.alchemy.SQLAlchemyModelFactory``, :class:`SQLAlchemyFactory`:
+
+- writes through the session bound with ``seedkit.bind(session=...)`` (or a ``_session=``
+  argument, or ``Meta.sqlalchemy_session``), so factories need no global session;
+- flushes each object by default (``Meta.sqlalchemy_session_persistence = "commit"`` commits);
+- runs ``Meta.sqlalchemy_get_or_create`` inside a SAVEPOINT, so a conflicting insert never
+  rolls back the caller's transaction;
+- starts sequences at the active partition's ``sequence_start``;
+- uses an explicitly passed foreign key (``organization_id=...``) instead of building a
+  second related object beside it, and rejects unknown attributes with a :class:`FactoryError`.
+
+:class:`ReuseOrCreate` is a ``SubFactory`` that prefers an object the same session already
+created, so volume seeding spreads many children over a few parents.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import factory
+import factory.random
+import sqlalchemy as sa
+from factory import enums
+from factory.alchemy import SQLAlchemyModelFactory
+from factory.declarations import SKIP
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapper, RelationshipDirection, Session
+
+from seedkit.binding import current_session
+from seedkit.determinism import current
+from seedkit.errors import FactoryError
+
+__all__ = ["ReuseOrCreate", "SQLAlchemyFactory", "session_for"]
+
+_explicit_session: ContextVar[Session | None] = ContextVar("seedkit_explicit_session", default=None)
+_POOL_KEY = "seedkit.reusable"
+_REUSABLE_MODELS: set[type] = set()
+
+
+def session_for(factory_class: type[SQLAlchemyModelFactory]) -> Session:
+    """The session ``factory_class`` writes to: a ``_session=`` argument of the current call,
+    else ``Meta.sqlalchemy_session`` / ``Meta.sqlalchemy_session_factory``, else the bound one."""
+    explicit = _explicit_session.get()
+    if explicit is not None:
+        return explicit
+    meta = _options(factory_class)
+    if meta.sqlalchemy_session is not None:
+        return meta.sqlalchemy_session
+    if meta.sqlalchemy_session_factory is not None:
+        return meta.sqlalchemy_session_factory()
+    return current_session()
+
+
+def _options(factory_class: type) -> Any:
+    """The factory's ``_meta`` (factory_boy types it without the SQLAlchemy options)."""
+    return factory_class._meta  # type: ignore[attr-defined]
+
+
+@contextmanager
+def _using(session: Session | None) -> Iterator[None]:
+    if session is None:
+        yield
+        return
+    token = _explicit_session.set(session)
+    try:
+        yield
+    finally:
+        _explicit_session.reset(token)
+
+
+def _mapper(model: type) -> Mapper[Any] | None:
+    return sa.inspect(model, raiseerr=False)
+
+
+class SQLAlchemyFactory(SQLAlchemyModelFactory):
+    """Abstract base of seedkit factories for SQLAlchemy models (see the module docstring)."""
+
+    class Meta:
+        abstract = True
+        sqlalchemy_session_persistence = "flush"
+
+    @classmethod
+    def _setup_next_sequence(cls) -> int:
+        return current().sequence_start
+
+    @classmethod
+    def _generate(cls, strategy: str, params: dict[str, Any]) -> Any:
+        with _using(params.pop("_session", None)):
+            cls._use_passed_foreign_keys(params)
+            return super()._generate(strategy, params)
+
+    @classmethod
+    def _use_passed_foreign_keys(cls, params: dict[str, Any]) -> None:
+        """``organization_id=x`` given without ``organization``: use row x, build no new parent.
+
+        factory_boy would still run the ``organization`` SubFactory and the new object would
+        silently win over the passed key (factory_boy issues #463, #571).
+        """
+        mapper = _mapper(cls._meta.model)
+        if mapper is None:
+            return
+        declared = cls._meta.declarations
+        for rel in mapper.relationships:
+            if rel.direction is not RelationshipDirection.MANYTOONE or rel.key in params:
+                continue
+            if rel.key not in declared:
+                continue
+            pairs = [
+                (mapper.get_property_by_column(local).key, rel.mapper.get_property_by_column(remote).key)
+                for local, remote in rel.local_remote_pairs
+            ]
+            if not pairs or any(local not in params for local, _ in pairs):
+                continue
+            criteria = {remote: params[local] for local, remote in pairs}
+            try:
+                session = session_for(cls)
+            except FactoryError:
+                params[rel.key] = SKIP  # building without a session: keep just the key
+                continue
+            target = session.scalars(sa.select(rel.mapper.class_).filter_by(**criteria)).one_or_none()
+            if target is None:
+                given = ", ".join(f"{local}={params[local]!r}" for local, _ in pairs)
+                raise FactoryError(f"{cls.__name__}: {given} matches no {rel.mapper.class_.__name__} row")
+            params[rel.key] = target
+
+    @classmethod
+    def _check_attributes(cls, model_class: type, kwargs: Mapping[str, Any]) -> None:
+        mapper = _mapper(model_class)
+        if mapper is None:
+            return
+        columns = set(mapper.all_orm_descriptors.keys())
+        unknown = [name for name in kwargs if name not in columns]
+        if not unknown:
+            return
+        declared = {name for name in cls._meta.declarations if not name.startswith("_")}
+        valid = sorted(columns | declared | set(cls._meta.parameters))
+        name = unknown[0]
+        hint = difflib.get_close_matches(name, valid, n=1)
+        did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise FactoryError(
+            f"{cls.__name__}: unknown attribute {name!r}{did_you_mean}: it is not a declaration, a "
+            f"parameter, or a column/relationship of {model_class.__name__}. Valid names: {', '.join(valid)}"
+        )
+
+    @classmethod
+    def _build(cls, model_class: type, *args: Any, **kwargs: Any) -> Any:
+        cls._check_attributes(model_class, kwargs)
+        return model_class(*args, **kwargs)
+
+    @classmethod
+    def _create(cls, model_class: type, *args: Any, **kwargs: Any) -> Any:
+        cls._check_attributes(model_class, kwargs)
+        session = session_for(cls)
+        if _options(cls).sqlalchemy_get_or_create:
+            return cls._get_or_create(model_class, session, args, kwargs)
+        return cls._save(model_class, session, args, kwargs)
+
+    @classmethod
+    def _save(cls, model_class: type, session: Session, args: Any, kwargs: dict[str, Any]) -> Any:
+        obj = model_class(*args, **kwargs)
+        session.add(obj)
+        cls._persist(session)
+        _remember(session, obj)
+        return obj
+
+    @classmethod
+    def _persist(cls, session: Session) -> None:
+        persistence = _options(cls).sqlalchemy_session_persistence
+        if persistence == "flush":
+            session.flush()
+        elif persistence == "commit":
+            session.commit()
+
+    @classmethod
+    def _get_or_create(cls, model_class: type, session: Session, args: Any, kwargs: dict[str, Any]) -> Any:
+        """The row matching the ``sqlalchemy_get_or_create`` fields, else a new one.
+
+        The insert runs in a SAVEPOINT: if it conflicts (e.g. another transaction inserted the
+        same key meanwhile), only the savepoint is rolled back and the winner is returned; the
+        caller's earlier writes in the transaction stay.
+        """
+        fields: tuple[str, ...] = tuple(_options(cls).sqlalchemy_get_or_create)
+        missing = [f for f in fields if f not in kwargs]
+        if missing:
+            raise FactoryError(f"{cls.__name__}: sqlalchemy_get_or_create field {missing[0]!r} has no value")
+        keys = {field: kwargs[field] for field in fields}
+        lookup: sa.Select[Any] = sa.select(model_class).filter_by(**keys)
+        found = session.scalars(lookup).one_or_none()
+        if found is not None:
+            return found
+        obj = model_class(*args, **kwargs)
+        try:
+            with session.begin_nested():
+                session.add(obj)
+        except IntegrityError as exc:
+            found = session.scalars(lookup).one_or_none()
+            if found is None:
+                reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+                raise FactoryError(
+                    f"{cls.__name__}: cannot insert {model_class.__name__}, and no row matches {keys}: "
+                    + reason
+                ) from exc
+            return found
+        cls._persist(session)
+        _remember(session, obj)
+        return obj
+
+
+def _remember(session: Session, obj: Any) -> None:
+    """Keep objects of models that a :class:`ReuseOrCreate` draws from, per session."""
+    model = type(obj)
+    if model in _REUSABLE_MODELS:
+        session.info.setdefault(_POOL_KEY, {}).setdefault(model, []).append(obj)
+
+
+def _alive(session: Session, obj: Any) -> bool:
+    state = sa.inspect(obj)
+    return state.session is session and (state.persistent or state.pending)
+
+
+class ReuseOrCreate(factory.SubFactory):
+    """A SubFactory that reuses an object the bound session already created with a factory.
+
+    With ``create``, it picks (seeded random) one of the ``factory_class`` model's objects
+    created by seedkit factories in the same session and still alive there; when there is
+    none, or deep overrides are given (``organization__name="x"``), or when building, it
+    runs the sub-factory like ``SubFactory``. Only objects created by factories in this
+    session are candidates, never other rows of the table, so parallel partitions and repeated
+    runs stay deterministic.
+    """
+
+    def __init__(self, factory_class: type[SQLAlchemyFactory], **kwargs: Any) -> None:
+        if not (isinstance(factory_class, type) and issubclass(factory_class, SQLAlchemyFactory)):
+            raise FactoryError(f"ReuseOrCreate needs a SQLAlchemyFactory class, got {factory_class!r}")
+        super().__init__(factory_class, **kwargs)
+        _REUSABLE_MODELS.add(factory_class._meta.model)
+
+    def evaluate(self, instance: Any, step: Any, extra: dict[str, Any]) -> Any:
+        factory_class = self.get_factory()
+        if step.builder.strategy == enums.CREATE_STRATEGY and not extra:
+            session = session_for(factory_class)
+            pool = session.info.get(_POOL_KEY, {}).get(factory_class._meta.model, [])
+            pool[:] = [obj for obj in pool if _alive(session, obj)]
+            if pool:
+                return factory.random.randgen.choice(pool)
+        return super().evaluate(instance, step, extra)
