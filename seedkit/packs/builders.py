@@ -1,0 +1,85 @@
+"""Factories named by records (``_factory: CustomerFactory``): finding them and building values.
+
+A record gives only the fields that matter; its factory builds the rest with factory_boy's
+``build`` strategy (nothing is saved by the factory). The loader then writes the values itself,
+so a whole load stays in one transaction.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from types import ModuleType
+from typing import Any
+
+import sqlalchemy as sa
+
+from seedkit.errors import PackError
+
+
+def import_modules(modules: Sequence[str | ModuleType]) -> list[ModuleType]:
+    """Import the factory modules (names or modules); a PackError names one that fails."""
+    result = []
+    for module in modules:
+        if isinstance(module, ModuleType):
+            result.append(module)
+            continue
+        try:
+            result.append(importlib.import_module(module))
+        except ImportError as exc:
+            raise PackError(f"cannot import factory module {module!r}: {exc}") from None
+    return result
+
+
+def _is_factory(candidate: Any) -> bool:
+    return (
+        isinstance(candidate, type)
+        and callable(getattr(candidate, "build", None))
+        and hasattr(candidate, "_meta")
+    )
+
+
+def find_factory(name: str, modules: Sequence[ModuleType]) -> type | None:
+    """The factory class ``name`` (a class name in ``modules``, or ``package.module:Class``)."""
+    if ":" in name:
+        module_name, _, attr = name.partition(":")
+        try:
+            candidate = getattr(importlib.import_module(module_name), attr, None)
+        except ImportError:
+            return None
+        return candidate if _is_factory(candidate) else None
+    for module in modules:
+        candidate = getattr(module, name, None)
+        if _is_factory(candidate):
+            return candidate
+    return None
+
+
+def factory_names(factory: type) -> tuple[set[str], set[str]]:
+    """The factory's declared fields and its parameters (``Params``, including traits)."""
+    meta: Any = getattr(factory, "_meta", None)
+    declarations = set(getattr(meta, "declarations", {}) or {})
+    parameters = set(getattr(meta, "parameters", {}) or {})
+    return declarations, parameters
+
+
+def build(factory: type, fields: Mapping[str, Any], traits: Sequence[str]) -> dict[str, Any]:
+    """Build with ``factory`` (traits switched on) and return the built values by column or key name."""
+    built = factory.build(**fields, **dict.fromkeys(traits, True))  # type: ignore[attr-defined]
+    return values_of(built)
+
+
+def values_of(built: Any) -> dict[str, Any]:
+    """A built object's values: a mapping as is; an ORM instance by column name; else its attributes."""
+    if isinstance(built, Mapping):
+        return dict(built)
+    state = sa.inspect(built, raiseerr=False)
+    mapper = getattr(state, "mapper", None)
+    if mapper is not None:
+        values: dict[str, Any] = {}
+        for attribute in mapper.column_attrs:
+            for column in attribute.columns:
+                if attribute.key in built.__dict__ and isinstance(column, sa.Column):
+                    values[column.name] = built.__dict__[attribute.key]
+        return values
+    return {key: value for key, value in vars(built).items() if not key.startswith("_")}
