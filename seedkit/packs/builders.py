@@ -7,6 +7,7 @@ so a whole load stays in one transaction.
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 from collections.abc import Mapping, Sequence
 from types import ModuleType
@@ -64,8 +65,15 @@ def factory_names(factory: type) -> tuple[set[str], set[str]]:
 
 
 def build(factory: type, fields: Mapping[str, Any], traits: Sequence[str]) -> dict[str, Any]:
-    """Build with ``factory`` (traits switched on) and return the built values by column or key name."""
-    built = factory.build(**fields, **dict.fromkeys(traits, True))  # type: ignore[attr-defined]
+    """Build with ``factory`` (traits switched on) and return the built values by column or key name.
+
+    The build runs in an empty :class:`contextvars.Context`: no session or Mongo database is
+    bound there, so a factory cannot look up or write rows through the caller's session while
+    the pack is only planned (its parents are not inserted yet). Randomness, IDs and the clock
+    still come from the active deterministic context.
+    """
+    kwargs = {**fields, **dict.fromkeys(traits, True)}
+    built = contextvars.Context().run(factory.build, **kwargs)  # type: ignore[attr-defined]
     return values_of(built)
 
 

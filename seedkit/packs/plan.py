@@ -155,7 +155,8 @@ class Planner:
 
     def _document(self, record: Record) -> Row:
         document = {MONGO_ID: self.labels.id_of(record, self.clock)}
-        document.update({name: self._deep(record, name, raw, mongo=True) for name, raw in record.fields.items()})
+        for name, raw in record.fields.items():
+            document[name] = self._deep(record, name, raw, mongo=True)
         if record.factory is not None:
             built = self._build(record, self.factory(record), document)
             document = {**built, **document}
