@@ -1,0 +1,353 @@
+"""Seeding a database from a profile: schema, optional reset, packs and volumes, all or nothing.
+
+:func:`seed_profile` is what ``seedkit seed`` runs:
+
+1. resolve the profile, its packs and its volumes' factories (bad input fails here, before
+   anything is written);
+2. migrate (``migrate = true``: Alembic, or the profile's ``migration_command``), or check that
+   the schema is at the migrations' head;
+3. in ONE PostgreSQL transaction: with ``reset``, empty every table (the production guard
+   first) and every Mongo collection; without it, refuse a database that already holds data;
+   then, inside ``seedkit.deterministic(seed, clock_start, clock_step)``, apply the packs and
+   create the volumes; then commit.
+
+On any error the PostgreSQL transaction is rolled back and the Mongo side is put back as it
+was (see :class:`seedkit.reset.MongoRun`), then the :class:`SeedkitError` is raised.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from pymongo.database import Database
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from seedkit import migrations
+from seedkit.binding import bind
+from seedkit.config import Profile, Settings, Volume
+from seedkit.determinism import Deterministic, deterministic
+from seedkit.errors import ConfigError, FactoryError, SeedkitError
+from seedkit.fingerprint import Fingerprint, fingerprint
+from seedkit.isolation.mongo_state import check_mongo_destructive
+from seedkit.isolation.truncate import truncate_tables
+from seedkit.reset import MongoRun, user_collections
+from seedkit.safety import check_destructive
+from seedkit.schema import reflect_schema
+from seedkit.targets import Targets, open_targets, resolve_targets
+from seedkit.urls import redact
+
+Progress = Callable[[str, int, int], None]
+"""Called as ``progress(task, done, total)`` while seeding (``task`` e.g. ``"CustomerFactory x 200"``)."""
+
+CHUNKS_PER_VOLUME = 50
+MAX_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    """What a seeding run did."""
+
+    profile: str
+    seed: int
+    database_url: str
+    """The PostgreSQL URL, password redacted."""
+    mongo: str
+    embedded: bool
+    schema: str
+    """What was done about the schema (``alembic upgrade head (0001)``, ``at head (0001)``...)."""
+    reset: bool
+    rows: dict[str, int] = field(default_factory=dict)
+    documents: dict[str, int] = field(default_factory=dict)
+    elapsed: float = 0.0
+    fingerprint: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A profile resolved into things that can run: packs and factory classes."""
+
+    profile: Profile
+    seed: int
+    packs: list[Any]
+    factories: list[tuple[Volume, type[Any]]]
+    factory_modules: tuple[str, ...]
+
+
+# -- resolving ---------------------------------------------------------------------------------
+def import_module(name: str, settings: Settings) -> Any:
+    """Import a module of the project (its root directory is made importable)."""
+    root = str(settings.root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import {name!r}: {exc}") from None
+
+
+def import_object(path: str, settings: Settings) -> Any:
+    """The object named by ``"package.module:name"``."""
+    module_name, _, attribute = path.partition(":")
+    try:
+        return getattr(import_module(module_name, settings), attribute)
+    except AttributeError:
+        raise ConfigError(f"module {module_name!r} has no {attribute!r} (from {path!r})") from None
+
+
+def resolve_factory(name: str, settings: Settings) -> type[Any]:
+    """A factory class: ``"pkg.mod:Name"``, or ``Name`` looked up in the configured factory modules."""
+    if ":" in name:
+        found = import_object(name, settings)
+    else:
+        modules = [import_module(module_name, settings) for module_name in settings.factory_modules]
+        found = next((getattr(m, name) for m in modules if hasattr(m, name)), None)
+        if found is None:
+            searched = ", ".join(settings.factory_modules) or "no modules (set factories = [...])"
+            raise ConfigError(
+                f"factory {name!r} not found in {searched}; "
+                f"write it as 'package.module:{name}' or list its module in factories"
+            )
+    if not (isinstance(found, type) and hasattr(found, "create_batch")):
+        raise ConfigError(f"{name!r} is not a factory class (it has no create_batch)")
+    return found
+
+
+def _plan(settings: Settings, profile: Profile, seed: int | None) -> _Plan:
+    packs: list[Any] = []
+    if profile.packs:
+        from seedkit.packs import resolve_packs
+
+        packs = resolve_packs(list(profile.packs), list(settings.pack_paths))
+    factories = []
+    for index, volume in enumerate(profile.volumes):
+        try:
+            factories.append((volume, resolve_factory(volume.factory, settings)))
+        except ConfigError as exc:
+            raise ConfigError(f"profile {profile.name!r}, volumes[{index}]: {exc}") from None
+    return _Plan(profile, profile.seed if seed is None else seed, packs, factories, settings.factory_modules)
+
+
+# -- the schema --------------------------------------------------------------------------------
+def prepare_schema(engine: Engine, db: Database[Any], settings: Settings, profile: Profile | None) -> str:
+    """Migrate when the profile says so (and create Mongo indexes), else check the schema is at head."""
+    if profile is None or profile.migrate:
+        done = migrations.migrate(engine, settings, profile)
+        ensure_mongo_indexes(db, settings)
+        return done
+    if not migrations.has_alembic(settings):
+        return "not checked (no Alembic migrations configured)"
+    with engine.connect() as conn:
+        migrations.check_at_head(conn, settings)
+    return f"at head ({migrations.head_revision(settings)})"
+
+
+def ensure_mongo_indexes(db: Database[Any], settings: Settings) -> bool:
+    """Call the project's Mongo index hook (``mongo_indexes = "pkg.mod:function"``), if configured."""
+    hook = getattr(settings, "mongo_indexes", None)
+    if not hook:
+        return False
+    import_object(str(hook), settings)(db)
+    return True
+
+
+# -- seeding -----------------------------------------------------------------------------------
+def existing_data(conn: Connection, db: Database[Any]) -> list[str]:
+    """``"users: rows"``-style notes for every non-empty table and collection."""
+    found = []
+    for name in reflect_schema(conn).tables:
+        if conn.execute(sa.text(f'SELECT EXISTS (SELECT 1 FROM "{name}")')).scalar():
+            found.append(f"table {name}")
+    for name in user_collections(db):
+        if db[name].find_one({}, {"_id": 1}) is not None:
+            found.append(f"collection {name}")
+    return found
+
+
+def seed_profile(
+    settings: Settings,
+    profile: Profile | str,
+    targets: Targets | None = None,
+    *,
+    seed: int | None = None,
+    reset: bool = False,
+    allow_unsafe: bool = False,
+    progress: Progress | None = None,
+) -> SeedReport:
+    """Seed the targets with ``profile`` (see the module docstring); returns a :class:`SeedReport`.
+
+    Without ``reset`` the database must be empty: seeding is only reproducible from empty,
+    and adding to a seeded database would collide on its deterministic keys.
+    """
+    started = time.perf_counter()
+    chosen = settings.profile(profile) if isinstance(profile, str) else profile
+    plan = _plan(settings, chosen, seed)
+    targets = targets or resolve_targets(settings, chosen)
+    with open_targets(targets) as (engine, db):
+        schema = prepare_schema(engine, db, settings, chosen)
+        with engine.connect() as conn:
+            mongo_run = MongoRun(db)
+            try:
+                with conn.begin():
+                    if reset:
+                        _empty(conn, mongo_run, targets, allow_unsafe or settings.allow_unsafe)
+                    else:
+                        _refuse_existing_data(conn, db, targets)
+                    _run(plan, conn, db, progress)
+            except BaseException:
+                mongo_run.rollback()
+                raise
+            mongo_run.commit()
+            result = fingerprint(conn, db)  # of what was committed
+    return _report(plan, targets, schema, reset, result, time.perf_counter() - started)
+
+
+def _empty(conn: Connection, mongo_run: MongoRun, targets: Targets, allow_unsafe: bool) -> list[str]:
+    """Truncate every table and set every Mongo collection aside (guarded; undone by a rollback)."""
+    check_destructive(targets.database_url, action="reset", allow_unsafe=allow_unsafe)
+    if targets.mongo_url is not None:
+        check_mongo_destructive(mongo_run.db, action="reset", allow_unsafe=allow_unsafe)
+    tables = truncate_tables(conn, allow_unsafe=allow_unsafe)
+    mongo_run.clear()
+    return [*tables, *mongo_run.set_aside]
+
+
+def _refuse_existing_data(conn: Connection, db: Database[Any], targets: Targets) -> None:
+    found = existing_data(conn, db)
+    if found:
+        shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+        raise SeedkitError(
+            f"{redact(targets.database_url)} already holds data ({shown}); seeding starts from empty "
+            "databases: pass --reset to replace the data (or run `seedkit reset` first)"
+        )
+
+
+def _run(plan: _Plan, conn: Connection, db: Database[Any], progress: Progress | None) -> None:
+    profile = plan.profile
+    with (
+        deterministic(plan.seed, start=profile.clock_start, step=profile.clock_step) as context,
+        Session(bind=conn, autoflush=False) as session,
+        bind(session=session, mongo=db),
+    ):
+        if plan.packs:
+            _apply_packs(plan, conn, db, context, progress)
+        for index, (volume, factory_class) in enumerate(plan.factories):
+            _create_volume(profile, index, volume, factory_class, session, progress)
+        session.flush()
+
+
+def _apply_packs(
+    plan: _Plan, conn: Connection, db: Database[Any], context: Deterministic, progress: Progress | None
+) -> None:
+    from seedkit.packs import apply_packs
+
+    task = "packs " + ", ".join(p.name for p in plan.packs)
+    if progress:
+        progress(task, 0, 1)
+    try:
+        apply_packs(
+            plan.packs, connection=conn, mongo=db, context=context, factory_modules=plan.factory_modules
+        )
+    except sa.exc.SQLAlchemyError as exc:
+        raise SeedkitError(f"profile {plan.profile.name!r}: {task}: {_reason(exc)}") from exc
+    if progress:
+        progress(task, 1, 1)
+
+
+def _create_volume(
+    profile: Profile,
+    index: int,
+    volume: Volume,
+    factory_class: type[Any],
+    session: Session,
+    progress: Progress | None,
+) -> None:
+    task = f"{factory_class.__name__} x {volume.count}"
+    where = f"profile {profile.name!r}, volumes[{index}] ({task})"
+    chunk = max(1, min(MAX_CHUNK, volume.count // CHUNKS_PER_VOLUME))
+    done = 0
+    if progress:
+        progress(task, 0, volume.count)
+    try:
+        while done < volume.count:
+            size = min(chunk, volume.count - done)
+            factory_class.create_batch(size, **volume.fields)
+            session.flush()
+            done += size
+            if progress:
+                progress(task, done, volume.count)
+    except FactoryError as exc:
+        raise FactoryError(f"{where}: {exc}") from exc
+    except SeedkitError:
+        raise
+    except (TypeError, ValueError, LookupError, sa.exc.SQLAlchemyError) as exc:
+        raise FactoryError(f"{where}: {_reason(exc)}") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
+        return str(exc.orig).strip().splitlines()[0]
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _report(
+    plan: _Plan, targets: Targets, schema: str, was_reset: bool, result: Fingerprint, elapsed: float
+) -> SeedReport:
+    rows = {key[3:]: part.count for key, part in result.parts.items() if key.startswith("pg:")}
+    documents = {key[6:]: part.count for key, part in result.parts.items() if key.startswith("mongo:")}
+    return SeedReport(
+        profile=plan.profile.name,
+        seed=plan.seed,
+        database_url=redact(targets.database_url),
+        mongo=targets.mongo_label,
+        embedded=targets.embedded,
+        schema=schema,
+        reset=was_reset,
+        rows=rows,
+        documents=documents,
+        elapsed=round(elapsed, 3),
+        fingerprint=result.digest,
+    )
+
+
+def reset_targets(settings: Settings, targets: Targets, *, allow_unsafe: bool = False) -> list[str]:
+    """Empty every table (but the Alembic version) and every Mongo collection (keeping indexes).
+
+    Guarded by :func:`seedkit.safety.check_destructive`; returns the tables and collections emptied.
+    """
+    unsafe_ok = allow_unsafe or settings.allow_unsafe
+    check_destructive(targets.database_url, action="reset", allow_unsafe=unsafe_ok)
+    with open_targets(targets) as (engine, db), engine.connect() as conn:
+        mongo_run = MongoRun(db)
+        try:
+            with conn.begin():
+                emptied = _empty(conn, mongo_run, targets, unsafe_ok)
+        except BaseException:
+            mongo_run.rollback()
+            raise
+        mongo_run.commit()
+    return emptied
+
+
+__all__ = [
+    "Progress",
+    "SeedReport",
+    "ensure_mongo_indexes",
+    "existing_data",
+    "import_module",
+    "import_object",
+    "prepare_schema",
+    "reset_targets",
+    "resolve_factory",
+    "seed_profile",
+]

@@ -1,0 +1,247 @@
+"""The profile runner on real PostgreSQL (and mongomock kept in a state file, as the CLI does)."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from pymongo.database import Database
+
+from seedkit.config import Profile, Settings, Volume, load_settings
+from seedkit.errors import ConfigError, FactoryError, SchemaError, SeedkitError, UnsafeTargetError
+from seedkit.fingerprint import Fingerprint, fingerprint
+from seedkit.postgres import with_database
+from seedkit.profiles import reset_targets, seed_profile
+from seedkit.reset import MongoRun
+from seedkit.targets import Targets, open_targets
+
+SMALL = (
+    Volume("OrganizationFactory", 2),
+    Volume("ProductFactory", 4),
+    Volume("CustomerFactory", 3, {"orders": 1}),
+    Volume("AuditEventFactory", 2),
+)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The built-in (reference domain) settings, state under tmp_path."""
+    monkeypatch.delenv("SEEDKIT_CONFIG", raising=False)
+    return dataclasses.replace(load_settings(cwd=tmp_path), state_dir=tmp_path / ".seedkit")
+
+
+def targets_for(url: str, settings: Settings) -> Targets:
+    return Targets(
+        database_url=url,
+        mongo_url=None,
+        mongo_database="seedkit",
+        state_dir=settings.state_dir,
+        embedded=False,
+    )
+
+
+def current_fingerprint(targets: Targets) -> Fingerprint:
+    with open_targets(targets) as (engine, db), engine.connect() as conn:
+        return fingerprint(conn, db)
+
+
+def test_seeding_writes_the_volumes_and_reports_them(settings: Settings, db_url: str) -> None:
+    targets = targets_for(db_url, settings)
+    ticks: list[tuple[str, int, int]] = []
+    report = seed_profile(
+        settings, Profile("small", seed=3, volumes=SMALL), targets, progress=lambda *t: ticks.append(t)
+    )
+    # each audit event's actor is a new user of a new organization (UserFactory)
+    assert report.rows["organizations"] == 2 + 2
+    assert report.rows["products"] == 4
+    assert report.rows["users"] == 3 + 2 and report.rows["orders"] == 3 and report.rows["payments"] == 3
+    assert report.documents["audit_events"] == 2
+    assert report.schema.startswith("alembic upgrade head")
+    assert report.fingerprint == current_fingerprint(targets).digest
+    assert report.elapsed > 0
+    assert ("CustomerFactory x 3", 3, 3) in ticks
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        # customers and products are spread over the organizations made by the first volume
+        spread = "SELECT count(DISTINCT organization_id) FROM users WHERE role = 'customer'"
+        assert conn.execute(sa.text(spread)).scalar() <= 2
+    engine.dispose()
+
+
+def test_same_seed_same_data_other_seed_other_data(settings: Settings, db_url: str) -> None:
+    targets = targets_for(db_url, settings)
+    profile = Profile("small", seed=3, volumes=SMALL)
+    first = seed_profile(settings, profile, targets)
+    again = seed_profile(settings, profile, targets, reset=True)
+    assert again.fingerprint == first.fingerprint and again.reset
+    other = seed_profile(settings, profile, targets, reset=True, seed=4)
+    assert other.fingerprint != first.fingerprint
+    assert other.rows.keys() == first.rows.keys() and other.rows["users"] == first.rows["users"]
+
+
+def test_seeding_refuses_a_database_that_holds_data(settings: Settings, db_url: str) -> None:
+    targets = targets_for(db_url, settings)
+    profile = Profile("small", seed=3, volumes=SMALL)
+    seed_profile(settings, profile, targets)
+    before = current_fingerprint(targets)
+    with pytest.raises(SeedkitError, match=r"already holds data \(table .*--reset"):
+        seed_profile(settings, profile, targets)
+    assert current_fingerprint(targets) == before
+
+
+def test_a_failure_mid_run_leaves_both_stores_as_they_were(settings: Settings, db_url: str) -> None:
+    """Reset + seed fails in its last volume: the old rows AND the old documents are back."""
+    targets = targets_for(db_url, settings)
+    seed_profile(settings, Profile("small", seed=3, volumes=SMALL), targets)
+    before = current_fingerprint(targets)
+    failing = Profile(
+        "failing",
+        seed=9,
+        volumes=(
+            Volume("OrganizationFactory", 3),
+            Volume("AuditEventFactory", 5),
+            Volume("UserFactory", 1, {"role": "superhero"}),  # violates the role CHECK constraint
+        ),
+    )
+    with pytest.raises(FactoryError, match=r"volumes\[2\] \(UserFactory x 1\).*ck_users_role"):
+        seed_profile(settings, failing, targets, reset=True)
+    after = current_fingerprint(targets)
+    assert after == before
+    with open_targets(targets) as (_, db):
+        assert not [name for name in db.list_collection_names() if name.startswith("_seedkit")]
+
+
+def test_a_failure_on_an_empty_database_leaves_it_empty(settings: Settings, db_url: str) -> None:
+    targets = targets_for(db_url, settings)
+    empty = current_fingerprint(targets)
+    failing = Profile(
+        "failing", volumes=(Volume("AuditEventFactory", 2), Volume("UserFactory", 1, {"nope": 1}))
+    )
+    with pytest.raises(FactoryError, match="unknown attribute 'nope'"):
+        seed_profile(settings, failing, targets)
+    assert current_fingerprint(targets) == empty
+
+
+def test_unknown_factory_fails_before_anything_is_written(settings: Settings, empty_db_url: str) -> None:
+    targets = targets_for(empty_db_url, settings)
+    profile = Profile("typo", volumes=(Volume("OrganizationFactory", 1), Volume("CustomerFactry", 1)))
+    with pytest.raises(
+        ConfigError, match=r"profile 'typo', volumes\[1\]: factory 'CustomerFactry' not found"
+    ):
+        seed_profile(settings, profile, targets)
+    engine = sa.create_engine(empty_db_url)
+    with engine.connect() as conn:
+        assert sa.inspect(conn).get_table_names() == []  # not even migrated
+    engine.dispose()
+
+
+def test_import_path_factories_are_found(settings: Settings, db_url: str) -> None:
+    targets = targets_for(db_url, settings)
+    profile = Profile("paths", volumes=(Volume("factories.model_factories:ProductFactory", 2),))
+    assert seed_profile(settings, profile, targets).rows["products"] == 2
+
+
+def test_stale_schema_without_migrate_is_refused(settings: Settings, empty_db_url: str) -> None:
+    targets = targets_for(empty_db_url, settings)
+    profile = Profile("strict", migrate=False, volumes=(Volume("OrganizationFactory", 1),))
+    with pytest.raises(SchemaError, match=r"never migrated.*head is 0001"):
+        seed_profile(settings, profile, targets)
+
+
+def test_migration_command_replaces_alembic(settings: Settings, empty_db_url: str) -> None:
+    ini = settings.root / "migrations" / "alembic.ini"
+    profile = Profile(
+        "app",
+        migration_command=f"{sys.executable} -m alembic -c {ini} upgrade head",
+        volumes=(Volume("OrganizationFactory", 1),),
+    )
+    report = seed_profile(settings, profile, targets_for(empty_db_url, settings))
+    assert report.schema.startswith("ran ") and "alembic" in report.schema
+    assert report.rows["organizations"] == 1
+
+
+@pytest.fixture
+def production_looking_db(pg_server_url: str) -> Iterator[str]:
+    name = f"shop_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield with_database(pg_server_url, name)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_reset_is_guarded(settings: Settings, production_looking_db: str) -> None:
+    targets = targets_for(production_looking_db, settings)
+    profile = Profile("small", volumes=(Volume("OrganizationFactory", 1),))
+    seed_profile(settings, profile, targets)  # seeding an empty database is not destructive
+    before = current_fingerprint(targets)
+    with pytest.raises(UnsafeTargetError, match="does not look like a test database"):
+        seed_profile(settings, profile, targets, reset=True)
+    with pytest.raises(UnsafeTargetError):
+        reset_targets(settings, targets)
+    assert current_fingerprint(targets) == before
+    reset_targets(settings, targets, allow_unsafe=True)
+    assert all(part.count == 0 for part in current_fingerprint(targets).parts.values())
+
+
+def test_reset_empties_rows_and_documents_but_keeps_the_schema(settings: Settings, db_url: str) -> None:
+    targets = targets_for(db_url, settings)
+    seed_profile(settings, Profile("small", volumes=SMALL), targets)
+    emptied = reset_targets(settings, targets)
+    assert {"users", "orders", "audit_events"} <= set(emptied)
+    after = current_fingerprint(targets)
+    assert "mongo:audit_events" in after.parts
+    assert all(part.count == 0 for part in after.parts.values())
+    with open_targets(targets) as (engine, _), engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+
+
+def test_mongo_run_clears_keeping_indexes_and_rolls_back(mongo_db: Database[Any]) -> None:
+    mongo_db.events.create_index([("actor", 1), ("at", -1)], name="actor_at", unique=True)
+    mongo_db.events.insert_many([{"_id": 1, "actor": "a", "at": 1}, {"_id": 2, "actor": "b", "at": 2}])
+    mongo_db.other.insert_one({"_id": "x"})
+    before = fingerprint(mongo=mongo_db)
+
+    run = MongoRun(mongo_db)
+    run.clear()
+    assert mongo_db.events.count_documents({}) == 0
+    assert "actor_at" in mongo_db.events.index_information()
+    mongo_db.events.insert_one({"_id": 3, "actor": "c", "at": 3})
+    mongo_db.created.insert_one({"_id": 4})
+    run.rollback()
+    assert fingerprint(mongo=mongo_db) == before
+
+    run = MongoRun(mongo_db)
+    run.clear()
+    mongo_db.events.insert_one({"_id": 5, "actor": "d", "at": 5})
+    run.commit()
+    assert sorted(mongo_db.list_collection_names()) == ["events", "other"]
+    assert [d["_id"] for d in mongo_db.events.find()] == [5]
+    assert mongo_db.events.index_information()["actor_at"]["unique"] is True
+
+
+def test_mongo_run_without_reset_only_removes_its_own_documents(mongo_db: Database[Any]) -> None:
+    mongo_db.events.insert_one({"_id": 1})
+    run = MongoRun(mongo_db)
+    mongo_db.events.insert_many([{"_id": 2}, {"_id": 3}])
+    mongo_db.created.insert_one({"_id": 4})
+    run.rollback()
+    assert [d["_id"] for d in mongo_db.events.find()] == [1]
+    assert mongo_db.list_collection_names() == ["events"]
+
+
+def test_backups_left_by_a_killed_run_are_restored(mongo_db: Database[Any]) -> None:
+    mongo_db.events.insert_one({"_id": 1})
+    MongoRun(mongo_db).clear()  # ...and the process dies before commit or rollback
+    mongo_db.events.insert_one({"_id": 2})
+    MongoRun(mongo_db)
+    assert mongo_db.list_collection_names() == ["events"]
+    assert [d["_id"] for d in mongo_db.events.find()] == [1]
