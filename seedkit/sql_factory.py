@@ -194,11 +194,13 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
         found = session.scalars(lookup).one_or_none()
         if found is not None:
             return found
+        savepoint = session.begin_nested()  # flushes pending work first, outside the savepoint
         obj = model_class(*args, **kwargs)
         try:
-            with session.begin_nested():
+            with savepoint:
                 session.add(obj)
         except IntegrityError as exc:
+            _forget_in_parents(session, obj)
             found = session.scalars(lookup).one_or_none()
             if found is None:
                 reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
@@ -210,6 +212,19 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
         cls._persist(session)
         _remember(session, obj)
         return obj
+
+
+def _forget_in_parents(session: Session, obj: Any) -> None:
+    """Reload the parents' collections (``org.users``...) that still hold a rolled-back object."""
+    mapper = _mapper(type(obj))
+    if mapper is None:
+        return
+    for rel in mapper.relationships:
+        parent = getattr(obj, rel.key) if rel.direction is RelationshipDirection.MANYTOONE else None
+        if parent is not None and sa.inspect(parent).persistent:
+            reverse = [r.key for r in getattr(rel, "_reverse_property", ())]
+            if reverse:
+                session.expire(parent, reverse)
 
 
 def _remember(session: Session, obj: Any) -> None:
