@@ -1,0 +1,81 @@
+"""Isolation strategies: how every test starts from the seeded data, whatever earlier tests wrote.
+
+=========  ===================================================  ==============================
+name       what happens                                         see
+=========  ===================================================  ==============================
+truncate   real commits; TRUNCATE everything (+ reseed) after   :mod:`.truncate`
+rollback   one outer transaction per test, rolled back          :mod:`.rollback`
+snapshot   a clone of a seeded template database per test       :mod:`.template`
+dirty      nothing is undone                                    :mod:`.dirty`
+=========  ===================================================  ==============================
+
+Usage (what the pytest plugin does)::
+
+    strategy = create_strategy("truncate", database_url, mongo_db, reseed=seed_fn)
+    strategy.prepare()                 # once, after seeding
+    handle = strategy.begin()          # per test: handle.session / handle.bind / handle.url
+    ...
+    strategy.end(handle)               # back to the seeded state
+    strategy.close()
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.database import Database
+
+from seedkit.errors import ConfigError
+from seedkit.isolation.base import Handle, IsolationError, Reseed, Strategy
+from seedkit.isolation.dirty import DirtyStrategy
+from seedkit.isolation.mongo_state import MongoBaseline, clear_collections
+from seedkit.isolation.rollback import RollbackStrategy
+from seedkit.isolation.template import TemplateStrategy, clone, drop, ensure_template, template_name
+from seedkit.isolation.truncate import TruncateStrategy, truncate_and_reload, truncate_tables, used_tables
+
+STRATEGIES: dict[str, type[Any]] = {
+    TruncateStrategy.name: TruncateStrategy,
+    RollbackStrategy.name: RollbackStrategy,
+    TemplateStrategy.name: TemplateStrategy,
+    DirtyStrategy.name: DirtyStrategy,
+}
+
+
+def create_strategy(
+    name: str, database_url: str, mongo: Database[Any] | None = None, **options: Any
+) -> Strategy:
+    """The strategy called ``name`` (a profile's ``isolation``) on the seeded stores.
+
+    ``options`` go to the strategy's class: ``reseed=``/``skip_unused=`` (truncate),
+    ``server_url=``/``build=``/``clone_prefix=`` (snapshot), ``allow_unsafe=`` (all but dirty).
+    For ``snapshot``, ``database_url`` is the template's URL.
+    """
+    try:
+        cls = STRATEGIES[name]
+    except KeyError:
+        raise ConfigError(f"unknown isolation strategy {name!r}; known: {', '.join(STRATEGIES)}") from None
+    strategy: Strategy = cls(database_url, mongo, **options)
+    return strategy
+
+
+__all__ = [
+    "STRATEGIES",
+    "DirtyStrategy",
+    "Handle",
+    "IsolationError",
+    "MongoBaseline",
+    "Reseed",
+    "RollbackStrategy",
+    "Strategy",
+    "TemplateStrategy",
+    "TruncateStrategy",
+    "clear_collections",
+    "clone",
+    "create_strategy",
+    "drop",
+    "ensure_template",
+    "template_name",
+    "truncate_and_reload",
+    "truncate_tables",
+    "used_tables",
+]
