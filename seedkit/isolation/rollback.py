@@ -1,0 +1,95 @@
+"""The ``rollback`` strategy: each test runs inside one outer transaction that is rolled back.
+
+SQLAlchemy 2.0's "joining a Session into an external transaction" recipe: a connection
+begins a transaction, and the test's sessions join it with
+``join_transaction_mode="create_savepoint"``, so code under test that calls
+``session.commit()`` or ``session.rollback()`` only releases or rolls back a savepoint. At the
+end the outer transaction is rolled back: nothing the test wrote was ever committed, and the
+seeded data (committed once before the run) is never re-created.
+
+Uncommitted data is invisible to other connections: a server under test in another process
+cannot see it. End-to-end tests use ``truncate`` or ``snapshot`` instead.
+
+Mongo cannot join that transaction, so after each test the seeded collections are restored
+from an in-memory copy (:class:`~seedkit.isolation.mongo_state.MongoBaseline`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from pymongo.database import Database
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from seedkit.isolation.base import Handle, IsolationError
+from seedkit.isolation.mongo_state import MongoBaseline, check_mongo_destructive
+
+
+class RollbackStrategy:
+    """One outer transaction per test, rolled back at the end; Mongo restored from a copy.
+
+    Args:
+        database_url: the seeded database (its data must be committed before ``prepare()``).
+        mongo: the seeded Mongo database, or None.
+        allow_unsafe: lift the safety guard for the Mongo restore.
+    """
+
+    name: ClassVar[str] = "rollback"
+
+    def __init__(
+        self, database_url: str, mongo: Database[Any] | None = None, *, allow_unsafe: bool = False
+    ) -> None:
+        self.database_url = database_url
+        self.mongo = mongo
+        self.allow_unsafe = allow_unsafe
+        self._engine: Engine | None = None
+        self._baseline: MongoBaseline | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise IsolationError("RollbackStrategy.prepare() was not called")
+        return self._engine
+
+    def prepare(self) -> None:
+        self._engine = sa.create_engine(self.database_url)
+        if self.mongo is not None:
+            check_mongo_destructive(
+                self.mongo, action="use rollback isolation on", allow_unsafe=self.allow_unsafe
+            )
+            self._baseline = MongoBaseline.capture(self.mongo)
+
+    def begin(self) -> Handle:
+        connection = self.engine.connect()
+        outer = connection.begin()
+        factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        return Handle(
+            url=self.database_url,
+            engine=self.engine,
+            bind=connection,
+            session=factory(),
+            session_factory=factory,
+            mongo=self.mongo,
+            visible_to_other_processes=False,
+            extra={"transaction": outer},
+        )
+
+    def end(self, handle: Handle) -> None:
+        handle.close_sessions()
+        connection = handle.bind
+        assert isinstance(connection, sa.Connection)
+        outer = handle.extra["transaction"]
+        try:
+            if outer.is_active:
+                outer.rollback()
+        finally:
+            connection.close()
+        if self.mongo is not None and self._baseline is not None:
+            self._baseline.restore(self.mongo, allow_unsafe=self.allow_unsafe)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
