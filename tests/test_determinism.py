@@ -1,0 +1,167 @@
+"""Deterministic declarations: time from the injected clock, IDs from the generators,
+randomness (factory_boy and Faker) from the seed, partitions that never collide."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import factory
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from factories.model_factories import CustomerFactory, OrganizationFactory
+from factories.models import Organization
+from seedkit.binding import bind
+from seedkit.declarations import IntegerFor, Money, Now, ObjectIdFor, Relative, UUIDFor, count_from
+from seedkit.determinism import clock, deterministic
+from seedkit.errors import ConfigError, FactoryError
+from seedkit.ids import DEFAULT_INT_STRIDE, IdGenerator
+
+START = datetime(2025, 2, 3, 4, 5, 6, tzinfo=UTC)
+
+
+class StampFactory(factory.DictFactory):
+    at = Now()
+    deadline = Relative("-3d")
+    uuid = UUIDFor("stamps")
+    oid = ObjectIdFor("stamps")
+    number = IntegerFor("stamps")
+    price = Money("0.50", "20")
+    name = factory.Faker("name")
+
+
+def test_timestamps_in_the_database_are_the_clocks_ticking_by_step(engine: sa.Engine) -> None:
+    with Session(engine) as s, bind(session=s), deterministic(seed=1, start=START, step="90s"):
+        OrganizationFactory.create_batch(3)
+        s.commit()
+        assert clock().peek() == START + timedelta(seconds=270)
+        stored = list(s.scalars(sa.select(Organization.created_at).order_by(Organization.created_at)))
+    assert stored == [START, START + timedelta(seconds=90), START + timedelta(seconds=180)]
+
+
+def test_relative_is_the_clock_start_plus_offset_and_does_not_tick() -> None:
+    with deterministic(start=START, step="1h"):
+        stamps = StampFactory.build_batch(2)
+    assert [s["deadline"] for s in stamps] == [START - timedelta(days=3)] * 2
+    assert [s["at"] for s in stamps] == [START, START + timedelta(hours=1)]
+
+
+def test_bad_offset_fails_when_the_factory_is_defined() -> None:
+    with pytest.raises(ConfigError, match="not a duration"):
+        Relative("three days ago")
+
+
+def test_ids_come_from_the_active_generator() -> None:
+    with deterministic(seed=4, partition=1):
+        stamps = StampFactory.build_batch(3)
+    expected = IdGenerator(seed=4, partition=1)
+    # Declarations run in class order, so per stamp: one UUID, then one ObjectId.
+    assert [(s["uuid"], s["oid"]) for s in stamps] == [
+        (expected.uuid("stamps"), expected.object_id("stamps")) for _ in range(3)
+    ]
+    assert [s["number"] for s in stamps] == [DEFAULT_INT_STRIDE + n for n in (1, 2, 3)]
+
+
+def test_declarations_read_the_context_active_when_called() -> None:
+    with deterministic(seed=1):
+        outer_first = StampFactory()
+        with deterministic(seed=2, start="2030-01-01T00:00:00Z"):
+            inner = StampFactory()
+        outer_second = StampFactory()
+    with deterministic(seed=1):
+        replay = StampFactory.build_batch(2)
+    assert inner["at"] == datetime(2030, 1, 1, tzinfo=UTC)
+    assert inner["uuid"] != outer_first["uuid"]
+    # The outer context continues as if the inner block had not run (clock, IDs, factory_boy
+    # random). Faker's stream is not compared: seedkit.determinism restores it from
+    # factory_boy's state, not its own (reported to the lead).
+    for field in ("at", "deadline", "uuid", "oid", "number", "price"):
+        assert [outer_first[field], outer_second[field]] == [r[field] for r in replay], field
+
+
+def test_same_seed_same_values_other_seed_other_values() -> None:
+    def run(seed: int) -> list[dict[str, object]]:
+        with deterministic(seed=seed):
+            return StampFactory.build_batch(5)
+
+    assert run(1) == run(1)
+    other = run(2)
+    for field in ("uuid", "oid", "price", "name"):
+        assert [s[field] for s in run(1)] != [s[field] for s in other]
+
+
+def test_faker_declarations_are_seeded_by_the_context() -> None:
+    def names(seed: int) -> list[str]:
+        with deterministic(seed=seed):
+            return [o.name for o in OrganizationFactory.build_batch(5)] + [
+                s["name"] for s in StampFactory.build_batch(5)
+            ]
+
+    first = names(10)
+    assert first == names(10)
+    assert first != names(11)
+    assert len(set(first)) > 5
+
+
+def test_money_is_two_place_decimal_in_range() -> None:
+    with deterministic(seed=3):
+        prices = [s["price"] for s in StampFactory.build_batch(200)]
+    assert all(isinstance(p, Decimal) and p.as_tuple().exponent == -2 for p in prices)
+    assert all(Decimal("0.50") <= p <= Decimal("20.00") for p in prices)
+    assert len(set(prices)) > 100
+
+
+def test_money_rejects_an_empty_range() -> None:
+    with pytest.raises(FactoryError, match="lower bound"):
+        Money(5, 1)
+
+
+@pytest.mark.parametrize("spec", [-1, "x", "5-1", "1-", True, 2.5])
+def test_count_from_refuses_what_is_not_a_count(spec: object) -> None:
+    with pytest.raises(FactoryError, match=r"orders: expected"):
+        count_from(spec, what="orders")  # type: ignore[arg-type]
+
+
+def test_count_from_ranges_are_seeded_and_inclusive() -> None:
+    def draws(seed: int) -> list[int]:
+        with deterministic(seed=seed):
+            return [count_from("0-5") for _ in range(300)]
+
+    assert draws(1) == draws(1)
+    assert set(draws(1)) == {0, 1, 2, 3, 4, 5}
+    assert count_from(" 3 ") == 3 and count_from(7) == 7
+
+
+def test_freeze_bridge_moves_datetime_now_with_the_clock() -> None:
+    with deterministic(start=START, step="1s", freeze=True):
+        stamp = StampFactory.build()
+        assert stamp["at"] == START
+        assert datetime.now(UTC) == START + timedelta(seconds=1)
+
+
+def test_two_partitions_with_the_same_seed_never_collide(engine: sa.Engine) -> None:
+    for partition in (0, 1):
+        with Session(engine) as s, bind(session=s), deterministic(seed=7, partition=partition):
+            CustomerFactory.create_batch(25, orders="1-3")
+            s.commit()  # unique constraints on ids, emails, slugs, SKUs would refuse a collision
+    with engine.connect() as conn:
+        for table, column in [
+            ("users", "id"),
+            ("users", "email"),
+            ("organizations", "slug"),
+            ("products", "sku"),
+            ("orders", "id"),
+            ("order_items", "id"),
+            ("payments", "id"),
+        ]:
+            total, distinct = conn.execute(
+                sa.text(f"SELECT count(*), count(DISTINCT {column}) FROM {table}")
+            ).one()
+            assert total == distinct > 0, table
+        assert conn.execute(sa.text("SELECT count(*) FROM users")).scalar_one() == 50
+        low, high = conn.execute(
+            sa.text(f"SELECT count(*) FILTER (WHERE id <= {DEFAULT_INT_STRIDE}), count(*) FROM order_items")
+        ).one()
+        assert 0 < low < high  # both partitions wrote items, each in its own key range
