@@ -49,13 +49,10 @@ def stores_fingerprint(engine: Engine | Connection, mongo: Database[Any] | None 
         return fingerprint(conn, mongo)
 
 
-def app_creates_organization(session: Session, slug: str) -> None:
+def app_creates_organization(session: Session, slug: str, id_label: str | None = None) -> None:
     """Code under test: writes and commits through the session it is given."""
-    session.add(
-        Organization(
-            id=label_uuid("test-organization", slug), name=slug.title(), slug=slug, created_at=APP_TIME
-        )
-    )
+    uuid = label_uuid("test-organization", id_label or slug)
+    session.add(Organization(id=uuid, name=slug.title(), slug=slug, created_at=APP_TIME))
     session.commit()
 
 
