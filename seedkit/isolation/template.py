@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -28,7 +29,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import NullPool
 
-import seedkit
 from seedkit.config import Profile, Settings
 from seedkit.isolation.base import Handle, IsolationError
 from seedkit.isolation.mongo_state import MongoBaseline, check_mongo_destructive
@@ -65,11 +65,18 @@ def _hash_tree(hasher: Any, label: str, path: Path) -> None:
         hasher.update(file.read_bytes())
 
 
+def _seedkit_version() -> str:
+    try:
+        return importlib.metadata.version("seedkit")
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree
+        return "source"
+
+
 def template_inputs_digest(settings: Settings, profile: Profile, seed: int | None = None) -> str:
     """sha256 of everything a seeded database depends on (see :func:`template_name`)."""
     from seedkit.packs.manifest import resolve_packs
 
-    hasher = hashlib.sha256(f"seedkit-template:{seedkit.__version__}\n".encode())
+    hasher = hashlib.sha256(f"seedkit-template:{_seedkit_version()}\n".encode())
     recipe = dataclasses.asdict(profile)
     recipe["seed"] = profile.seed if seed is None else seed
     recipe.pop("description", None)
@@ -179,18 +186,11 @@ def ensure_template(
     return with_database(server_url, name)
 
 
-def clone(server_url: str, template: str, new_name: str) -> str:
-    """``CREATE DATABASE new_name TEMPLATE template``; returns the new database's URL.
-
-    PostgreSQL refuses when anything is connected to the template: dispose its engines first
-    (templates made by :func:`ensure_template` accept no connections at all).
-    """
+def _clone(conn: Connection, template: str, new_name: str) -> None:
     _check_name(template)
     _check_name(new_name)
-    admin = _admin(server_url)
     try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE {_quote(new_name)} TEMPLATE {_quote(template)}"))
+        conn.execute(sa.text(f"CREATE DATABASE {_quote(new_name)} TEMPLATE {_quote(template)}"))
     except sa.exc.DBAPIError as exc:
         sqlstate = getattr(exc.orig, "sqlstate", None)
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
@@ -198,6 +198,18 @@ def clone(server_url: str, template: str, new_name: str) -> str:
         raise IsolationError(
             f"cannot clone template {template!r} into {new_name!r}: {reason}{hint}"
         ) from None
+
+
+def clone(server_url: str, template: str, new_name: str) -> str:
+    """``CREATE DATABASE new_name TEMPLATE template``; returns the new database's URL.
+
+    PostgreSQL refuses when anything is connected to the template: dispose its engines first
+    (templates made by :func:`ensure_template` accept no connections at all).
+    """
+    admin = _admin(server_url)
+    try:
+        with admin.connect() as conn:
+            _clone(conn, template, new_name)
     finally:
         admin.dispose()
     return with_database(server_url, new_name)
@@ -265,6 +277,7 @@ class TemplateStrategy:
         self.clone_prefix = _check_name(clone_prefix or f"{self.template[:40]}_{_worker_tag()}")
         self._count = 0
         self._baseline: MongoBaseline | None = None
+        self._admin: Engine | None = None
 
     def prepare(self) -> None:
         if self.build is not None:
@@ -285,10 +298,17 @@ class TemplateStrategy:
             )
             self._baseline = MongoBaseline.capture(self.mongo)
 
+    def _admin_engine(self) -> Engine:
+        if self._admin is None:  # one maintenance connection for every clone and drop
+            self._admin = sa.create_engine(self.server_url, isolation_level="AUTOCOMMIT", pool_size=1)
+        return self._admin
+
     def begin(self) -> Handle:
         self._count += 1
         name = _check_name(f"{self.clone_prefix}_{self._count}")
-        url = clone(self.server_url, self.template, name)
+        with self._admin_engine().connect() as conn:
+            _clone(conn, self.template, name)
+        url = with_database(self.server_url, name)
         engine = sa.create_engine(url)
         factory = sessionmaker(bind=engine)
         return Handle(
@@ -305,9 +325,13 @@ class TemplateStrategy:
     def end(self, handle: Handle) -> None:
         handle.close_sessions()
         handle.engine.dispose()
-        drop(self.server_url, handle.extra["database"], allow_unsafe=self.allow_unsafe)
+        with self._admin_engine().connect() as conn:
+            _drop(conn, self.server_url, handle.extra["database"], self.allow_unsafe)
         if self.mongo is not None and self._baseline is not None:
             self._baseline.restore(self.mongo, allow_unsafe=self.allow_unsafe)
 
     def close(self) -> None:
-        """Nothing to release: every clone was dropped by :meth:`end`; the template stays for the next run."""
+        """Release the maintenance connection; every clone was dropped by :meth:`end`, the template stays."""
+        if self._admin is not None:
+            self._admin.dispose()
+            self._admin = None
