@@ -67,7 +67,7 @@ def coerce(value: Any, type_: sa.types.TypeEngine[Any], *, clock: Clock, textual
     if isinstance(type_, sa.String):
         return _string(value, type_)
     if isinstance(type_, sa.JSON):
-        return _json(value, textual)
+        return jsonable(value)
     if isinstance(type_, sa.ARRAY):
         return _array(value, type_, clock, textual)
     if _python_type(type_) is timedelta:
@@ -228,21 +228,20 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def _json(value: Any, textual: bool) -> Any:
-    if textual and isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"expected JSON text: {exc.msg}") from None
-    return jsonable(value)
+def is_structured(type_: sa.types.TypeEngine[Any]) -> bool:
+    """JSON and array columns: CSV cells for them hold JSON text."""
+    return isinstance(type_, sa.JSON | sa.ARRAY)
+
+
+def parse_json_text(text: str) -> Any:
+    """A CSV cell of a JSON or array column; ``ValueError`` when it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f'expected JSON text (e.g. {{"a": 1}} or [1, 2]): {exc.msg}') from None
 
 
 def _array(value: Any, type_: sa.ARRAY[Any], clock: Clock, textual: bool) -> list[Any]:
-    if textual and isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise ValueError(f"expected a JSON list such as [1, 2], got {_shown(value)}") from None
     if not isinstance(value, list):
         raise ValueError(f"expected a list, got {_shown(value)}")
     return [coerce(item, type_.item_type, clock=clock, textual=textual) for item in value]

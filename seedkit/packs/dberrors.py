@@ -7,12 +7,14 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
+from pymongo.collection import Collection
 
 from seedkit.errors import PackError
 from seedkit.packs.model import Record
 from seedkit.packs.plan import Row
 
 UNIQUE_VIOLATION = "23505"
+DUPLICATE_KEY = 11000
 _KEY = re.compile(r"Key \((?P<columns>.*?)\)=\((?P<values>.*)\)")
 
 
@@ -20,7 +22,9 @@ def _where(record: Record) -> str:
     return f"{record.file}:{record.line}" if record.line else record.file
 
 
-def postgres_error(exc: sa.exc.DBAPIError, row: Row, written: Iterable[Row]) -> PackError:
+def postgres_error(
+    exc: sa.exc.DBAPIError, row: Row, written: Iterable[Row], primary_key: tuple[str, ...] = ()
+) -> PackError:
     """A PackError at ``row``'s record for a failed INSERT/UPDATE, naming the other record of a duplicate."""
     orig: Any = exc.orig
     diag = getattr(orig, "diag", None)
@@ -34,12 +38,13 @@ def postgres_error(exc: sa.exc.DBAPIError, row: Row, written: Iterable[Row]) -> 
     reason = f"{primary} ({detail})" if detail else primary
     if getattr(orig, "sqlstate", None) == UNIQUE_VIOLATION and match:
         other = _same_key(row, written, columns, match["values"])
-        reason = (
-            f"unique value {match['columns']}=({match['values']}) is also used by record "
-            f"{other.label!r} in {_where(other)}"
-            if other
-            else f"unique value {match['columns']}=({match['values']}) already exists in the database"
-        )
+        shown = f"unique value {match['columns']}=({match['values']})"
+        if other is not None:
+            reason = f"{shown} is also used by record {other.label!r} in {_where(other)}"
+        elif primary_key and tuple(columns) == primary_key:
+            reason = f"{shown} already exists in the database (is this pack already loaded?)"
+        else:
+            reason = f"{shown} already exists in the database"
     return row.record.error(f"cannot insert into {row.record.table!r}: {reason}", column)
 
 
@@ -53,28 +58,38 @@ def _same_key(row: Row, written: Iterable[Row], columns: list[str], shown: str) 
     return None
 
 
-def mongo_error(exc: Exception, row: Row, written: Iterable[Row]) -> PackError:
-    """A PackError at ``row``'s record for a failed insert, naming the other record of a duplicate key."""
-    details: Any = getattr(exc, "details", None) or {}
-    key = details.get("keyValue") if isinstance(details, dict) else None
+def mongo_error(exc: Exception, row: Row, written: Iterable[Row], collection: Collection[Any]) -> PackError:
+    """A PackError at ``row``'s record for a failed insert; for a duplicate key, the field and the
+    other record (or the document already in the collection) are named."""
     message = str(exc).split(", full error")[0]
-    if getattr(exc, "code", None) == 11000 or "duplicate key" in message.lower():
-        fields = dict(key) if isinstance(key, dict) else {}
+    if getattr(exc, "code", None) != DUPLICATE_KEY:
+        return row.record.error(f"cannot insert into collection {row.record.table!r}: {message}")
+    for keys in _unique_keys(collection):
+        if not all(key in row.values for key in keys):
+            continue
+        wanted = {key: row.values[key] for key in keys}
+        if collection.find_one(wanted) is None:
+            continue
+        shown = ", ".join(f"{key}={value}" for key, value in wanted.items())
         other = next(
-            (
-                o.record
-                for o in written
-                if o is not row
-                and o.record.table == row.record.table
-                and fields
-                and all(o.values.get(k) == v for k, v in fields.items())
-            ),
+            (o.record for o in written if o.record.table == row.record.table and _matches(o.values, wanted)),
             None,
         )
-        field = next(iter(fields), None)
-        if other is not None:
-            return row.record.error(
-                f"duplicate key {fields}: also used by record {other.label!r} in {_where(other)}", field
-            )
-        return row.record.error(f"cannot insert into collection {row.record.table!r}: {message}", field)
+        where = (
+            f"record {other.label!r} in {_where(other)}" if other else "a document already in the collection"
+        )
+        return row.record.error(f"duplicate key {shown}: also used by {where}", keys[0])
     return row.record.error(f"cannot insert into collection {row.record.table!r}: {message}")
+
+
+def _unique_keys(collection: Collection[Any]) -> list[tuple[str, ...]]:
+    """``_id`` and the keys of every unique index."""
+    keys: list[tuple[str, ...]] = [("_id",)]
+    for name, info in collection.index_information().items():
+        if name != "_id_" and info.get("unique"):
+            keys.append(tuple(field for field, _ in info["key"]))
+    return keys
+
+
+def _matches(values: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    return all(key in values and values[key] == value for key, value in wanted.items())

@@ -71,6 +71,14 @@ class Labels:
             )
         return target
 
+    def ref_id(self, ref: Ref, source: Record, field: str, clock: Clock) -> Any:
+        """The ID ``ref`` stands for; a PackError at ``source``'s ``field`` when there is none."""
+        target = self.lookup(ref, source, field)
+        try:
+            return self.id_of(target, clock)
+        except PackError as exc:
+            raise source.error(f"cannot refer to {ref}: {exc.reason}", field) from None
+
     def id_of(self, record: Record, clock: Clock, _chain: tuple[int, ...] = ()) -> Any:
         """``record``'s ID (needs the schema for PostgreSQL records). Raises PackError at ``record``."""
         key = id(record)

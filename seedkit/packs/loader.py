@@ -124,7 +124,11 @@ def _plan_postgres(planner: Planner, packs: list[Pack], schema: SchemaInfo | Non
     if schema is None:
         return []
     rows: list[Row] = []
-    for table in schema.insertion_order(by_table):
+    try:
+        order = schema.insertion_order(by_table)
+    except ValueError as exc:  # a cycle of NOT NULL foreign keys: no insertion order exists
+        raise PackError(f"cannot load tables {', '.join(sorted(by_table))}: {exc}") from None
+    for table in order:
         rows.extend(_parents_first([planner.row(record) for record in by_table[table]]))
     return rows
 
@@ -197,7 +201,7 @@ def _execute(
         else:
             connection.execute(statement)
     except sa.exc.DBAPIError as exc:
-        raise postgres_error(exc, row, written) from exc
+        raise postgres_error(exc, row, written, row.primary_key) from exc
 
 
 def _write_mongo(
@@ -209,7 +213,7 @@ def _write_mongo(
         try:
             mongo[collection].insert_one(row.values)
         except (PyMongoError, BSONError) as exc:
-            raise mongo_error(exc, row, written) from exc
+            raise mongo_error(exc, row, written, mongo[collection]) from exc
         inserted.append((collection, row.values[MONGO_ID]))
         written.append(row)
         counts[f"{STORE_PREFIX[MONGO]}:{collection}"] += 1

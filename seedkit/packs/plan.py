@@ -22,10 +22,10 @@ from bson import Decimal128
 from seedkit.clock import Clock
 from seedkit.errors import PackError
 from seedkit.packs.builders import build, factory_names, find_factory
-from seedkit.packs.coerce import coerce, is_time_type
+from seedkit.packs.coerce import coerce, is_structured, is_time_type, parse_json_text
 from seedkit.packs.labels import MONGO_ID, Labels
 from seedkit.packs.model import MONGO, POSTGRES, Record
-from seedkit.packs.values import Ref, RelativeTime, refs_in
+from seedkit.packs.values import Ref, RelativeTime, parse_value, refs_in
 from seedkit.schema import ColumnInfo, SchemaInfo, TableInfo
 
 
@@ -37,6 +37,7 @@ class Row:
     values: dict[str, Any]
     parents: dict[str, Record] = field(default_factory=dict)
     """PostgreSQL column -> the PostgreSQL record its reference points to."""
+    primary_key: tuple[str, ...] = ()
 
 
 class Planner:
@@ -151,7 +152,7 @@ class Planner:
         for column_name, reason in missing:
             by = f" ({record.factory} did not build it)" if record.factory else ""
             raise record.error(reason + by, column_name)
-        return Row(record, values, parents)
+        return Row(record, values, parents, table.primary_key)
 
     def _document(self, record: Record) -> Row:
         document = {MONGO_ID: self.labels.id_of(record, self.clock)}
@@ -207,14 +208,18 @@ class Planner:
         if raw is None and not column.nullable:
             raise record.error("cannot be null: the column is NOT NULL", column.name)
         if isinstance(raw, Ref):
-            target = self.labels.lookup(raw, record, column.name)
-            ident = self.labels.id_of(target, self.clock)
+            ident = self.labels.ref_id(raw, record, column.name, self.clock)
             try:
                 return coerce(ident, column.type, clock=self.clock)
             except ValueError as exc:
                 raise record.error(
                     f"{raw} stands for ID {ident!r}, which does not fit: {exc}", column.name
                 ) from None
+        if record.textual and isinstance(raw, str) and is_structured(column.type):
+            try:
+                raw = parse_value(parse_json_text(raw))
+            except ValueError as exc:
+                raise record.error(str(exc), column.name) from None
         value = self._deep(record, column.name, raw, mongo=False) if refs_in(raw) else raw
         try:
             return coerce(value, column.type, clock=self.clock, textual=record.textual)
@@ -224,10 +229,10 @@ class Planner:
     def _deep(self, record: Record, name: str, raw: Any, *, mongo: bool, need_ids: bool = True) -> Any:
         """``raw`` with references replaced by IDs (Mongo's form when ``mongo``) and times resolved."""
         if isinstance(raw, Ref):
-            target = self.labels.lookup(raw, record, name)
             if not need_ids:
+                self.labels.lookup(raw, record, name)
                 return raw
-            ident = self.labels.id_of(target, self.clock)
+            ident = self.labels.ref_id(raw, record, name, self.clock)
             return str(ident) if mongo and isinstance(ident, uuid.UUID) else ident
         if isinstance(raw, RelativeTime):
             return self.clock.relative(raw.offset)
