@@ -161,16 +161,15 @@ def ensure_mongo_indexes(db: Database[Any], settings: Settings) -> bool:
 
 
 # -- seeding -----------------------------------------------------------------------------------
-def existing_data(conn: Connection, db: Database[Any]) -> list[str]:
-    """``"users: rows"``-style notes for every non-empty table and collection."""
-    found = []
-    for name in reflect_schema(conn).tables:
-        if conn.execute(sa.text(f'SELECT EXISTS (SELECT 1 FROM "{name}")')).scalar():
-            found.append(f"table {name}")
-    for name in user_collections(db):
-        if db[name].find_one({}, {"_id": 1}) is not None:
-            found.append(f"collection {name}")
-    return found
+def existing_data(conn: Connection, db: Database[Any]) -> dict[str, list[str]]:
+    """The non-empty tables and collections: ``{"tables": [...], "collections": [...]}``."""
+    tables = [
+        name
+        for name in reflect_schema(conn).tables
+        if conn.execute(sa.text(f'SELECT EXISTS (SELECT 1 FROM "{name}")')).scalar()
+    ]
+    collections = [name for name in user_collections(db) if db[name].find_one({}, {"_id": 1}) is not None]
+    return {"tables": tables, "collections": collections}
 
 
 def seed_profile(
@@ -178,6 +177,8 @@ def seed_profile(
     profile: Profile | str,
     targets: Targets | None = None,
     *,
+    database_url: str | None = None,
+    mongo_url: str | None = None,
     seed: int | None = None,
     reset: bool = False,
     allow_unsafe: bool = False,
@@ -185,13 +186,16 @@ def seed_profile(
 ) -> SeedReport:
     """Seed the targets with ``profile`` (see the module docstring); returns a :class:`SeedReport`.
 
-    Without ``reset`` the database must be empty: seeding is only reproducible from empty,
-    and adding to a seeded database would collide on its deterministic keys.
+    Without ``targets``, they are resolved from ``database_url``/``mongo_url``, the profile and the
+    settings (starting the embedded PostgreSQL if no URL is set anywhere), after the profile,
+    its packs and factories have been checked. Without ``reset`` the database must be empty:
+    seeding is only reproducible from empty, and adding to a seeded database would collide on
+    its deterministic keys.
     """
     started = time.perf_counter()
     chosen = settings.profile(profile) if isinstance(profile, str) else profile
     plan = _plan(settings, chosen, seed)
-    targets = targets or resolve_targets(settings, chosen)
+    targets = targets or resolve_targets(settings, chosen, database_url=database_url, mongo_url=mongo_url)
     with open_targets(targets) as (engine, db):
         schema = prepare_schema(engine, db, settings, chosen)
         with engine.connect() as conn:
@@ -223,12 +227,17 @@ def _empty(conn: Connection, mongo_run: MongoRun, targets: Targets, allow_unsafe
 
 def _refuse_existing_data(conn: Connection, db: Database[Any], targets: Targets) -> None:
     found = existing_data(conn, db)
-    if found:
-        shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
-        raise SeedkitError(
-            f"{redact(targets.database_url)} already holds data ({shown}); seeding starts from empty "
-            "databases: pass --reset to replace the data (or run `seedkit reset` first)"
-        )
+    if not any(found.values()):
+        return
+    shown = "; ".join(f"{kind} {_some(names)}" for kind, names in found.items() if names)
+    raise SeedkitError(
+        f"{redact(targets.database_url)} already holds data ({shown}); seeding starts from an empty "
+        "database: pass --reset to replace the data (or run `seedkit reset` first)"
+    )
+
+
+def _some(names: list[str], limit: int = 4) -> str:
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _run(plan: _Plan, conn: Connection, db: Database[Any], progress: Progress | None) -> None:

@@ -90,7 +90,7 @@ def test_seeding_refuses_a_database_that_holds_data(settings: Settings, db_url: 
     profile = Profile("small", seed=3, volumes=SMALL)
     seed_profile(settings, profile, targets)
     before = current_fingerprint(targets)
-    with pytest.raises(SeedkitError, match=r"already holds data \(table .*--reset"):
+    with pytest.raises(SeedkitError, match=r"already holds data \(tables .*--reset"):
         seed_profile(settings, profile, targets)
     assert current_fingerprint(targets) == before
 

@@ -1,0 +1,66 @@
+"""The ``seedkit`` command line: seed, migrate, reset, fingerprint, profiles, packs, db, snapshot.
+
+Every :class:`~seedkit.errors.SeedkitError` ends the command with one ``error: ...`` line on
+stderr and the error's exit code; there is no traceback for a user's mistake. See docs/cli.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Sequence
+
+import typer
+
+from seedkit import __version__
+from seedkit.cli import seeding
+from seedkit.cli.db import db_app
+from seedkit.cli.packs import packs_app
+from seedkit.errors import SeedkitError
+
+app = typer.Typer(
+    name="seedkit",
+    help="Deterministic test data for PostgreSQL and MongoDB: seed profiles, packs, snapshots.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for command in (seeding.seed, seeding.migrate, seeding.reset, seeding.fingerprint, seeding.profiles):
+    app.command()(command)
+app.add_typer(packs_app, name="packs")
+app.add_typer(db_app, name="db")
+
+# The snapshot commands live in their own module (isolation); mounted when it is installed.
+if importlib.util.find_spec("seedkit.cli.snapshot") is not None:
+    app.add_typer(importlib.import_module("seedkit.cli.snapshot").snapshot_app, name="snapshot")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"seedkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show version."),
+) -> None:
+    """seedkit: deterministic test data for PostgreSQL and MongoDB."""
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``seedkit`` script: run the app, turning seedkit errors into one line."""
+    try:
+        app(args=list(argv) if argv is not None else None, prog_name="seedkit")
+    except SeedkitError as error:
+        message = " ".join(str(error).split("\n"))
+        sys.stderr.write(f"error: {message}\n")
+        sys.exit(error.exit_code or 1)
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted; nothing was committed by the interrupted step\n")
+        sys.exit(130)
+
+
+__all__ = ["app", "main"]

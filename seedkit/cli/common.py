@@ -1,0 +1,59 @@
+"""What every command shares: its options, the two consoles, and loading the configuration.
+
+Human output goes to stdout through Rich; progress bars and notes go to stderr, and only when
+stderr is a terminal. ``--json`` output is printed alone on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from seedkit.config import Profile, Settings, load_settings
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="seedkit.toml or pyproject.toml to use; default: the nearest one."),
+]
+ProfileOption = Annotated[
+    str | None, typer.Option("--profile", "-p", help="Profile name (see `seedkit profiles`).")
+]
+DatabaseUrlOption = Annotated[
+    str | None, typer.Option("--database-url", help="PostgreSQL URL; wins over the profile, env and config.")
+]
+MongoUrlOption = Annotated[
+    str | None, typer.Option("--mongo-url", help="MongoDB URL; default: mongomock kept in the state dir.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON report (only that).")]
+AllowUnsafeOption = Annotated[
+    bool, typer.Option("--allow-unsafe", help="Allow destructive steps on non-test-looking databases.")
+]
+
+
+def load(config: Path | None) -> Settings:
+    """The settings from ``--config``, the nearest configuration file, or the built-in one."""
+    return load_settings(config)
+
+
+def profile_or_none(settings: Settings, name: str | None) -> Profile | None:
+    return settings.profile(name) if name else None
+
+
+def print_json(data: Any) -> None:
+    """``data`` as indented JSON on stdout, nothing else."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def note(message: str) -> None:
+    """A progress note on stderr, shown only to a person at a terminal."""
+    if err.is_terminal:
+        err.print(message, style="dim")

@@ -1,0 +1,101 @@
+"""``seedkit packs list|validate``: the fixture packs found under the configured pack paths."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from seedkit.cli.common import (
+    ConfigOption,
+    DatabaseUrlOption,
+    JsonOption,
+    ProfileOption,
+    load,
+    out,
+    print_json,
+)
+from seedkit.errors import PackError
+
+packs_app = typer.Typer(help="List and check fixture packs.", no_args_is_help=True)
+
+
+@packs_app.command("list")
+def list_packs(json_output: JsonOption = False, config: ConfigOption = None) -> None:
+    """List the packs under the configured pack paths."""
+    from seedkit.packs import discover_packs, read_pack
+
+    settings = load(config)
+    packs = [read_pack(directory) for directory in discover_packs(list(settings.pack_paths)).values()]
+    if json_output:
+        print_json(
+            {
+                pack.name: {
+                    "path": str(pack.path),
+                    "description": pack.description,
+                    "depends_on": list(pack.depends_on),
+                    "records": {data.key: len(data.records) for data in pack.files},
+                }
+                for pack in packs
+            }
+        )
+        return
+    if not packs:
+        searched = ", ".join(map(str, settings.pack_paths)) or "no pack paths (set packs = [...])"
+        out.print(f"no packs found in {searched}")
+        return
+    table = Table("pack", "depends on", "records", "description", "path")
+    for pack in packs:
+        records = sum(len(data.records) for data in pack.files)
+        depends = ", ".join(pack.depends_on) or "-"
+        table.add_row(pack.name, depends, str(records), pack.description, str(pack.path))
+    out.print(table)
+
+
+@packs_app.command()
+def validate(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Packs to check; default: all / the profile's.")
+    ] = None,
+    profile: ProfileOption = None,
+    against_db: Annotated[
+        bool, typer.Option("--db", help="Also check tables, columns and types against the target database.")
+    ] = False,
+    database_url: DatabaseUrlOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Check packs without writing anything: labels, references, factories (and, with --db, types).
+
+    Prints one line per problem (file, record, field) and exits non-zero when there is any.
+    """
+    from seedkit.packs import discover_packs, resolve_packs, validate_packs
+
+    settings = load(config)
+    chosen = settings.profile(profile) if profile else None
+    wanted = list(names or (chosen.packs if chosen else discover_packs(list(settings.pack_paths))))
+    packs = resolve_packs(wanted, list(settings.pack_paths))
+    schema = _target_schema(settings, chosen, database_url) if against_db or database_url else None
+    problems = validate_packs(packs, schema=schema, factory_modules=settings.factory_modules)
+    checked = ", ".join(pack.name for pack in packs) or "no packs"
+    if problems:
+        for problem in problems:
+            typer.echo(f"error: {problem}", err=True)
+        typer.echo(f"{len(problems)} problem(s) in {checked}", err=True)
+        raise typer.Exit(PackError.exit_code)
+    against = " against the database schema" if schema is not None else ""
+    out.print(f"ok: {checked} ({sum(1 for p in packs for _ in p.records())} records){against}")
+
+
+def _target_schema(settings: Any, profile: Any, database_url: str | None) -> Any:
+    from seedkit.postgres import create_engine
+    from seedkit.schema import reflect_schema
+    from seedkit.targets import resolve_targets
+
+    targets = resolve_targets(settings, profile, database_url=database_url)
+    engine = create_engine(targets.database_url)
+    try:
+        with engine.connect() as conn:
+            return reflect_schema(conn)
+    finally:
+        engine.dispose()

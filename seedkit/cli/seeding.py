@@ -1,0 +1,247 @@
+"""``seedkit seed``, ``reset``, ``migrate``, ``fingerprint`` and ``profiles``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from seedkit.cli.common import (
+    AllowUnsafeOption,
+    ConfigOption,
+    DatabaseUrlOption,
+    JsonOption,
+    MongoUrlOption,
+    ProfileOption,
+    err,
+    load,
+    note,
+    out,
+    print_json,
+    profile_or_none,
+)
+from seedkit.config import Settings, Volume
+from seedkit.errors import ConfigError
+from seedkit.migrations import libpq_url
+
+
+def _choose_profile(settings: Settings, name: str | None) -> str:
+    if name:
+        return name
+    known = ", ".join(sorted(settings.profiles)) or "none"
+    raise ConfigError(f"choose a profile with --profile NAME; known profiles: {known}")
+
+
+@contextmanager
+def _progress_bars(enabled: bool) -> Iterator[object | None]:
+    """Rich progress bars on stderr (only at a terminal); yields the runner's progress callback."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as bars:
+        tasks: dict[str, object] = {}
+
+        def update(task: str, done: int, total: int) -> None:
+            if task not in tasks:
+                tasks[task] = bars.add_task(task, total=total)
+            bars.update(tasks[task], completed=done)  # type: ignore[arg-type]
+
+        yield update
+
+
+def seed(
+    profile: ProfileOption = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Override the profile's seed.")] = None,
+    database_url: DatabaseUrlOption = None,
+    mongo_url: MongoUrlOption = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Empty both stores first (guarded).")] = False,
+    json_output: JsonOption = False,
+    allow_unsafe: AllowUnsafeOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Seed the databases with a profile: migrations, packs and volumes, all or nothing.
+
+    The database must be empty unless --reset is given. With no database URL anywhere, the
+    embedded PostgreSQL under ./.seedkit is started (and left running for your app).
+    """
+    from seedkit.profiles import seed_profile
+
+    settings = load(config)
+    name = _choose_profile(settings, profile)
+    settings.profile(name)  # an unknown profile fails before anything starts
+    note(f"seeding profile {name!r}...")
+    with _progress_bars(not json_output) as progress:
+        report = seed_profile(
+            settings,
+            name,
+            database_url=database_url,
+            mongo_url=mongo_url,
+            seed=seed,
+            reset=reset,
+            allow_unsafe=allow_unsafe,
+            progress=progress,  # type: ignore[arg-type]
+        )
+    if json_output:
+        print_json(report.to_dict())
+        return
+    table = Table(title=f"profile {report.profile!r}, seed {report.seed}", title_justify="left")
+    table.add_column("store")
+    table.add_column("table / collection")
+    table.add_column("count", justify="right")
+    for table_name, count in sorted(report.rows.items()):
+        table.add_row("postgres", table_name, str(count))
+    for collection, count in sorted(report.documents.items()):
+        table.add_row("mongo", collection, str(count))
+    table.add_row("", "total", str(sum(report.rows.values()) + sum(report.documents.values())), style="bold")
+    out.print(table)
+    out.print(f"schema: {report.schema}")
+    out.print(f"fingerprint: {report.fingerprint}")
+    out.print(f"done in {report.elapsed:.2f} s")
+    _print_where(report.database_url, report.mongo, report.embedded)
+
+
+def _print_where(database_url: str, mongo: str, embedded: bool) -> None:
+    out.print(f"PostgreSQL: {libpq_url(database_url)}")
+    out.print(f"Mongo: {mongo}")
+    if embedded:
+        out.print(
+            "The embedded PostgreSQL keeps running for your app: connect with the URL above "
+            "(`seedkit db url` prints it). Stop it with `seedkit db stop`; "
+            "`seedkit db start` starts it again."
+        )
+        if mongo.startswith("mongomock"):
+            out.print(
+                "Mongo is mongomock (in-process): seed a real server with --mongo-url or SEEDKIT_MONGO_URL."
+            )
+
+
+def reset(
+    profile: ProfileOption = None,
+    database_url: DatabaseUrlOption = None,
+    mongo_url: MongoUrlOption = None,
+    allow_unsafe: AllowUnsafeOption = False,
+    json_output: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Empty every table (but alembic_version) and every Mongo collection (indexes kept)."""
+    from seedkit.profiles import reset_targets
+    from seedkit.targets import resolve_targets
+
+    settings = load(config)
+    targets = resolve_targets(
+        settings, profile_or_none(settings, profile), database_url=database_url, mongo_url=mongo_url
+    )
+    emptied = reset_targets(settings, targets, allow_unsafe=allow_unsafe)
+    if json_output:
+        print_json({"database_url": libpq_url(_redacted(targets.database_url)), "emptied": emptied})
+        return
+    out.print(f"emptied {', '.join(emptied) or 'nothing'}")
+    out.print(f"in {libpq_url(_redacted(targets.database_url))} and {targets.mongo_label}")
+
+
+def migrate(
+    profile: ProfileOption = None,
+    revision: Annotated[str, typer.Option("--revision", help="Alembic revision to upgrade to.")] = "head",
+    database_url: DatabaseUrlOption = None,
+    mongo_url: MongoUrlOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Upgrade the schema: Alembic (to --revision), or the profile's migration_command."""
+    from seedkit import migrations
+    from seedkit.profiles import ensure_mongo_indexes
+    from seedkit.targets import open_targets, resolve_targets
+
+    settings = load(config)
+    chosen = profile_or_none(settings, profile)
+    targets = resolve_targets(settings, chosen, database_url=database_url, mongo_url=mongo_url)
+    with open_targets(targets) as (engine, db):
+        if (chosen is None or not chosen.migration_command) and revision != "head":
+            migrations.upgrade(engine, settings, revision)
+            done = f"alembic upgrade {revision}"
+        else:
+            done = migrations.migrate(engine, settings, chosen)
+        indexes = ensure_mongo_indexes(db, settings)
+        with engine.connect() as conn:
+            current = migrations.current_revision(conn)
+    out.print(f"{libpq_url(_redacted(targets.database_url))}: {done}; now at revision {current or 'none'}")
+    if indexes:
+        out.print(f"Mongo indexes ensured on {targets.mongo_label}")
+
+
+def fingerprint(
+    profile: ProfileOption = None,
+    database_url: DatabaseUrlOption = None,
+    mongo_url: MongoUrlOption = None,
+    json_output: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Print the stable content hash of both stores (the same data gives the same hash anywhere)."""
+    from seedkit.fingerprint import fingerprint as compute
+    from seedkit.targets import open_targets, resolve_targets
+
+    settings = load(config)
+    targets = resolve_targets(
+        settings, profile_or_none(settings, profile), database_url=database_url, mongo_url=mongo_url
+    )
+    with open_targets(targets) as (engine, db), engine.connect() as conn:
+        result = compute(conn, db)
+    if json_output:
+        parts = {key: {"count": p.count, "digest": p.digest} for key, p in sorted(result.parts.items())}
+        print_json({"fingerprint": result.digest, "parts": parts})
+        return
+    table = Table("part", "count", "digest")
+    for key, part in sorted(result.parts.items()):
+        table.add_row(key, str(part.count), part.digest[:16])
+    out.print(table)
+    out.print(f"fingerprint: {result.digest}")
+
+
+def profiles(json_output: JsonOption = False, config: ConfigOption = None) -> None:
+    """List the configured profiles."""
+    settings = load(config)
+    if json_output:
+        print_json(
+            {
+                name: {
+                    "description": p.description,
+                    "seed": p.seed,
+                    "packs": list(p.packs),
+                    "volumes": [{"factory": v.factory, "count": v.count, **v.fields} for v in p.volumes],
+                    "migrate": p.migrate,
+                    "migration_command": p.migration_command,
+                    "isolation": p.isolation,
+                }
+                for name, p in sorted(settings.profiles.items())
+            }
+        )
+        return
+    out.print(f"profiles ({_source(settings)}):")
+    for name, p in sorted(settings.profiles.items()):
+        steps = p.migration_command if p.migration_command else ("alembic upgrade" if p.migrate else "no")
+        out.print(f"[bold]{name}[/bold]  seed {p.seed}, isolation {p.isolation}, migrate: {steps}")
+        if p.description:
+            out.print(f"  {p.description}")
+        if p.packs:
+            out.print(f"  packs: {', '.join(p.packs)}")
+        if p.volumes:
+            out.print(f"  volumes: {', '.join(_volume(v) for v in p.volumes)}")
+
+
+def _volume(volume: Volume) -> str:
+    fields = ", ".join(f"{k}={v}" for k, v in volume.fields.items())
+    return f"{volume.factory} x {volume.count}" + (f" ({fields})" if fields else "")
+
+
+def _source(settings: Settings) -> str:
+    return f"from {settings.source}" if settings.source else "built-in reference configuration"
+
+
+def _redacted(url: str) -> str:
+    from seedkit.urls import redact
+
+    return redact(url)
