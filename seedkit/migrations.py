@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from seedkit.config import Profile, Settings
 from seedkit.errors import ConfigError, SchemaError
+from seedkit.imports import import_object
 from seedkit.urls import redact
 
 STDERR_TAIL_LINES = 8
@@ -192,6 +193,30 @@ def schema_drift(conn: Connection, metadata: sa.MetaData) -> list[str]:
     return [_describe(diff) for diff in compare_metadata(context, metadata)]
 
 
+def check_models(conn: Connection, settings: Settings) -> str:
+    """Raise :class:`SchemaError` unless the schema is at head and matches ``settings.models``.
+
+    Returns what was checked. ``models`` names a declarative base or a ``MetaData``
+    (``"app.models:Base"``); without it only the revision is checked.
+    """
+    check_at_head(conn, settings)
+    checked = f"at head ({head_revision(settings)})"
+    if not settings.models:
+        return checked
+    models = import_object(settings.models, settings)
+    metadata = models if isinstance(models, sa.MetaData) else getattr(models, "metadata", None)
+    if not isinstance(metadata, sa.MetaData):
+        raise ConfigError(f"models = {settings.models!r} is neither a MetaData nor a declarative base")
+    drift = schema_drift(conn, metadata)
+    if drift:
+        shown = "; ".join(drift[:3]) + (f"; and {len(drift) - 3} more" if len(drift) > 3 else "")
+        raise SchemaError(
+            f"the database schema differs from {settings.models} ({len(drift)} difference(s)): {shown}; "
+            "write a migration for the model change (alembic revision --autogenerate)"
+        )
+    return f"{checked}, matches {settings.models}"
+
+
 def _describe(diff: Any) -> str:
     if isinstance(diff, list):  # modify_* changes come grouped per column
         return "; ".join(_describe(item) for item in diff)
@@ -207,6 +232,7 @@ __all__ = [
     "MigrationError",
     "alembic_config",
     "check_at_head",
+    "check_models",
     "current_revision",
     "has_alembic",
     "head_revision",

@@ -17,8 +17,6 @@ was (see :class:`seedkit.reset.MongoRun`), then the :class:`SeedkitError` is rai
 
 from __future__ import annotations
 
-import importlib
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -35,6 +33,7 @@ from seedkit.config import Profile, Settings, Volume
 from seedkit.determinism import Deterministic, deterministic
 from seedkit.errors import ConfigError, FactoryError, SeedkitError
 from seedkit.fingerprint import Fingerprint, fingerprint
+from seedkit.imports import import_module, import_object
 from seedkit.isolation.mongo_state import check_mongo_destructive
 from seedkit.isolation.truncate import truncate_tables
 from seedkit.reset import MongoRun, user_collections
@@ -84,26 +83,6 @@ class _Plan:
 
 
 # -- resolving ---------------------------------------------------------------------------------
-def import_module(name: str, settings: Settings) -> Any:
-    """Import a module of the project (its root directory is made importable)."""
-    root = str(settings.root)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import {name!r}: {exc}") from None
-
-
-def import_object(path: str, settings: Settings) -> Any:
-    """The object named by ``"package.module:name"``."""
-    module_name, _, attribute = path.partition(":")
-    try:
-        return getattr(import_module(module_name, settings), attribute)
-    except AttributeError:
-        raise ConfigError(f"module {module_name!r} has no {attribute!r} (from {path!r})") from None
-
-
 def resolve_factory(name: str, settings: Settings) -> type[Any]:
     """A factory class: ``"pkg.mod:Name"``, or ``Name`` looked up in the configured factory modules."""
     if ":" in name:
@@ -353,8 +332,6 @@ __all__ = [
     "SeedReport",
     "ensure_mongo_indexes",
     "existing_data",
-    "import_module",
-    "import_object",
     "prepare_schema",
     "reset_targets",
     "resolve_factory",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 from pathlib import Path
@@ -163,3 +164,24 @@ def test_drift_is_reported_when_the_models_change(engine: sa.Engine) -> None:
 def test_libpq_url_drops_the_driver() -> None:
     assert migrations.libpq_url("postgresql+psycopg://u:p@h:5/db") == "postgresql://u:p@h:5/db"
     assert migrations.libpq_url("postgresql://h/db") == "postgresql://h/db"
+
+
+DRIFTED_MODELS = """
+import sqlalchemy as sa
+from factories.models import Base
+
+metadata = sa.MetaData(naming_convention=Base.metadata.naming_convention)
+for table in Base.metadata.tables.values():
+    table.to_metadata(metadata)
+metadata.tables["orders"].append_column(sa.Column("coupon", sa.String(20)))
+"""
+
+
+def test_check_models_passes_at_head_and_names_the_drift(engine: sa.Engine, tmp_path: Path) -> None:
+    (tmp_path / "drifted_models_module.py").write_text(DRIFTED_MODELS)
+    matching = dataclasses.replace(reference_settings(tmp_path), models="factories.models:Base")
+    drifted = dataclasses.replace(matching, root=tmp_path, models="drifted_models_module:metadata")
+    with engine.connect() as conn:
+        assert migrations.check_models(conn, matching) == "at head (0001), matches factories.models:Base"
+        with pytest.raises(SchemaError, match=r"differs from drifted_models_module:metadata.*coupon"):
+            migrations.check_models(conn, drifted)

@@ -147,6 +147,9 @@ def reset(
 def migrate(
     profile: ProfileOption = None,
     revision: Annotated[str, typer.Option("--revision", help="Alembic revision to upgrade to.")] = "head",
+    check: Annotated[
+        bool, typer.Option("--check", help="Change nothing; fail unless at head and matching the models.")
+    ] = False,
     database_url: DatabaseUrlOption = None,
     mongo_url: MongoUrlOption = None,
     config: ConfigOption = None,
@@ -159,16 +162,22 @@ def migrate(
     settings = load(config)
     chosen = profile_or_none(settings, profile)
     targets = resolve_targets(settings, chosen, database_url=database_url, mongo_url=mongo_url)
+    shown = libpq_url(_redacted(targets.database_url))
     with open_targets(targets) as (engine, db):
+        if check:
+            with engine.connect() as conn:
+                out.print(f"{shown}: {migrations.check_models(conn, settings)}")
+            return
         if (chosen is None or not chosen.migration_command) and revision != "head":
             migrations.upgrade(engine, settings, revision)
             done = f"alembic upgrade {revision}"
         else:
             done = migrations.migrate(engine, settings, chosen)
         indexes = ensure_mongo_indexes(db, settings)
-        with engine.connect() as conn:
-            current = migrations.current_revision(conn)
-    out.print(f"{libpq_url(_redacted(targets.database_url))}: {done}; now at revision {current or 'none'}")
+        if migrations.has_alembic(settings):
+            with engine.connect() as conn:
+                done += f"; now at revision {migrations.current_revision(conn) or 'none'}"
+    out.print(f"{shown}: {done}")
     if indexes:
         out.print(f"Mongo indexes ensured on {targets.mongo_label}")
 
