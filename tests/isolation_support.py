@@ -23,12 +23,12 @@ SEED = 11
 APP_TIME = parse_instant("2025-06-01T00:00:00Z")
 
 
-def seed_domain(engine: Engine, mongo: Database[Any] | None = None) -> None:
+def seed_domain(engine: Engine, mongo: Database[Any] | None = None, *, indexes: bool = True) -> None:
     """The seeded state every test expects: 2 shops, products, customers with paid orders, documents.
 
     Deterministic (same seed, same clock), so calling it again after a truncate gives the same data.
     """
-    if mongo is not None:
+    if mongo is not None and indexes:
         ensure_indexes(mongo)
     with Session(engine) as session, deterministic(seed=SEED), bind(session=session, mongo=mongo):
         OrganizationFactory.create_batch(2)
