@@ -218,6 +218,7 @@ def clone(server_url: str, template: str, new_name: str) -> str:
 def drop(server_url: str, name: str, *, allow_unsafe: bool = False) -> None:
     """Drop database ``name`` (a template too), disconnecting its users; guarded by the safety check."""
     _check_name(name)
+    check_destructive(with_database(server_url, name), action="drop database", allow_unsafe=allow_unsafe)
     admin = _admin(server_url)
     try:
         with admin.connect() as conn:

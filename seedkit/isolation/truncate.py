@@ -118,6 +118,9 @@ def truncate_and_reload(
     allow_unsafe: bool = False,
 ) -> None:
     """Empty both stores, then (when given) call ``reseed(engine, mongo)`` to put the seed data back."""
+    check_destructive(
+        url_of(engine), action="truncate the tables of", allow_unsafe=allow_unsafe
+    )  # before connecting
     with engine.begin() as conn:
         truncate_tables(conn, tables, schema=schema, skip_unused=skip_unused, allow_unsafe=allow_unsafe)
     if mongo is not None:
