@@ -18,6 +18,7 @@ created, so volume seeding spreads many children over a few parents.
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -78,6 +79,33 @@ def _mapper(model: type) -> Mapper[Any] | None:
     return sa.inspect(model, raiseerr=False)
 
 
+@functools.cache
+def _model_attributes(model: type) -> frozenset[str]:
+    """Names a model's constructor accepts: columns, relationships, hybrids..."""
+    mapper = _mapper(model)
+    return frozenset(mapper.all_orm_descriptors.keys()) if mapper is not None else frozenset()
+
+
+@functools.cache
+def _foreign_keys(model: type) -> tuple[tuple[str, type, tuple[tuple[str, str], ...]], ...]:
+    """Per many-to-one relationship: its name, target class and (local key, target key) pairs."""
+    mapper = _mapper(model)
+    if mapper is None:
+        return ()
+    return tuple(
+        (
+            rel.key,
+            rel.mapper.class_,
+            tuple(
+                (mapper.get_property_by_column(local).key, rel.mapper.get_property_by_column(remote).key)
+                for local, remote in rel.local_remote_pairs
+            ),
+        )
+        for rel in mapper.relationships
+        if rel.direction is RelationshipDirection.MANYTOONE
+    )
+
+
 class SQLAlchemyFactory(SQLAlchemyModelFactory):
     """Abstract base of seedkit factories for SQLAlchemy models (see the module docstring)."""
 
@@ -102,39 +130,28 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
         factory_boy would still run the ``organization`` SubFactory and the new object would
         silently win over the passed key (factory_boy issues #463, #571).
         """
-        mapper = _mapper(cls._meta.model)
-        if mapper is None:
-            return
-        declared = cls._meta.declarations
-        for rel in mapper.relationships:
-            if rel.direction is not RelationshipDirection.MANYTOONE or rel.key in params:
+        for relation, target_class, pairs in _foreign_keys(cls._meta.model):
+            if relation in params or not pairs or any(local not in params for local, _ in pairs):
                 continue
-            if rel.key not in declared:
-                continue
-            pairs = [
-                (mapper.get_property_by_column(local).key, rel.mapper.get_property_by_column(remote).key)
-                for local, remote in rel.local_remote_pairs
-            ]
-            if not pairs or any(local not in params for local, _ in pairs):
-                continue
+            if relation not in cls._meta.declarations:
+                continue  # nothing would build a parent: the key alone is fine
             criteria = {remote: params[local] for local, remote in pairs}
             try:
                 session = session_for(cls)
             except FactoryError:
-                params[rel.key] = SKIP  # building without a session: keep just the key
+                params[relation] = SKIP  # building without a session: keep just the key
                 continue
-            target = session.scalars(sa.select(rel.mapper.class_).filter_by(**criteria)).one_or_none()
+            target = session.scalars(sa.select(target_class).filter_by(**criteria)).one_or_none()
             if target is None:
                 given = ", ".join(f"{local}={params[local]!r}" for local, _ in pairs)
-                raise FactoryError(f"{cls.__name__}: {given} matches no {rel.mapper.class_.__name__} row")
-            params[rel.key] = target
+                raise FactoryError(f"{cls.__name__}: {given} matches no {target_class.__name__} row")
+            params[relation] = target
 
     @classmethod
     def _check_attributes(cls, model_class: type, kwargs: Mapping[str, Any]) -> None:
-        mapper = _mapper(model_class)
-        if mapper is None:
+        columns = _model_attributes(model_class)
+        if not columns:
             return
-        columns = set(mapper.all_orm_descriptors.keys())
         unknown = [name for name in kwargs if name not in columns]
         if not unknown:
             return
