@@ -1,0 +1,43 @@
+"""The dirty strategy and the registry the pytest plugin uses to pick a strategy by name."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from isolation_support import app_creates_organization, count_slug
+
+from seedkit.config import ISOLATION_STRATEGIES
+from seedkit.errors import ConfigError
+from seedkit.isolation import STRATEGIES, DirtyStrategy, Strategy, TruncateStrategy, create_strategy
+
+
+def test_every_configurable_strategy_is_registered_and_follows_the_protocol(db_url: str) -> None:
+    assert set(STRATEGIES) == set(ISOLATION_STRATEGIES)
+    for name in STRATEGIES:
+        options = {"server_url": db_url} if name == "snapshot" else {}
+        strategy = create_strategy(name, db_url, **options)
+        assert isinstance(strategy, Strategy) and strategy.name == name
+
+
+def test_options_reach_the_strategy_and_unknown_names_are_refused(db_url: str) -> None:
+    strategy = create_strategy("truncate", db_url, skip_unused=True)
+    assert isinstance(strategy, TruncateStrategy) and strategy.skip_unused is True
+    with pytest.raises(
+        ConfigError, match="unknown isolation strategy 'savepoint'; known: truncate, rollback"
+    ):
+        create_strategy("savepoint", db_url)
+
+
+def test_dirty_keeps_what_tests_commit(db_url: str) -> None:
+    strategy = DirtyStrategy(db_url)
+    strategy.prepare()
+    first = strategy.begin()
+    app_creates_organization(first.session, "kept")
+    strategy.end(first)
+    second = strategy.begin()
+    assert count_slug(second.session, "kept") == 1 and second.visible_to_other_processes
+    strategy.end(second)
+    strategy.close()
+    engine = sa.create_engine(db_url)
+    assert count_slug(engine, "kept") == 1
+    engine.dispose()
