@@ -1,0 +1,87 @@
+"""Stand-ins the factories write to during bulk seeding, so that nothing is written per object.
+
+:class:`CollectingSession` is a real SQLAlchemy ``Session`` whose ``flush()`` does nothing:
+factories ``add()`` their objects as usual and those stay *pending*, with every ORM behaviour
+factories may rely on (relationships, back-populated collections, lazy loads of rows already
+written, ``session.info``), until the bulk seeder writes them with COPY.
+
+:class:`CollectingDatabase` looks like a pymongo ``Database`` to Mongo factories: ``db[name]``
+returns a collection whose ``insert_one``/``insert_many`` only keep the documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pymongo.database import Database
+from sqlalchemy.orm import Session
+
+
+class CollectingSession(Session):
+    """A session that keeps added objects pending: ``flush()`` is a no-op (the seeder writes)."""
+
+    def flush(self, objects: Sequence[Any] | None = None) -> None:
+        """Do nothing: the bulk seeder writes pending objects with COPY, chunk by chunk."""
+        return None
+
+
+class _InsertResult:
+    def __init__(self, ids: list[Any]) -> None:
+        self.inserted_ids = ids
+        self.inserted_id = ids[0] if ids else None
+        self.acknowledged = True
+
+
+class CollectingCollection:
+    """Keeps inserted documents for a later unordered ``insert_many``."""
+
+    def __init__(self, database: CollectingDatabase, name: str) -> None:
+        self.database = database
+        self.name = name
+        self.full_name = f"{database.name}.{name}"
+        self.documents: list[dict[str, Any]] = []
+
+    def insert_one(self, document: dict[str, Any], *args: Any, **kwargs: Any) -> _InsertResult:
+        self.documents.append(document)
+        return _InsertResult([document.get("_id")])
+
+    def insert_many(self, documents: Iterable[dict[str, Any]], *args: Any, **kwargs: Any) -> _InsertResult:
+        added = list(documents)
+        self.documents.extend(added)
+        return _InsertResult([doc.get("_id") for doc in added])
+
+    def __getattr__(self, name: str) -> Any:
+        # Reads and other writes go to the real collection (they see what was written so far).
+        return getattr(self.database.target[self.name], name)
+
+
+class CollectingDatabase:
+    """A pymongo-``Database`` look-alike whose collections collect inserted documents."""
+
+    def __init__(self, target: Database[Any]) -> None:
+        self.target = target
+        self.name = target.name
+        self.client = target.client
+        self._collections: dict[str, CollectingCollection] = {}
+
+    def __getitem__(self, name: str) -> CollectingCollection:
+        found = self._collections.get(name)
+        if found is None:
+            found = self._collections[name] = CollectingCollection(self, name)
+        return found
+
+    def get_collection(self, name: str, *args: Any, **kwargs: Any) -> CollectingCollection:
+        return self[name]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    def take(self) -> dict[str, list[dict[str, Any]]]:
+        """The documents collected so far, per collection, and forget them."""
+        taken = {name: c.documents for name, c in self._collections.items() if c.documents}
+        for collection in self._collections.values():
+            collection.documents = []
+        return taken

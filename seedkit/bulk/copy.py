@@ -1,0 +1,132 @@
+"""Writing rows with PostgreSQL's COPY (psycopg 3), optionally from a background thread.
+
+COPY runs on the psycopg connection under the caller's SQLAlchemy ``Connection``, inside its
+transaction. Binary COPY is used when psycopg knows every column type (the server then parses
+nothing), text COPY otherwise (enums, domains and other custom types).
+
+With ``background=True`` a writer thread copies chunk *k* while the caller generates chunk
+*k + 1*: PostgreSQL ingests on its own core while Python generates. The caller's other queries
+on the same connection first wait until the writer is idle (see :meth:`CopyWriter.wait_idle`),
+since one connection runs one command at a time.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import Connection
+
+from seedkit.errors import SeedkitError
+
+
+@dataclass(frozen=True)
+class CopyJob:
+    """Rows for one table: ``COPY schema.table (columns) FROM STDIN``."""
+
+    schema: str | None
+    table: str
+    columns: tuple[str, ...]
+    rows: Sequence[Sequence[Any]]
+
+
+class CopyWriter:
+    """Runs :class:`CopyJob` lists in order on one connection, in the caller's thread or a worker."""
+
+    def __init__(self, connection: Connection, *, background: bool = True) -> None:
+        driver = connection.connection.driver_connection
+        if not isinstance(driver, psycopg.Connection):
+            raise SeedkitError(
+                "bulk seeding needs a PostgreSQL connection through psycopg 3 (postgresql+psycopg://)"
+            )
+        self.driver: psycopg.Connection[Any] = driver
+        self._types: dict[tuple[str | None, str], dict[str, int]] = {}
+        self._background = background
+        self._queue: queue.Queue[list[CopyJob] | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._run, name="seedkit-copy", daemon=True)
+            self._thread.start()
+
+    # -- public ---------------------------------------------------------------------------
+    def submit(self, jobs: list[CopyJob]) -> None:
+        """Write ``jobs`` (in order); in background mode, return as soon as the writer takes them."""
+        self._raise_pending()
+        if not jobs:
+            return
+        if self._thread is None:
+            self._write(jobs)
+        else:
+            self._queue.put(jobs)
+
+    def wait_idle(self) -> None:
+        """Block until everything submitted is written; re-raise a writer error."""
+        if self._thread is not None and threading.current_thread() is not self._thread:
+            self._queue.join()
+        self._raise_pending()
+
+    def close(self) -> None:
+        """Finish pending writes and stop the worker."""
+        if self._thread is not None:
+            self._queue.join()
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        self._raise_pending()
+
+    # -- internals ------------------------------------------------------------------------
+    def _raise_pending(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _run(self) -> None:
+        while True:
+            jobs = self._queue.get()
+            try:
+                if jobs is None:
+                    return
+                if self._error is None:  # after a failure, drain without writing
+                    self._write(jobs)
+            except BaseException as exc:
+                self._error = exc
+            finally:
+                self._queue.task_done()
+
+    def _column_types(self, schema: str | None, table: str) -> dict[str, int]:
+        key = (schema, table)
+        if key not in self._types:
+            name = f"{schema}.{table}" if schema else table
+            quoted = sql.Identifier(*name.split(".")).as_string(self.driver)
+            rows = self.driver.execute(
+                "SELECT attname, atttypid FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                (quoted,),
+            ).fetchall()
+            self._types[key] = {name: int(oid) for name, oid in rows}
+        return self._types[key]
+
+    def _write(self, jobs: list[CopyJob]) -> None:
+        with self.driver.cursor() as cursor:
+            for job in jobs:
+                types = self._column_types(job.schema, job.table)
+                oids = [types[c] for c in job.columns]
+                binary = all(self.driver.adapters.types.get(oid) is not None for oid in oids)
+                target = sql.Identifier(job.schema, job.table) if job.schema else sql.Identifier(job.table)
+                statement = sql.SQL("COPY {} ({}) FROM STDIN{}").format(
+                    target,
+                    sql.SQL(", ").join(map(sql.Identifier, job.columns)),
+                    sql.SQL(" (FORMAT BINARY)" if binary else ""),
+                )
+                with cursor.copy(statement) as copy:
+                    if binary:
+                        copy.set_types(oids)
+                    write = copy.write_row
+                    for row in job.rows:
+                        write(row)

@@ -1,0 +1,113 @@
+"""Rows of mapped objects, read the way the ORM's flush would write them.
+
+A :class:`TableLayout` is computed once per mapped class: the table, its columns in order,
+which attribute holds each column, and the many-to-one relationships whose target object
+supplies foreign-key values (as the ORM copies ``order.user.id`` into ``order.user_id`` at
+flush time). Reading a row is then a few dictionary look-ups per column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapper, RelationshipDirection
+
+from seedkit.errors import FactoryError
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class _ForeignKeySource:
+    """A many-to-one relationship: ``(column index, target attribute)`` pairs to copy."""
+
+    key: str
+    pairs: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True)
+class _ChildSync:
+    """A one-to-many relationship without a reverse side: children get the parent's keys."""
+
+    key: str
+    child_pairs: tuple[tuple[str, str], ...]  # (child attribute, parent attribute)
+
+
+class TableLayout:
+    """How to turn objects of one mapped class into row tuples for its table."""
+
+    def __init__(self, mapper: Mapper[Any], dialect: Dialect) -> None:
+        tables = {col.table for col in mapper.columns if isinstance(col, sa.Column)}
+        if len(tables) != 1:
+            raise FactoryError(
+                f"bulk seeding supports classes mapped to one table; {mapper.class_.__name__} maps to "
+                f"{sorted(t.name for t in tables)}"
+            )
+        self.mapper = mapper
+        self.table: sa.Table = mapper.local_table  # type: ignore[assignment]
+        self.columns: list[sa.Column[Any]] = list(self.table.columns)
+        self.names = [col.name for col in self.columns]
+        self.keys = [mapper.get_property_by_column(col).key for col in self.columns]
+        index: dict[Any, int] = {col: i for i, col in enumerate(self.columns)}
+        self.defaults: list[Callable[[], Any] | None] = [self._default(col) for col in self.columns]
+        self.processors: list[Callable[[Any], Any] | None] = [
+            col.type.dialect_impl(dialect).bind_processor(dialect) for col in self.columns
+        ]
+        self.has_processors = any(p is not None for p in self.processors)
+        self.server_generated = [
+            col.server_default is not None
+            or col.identity is not None
+            or col is self.table.autoincrement_column
+            for col in self.columns
+        ]
+        self.foreign_keys: list[_ForeignKeySource] = []
+        self.child_syncs: list[_ChildSync] = []
+        for rel in mapper.relationships:
+            if rel.secondary is not None:
+                self.child_syncs.append(_ChildSync(rel.key, ()))  # refused when used, see sync_children
+            elif rel.direction is RelationshipDirection.MANYTOONE:
+                pairs = tuple(
+                    (index[local], rel.mapper.get_property_by_column(remote).key)
+                    for local, remote in rel.local_remote_pairs
+                    if local in index
+                )
+                self.foreign_keys.append(_ForeignKeySource(rel.key, pairs))
+            elif rel.direction is RelationshipDirection.ONETOMANY and rel._reverse_property == set():
+                child_pairs = tuple(
+                    (rel.mapper.get_property_by_column(remote).key, mapper.get_property_by_column(local).key)
+                    for local, remote in rel.local_remote_pairs
+                )
+                self.child_syncs.append(_ChildSync(rel.key, child_pairs))
+
+    @staticmethod
+    def _default(col: sa.Column[Any]) -> Callable[[], Any] | None:
+        default = col.default
+        if default is None:
+            return None
+        if getattr(default, "is_scalar", False):
+            value = default.arg  # type: ignore[attr-defined]
+            return lambda: value
+        if getattr(default, "is_callable", False):
+            function = default.arg  # type: ignore[attr-defined]
+            return lambda: function(None)
+        return None  # a SQL expression or sequence: left to the server
+
+    def row(self, state_dict: dict[str, Any]) -> list[Any]:
+        """The column values of one object (``obj.__dict__``); unset columns are ``_MISSING``."""
+        get = state_dict.get
+        values = [get(key, _MISSING) for key in self.keys]
+        for source in self.foreign_keys:
+            target = get(source.key)
+            if target is not None:
+                target_dict = target.__dict__
+                for position, attribute in source.pairs:
+                    value = target_dict.get(attribute, _MISSING)
+                    values[position] = getattr(target, attribute) if value is _MISSING else value
+        return values
+
+
+MISSING = _MISSING

@@ -1,0 +1,294 @@
+"""The bulk path: factories generate as usual, rows reach PostgreSQL by COPY, chunk by chunk.
+
+Factories run unchanged, through factory_boy's own resolution, with a
+:class:`~seedkit.bulk.collect.CollectingSession` bound instead of a real one: every object is
+created, related and post-generated exactly as on the per-object path, but stays pending
+instead of being flushed. Every ``chunk_size`` root objects the seeder
+
+1. reads the pending objects' rows (foreign keys taken from related objects, as a flush would),
+2. hands them, parents' tables first, to a :class:`~seedkit.bulk.copy.CopyWriter` (COPY; in a
+   background thread so PostgreSQL ingests chunk *k* while Python generates chunk *k + 1*),
+3. inserts collected Mongo documents with unordered ``insert_many``,
+4. forgets the chunk: written objects become detached rows with identity; objects the session
+   keeps for later factory calls (what ``session.info`` refers to, e.g. the pool of
+   ``ReuseOrCreate``, and what they reach through loaded relationships) are re-attached as
+   persistent, and their large collections are expired (reloaded from the database if read).
+
+Memory therefore holds one or two chunks whatever the count, and IDs are the factories' own
+(generated before insert), so nothing is read back.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from pymongo.database import Database
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
+
+from seedkit.binding import bind
+from seedkit.bulk.collect import CollectingDatabase, CollectingSession
+from seedkit.bulk.copy import CopyJob, CopyWriter
+from seedkit.bulk.rows import MISSING, TableLayout
+from seedkit.errors import FactoryError
+
+DEFAULT_CHUNK_SIZE = 2_000
+"""Root objects generated between two writes."""
+
+KEEP_COLLECTION = 1_000
+"""Loaded collections of kept objects larger than this are expired after each chunk."""
+
+MONGO_BATCH = 10_000
+
+
+class BulkSeeder:
+    """Creates factory volumes through the bulk path on one connection (and Mongo database).
+
+    Use it as a context manager; every :meth:`create` shares the session state (so reuse pools
+    carry over from one volume to the next, as on the per-object path)::
+
+        with engine.connect() as conn:
+            with BulkSeeder(conn, mongo=db) as seeder:
+                seeder.create(OrganizationFactory, 100)
+                seeder.create(CustomerFactory, 200_000, orders=1)
+            conn.commit()
+
+    Writes happen in the connection's transaction; committing is the caller's decision.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        mongo: Database[Any] | None = None,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        background: bool = True,
+    ) -> None:
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be >= 1")
+        self.connection = connection
+        self.chunk_size = chunk_size
+        self.mongo = mongo
+        self.rows: Counter[str] = Counter()
+        self.documents: Counter[str] = Counter()
+        if not connection.in_transaction():
+            connection.begin()
+        self.session = CollectingSession(bind=connection, autoflush=False, expire_on_commit=False)
+        self._collector = CollectingDatabase(mongo) if mongo is not None else None
+        self._writer = CopyWriter(connection, background=background)
+        self._layouts: dict[Any, TableLayout] = {}
+        self._order: dict[frozenset[sa.Table], list[sa.Table]] = {}
+        event.listen(connection, "before_cursor_execute", self._before_query)
+        self._closed = False
+
+    # -- public ---------------------------------------------------------------------------
+    def create(self, factory_class: type[Any], count: int, **fields: Any) -> None:
+        """Create ``count`` objects with ``factory_class.create(**fields)``, writing every chunk."""
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        done = 0
+        with self.bound():
+            while done < count:
+                size = min(self.chunk_size, count - done)
+                factory_class.create_batch(size, **fields)
+                done += size
+                self.flush()
+
+    @contextmanager
+    def bound(self) -> Iterator[None]:
+        """Bind the collecting session (and Mongo collector) for factory calls made in the block."""
+        with bind(session=self.session, mongo=self._collector):  # type: ignore[arg-type]
+            yield
+
+    def flush(self) -> None:
+        """Write everything generated since the last flush (COPY runs in the background)."""
+        pending = list(self.session.new)
+        self._refuse_modified_rows()
+        self._writer.submit(self._copy_jobs(pending))
+        self._insert_documents()
+        self._forget(pending)
+
+    def finish(self) -> None:
+        """Flush, and wait until every row is written."""
+        self.flush()
+        self._writer.close()
+
+    def close(self) -> None:
+        """Stop the writer and release the session (without writing what is pending)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._writer.close()
+        finally:
+            event.remove(self.connection, "before_cursor_execute", self._before_query)
+            self.session.expunge_all()
+            self.session.close()
+
+    def __enter__(self) -> BulkSeeder:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        try:
+            if exc_type is None:
+                self.finish()
+        finally:
+            self.close()
+
+    # -- writing --------------------------------------------------------------------------
+    def _before_query(self, *args: Any) -> None:
+        # The connection is shared with the COPY writer: let it finish first.
+        self._writer.wait_idle()
+
+    def _layout(self, obj: Any) -> TableLayout:
+        cls = type(obj)
+        layout = self._layouts.get(cls)
+        if layout is None:
+            layout = TableLayout(sa.inspect(cls), self.connection.dialect)
+            self._layouts[cls] = layout
+        return layout
+
+    def _tables_in_order(self, tables: frozenset[sa.Table]) -> list[sa.Table]:
+        if tables not in self._order:
+            self._order[tables] = sa.schema.sort_tables(tables)
+        return self._order[tables]
+
+    def _copy_jobs(self, pending: list[Any]) -> list[CopyJob]:
+        by_table: dict[sa.Table, tuple[TableLayout, list[list[Any]]]] = {}
+        for obj in pending:
+            layout = self._layout(obj)
+            if layout.child_syncs:
+                _sync_children(layout, obj)
+            entry = by_table.get(layout.table)
+            if entry is None:
+                entry = by_table[layout.table] = (layout, [])
+            entry[1].append(layout.row(obj.__dict__))
+        jobs = []
+        for table in self._tables_in_order(frozenset(by_table)):
+            layout, rows = by_table[table]
+            columns, finished = _finish_rows(layout, rows)
+            jobs.append(CopyJob(table.schema, table.name, columns, finished))
+            self.rows[table.name] += len(finished)
+        return jobs
+
+    def _insert_documents(self) -> None:
+        if self._collector is None or self.mongo is None:
+            return
+        for name, documents in self._collector.take().items():
+            target = self.mongo[name]
+            for start in range(0, len(documents), MONGO_BATCH):
+                target.insert_many(documents[start : start + MONGO_BATCH], ordered=False)
+            self.documents[name] += len(documents)
+
+    def _refuse_modified_rows(self) -> None:
+        for obj in self.session.dirty:
+            if self.session.is_modified(obj, include_collections=False):
+                raise FactoryError(
+                    f"bulk seeding: {type(obj).__name__} {sa.inspect(obj).identity} was changed after it was "
+                    "written; the bulk path only inserts (create this volume without bulk)"
+                )
+
+    # -- forgetting -----------------------------------------------------------------------
+    def _forget(self, written: list[Any]) -> None:
+        """Detach the chunk; re-attach what the session keeps for later calls (see module doc)."""
+        session = self.session
+        session.expunge_all()
+        for obj in written:
+            make_transient_to_detached(obj)
+        kept = list(_mapped_in(session.info))
+        for obj in kept:
+            session.add(obj)  # cascades along loaded relationships: what the pool reaches
+        for obj in list(session.identity_map.values()):
+            state = instance_state(obj)
+            # Unloaded collections may hold appends of written objects (pending mutations) and
+            # large ones hold a volume: both are reloaded from the database when read again.
+            stale = [
+                rel.key
+                for rel in state.mapper.relationships
+                if rel.uselist and (rel.key not in state.dict or len(state.dict[rel.key]) > KEEP_COLLECTION)
+            ]
+            if stale:
+                session.expire(obj, stale)
+
+
+def _sync_children(layout: TableLayout, parent: Any) -> None:
+    """One-to-many relationships without a reverse side: give children the parent's keys."""
+    for sync in layout.child_syncs:
+        children = parent.__dict__.get(sync.key)
+        if not children:
+            continue
+        if not sync.child_pairs:
+            raise FactoryError(
+                f"bulk seeding does not write many-to-many collections ({type(parent).__name__}.{sync.key})"
+            )
+        for child in children:
+            for child_attribute, parent_attribute in sync.child_pairs:
+                setattr(child, child_attribute, getattr(parent, parent_attribute))
+
+
+def _finish_rows(layout: TableLayout, rows: list[list[Any]]) -> tuple[tuple[str, ...], list[list[Any]]]:
+    """Fill unset columns (Python defaults, else NULL) and leave server-generated ones to the server."""
+    incomplete = [row for row in rows if MISSING in row]
+    keep = list(range(len(layout.columns)))
+    if incomplete:
+        unset_everywhere = [
+            i for i in keep if layout.server_generated[i] and all(row[i] is MISSING for row in rows)
+        ]
+        for row in incomplete:
+            for i, value in enumerate(row):
+                if value is MISSING and i not in unset_everywhere:
+                    if layout.server_generated[i]:
+                        raise FactoryError(
+                            f"bulk seeding: {layout.table.name}.{layout.names[i]} is set on some rows and "
+                            "left to the database on others; set it on every row or on none"
+                        )
+                    default = layout.defaults[i]
+                    row[i] = default() if default is not None else None
+        keep = [i for i in keep if i not in unset_everywhere]
+    if layout.has_processors:
+        processors = [(i, layout.processors[i]) for i in keep if layout.processors[i] is not None]
+        for row in rows:
+            for i, process in processors:
+                row[i] = process(row[i])  # type: ignore[misc]
+    if len(keep) != len(layout.columns):
+        rows = [[row[i] for i in keep] for row in rows]
+    return tuple(layout.names[i] for i in keep), rows
+
+
+def _mapped_in(value: Any, depth: int = 3) -> Iterator[Any]:
+    """Mapped instances found in ``value`` (dicts, lists, tuples, sets), a few levels deep."""
+    if depth < 0:
+        return
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _mapped_in(item, depth - 1)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _mapped_in(item, depth - 1)
+    elif hasattr(value, "_sa_instance_state") and not isinstance(value, type):
+        yield value
+
+
+def bulk_create(
+    factory_class: type[Any],
+    count: int,
+    *,
+    connection: Connection,
+    mongo: Database[Any] | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    **fields: Any,
+) -> Counter[str]:
+    """``factory_class.create_batch(count, **fields)`` through the bulk path; rows written per table.
+
+    The same rows as the per-object path (same IDs, same values); written with COPY into the
+    connection's transaction (not committed).
+    """
+    with BulkSeeder(connection, mongo, chunk_size=chunk_size) as seeder:
+        seeder.create(factory_class, count, **fields)
+    return seeder.rows + seeder.documents
