@@ -45,11 +45,12 @@ def list_packs(json_output: JsonOption = False, config: ConfigOption = None) -> 
         searched = ", ".join(map(str, settings.pack_paths)) or "no pack paths (set packs = [...])"
         out.print(f"no packs found in {searched}")
         return
-    table = Table("pack", "depends on", "records", "description", "path")
+    table = Table("pack", "depends on", "records", "description")
+    table.title = f"packs in {', '.join(str(p) for p in settings.pack_paths)}"
+    table.title_justify = "left"
     for pack in packs:
         records = sum(len(data.records) for data in pack.files)
-        depends = ", ".join(pack.depends_on) or "-"
-        table.add_row(pack.name, depends, str(records), pack.description, str(pack.path))
+        table.add_row(pack.name, ", ".join(pack.depends_on) or "-", str(records), pack.description)
     out.print(table)
 
 
