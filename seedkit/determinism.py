@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import factory
+import faker.generator
 import factory.random
 from factory.base import BaseFactory
 
@@ -134,7 +135,9 @@ def deterministic(
         partition: partition number for parallel seeders.
         freeze: also freeze ``datetime.now()`` for the code under test (freezegun).
     """
-    outer_random = factory.random.get_random_state()
+    # Saved separately: factory.random.get_random_state() would overwrite Faker's state with factory_boy's.
+    outer_factory_random = factory.random.randgen.getstate()
+    outer_faker_random = faker.generator.random.getstate()
     outer_sequences = _sequence_state()
     context = Deterministic(seed, start, step, partition)
     _stack.append(context)
@@ -148,7 +151,8 @@ def deterministic(
     finally:
         _stack.remove(context)
         # The outer context continues where it was, as if the block had not run.
-        factory.random.set_random_state(outer_random)
+        factory.random.randgen.setstate(outer_factory_random)
+        faker.generator.random.setstate(outer_faker_random)
         for factory_class, seq in outer_sequences:
             if seq is not None:
                 factory_class.reset_sequence(seq, force=True)
