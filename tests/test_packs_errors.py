@@ -192,3 +192,14 @@ def test_duplicate_key_between_two_documents_names_both_records(tmp_path: Path, 
     assert "duplicate key dedupe_key=k1: also used by record 'first' in" in str(error.value)
     assert mongo_db.notifications.count_documents({}) == 0
     assert "notifications" in mongo_db.list_collection_names()  # it existed before: kept, with its index
+
+
+def test_factory_records_need_the_active_context(engine: sa.Engine, mongo_db: Any) -> None:
+    from seedkit.determinism import Deterministic
+
+    packs = resolve_packs(["customers"], [REFERENCE_PACKS])
+    with engine.connect() as conn, pytest.raises(PackError, match="active deterministic context"):
+        apply_packs(
+            packs, connection=conn, mongo=None, context=Deterministic(1), factory_modules=DOMAIN_FACTORIES
+        )
+    assert state(engine)[1]["pg:organizations"] == 0

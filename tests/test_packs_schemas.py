@@ -227,3 +227,15 @@ def test_validate_with_schema_finds_type_problems_without_writing(tmp_path: Path
         ("b", "n"): "expected an integer, got number 1.5",
     }
     assert "out of range for SMALLINT; give 'id' explicitly" in problems[("a", "id")]
+
+
+def test_a_reference_outside_foreign_keys_needs_no_insertion_order(tmp_path: Path, custom: sa.Engine) -> None:
+    """``audit`` sorts before ``zebras`` and has no foreign key: the ID is just a value."""
+    ddl(
+        custom,
+        "CREATE TABLE zebras (id uuid PRIMARY KEY)",
+        "CREATE TABLE audit (id int PRIMARY KEY, about uuid NOT NULL)",
+    )
+    write_pack(tmp_path, "z", {"audit.yaml": "a1:\n  about: '@zebras.zed'\n", "zebras.yaml": "zed: {}\n"})
+    assert load(custom, tmp_path, "z") == {"pg:audit": 1, "pg:zebras": 1}
+    assert [r.about for r in rows(custom, "SELECT about FROM audit")] == [label_uuid("zebras", "zed")]

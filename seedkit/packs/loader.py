@@ -20,7 +20,7 @@ from pymongo.database import Database
 from pymongo.errors import PyMongoError
 from sqlalchemy.engine import Connection
 
-from seedkit.determinism import Deterministic
+from seedkit.determinism import Deterministic, current
 from seedkit.errors import PackError
 from seedkit.packs.builders import import_modules
 from seedkit.packs.dberrors import mongo_error, postgres_error
@@ -47,6 +47,11 @@ def apply_packs(
     """
     packs = list(packs)
     _require_stores(packs, connection, mongo)
+    if context is not current() and any(record.factory for pack in packs for record in pack.records()):
+        raise PackError(
+            "factories draw from the active deterministic context: pass the one of "
+            "`with seedkit.deterministic(...) as context` (or seedkit.current())"
+        )
     modules = import_modules(factory_modules)
     transaction = None
     if connection is not None:

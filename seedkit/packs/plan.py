@@ -36,7 +36,7 @@ class Row:
     record: Record
     values: dict[str, Any]
     parents: dict[str, Record] = field(default_factory=dict)
-    """PostgreSQL column -> the PostgreSQL record its reference points to."""
+    """Foreign-key column -> the PostgreSQL record its reference points to (to insert first)."""
     primary_key: tuple[str, ...] = ()
 
 
@@ -119,10 +119,11 @@ class Planner:
         given: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         parents: dict[str, Record] = {}
+        foreign_key_columns = {column for fk in table.foreign_keys for column in fk.columns}
         for name, raw in record.fields.items():
             if name in table.columns:
                 given[name] = self._column_value(record, table.columns[name], raw)
-                if isinstance(raw, Ref):
+                if isinstance(raw, Ref) and name in foreign_key_columns:
                     target = self.labels.lookup(raw, record, name)
                     if target.store == POSTGRES:
                         parents[name] = target
