@@ -200,6 +200,6 @@ def test_factory_records_need_the_active_context(engine: sa.Engine, mongo_db: An
     packs = resolve_packs(["customers"], [REFERENCE_PACKS])
     with engine.connect() as conn, pytest.raises(PackError, match="active deterministic context"):
         apply_packs(
-            packs, connection=conn, mongo=None, context=Deterministic(1), factory_modules=DOMAIN_FACTORIES
+            packs, connection=conn, mongo=mongo_db, context=Deterministic(1), factory_modules=DOMAIN_FACTORIES
         )
     assert state(engine)[1]["pg:organizations"] == 0
