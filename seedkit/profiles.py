@@ -22,13 +22,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session
 
 from seedkit import migrations
-from seedkit.binding import bind
+from seedkit.bulk import BulkSeeder
 from seedkit.config import Profile, Settings, Volume
 from seedkit.determinism import Deterministic, deterministic
 from seedkit.errors import ConfigError, FactoryError, SeedkitError
@@ -44,9 +44,6 @@ from seedkit.urls import redact
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(task, done, total)`` while seeding (``task`` e.g. ``"CustomerFactory x 200"``)."""
-
-CHUNKS_PER_VOLUME = 50
-MAX_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -221,16 +218,14 @@ def _some(names: list[str], limit: int = 4) -> str:
 
 def _run(plan: _Plan, conn: Connection, db: Database[Any], progress: Progress | None) -> None:
     profile = plan.profile
-    with (
-        deterministic(plan.seed, start=profile.clock_start, step=profile.clock_step) as context,
-        Session(bind=conn, autoflush=False) as session,
-        bind(session=session, mongo=db),
-    ):
+    with deterministic(plan.seed, start=profile.clock_start, step=profile.clock_step) as context:
         if plan.packs:
             _apply_packs(plan, conn, db, context, progress)
-        for index, (volume, factory_class) in enumerate(plan.factories):
-            _create_volume(profile, index, volume, factory_class, session, progress)
-        session.flush()
+        if plan.factories:
+            # The bulk path: the factories' own rows, written by COPY chunk by chunk (flat memory).
+            with BulkSeeder(conn, mongo=db) as seeder:
+                for index, (volume, factory_class) in enumerate(plan.factories):
+                    _create_volume(profile, index, volume, factory_class, seeder, progress)
 
 
 def _apply_packs(
@@ -256,28 +251,27 @@ def _create_volume(
     index: int,
     volume: Volume,
     factory_class: type[Any],
-    session: Session,
+    seeder: BulkSeeder,
     progress: Progress | None,
 ) -> None:
     task = f"{factory_class.__name__} x {volume.count}"
     where = f"profile {profile.name!r}, volumes[{index}] ({task})"
-    chunk = max(1, min(MAX_CHUNK, volume.count // CHUNKS_PER_VOLUME))
     done = 0
     if progress:
         progress(task, 0, volume.count)
     try:
         while done < volume.count:
-            size = min(chunk, volume.count - done)
-            factory_class.create_batch(size, **volume.fields)
-            session.flush()
+            size = min(seeder.chunk_size, volume.count - done)
+            seeder.create(factory_class, size, **volume.fields)
             done += size
             if progress:
                 progress(task, done, volume.count)
+        seeder._writer.wait_idle()  # this volume's rows are in: a database error is this volume's
     except FactoryError as exc:
         raise FactoryError(f"{where}: {exc}") from exc
     except SeedkitError:
         raise
-    except (TypeError, ValueError, LookupError, sa.exc.SQLAlchemyError) as exc:
+    except (TypeError, ValueError, LookupError, sa.exc.SQLAlchemyError, psycopg.Error) as exc:
         raise FactoryError(f"{where}: {_reason(exc)}") from exc
 
 
