@@ -239,3 +239,14 @@ def test_a_reference_outside_foreign_keys_needs_no_insertion_order(tmp_path: Pat
     write_pack(tmp_path, "z", {"audit.yaml": "a1:\n  about: '@zebras.zed'\n", "zebras.yaml": "zed: {}\n"})
     assert load(custom, tmp_path, "z") == {"pg:audit": 1, "pg:zebras": 1}
     assert [r.about for r in rows(custom, "SELECT about FROM audit")] == [label_uuid("zebras", "zed")]
+
+
+def test_a_bad_primary_key_is_reported_once(tmp_path: Path, custom: sa.Engine) -> None:
+    ddl(custom, "CREATE TABLE owners (id uuid PRIMARY KEY)")
+    write_pack(tmp_path, "p", {"owners.yaml": "o:\n  id: not-a-uuid\n"})
+    with custom.connect() as conn:
+        schema = reflect_schema(conn)
+    problems = validate_packs(resolve_packs(["p"], [tmp_path]), schema=schema)
+    assert [(p.record, p.field, p.reason) for p in problems] == [
+        ("o", "id", "expected a UUID, got text 'not-a-uuid'")
+    ]

@@ -54,4 +54,5 @@ def validate_packs(
                 continue
             for record in data_file.records:
                 problems.extend(planner.check(record))
-    return problems
+    unique = {str(problem): problem for problem in problems}  # one report per problem, first seen first
+    return list(unique.values())
