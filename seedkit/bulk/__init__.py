@@ -1,11 +1,22 @@
 """Bulk seeding: factory volumes written with COPY (PostgreSQL) and unordered insert_many (Mongo).
 
 :func:`bulk_create` and :class:`BulkSeeder` produce exactly the rows of the per-object path
-(``create_batch`` through a session), chunk by chunk with flat memory. See docs/performance.md.
+(``create_batch`` through a session), chunk by chunk with flat memory; :func:`seed_partitioned`
+cuts large volumes into fixed partitions and runs them on worker processes with the same
+result for any number of workers. See docs/performance.md.
 """
 
 from __future__ import annotations
 
+from seedkit.bulk.partitions import DEFAULT_PARTITION_SIZE, PartitionedResult, VolumeSpec, seed_partitioned
 from seedkit.bulk.seeder import DEFAULT_CHUNK_SIZE, BulkSeeder, bulk_create
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "BulkSeeder", "bulk_create"]
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_PARTITION_SIZE",
+    "BulkSeeder",
+    "PartitionedResult",
+    "VolumeSpec",
+    "bulk_create",
+    "seed_partitioned",
+]

@@ -57,13 +57,23 @@ class CollectingCollection:
 
 
 class CollectingDatabase:
-    """A pymongo-``Database`` look-alike whose collections collect inserted documents."""
+    """A pymongo-``Database`` look-alike whose collections collect inserted documents.
 
-    def __init__(self, target: Database[Any]) -> None:
-        self.target = target
-        self.name = target.name
-        self.client = target.client
+    Reads and other operations go to ``target``, the real database (``None``: collect only).
+    """
+
+    def __init__(self, target: Database[Any] | None) -> None:
+        self._target = target
+        self.name = target.name if target is not None else "collected"
+        self.client = target.client if target is not None else None
         self._collections: dict[str, CollectingCollection] = {}
+
+    @property
+    def target(self) -> Database[Any]:
+        """The real database (for reads), if any."""
+        if self._target is None:
+            raise AttributeError("documents are only collected here; there is no database to read from")
+        return self._target
 
     def __getitem__(self, name: str) -> CollectingCollection:
         found = self._collections.get(name)

@@ -59,7 +59,9 @@ class BulkSeeder:
                 seeder.create(CustomerFactory, 200_000, orders=1)
             conn.commit()
 
-    Writes happen in the connection's transaction; committing is the caller's decision.
+    Writes happen in the connection's transaction; committing is the caller's decision. With
+    ``keep_documents=True`` Mongo documents are kept for :meth:`take_documents` instead of
+    being inserted (for a process that has no access to the Mongo database).
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class BulkSeeder:
         *,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         background: bool = True,
+        keep_documents: bool = False,
     ) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be >= 1")
@@ -80,7 +83,9 @@ class BulkSeeder:
         if not connection.in_transaction():
             connection.begin()
         self.session = CollectingSession(bind=connection, autoflush=False, expire_on_commit=False)
-        self._collector = CollectingDatabase(mongo) if mongo is not None else None
+        self._collector = CollectingDatabase(mongo) if mongo is not None or keep_documents else None
+        self._keep_documents = keep_documents
+        self._kept_documents: dict[str, list[dict[str, Any]]] = {}
         self._writer = CopyWriter(connection, background=background)
         self._layouts: dict[Any, TableLayout] = {}
         self._order: dict[frozenset[sa.Table], list[sa.Table]] = {}
@@ -177,10 +182,19 @@ class BulkSeeder:
             self.rows[table.name] += len(finished)
         return jobs
 
+    def take_documents(self) -> dict[str, list[dict[str, Any]]]:
+        """With ``keep_documents=True``: the Mongo documents made so far (then forgotten)."""
+        self._insert_documents()
+        taken, self._kept_documents = self._kept_documents, {}
+        return taken
+
     def _insert_documents(self) -> None:
-        if self._collector is None or self.mongo is None:
+        if self._collector is None:
             return
         for name, documents in self._collector.take().items():
+            if self._keep_documents or self.mongo is None:
+                self._kept_documents.setdefault(name, []).extend(documents)
+                continue
             target = self.mongo[name]
             for start in range(0, len(documents), MONGO_BATCH):
                 target.insert_many(documents[start : start + MONGO_BATCH], ordered=False)

@@ -1,0 +1,327 @@
+"""Seeding volumes in fixed partitions, on any number of worker processes, with one result.
+
+A volume larger than ``partition_size`` is cut into partitions of ``partition_size`` roots
+(the last one smaller). Partition *p* (numbered 1, 2, ... across the run; 0 is the serial
+part) is generated inside ``deterministic(seed, start, step, partition=p)``: its own random
+stream, ID range and sequence range, derived from the seed and *p* only. Every partition
+
+- starts from the same database state: a snapshot exported after the serial volumes before
+  it were committed (``SET TRANSACTION SNAPSHOT``), so it never sees another partition's rows;
+- starts from the same session state: what the serial part's session keeps in
+  ``session.info`` (e.g. the organizations ``ReuseOrCreate`` draws from) is handed over as
+  ``(class, primary key)`` references and reloaded, in the same order;
+- commits on its own.
+
+What a partition writes thus depends on the seed and its number, never on which worker ran
+it or when: one worker and eight workers give the same fingerprint. Volumes up to
+``partition_size`` run in the coordinating process, in order, as on the single-process path.
+
+Mongo documents made in partitions are sent back to the coordinator, which inserts them (so
+an in-process mongomock database works too).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from pymongo.database import Database
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from seedkit.binding import bind
+from seedkit.bulk.collect import CollectingDatabase
+from seedkit.bulk.seeder import DEFAULT_CHUNK_SIZE, MONGO_BATCH, BulkSeeder
+from seedkit.clock import DEFAULT_START
+from seedkit.determinism import deterministic
+from seedkit.errors import SeedkitError
+
+DEFAULT_PARTITION_SIZE = 10_000
+"""Root objects per partition: fixed, so the data never depends on the number of workers."""
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    """``factory.create_batch(count, **fields)``."""
+
+    factory: type[Any]
+    count: int
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """A mapped object handed to another session: its class and primary key."""
+
+    cls: type[Any]
+    key: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _Partition:
+    url: str
+    snapshot: str
+    number: int
+    volume: VolumeSpec
+    count: int
+    info: Any
+    seed: int
+    start: datetime
+    step: timedelta
+    bulk: bool
+    chunk_size: int
+
+
+@dataclass
+class PartitionedResult:
+    """What a partitioned run wrote (rows counted on the bulk path only)."""
+
+    rows: Counter[str] = field(default_factory=Counter)
+    documents: Counter[str] = field(default_factory=Counter)
+    partitions: int = 0
+    workers: int = 1
+
+
+def plan_partitions(count: int, partition_size: int) -> list[int]:
+    """Root counts of the partitions of a volume of ``count`` roots."""
+    return [min(partition_size, count - start) for start in range(0, count, partition_size)]
+
+
+def seed_partitioned(
+    url: str,
+    volumes: Sequence[VolumeSpec | tuple[type[Any], int, Mapping[str, Any]]],
+    *,
+    seed: int,
+    start: str | datetime = DEFAULT_START,
+    step: str | float | timedelta = "1s",
+    workers: int = 1,
+    partition_size: int = DEFAULT_PARTITION_SIZE,
+    bulk: bool = True,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    mongo: Database[Any] | None = None,
+) -> PartitionedResult:
+    """Create ``volumes`` in order on the database at ``url`` (see the module docstring).
+
+    Commits as it goes (each serial stretch of volumes, then each partition), so a failure
+    leaves earlier work committed: run it on a database you can reset. ``bulk=False`` uses the
+    per-object path (``create_batch`` through a session) with the same partitioning, and gives
+    the same rows.
+    """
+    if workers < 1:
+        raise ValueError("workers must be >= 1")
+    if partition_size < 1:
+        raise ValueError("partition_size must be >= 1")
+    specs = [v if isinstance(v, VolumeSpec) else VolumeSpec(*v) for v in volumes]
+    result = PartitionedResult(workers=workers)
+    engine = sa.create_engine(url)
+    pool = _pool(workers)
+    try:
+        with deterministic(seed, start, step) as context, engine.connect() as conn:
+            info: Any = {}
+            serial: list[VolumeSpec] = []
+            number = 0
+            for spec in [*specs, None]:
+                if spec is not None and spec.count <= partition_size:
+                    serial.append(spec)
+                    continue
+                if serial:
+                    info = _run_serial(conn, serial, info, bulk, chunk_size, mongo, result)
+                    serial = []
+                if spec is None:
+                    break
+                counts = plan_partitions(spec.count, partition_size)
+                with _exported_snapshot(engine) as snapshot:
+                    jobs = [
+                        _Partition(
+                            url,
+                            snapshot,
+                            number + i + 1,
+                            spec,
+                            n,
+                            info,
+                            seed,
+                            context.clock.start,
+                            context.clock.step,
+                            bulk,
+                            chunk_size,
+                        )
+                        for i, n in enumerate(counts)
+                    ]
+                    outcomes = pool.map(_run_partition, jobs) if pool else map(_run_partition, jobs)
+                    for rows, documents in outcomes:
+                        result.rows.update(rows)
+                        _insert_documents(mongo, documents, result)
+                number += len(counts)
+                result.partitions += len(counts)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        engine.dispose()
+    return result
+
+
+def _pool(workers: int) -> ProcessPoolExecutor | None:
+    if workers == 1:
+        return None
+    # spawn, not fork: the parent holds connections and threads a fork would copy.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+@contextmanager
+def _exported_snapshot(engine: Engine) -> Iterator[str]:
+    """A snapshot of the committed database, valid while the block runs."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield str(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+
+
+def _run_serial(
+    conn: Connection,
+    volumes: list[VolumeSpec],
+    info: Any,
+    bulk: bool,
+    chunk_size: int,
+    mongo: Database[Any] | None,
+    result: PartitionedResult,
+) -> Any:
+    """Create small volumes in this process (partition 0) and commit; return the session state."""
+    with conn.begin(), _session(conn, info, bulk, chunk_size, mongo) as (session, seeder):
+        for spec in volumes:
+            _create(spec.factory, spec.count, spec.fields, seeder, chunk_size)
+        if seeder is not None:
+            seeder.finish()
+            result.rows.update(seeder.rows)
+            result.documents.update(seeder.documents)
+        else:
+            session.flush()
+        carried = _to_refs(session.info)
+    return carried
+
+
+def _run_partition(job: _Partition) -> tuple[Counter[str], dict[str, list[dict[str, Any]]]]:
+    """Create one partition on its own connection and snapshot; commit. Runs in a worker."""
+    engine = sa.create_engine(job.url)
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{job.snapshot}'")
+                collector = CollectingDatabase(None)
+                with (
+                    deterministic(job.seed, job.start, job.step, partition=job.number),
+                    _session(conn, job.info, job.bulk, job.chunk_size, collector) as (session, seeder),
+                ):
+                    spec = job.volume
+                    _create(spec.factory, job.count, spec.fields, seeder, job.chunk_size)
+                    if seeder is not None:
+                        seeder.finish()
+                        return Counter(seeder.rows), seeder.take_documents()
+                    session.flush()
+                    return Counter(), collector.take()
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _session(
+    conn: Connection, info: Any, bulk: bool, chunk_size: int, mongo: Any
+) -> Iterator[tuple[Session, BulkSeeder | None]]:
+    """A bulk seeder's session, or a plain one bound for factories; ``info`` reloaded into it."""
+    if bulk:
+        keep_documents = isinstance(mongo, CollectingDatabase)
+        seeder = BulkSeeder(
+            conn, None if keep_documents else mongo, chunk_size=chunk_size, keep_documents=keep_documents
+        )
+        try:
+            seeder.session.info.update(_from_refs(seeder.session, info))
+            with seeder.bound():
+                yield seeder.session, seeder
+        finally:
+            seeder.close()
+    else:
+        with Session(bind=conn, autoflush=False) as session, bind(session=session, mongo=mongo):
+            session.info.update(_from_refs(session, info))
+            yield session, None
+
+
+def _create(
+    factory: type[Any], count: int, fields: Mapping[str, Any], seeder: BulkSeeder | None, chunk: int
+) -> None:
+    if seeder is not None:
+        seeder.create(factory, count, **fields)
+        return
+    for done in range(0, count, chunk):
+        factory.create_batch(min(chunk, count - done), **fields)
+
+
+def _insert_documents(
+    mongo: Database[Any] | None, documents: dict[str, list[dict[str, Any]]], result: PartitionedResult
+) -> None:
+    for name, docs in documents.items():
+        if mongo is None:
+            raise SeedkitError(f"factories made {name!r} documents but no Mongo database was given")
+        for begin in range(0, len(docs), MONGO_BATCH):
+            mongo[name].insert_many(docs[begin : begin + MONGO_BATCH], ordered=False)
+        result.documents[name] += len(docs)
+
+
+# -- carrying session state across sessions and processes ---------------------------------------
+def _to_refs(value: Any) -> Any:
+    """``value`` with every mapped object replaced by a :class:`_Ref` (containers rebuilt)."""
+    if isinstance(value, dict):
+        return {k: _to_refs(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return type(value)(_to_refs(v) for v in value)
+    if hasattr(value, "_sa_instance_state") and not isinstance(value, type):
+        mapper = sa.inspect(value).mapper
+        return _Ref(mapper.class_, tuple(mapper.primary_key_from_instance(value)))
+    return value
+
+
+def _from_refs(session: Session, value: Any) -> Any:
+    """The inverse of :func:`_to_refs`: objects loaded in ``session`` (one query per class)."""
+    wanted: dict[type[Any], set[tuple[Any, ...]]] = {}
+    _collect_refs(value, wanted)
+    loaded: dict[tuple[type[Any], tuple[Any, ...]], Any] = {}
+    for cls, keys in wanted.items():
+        mapper = sa.inspect(cls)
+        columns = mapper.primary_key
+        key_list = sorted(keys, key=repr)
+        for begin in range(0, len(key_list), 1000):
+            batch = key_list[begin : begin + 1000]
+            rows = session.scalars(sa.select(cls).where(sa.tuple_(*columns).in_(batch))).all()
+            for obj in rows:
+                loaded[(cls, tuple(mapper.primary_key_from_instance(obj)))] = obj
+    return _replace_refs(value, loaded)
+
+
+def _collect_refs(value: Any, wanted: dict[type[Any], set[tuple[Any, ...]]]) -> None:
+    if isinstance(value, _Ref):
+        wanted.setdefault(value.cls, set()).add(value.key)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect_refs(item, wanted)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _collect_refs(item, wanted)
+
+
+def _replace_refs(value: Any, loaded: dict[tuple[type[Any], tuple[Any, ...]], Any]) -> Any:
+    if isinstance(value, _Ref):
+        found = loaded.get((value.cls, value.key))
+        if found is None:
+            raise SeedkitError(f"{value.cls.__name__} {value.key} kept by the session is not in the database")
+        return found
+    if isinstance(value, dict):
+        return {k: _replace_refs(v, loaded) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return type(value)(_replace_refs(v, loaded) for v in value)
+    return value
