@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 from isolation_support import app_creates_organization, count_slug
@@ -14,7 +16,7 @@ from seedkit.isolation import STRATEGIES, DirtyStrategy, Strategy, TruncateStrat
 def test_every_configurable_strategy_is_registered_and_follows_the_protocol(db_url: str) -> None:
     assert set(STRATEGIES) == set(ISOLATION_STRATEGIES)
     for name in STRATEGIES:
-        options = {"server_url": db_url} if name == "snapshot" else {}
+        options: dict[str, Any] = {"server_url": db_url} if name == "snapshot" else {}
         strategy = create_strategy(name, db_url, **options)
         assert isinstance(strategy, Strategy) and strategy.name == name
 

@@ -21,6 +21,7 @@ from isolation_support import seed_domain, stores_fingerprint
 
 from seedkit import snapshot
 from seedkit.errors import SnapshotError
+from seedkit.fingerprint import fingerprint
 from seedkit.isolation import clear_collections, truncate_tables
 
 
@@ -293,20 +294,14 @@ def test_mongo_types_and_indexes_survive(mongo_db: Any, tmp_path: Path) -> None:
         "nested": {"list": [1.5, None, "x"]},
     }
     mongo_db.things.insert_one(document)
-    before = stores_fingerprint_mongo(mongo_db)
+    before = fingerprint(mongo=mongo_db)
     snapshot.save("m", directory=tmp_path, mongo=mongo_db)
     mongo_db.things.drop()
     snapshot.restore("m", directory=tmp_path, mongo=mongo_db)
-    assert stores_fingerprint_mongo(mongo_db) == before
+    assert fingerprint(mongo=mongo_db) == before
     restored = mongo_db.things.find_one({"_id": 1})
     assert restored == document and type(restored["big"]) is Int64 and type(restored["small"]) is int
     assert mongo_db.things.index_information()["a_bc"]["unique"] is True
-
-
-def stores_fingerprint_mongo(mongo_db: Any) -> Any:
-    from seedkit.fingerprint import fingerprint
-
-    return fingerprint(mongo=mongo_db)
 
 
 def test_list_and_delete(seeded: tuple[sa.Engine, Any], tmp_path: Path) -> None:
