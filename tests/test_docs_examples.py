@@ -1,4 +1,4 @@
-"""The ```python examples of the factory and determinism docs run as written.
+"""The ```python examples of the README and the factory and determinism docs run as written.
 
 The blocks of one document run in order in one namespace; each block gets a fresh database
 at the reference schema as ``engine`` and a fresh Mongo database as ``mongo_db``.
@@ -24,12 +24,14 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
-@pytest.mark.parametrize("document", ["determinism.md", "factories.md"])
-def test_examples_run(document: str, pg_server_url: str, reference_template: str) -> None:
+@pytest.mark.parametrize(
+    ("document", "minimum_blocks"), [("determinism.md", 4), ("factories.md", 4), ("../README.md", 1)]
+)
+def test_examples_run(document: str, minimum_blocks: int, pg_server_url: str, reference_template: str) -> None:
     blocks = BLOCK.findall((DOCS / document).read_text())
-    assert len(blocks) >= 4
+    assert len(blocks) >= minimum_blocks
     # A registered module, like a reader's code (freezegun patches `datetime` in sys.modules).
-    module = types.ModuleType(f"docs_{document.removesuffix('.md')}")
+    module = types.ModuleType(f"docs_{Path(document).stem}")
     sys.modules[module.__name__] = module
     namespace: dict[str, Any] = module.__dict__
     try:
