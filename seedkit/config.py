@@ -64,7 +64,7 @@ class Settings:
     models: str | None = None
     pack_paths: tuple[Path, ...] = ()
     factory_modules: tuple[str, ...] = ()
-    snapshot_dir: Path | None = None
+    snapshot_dir: Path = Path("snapshots")
     allow_unsafe: bool = False
     profiles: dict[str, Profile] = field(default_factory=dict)
 
@@ -80,8 +80,8 @@ class Settings:
 
     @property
     def snapshots(self) -> Path:
-        """Directory of portable snapshots."""
-        return self.snapshot_dir or self.root / "snapshots"
+        """Directory of portable snapshots (``snapshots/`` beside the configuration file by default)."""
+        return self.snapshot_dir
 
 
 def find_config_file(start: Path | None = None) -> Path | None:
@@ -151,7 +151,9 @@ def _parse(data: dict[str, Any], *, root: Path, source: Path | None, state_root:
         models=data.get("models"),
         pack_paths=tuple(_path(root, p) for p in _as_list(data.get("packs", []))),
         factory_modules=tuple(_as_list(data.get("factories", []))),
-        snapshot_dir=_path(state_root if source is None else root, data["snapshots"]) if "snapshots" in data else None,
+        # The built-in configuration lives in the installed package: its relative paths for
+        # things a user writes (snapshots) are taken from the working directory instead.
+        snapshot_dir=_path(state_root if source is None else root, data.get("snapshots", "snapshots")),
         allow_unsafe=bool(data.get("allow_unsafe", False)),
         profiles=profiles,
     )

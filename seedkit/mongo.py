@@ -54,7 +54,8 @@ class MongomockFile:
         for name, body in dump.items():
             collection = db[name]
             for index in body.get("indexes", []):
-                collection.create_index(index["key"], **index.get("options", {}))
+                # JSON turns the (field, direction) pairs into lists; pymongo wants tuples.
+                collection.create_index([tuple(k) for k in index["key"]], **index.get("options", {}))
             if body["documents"]:
                 collection.insert_many(body["documents"])
             elif name not in db.list_collection_names():

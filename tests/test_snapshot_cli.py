@@ -40,14 +40,13 @@ def both_fingerprint(engine: sa.Engine, state_dir: Path) -> Any:
 def test_save_list_restore_delete(project: Path, engine: sa.Engine, db_url: str) -> None:
     state = project / ".seedkit"
     with open_database(None, "seedkit", state) as mongo_db:
-        # indexes=False: seedkit.mongo.MongomockFile.load cannot yet re-create indexes (reported to the lead)
-        seed_domain(engine, mongo_db, indexes=False)
+        seed_domain(engine, mongo_db)
     seeded = both_fingerprint(engine, state)
 
     saved = invoke("save", "golden", "--database-url", db_url)
     assert saved.exit_code == 0, saved.output
     assert "saved snapshot 'golden'" in saved.output and "9 documents" in saved.output
-    assert (state / "snapshots" / "golden.seedkit.zip").is_file()
+    assert (project / "snapshots" / "golden.seedkit.zip").is_file()
 
     listed = json.loads(invoke("list", "--json").output)
     assert [(s["name"], s["revision"], s["documents"]) for s in listed] == [("golden", ["0001"], 9)]

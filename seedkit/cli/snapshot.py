@@ -1,7 +1,7 @@
 """``seedkit snapshot save|restore|list|delete``: portable snapshots of both stores.
 
 Snapshots are files in the configured snapshots directory (``snapshots = "..."`` in the
-configuration; with the built-in configuration, ``<state dir>/snapshots``). Restoring is
+configuration; ``./snapshots`` with the built-in configuration). Restoring is
 destructive: it goes through the safety guard (``--allow-unsafe`` lifts it). See docs/isolation-snapshot.md.
 """
 
@@ -42,12 +42,8 @@ DirOption = Annotated[
 
 
 def snapshot_directory(settings: Settings, override: Path | None = None) -> Path:
-    """``--dir``, else the configured snapshots directory; for the built-in configuration, the state dir's."""
-    if override is not None:
-        return override
-    if settings.snapshot_dir is None and settings.source is None:
-        return settings.state_dir / "snapshots"
-    return settings.snapshots
+    """``--dir``, else the configured snapshots directory."""
+    return override if override is not None else settings.snapshots
 
 
 def _summary(info: snapshot.SnapshotInfo) -> dict[str, Any]:
