@@ -1,0 +1,331 @@
+"""One pytest process's (one xdist worker's) seeded databases and the tests' isolation.
+
+:class:`SeedkitRun` prepares, on first use, one database per (profile, strategy) for the
+worker: the profile's template (:func:`seedkit.isolation.template_name`, built once per server
+whatever the number of workers or runs) is cloned into ``seedkit_test_<profile>_<strategy>_<run>_<worker>``,
+the worker's Mongo database is filled, and the strategy is prepared on them. Under ``snapshot``
+the clone is only used to take the seeded fingerprint; the strategy clones the template per
+test. At the end of the session the worker's databases are dropped; the templates stay, to be
+reused by the next run while migrations, packs and factories are unchanged.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from pymongo.database import Database
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
+
+from seedkit import mongo as mongo_connect
+from seedkit.config import Profile, Settings
+from seedkit.errors import ConfigError
+from seedkit.fingerprint import Fingerprint, fingerprint
+from seedkit.isolation import STRATEGIES, Handle, Strategy, TemplateStrategy, clone, drop, ensure_template
+from seedkit.isolation import create_strategy as _create_strategy
+from seedkit.isolation import template_name as _template_name
+from seedkit.isolation.base import IsolationError
+from seedkit.isolation.mongo_state import check_mongo_destructive
+from seedkit.postgres import database_name, normalize_url, with_database
+from seedkit.pytest_seeding import build_template, seed_mongo_only, seed_stores, template_mongo_documents
+from seedkit.pytest_server import start_shared_embedded
+
+MAX_IDENTIFIER = 63
+_UNSAFE_NAME = re.compile(r"[^a-z0-9]+")
+
+
+def _slug(text: str, size: int) -> str:
+    return _UNSAFE_NAME.sub("_", text.lower()).strip("_")[:size] or "x"
+
+
+def worker_database_name(profile: str, strategy: str, run: str, worker: str) -> str:
+    """``seedkit_test_<profile>_<strategy>_<run>_<worker>``: test-looking, unique per run and worker."""
+    name = f"seedkit_test_{_slug(profile, 10)}_{_slug(strategy, 8)}_{_slug(run, 8)}_{_slug(worker, 8)}"
+    return name[: MAX_IDENTIFIER - 12]  # room for the strategy's clone and kept suffixes
+
+
+def psql_url(url: str) -> str:
+    """``url`` as libpq reads it (``postgresql://``), without the password: ``psql <that>`` connects."""
+    parsed = make_url(normalize_url(url)).set(drivername="postgresql", password=None)
+    return parsed.render_as_string(hide_password=False)
+
+
+@dataclass
+class PreparedDatabase:
+    """A worker's seeded stores for one (profile, strategy), prepared once per session.
+
+    Attributes:
+        profile: the profile the data comes from.
+        strategy_name: the isolation strategy's name.
+        strategy: the prepared :class:`~seedkit.isolation.Strategy` (``begin``/``end`` per test).
+        server_url: the server's maintenance URL (where the plugin creates and drops databases).
+        template: the profile's template database (seeded once per server).
+        database: the worker's database (under ``snapshot``, the prefix of the per-test clones).
+        url: the worker database's URL (``None`` under ``snapshot``: every test has its own clone).
+        mongo: the worker's Mongo database (mongomock unless a Mongo URL is configured).
+        fingerprint: the seeded data's fingerprint (both stores), taken before any test ran.
+    """
+
+    profile: Profile
+    strategy_name: str
+    strategy: Strategy
+    server_url: str
+    template: str
+    database: str
+    url: str | None
+    mongo: Database[Any]
+    fingerprint: Fingerprint
+    real_mongo: bool = False
+    per_test_clone: bool = False
+    kept: list[str] = field(default_factory=list)
+
+
+class SeedkitRun:
+    """The seeded databases of one pytest process (or xdist worker).
+
+    Args:
+        settings: the project's seedkit settings.
+        worker: the xdist worker id (``gw0``...) or ``main``.
+        run: a token shared by every worker of the run (xdist's test run uid), in database names.
+        database_url: the server to use (any database on it); None: the profile's, the
+            configuration's, else the run's embedded server.
+        mongo_url: the Mongo server; None: the profile's, the configuration's, else mongomock.
+        shared_dir: a directory every worker of the run shares (for the embedded server's lock).
+        on_embedded: called with the embedded server's root when this process needed it.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        worker: str = "main",
+        run: str | None = None,
+        database_url: str | None = None,
+        mongo_url: str | None = None,
+        shared_dir: Path | None = None,
+        on_embedded: Callable[[Path], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.worker = worker
+        self.run = run or secrets.token_hex(4)  # a name for this run's databases, not test data
+        self.database_url = database_url
+        self.mongo_url = mongo_url
+        self.shared_dir = shared_dir
+        self.on_embedded = on_embedded
+        self.allow_unsafe = settings.allow_unsafe
+        self._prepared: dict[tuple[str, str], PreparedDatabase] = {}
+        self._failed: dict[tuple[str, str], BaseException] = {}
+        self._embedded_url: str | None = None
+        self._kept_count = 0
+
+    # -- where -----------------------------------------------------------------------------
+    def server_url(self, profile: Profile) -> str:
+        """The maintenance URL of the server ``profile``'s databases go to (starts the embedded one)."""
+        url = self.database_url or profile.database_url or self.settings.database_url
+        if url is not None:
+            return normalize_url(url)
+        if self._embedded_url is None:
+            if self.shared_dir is None:
+                raise ConfigError("no database URL and no shared directory for an embedded server")
+            server = start_shared_embedded(self.shared_dir)
+            if self.on_embedded is not None:
+                self.on_embedded(server.root)
+            self._embedded_url = server.url("postgres")
+        return self._embedded_url
+
+    def _mongo(self, profile: Profile, name: str) -> tuple[Database[Any], bool]:
+        url = self.mongo_url or profile.mongo_url or self.settings.mongo_url
+        db = mongo_connect.connect(url, name)
+        if url is not None:
+            check_mongo_destructive(db, action="prepare", allow_unsafe=self.allow_unsafe)
+            db.client.drop_database(name)
+        return db, url is not None
+
+    # -- preparing -------------------------------------------------------------------------
+    def database(self, profile: str | Profile, strategy: str | None = None) -> PreparedDatabase:
+        """The worker's seeded stores for ``profile`` isolated by ``strategy`` (default: the profile's).
+
+        Prepared on first call (template built if needed, cloned, Mongo filled, strategy
+        prepared), then reused for the rest of the session.
+        """
+        chosen = self.settings.profile(profile) if isinstance(profile, str) else profile
+        name = strategy or chosen.isolation
+        if name not in STRATEGIES:
+            raise ConfigError(f"unknown isolation strategy {name!r}; known: {', '.join(STRATEGIES)}")
+        key = (chosen.name, name)
+        if key in self._failed:  # do not retry an expensive failure for every test
+            raise self._failed[key]
+        if key not in self._prepared:
+            try:
+                self._prepared[key] = self._prepare(chosen, name)
+            except BaseException as exc:
+                self._failed[key] = exc
+                raise
+        return self._prepared[key]
+
+    def _prepare(self, profile: Profile, strategy_name: str) -> PreparedDatabase:
+        server = self.server_url(profile)
+        template = _template_name(self.settings, profile)
+        name = worker_database_name(profile.name, strategy_name, self.run, self.worker)
+        mongo, real_mongo = self._mongo(profile, name)
+        built: list[bool] = []
+
+        def build(url: str) -> None:
+            build_template(self.settings, profile, url, mongo)
+            built.append(True)
+
+        ensure_template(server, template, build, allow_unsafe=self.allow_unsafe)
+        url = clone(server, template, name)
+        engine = sa.create_engine(url, poolclass=NullPool)
+        try:
+            if not built and self._template_has_mongo_data(server, template):
+                seed_mongo_only(self.settings, profile, engine, mongo, allow_unsafe=self.allow_unsafe)
+            with engine.connect() as conn:
+                seeded = fingerprint(conn, mongo)
+        finally:
+            engine.dispose()
+        strategy_class = STRATEGIES[strategy_name]
+        per_test_clone = issubclass(strategy_class, TemplateStrategy)
+        if per_test_clone:
+            drop(server, name, allow_unsafe=self.allow_unsafe)  # only needed for the fingerprint
+            strategy = _create_strategy(
+                strategy_name,
+                with_database(server, template),
+                mongo,
+                server_url=server,
+                clone_prefix=name,
+                allow_unsafe=self.allow_unsafe,
+            )
+        else:
+            strategy = _create_strategy(strategy_name, url, mongo, **self._options(strategy_class, profile))
+        strategy.prepare()
+        return PreparedDatabase(
+            profile=profile,
+            strategy_name=strategy_name,
+            strategy=strategy,
+            server_url=server,
+            template=template,
+            database=name,
+            url=None if per_test_clone else url,
+            mongo=mongo,
+            fingerprint=seeded,
+            real_mongo=real_mongo,
+            per_test_clone=per_test_clone,
+        )
+
+    def _template_has_mongo_data(self, server: str, template: str) -> bool:
+        admin = sa.create_engine(server, poolclass=NullPool)
+        try:
+            with admin.connect() as conn:
+                documents = template_mongo_documents(conn, template)
+        finally:
+            admin.dispose()
+        return documents is None or documents > 0
+
+    def _options(self, strategy_class: type[Any], profile: Profile) -> dict[str, Any]:
+        """The options the strategy's class accepts among ``reseed`` and ``allow_unsafe``."""
+
+        def reseed(engine: Engine, mongo: Database[Any] | None) -> None:
+            assert mongo is not None
+            with engine.begin() as conn:
+                seed_stores(self.settings, profile, conn, mongo)
+
+        offered: dict[str, Any] = {"reseed": reseed, "allow_unsafe": self.allow_unsafe}
+        accepted = inspect.signature(strategy_class).parameters
+        return {key: value for key, value in offered.items() if key in accepted}
+
+    # -- per test --------------------------------------------------------------------------
+    def begin(self, prepared: PreparedDatabase) -> Handle:
+        """Start a test on ``prepared``'s stores."""
+        return prepared.strategy.begin()
+
+    def end(self, prepared: PreparedDatabase, handle: Handle) -> None:
+        """Finish a test: the strategy puts the seeded state back."""
+        prepared.strategy.end(handle)
+
+    def kept_name(self, handle: Handle) -> str:
+        """The name the database of a failed test will be kept under."""
+        self._kept_count += 1
+        suffix = f"_k{self._kept_count}"
+        return database_name(handle.url)[: MAX_IDENTIFIER - len(suffix)] + suffix
+
+    def keep(self, prepared: PreparedDatabase, handle: Handle, kept: str) -> str:
+        """Keep the database a failed test used under the name ``kept``; returns its URL.
+
+        What the test committed is kept, and so is what its session had flushed (committed
+        here; under ``rollback`` the test's transaction is committed too). The database is
+        renamed, the worker's database is cloned again from the template, and the strategy
+        ends the test as usual (restoring Mongo, which is not kept).
+        """
+        _commit_quietly(handle)
+        used = database_name(handle.url)
+        handle.close_sessions()
+        if isinstance(handle.bind, sa.Connection):
+            handle.bind.close()
+        handle.engine.dispose()
+        admin = sa.create_engine(prepared.server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        try:
+            with admin.connect() as conn:
+                _rename(conn, used, kept)
+        finally:
+            admin.dispose()
+        if not prepared.per_test_clone:
+            clone(prepared.server_url, prepared.template, used)
+        prepared.strategy.end(handle)
+        prepared.kept.append(kept)
+        return with_database(prepared.server_url, kept)
+
+    # -- the end ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close every strategy and drop the worker's databases (kept ones and templates stay)."""
+        errors: list[BaseException] = []
+        for prepared in self._prepared.values():
+            try:
+                prepared.strategy.close()
+                if not prepared.per_test_clone:
+                    drop(prepared.server_url, prepared.database, allow_unsafe=self.allow_unsafe)
+                if prepared.real_mongo:
+                    check_mongo_destructive(prepared.mongo, action="drop", allow_unsafe=self.allow_unsafe)
+                    prepared.mongo.client.drop_database(prepared.mongo.name)
+            except Exception as exc:  # close the others, then report the first problem
+                errors.append(exc)
+        self._prepared.clear()
+        if errors:
+            raise errors[0]
+
+
+def _commit_quietly(handle: Handle) -> None:
+    """Commit what the test's session flushed and, in an outer transaction, that transaction."""
+    session = handle.session
+    try:
+        if session.in_transaction():
+            session.commit()
+    except Exception:
+        session.rollback()
+    if isinstance(handle.bind, sa.Connection) and handle.bind.in_transaction():
+        handle.bind.commit()
+
+
+def _rename(conn: sa.Connection, old: str, new: str) -> None:
+    conn.execute(
+        sa.text(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+            "WHERE datname = :n AND pid <> pg_backend_pid()"
+        ),
+        {"n": old},
+    )
+    try:
+        conn.execute(sa.text(f'ALTER DATABASE "{old}" RENAME TO "{new}"'))
+    except sa.exc.DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise IsolationError(f"cannot keep database {old!r} as {new!r}: {reason}") from None
+
+
+__all__ = ["PreparedDatabase", "SeedkitRun", "psql_url", "worker_database_name"]

@@ -1,0 +1,99 @@
+"""How the pytest plugin fills its databases: a profile's packs and volumes, into open stores.
+
+The plugin builds one template database per profile (migrated and seeded, see
+:func:`build_template`), clones it for every worker or test, and re-applies the profile's data
+after each ``truncate`` reset (:func:`seed_stores`). A clone carries the PostgreSQL data only;
+the worker's Mongo database is filled by :func:`seed_mongo_only`, which runs the same seeding
+inside a PostgreSQL transaction that is rolled back.
+
+Seeding is the profile runner's own (:mod:`seedkit.profiles`), so the plugin's data is exactly
+what ``seedkit seed --profile NAME`` writes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from pymongo.database import Database
+from sqlalchemy.engine import Connection, Engine
+
+from seedkit import migrations, postgres, profiles
+from seedkit.config import Profile, Settings
+from seedkit.isolation.truncate import truncate_tables
+from seedkit.reset import user_collections
+
+_COMMENT_PREFIX = "seedkit-template "
+
+
+def seed_stores(settings: Settings, profile: Profile, conn: Connection, mongo: Database[Any]) -> None:
+    """Apply ``profile``'s packs and volumes through ``conn`` (inside its transaction) and ``mongo``.
+
+    The stores must hold none of the profile's data yet (fresh, or just truncated).
+    """
+    # profiles has no public "seed these open stores" entry point yet; these two are what
+    # seed_profile runs between opening the targets and committing.
+    plan = profiles._plan(settings, profile, None)
+    profiles._run(plan, conn, mongo, None)
+
+
+def build_template(settings: Settings, profile: Profile, url: str, mongo: Database[Any]) -> None:
+    """Migrate the empty database at ``url`` and seed it (and ``mongo``) with ``profile``.
+
+    The database's comment records how many Mongo documents the profile writes, so that
+    workers that clone the template later can skip :func:`seed_mongo_only` when it is none.
+    """
+    engine = postgres.create_engine(url)
+    try:
+        migrations.migrate(engine, settings, profile)  # a database the plugin made has no schema yet
+        profiles.ensure_mongo_indexes(mongo, settings)
+        with engine.begin() as conn:
+            seed_stores(settings, profile, conn, mongo)
+            documents = sum(mongo[name].count_documents({}) for name in user_collections(mongo))
+            note = _COMMENT_PREFIX + json.dumps({"mongo_documents": documents})
+            name = postgres.database_name(url)
+            conn.execute(sa.text(f"COMMENT ON DATABASE {_quote(name)} IS {_literal(note)}"))
+    finally:
+        engine.dispose()
+
+
+def template_mongo_documents(admin: Connection, template: str) -> int | None:
+    """How many Mongo documents the template's profile wrote, if the plugin built it (else None)."""
+    comment = admin.execute(
+        sa.text("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = :n"),
+        {"n": template},
+    ).scalar()
+    if not comment or not comment.startswith(_COMMENT_PREFIX):
+        return None
+    try:
+        return int(json.loads(comment[len(_COMMENT_PREFIX) :])["mongo_documents"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def seed_mongo_only(
+    settings: Settings, profile: Profile, engine: Engine, mongo: Database[Any], *, allow_unsafe: bool = False
+) -> None:
+    """Fill the empty ``mongo`` with ``profile``'s documents, leaving ``engine``'s database as it was.
+
+    The seeding needs the PostgreSQL side (packs reference rows, factories create parents), so
+    it runs in full inside a transaction that first empties the tables and is then rolled back.
+    ``engine`` must be a test database (a clone of the template): the truncate is guarded.
+    """
+    profiles.ensure_mongo_indexes(mongo, settings)
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            truncate_tables(conn, allow_unsafe=allow_unsafe)
+            seed_stores(settings, profile, conn, mongo)
+        finally:
+            transaction.rollback()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
