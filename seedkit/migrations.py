@@ -54,7 +54,7 @@ def alembic_config(settings: Settings) -> Config:
         raise ConfigError(
             f"{settings.source or 'the configuration'} names no Alembic migrations: set "
             'alembic = { script_location = "..." } (or ini = "alembic.ini"), '
-            "or give the profile a migration_command"
+            "or give the profile a migration_command (or migrate = false if the schema is made elsewhere)"
         )
     if settings.alembic_ini is not None:
         if not settings.alembic_ini.is_file():

@@ -45,6 +45,10 @@ from seedkit.urls import redact
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(task, done, total)`` while seeding (``task`` e.g. ``"CustomerFactory x 200"``)."""
 
+PROGRESS_STEPS = 20
+"""A volume reports progress about this many times (each step is one bulk write)."""
+MIN_PROGRESS_STEP = 50
+
 
 @dataclass(frozen=True)
 class SeedReport:
@@ -256,12 +260,13 @@ def _create_volume(
 ) -> None:
     task = f"{factory_class.__name__} x {volume.count}"
     where = f"profile {profile.name!r}, volumes[{index}] ({task})"
+    step = min(seeder.chunk_size, max(MIN_PROGRESS_STEP, volume.count // PROGRESS_STEPS))
     done = 0
     if progress:
         progress(task, 0, volume.count)
     try:
         while done < volume.count:
-            size = min(seeder.chunk_size, volume.count - done)
+            size = min(step, volume.count - done)
             seeder.create(factory_class, size, **volume.fields)
             done += size
             if progress:

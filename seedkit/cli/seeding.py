@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as Bars
 from rich.table import Table
 
 from seedkit.cli.common import (
@@ -28,6 +29,9 @@ from seedkit.config import Settings, Volume
 from seedkit.errors import ConfigError
 from seedkit.migrations import libpq_url
 
+if TYPE_CHECKING:
+    from seedkit.profiles import Progress
+
 
 def _choose_profile(settings: Settings, name: str | None) -> str:
     if name:
@@ -37,19 +41,19 @@ def _choose_profile(settings: Settings, name: str | None) -> str:
 
 
 @contextmanager
-def _progress_bars(enabled: bool) -> Iterator[object | None]:
+def _progress_bars(enabled: bool) -> Iterator[Progress | None]:
     """Rich progress bars on stderr (only at a terminal); yields the runner's progress callback."""
     if not enabled or not err.is_terminal:
         yield None
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=False) as bars:
-        tasks: dict[str, object] = {}
+    with Bars(*columns, console=err, transient=False) as bars:
+        tasks: dict[str, TaskID] = {}
 
         def update(task: str, done: int, total: int) -> None:
             if task not in tasks:
                 tasks[task] = bars.add_task(task, total=total)
-            bars.update(tasks[task], completed=done)  # type: ignore[arg-type]
+            bars.update(tasks[task], completed=done)
 
         yield update
 
@@ -84,7 +88,7 @@ def seed(
             seed=seed,
             reset=reset,
             allow_unsafe=allow_unsafe,
-            progress=progress,  # type: ignore[arg-type]
+            progress=progress,
         )
     if json_output:
         print_json(report.to_dict())
