@@ -1,0 +1,1 @@
+"""seedkit benchmarks: `python -m benchmarks` (see benchmarks/__main__.py)."""

@@ -1,0 +1,92 @@
+"""Run every benchmark and write docs/benchmarks.md and docs/benchmarks.png.
+
+    python -m benchmarks            # the full run (N = 2,000 / 20,000 / 200,000 users)
+    python -m benchmarks --quick    # small sizes and fewer repetitions, for iteration
+
+Everything runs against one throwaway embedded PostgreSQL started here, so all compared
+methods ran side by side on the same server. Raw results also go to benchmarks/last_run.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from benchmarks import report, resets, seeding, snapshots, startup
+from seedkit.embedded import EmbeddedPostgres
+
+REPO = Path(__file__).resolve().parent.parent
+SECTIONS = ("seeding", "resets", "startup", "snapshots")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, fewer runs (minutes, not tens)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
+    parser.add_argument("--out", default=str(REPO / "docs"), help="where benchmarks.md and .png go")
+    args = parser.parse_args(argv)
+    wanted = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = sorted(set(wanted) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown section(s) {unknown}; known: {', '.join(SECTIONS)}")
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    started = time.perf_counter()
+    results: dict[str, Any] = {"quick": args.quick, "environment": {}}
+    server = EmbeddedPostgres.temporary().start()
+    try:
+        server_url = server.url("postgres")
+        results["environment"] = _environment(server_url)
+        log(f"PostgreSQL {results['environment']['postgres']} on {results['environment']['cpus']} CPUs")
+        if "seeding" in wanted:
+            log("seeding throughput")
+            results["seeding"] = seeding.run(server_url, quick=args.quick, log=log)
+        if "resets" in wanted:
+            log("per-test resets")
+            results["resets"] = resets.run(server_url, quick=args.quick, log=log)
+        if "snapshots" in wanted:
+            log("snapshots")
+            results["snapshots"] = snapshots.run(server_url, quick=args.quick, log=log)
+    finally:
+        server.stop()
+    if "startup" in wanted:  # after the shared server is gone: nothing else competes for the CPUs
+        log("embedded PostgreSQL start-up")
+        results["startup"] = startup.run(quick=args.quick, log=log)
+    results["elapsed_s"] = time.perf_counter() - started
+    (REPO / "benchmarks" / "last_run.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report.write(results, out / "benchmarks.md", out / "benchmarks.png")
+    log(f"wrote {out / 'benchmarks.md'} and {out / 'benchmarks.png'} in {results['elapsed_s'] / 60:.1f} min")
+    return 0
+
+
+def _environment(server_url: str) -> dict[str, Any]:
+    import os
+
+    engine = sa.create_engine(server_url)
+    with engine.connect() as conn:
+        version = conn.execute(sa.text("SHOW server_version")).scalar_one()
+        fsync = conn.execute(sa.text("SHOW fsync")).scalar_one()
+    engine.dispose()
+    return {
+        "postgres": version,
+        "fsync": fsync,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

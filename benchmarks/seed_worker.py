@@ -1,0 +1,92 @@
+"""One seeding measurement in a fresh process: ``python -m benchmarks.seed_worker METHOD USERS URL``.
+
+Prints one JSON line: seconds (generation and writes, up to the commit), rows written, and
+the process's peak RSS (its children's too, for the partitioned method). A fresh process per
+measurement keeps every method's peak memory its own.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from benchmarks.graph import ORGANIZATIONS, PRODUCTS, TABLES, copy_tuples, seed_naive, tuples
+
+METHODS = ("copy", "faker-copy", "bulk", "bulk-2-workers", "per-object", "naive")
+
+
+def _reference_volumes(users: int) -> list[tuple[Any, int, dict[str, Any]]]:
+    from factories.model_factories import CustomerFactory, OrganizationFactory, ProductFactory
+
+    return [
+        (OrganizationFactory, ORGANIZATIONS, {}),
+        (ProductFactory, PRODUCTS, {}),
+        (CustomerFactory, users, {"orders": 1, "orders__items": 2}),
+    ]
+
+
+def run(method: str, users: int, url: str) -> dict[str, Any]:
+    engine = sa.create_engine(url)
+    prepared: list[Any] = []
+    if method == "copy":  # generated before the clock starts: only the writes are timed
+        prepared = list(tuples(users, fake_names=False))
+    started = time.perf_counter()
+    if method == "bulk-2-workers":
+        from seedkit.bulk import seed_partitioned
+
+        seed_partitioned(url, _reference_volumes(users), seed=1, workers=2)
+    else:
+        with engine.connect() as conn, conn.begin():
+            _seed(method, users, conn, prepared)
+    seconds = time.perf_counter() - started
+    with engine.connect() as conn:
+        rows = sum(conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES)
+    engine.dispose()
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {
+        "method": method,
+        "users": users,
+        "rows": rows,
+        "seconds": seconds,
+        "rows_per_second": rows / seconds,
+        "peak_rss_mb": max(own, children) / 1024,
+    }
+
+
+def _seed(method: str, users: int, conn: sa.Connection, prepared: list[Any]) -> None:
+    from seedkit.binding import bind
+    from seedkit.determinism import deterministic
+
+    driver = conn.connection.driver_connection
+    if method == "copy":
+        copy_tuples(driver, prepared)
+    elif method == "faker-copy":
+        copy_tuples(driver, list(tuples(users, fake_names=True)))
+    elif method == "bulk":
+        from seedkit.bulk import BulkSeeder
+
+        with deterministic(seed=1), BulkSeeder(conn) as seeder:
+            for factory_class, count, fields in _reference_volumes(users):
+                seeder.create(factory_class, count, **fields)
+    elif method == "per-object":
+        with deterministic(seed=1), Session(bind=conn, autoflush=False) as session, bind(session=session):
+            for factory_class, count, fields in _reference_volumes(users):
+                factory_class.create_batch(count, **fields)
+            session.flush()
+    elif method == "naive":
+        with Session(bind=conn, autoflush=False) as session:
+            seed_naive(session, users)
+            session.flush()
+    else:
+        raise SystemExit(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(sys.argv[1], int(sys.argv[2]), sys.argv[3])))
