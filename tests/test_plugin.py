@@ -1,0 +1,78 @@
+"""The pytest plugin, driven from the outside: sample suites (tests/plugin_samples/) run in fresh
+pytest processes on the session's real PostgreSQL server, and their outcomes are checked here."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import drop_database
+
+from seedkit.config import load_settings
+from seedkit.postgres import with_database
+from seedkit.profiles import seed_profile
+
+pytest_plugins = ["pytester"]
+
+SAMPLES = Path(__file__).resolve().parent / "plugin_samples"
+TIMEOUT = 240
+
+
+def use_sample(pytester: pytest.Pytester, sample: str, module: str) -> None:
+    """Copy ``plugin_samples/<sample>`` into the pytester directory as test module ``module``."""
+    pytester.makepyfile(**{module: (SAMPLES / sample).read_text()})
+
+
+@pytest.fixture
+def out(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory the sample suites write their observations to."""
+    path = pytester.path / "out"
+    path.mkdir()
+    monkeypatch.setenv("SEEDKIT_SAMPLE_OUT", str(path))
+    return path
+
+
+def databases(server_url: str, like: str = "seedkit_test_%") -> set[str]:
+    engine = sa.create_engine(server_url)
+    with engine.connect() as conn:
+        names = conn.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": like})
+        found = set(names.scalars())
+    engine.dispose()
+    return found
+
+
+@pytest.fixture(scope="module")
+def e2e_fingerprint(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """What `seedkit seed --profile e2e` gives on an empty database, seeded independently of the plugin."""
+    name = f"test_e2e_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    try:
+        settings = load_settings(cwd=tmp_path_factory.mktemp("e2e-state"))
+        report = seed_profile(settings, "e2e", database_url=with_database(pg_server_url, name))
+    finally:
+        drop_database(pg_server_url, name)
+    return report.fingerprint
+
+
+@pytest.mark.parametrize("strategy", ["truncate", "rollback", "snapshot"])
+def test_each_strategy_isolates_tests_and_keeps_the_seed_intact_over_50_writing_tests(
+    pytester: pytest.Pytester, out: Path, pg_server_url: str, e2e_fingerprint: str, strategy: str
+) -> None:
+    use_sample(pytester, "isolation_suite.py", "test_isolation")
+    result = pytester.runpytest_subprocess(
+        "--seedkit-profile=e2e",
+        f"--seedkit-strategy={strategy}",
+        f"--seedkit-database-url={pg_server_url}",
+        "-p",
+        "no:cacheprovider",
+        timeout=TIMEOUT,
+    )
+    result.assert_outcomes(passed=53)
+    # the data every test started from is what the profile seeds, byte for byte
+    assert (out / "fingerprint.txt").read_text() == e2e_fingerprint
