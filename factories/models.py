@@ -108,7 +108,9 @@ class OrderItem(Base):
 
 class Payment(Base):
     __tablename__ = "payments"
-    __table_args__ = (CheckConstraint("status IN ('authorized', 'captured', 'refunded', 'failed')", name="status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('authorized', 'captured', 'refunded', 'failed')", name="status"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)

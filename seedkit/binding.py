@@ -24,16 +24,15 @@ _mongo: ContextVar[Database[Any] | None] = ContextVar("seedkit_mongo", default=N
 @contextmanager
 def bind(session: Session | None = None, mongo: Database[Any] | None = None) -> Iterator[None]:
     """Bind factories to ``session`` and/or ``mongo`` for the ``with`` block."""
-    tokens = []
-    if session is not None:
-        tokens.append((_session, _session.set(session)))
-    if mongo is not None:
-        tokens.append((_mongo, _mongo.set(mongo)))
+    session_token = _session.set(session) if session is not None else None
+    mongo_token = _mongo.set(mongo) if mongo is not None else None
     try:
         yield
     finally:
-        for var, token in reversed(tokens):
-            var.reset(token)  # type: ignore[attr-defined]
+        if mongo_token is not None:
+            _mongo.reset(mongo_token)
+        if session_token is not None:
+            _session.reset(session_token)
 
 
 def current_session() -> Session:

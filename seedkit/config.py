@@ -114,19 +114,39 @@ def load_settings(path: str | Path | None = None, *, cwd: Path | None = None) ->
     source = Path(path).absolute() if path else find_config_file(cwd)
     if source is None:
         data = _read_toml(BUILTIN_CONFIG)
-        return _parse(data, root=BUILTIN_CONFIG.parent, source=None, state_root=(cwd or Path.cwd()).absolute())
+        return _parse(
+            data, root=BUILTIN_CONFIG.parent, source=None, state_root=(cwd or Path.cwd()).absolute()
+        )
     document = _read_toml(source)
     data = document.get("tool", {}).get("seedkit", {}) if source.name == "pyproject.toml" else document
     return _parse(data, root=source.parent, source=source, state_root=source.parent)
 
 
 _SETTINGS_KEYS = {
-    "database_url", "mongo_url", "mongo_database", "alembic", "models", "packs", "factories",
-    "snapshots", "state_dir", "allow_unsafe", "profiles",
+    "database_url",
+    "mongo_url",
+    "mongo_database",
+    "alembic",
+    "models",
+    "packs",
+    "factories",
+    "snapshots",
+    "state_dir",
+    "allow_unsafe",
+    "profiles",
 }
 _PROFILE_KEYS = {
-    "description", "seed", "clock_start", "clock_step", "migrate", "migration_command", "packs",
-    "volumes", "isolation", "database_url", "mongo_url",
+    "description",
+    "seed",
+    "clock_start",
+    "clock_step",
+    "migrate",
+    "migration_command",
+    "packs",
+    "volumes",
+    "isolation",
+    "database_url",
+    "mongo_url",
 }
 
 
@@ -136,9 +156,7 @@ def _parse(data: dict[str, Any], *, root: Path, source: Path | None, state_root:
     alembic = data.get("alembic", {})
     if isinstance(alembic, str):
         alembic = {"script_location": alembic}
-    profiles = {
-        name: _parse_profile(name, body, where) for name, body in data.get("profiles", {}).items()
-    }
+    profiles = {name: _parse_profile(name, body, where) for name, body in data.get("profiles", {}).items()}
     return Settings(
         root=root,
         source=source,
@@ -146,7 +164,9 @@ def _parse(data: dict[str, Any], *, root: Path, source: Path | None, state_root:
         database_url=os.environ.get("SEEDKIT_DATABASE_URL") or data.get("database_url") or None,
         mongo_url=os.environ.get("SEEDKIT_MONGO_URL") or data.get("mongo_url") or None,
         mongo_database=data.get("mongo_database", "seedkit"),
-        alembic_script_location=_path(root, alembic["script_location"]) if "script_location" in alembic else None,
+        alembic_script_location=_path(root, alembic["script_location"])
+        if "script_location" in alembic
+        else None,
         alembic_ini=_path(root, alembic["ini"]) if "ini" in alembic else None,
         models=data.get("models"),
         pack_paths=tuple(_path(root, p) for p in _as_list(data.get("packs", []))),
@@ -192,7 +212,9 @@ def _parse_profile(name: str, body: dict[str, Any], where: str) -> Profile:
 def _reject_unknown(data: dict[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
 
 
 def _as_list(value: Any) -> list[Any]:

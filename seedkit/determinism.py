@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import factory
-import faker.generator
 import factory.random
+import faker.generator
 from factory.base import BaseFactory
 
 from seedkit.clock import DEFAULT_START, Clock
@@ -33,7 +33,7 @@ def derive_seed(seed: int, *parts: object) -> int:
 def _concrete_factories() -> list[type[BaseFactory]]:
     """Every non-abstract factory class defined so far (factory_boy keeps no registry)."""
     found: list[type[BaseFactory]] = []
-    stack: list[type] = [BaseFactory]
+    stack: list[type[BaseFactory]] = [BaseFactory]
     while stack:
         for sub in stack.pop().__subclasses__():
             if sub in found:
@@ -75,6 +75,7 @@ class Deterministic:
         self.ids = IdGenerator(seed, partition, int_stride)
         self.random = random.Random()
         self._stream_seed = derive_seed(seed, "partition", partition)
+        self._paused: _GlobalStreams | None = None  # its streams while another context is active
 
     @property
     def sequence_start(self) -> int:
@@ -117,6 +118,49 @@ def ids() -> IdGenerator:
     return _stack[-1].ids
 
 
+class _GlobalStreams:
+    """The process-wide state a context shares with factory_boy: its and Faker's random, and sequences."""
+
+    def __init__(self) -> None:
+        # Saved separately: factory.random.get_random_state() would overwrite Faker's with factory_boy's.
+        self.factory_random = factory.random.randgen.getstate()
+        self.faker_random = faker.generator.random.getstate()
+        self.sequences = _sequence_state()
+
+    def restore(self) -> None:
+        factory.random.randgen.setstate(self.factory_random)
+        faker.generator.random.setstate(self.faker_random)
+        for factory_class, seq in self.sequences:
+            if seq is not None:
+                factory_class.reset_sequence(seq, force=True)
+
+
+@contextmanager
+def activate(context: Deterministic, *, freeze: bool = False) -> Iterator[Deterministic]:
+    """Make an existing context the active one for the ``with`` block, continuing where it left off.
+
+    A context activated for the first time is reset first. On exit, the context keeps its
+    streams for a later activation and the outer context continues as if the block had not run.
+    """
+    outer = _GlobalStreams()
+    paused, context._paused = context._paused, None
+    _stack.append(context)
+    if paused is None:
+        context.reset()
+    else:
+        paused.restore()
+    try:
+        if freeze:
+            with context.clock.freeze():
+                yield context
+        else:
+            yield context
+    finally:
+        context._paused = _GlobalStreams()
+        _stack.remove(context)
+        outer.restore()
+
+
 @contextmanager
 def deterministic(
     seed: int = 0,
@@ -135,24 +179,5 @@ def deterministic(
         partition: partition number for parallel seeders.
         freeze: also freeze ``datetime.now()`` for the code under test (freezegun).
     """
-    # Saved separately: factory.random.get_random_state() would overwrite Faker's state with factory_boy's.
-    outer_factory_random = factory.random.randgen.getstate()
-    outer_faker_random = faker.generator.random.getstate()
-    outer_sequences = _sequence_state()
-    context = Deterministic(seed, start, step, partition)
-    _stack.append(context)
-    context.reset()
-    try:
-        if freeze:
-            with context.clock.freeze():
-                yield context
-        else:
-            yield context
-    finally:
-        _stack.remove(context)
-        # The outer context continues where it was, as if the block had not run.
-        factory.random.randgen.setstate(outer_factory_random)
-        faker.generator.random.setstate(outer_faker_random)
-        for factory_class, seq in outer_sequences:
-            if seq is not None:
-                factory_class.reset_sequence(seq, force=True)
+    with activate(Deterministic(seed, start, step, partition), freeze=freeze) as context:
+        yield context

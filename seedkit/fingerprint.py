@@ -52,7 +52,9 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def postgres_parts(conn: Connection, schema: str = "public", exclude: tuple[str, ...] = EXCLUDED_TABLES) -> dict[str, Part]:
+def postgres_parts(
+    conn: Connection, schema: str = "public", exclude: tuple[str, ...] = EXCLUDED_TABLES
+) -> dict[str, Part]:
     """Per table: row count and a digest of its rows in primary-key order."""
     info = reflect_schema(conn, schema, exclude)
     parts: dict[str, Part] = {}
@@ -82,13 +84,16 @@ def mongo_parts(db: Database[Any]) -> dict[str, Part]:
         collection = db[name]
         hasher = hashlib.sha256()
         indexes = sorted(
-            (index_name, str(list(info["key"]))) for index_name, info in collection.index_information().items()
+            (index_name, str(list(info["key"])))
+            for index_name, info in collection.index_information().items()
         )
         hasher.update(repr(indexes).encode())
         count = 0
         for document in collection.find({}, sort=[("_id", 1)]):
             hasher.update(
-                json_util.dumps(document, json_options=json_util.CANONICAL_JSON_OPTIONS, sort_keys=True).encode()
+                json_util.dumps(
+                    document, json_options=json_util.CANONICAL_JSON_OPTIONS, sort_keys=True
+                ).encode()
             )
             hasher.update(b"\n")
             count += 1
@@ -96,7 +101,9 @@ def mongo_parts(db: Database[Any]) -> dict[str, Part]:
     return parts
 
 
-def fingerprint(conn: Connection | None = None, mongo: Database[Any] | None = None, schema: str = "public") -> Fingerprint:
+def fingerprint(
+    conn: Connection | None = None, mongo: Database[Any] | None = None, schema: str = "public"
+) -> Fingerprint:
     """The fingerprint of the given stores (either may be None)."""
     parts: dict[str, Part] = {}
     if conn is not None:

@@ -26,7 +26,7 @@ SERVER_TIMEOUT_MS = 3000
 def connect(url: str | None, database: str) -> Database[Any]:
     """A database on the server at ``url``, or an in-process mongomock one when ``url`` is None."""
     if url is None:
-        return mongomock.MongoClient(tz_aware=True)[database]  # type: ignore[no-any-return]
+        return mongomock.MongoClient(tz_aware=True)[database]
     try:
         client: pymongo.MongoClient[Any] = pymongo.MongoClient(
             url, serverSelectionTimeoutMS=SERVER_TIMEOUT_MS, tz_aware=True

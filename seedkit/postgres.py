@@ -18,7 +18,7 @@ def normalize_url(url: str) -> str:
     """Use psycopg 3 for ``postgres://`` and ``postgresql://`` URLs."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -40,7 +40,7 @@ def create_engine(url: str, **kwargs: object) -> Engine:
     """
     url = normalize_url(url)
     try:
-        engine = sa.create_engine(url, **kwargs)  # type: ignore[arg-type]
+        engine = sa.create_engine(url, **kwargs)
     except (sa.exc.ArgumentError, ValueError) as exc:
         raise DatabaseUnavailable(f"invalid database URL {redact(url)}: {exc}") from None
     try:
@@ -58,7 +58,9 @@ def ensure_database(server_url: str, database: str) -> str:
     admin = create_engine(with_database(server_url, "postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": database}).scalar()
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": database}
+            ).scalar()
             if not exists:
                 conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
     finally:

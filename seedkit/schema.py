@@ -49,36 +49,40 @@ class SchemaInfo:
     schema: str
     tables: dict[str, TableInfo] = field(default_factory=dict)
 
-    def _edges(self, skip: set[tuple[str, str]]) -> dict[str, set[str]]:
-        """table -> tables it references (parents), ignoring self-references and ``skip``."""
+    def _edges(self, skip: set[tuple[str, str]], within: set[str]) -> dict[str, set[str]]:
+        """table -> tables it references (parents) among ``within``, ignoring self-references and ``skip``."""
         return {
             name: {
                 fk.referred_table
-                for fk in table.foreign_keys
-                if fk.referred_table != name and fk.referred_table in self.tables and (name, fk.name) not in skip
+                for fk in self.tables[name].foreign_keys
+                if fk.referred_table != name and fk.referred_table in within and (name, fk.name) not in skip
             }
-            for name, table in self.tables.items()
+            for name in within
         }
 
-    def cycle_breakers(self) -> set[tuple[str, str]]:
+    def cycle_breakers(self, tables: Iterable[str] | None = None) -> set[tuple[str, str]]:
         """Foreign keys ``(table, fk_name)`` to insert as NULL and set by UPDATE afterwards.
 
         Self-references are always among them; for cycles between tables, nullable foreign
-        keys are picked until the remaining graph has no cycle.
+        keys are picked until the remaining graph has no cycle. Only ``tables`` (default: all)
+        are considered, so a cycle elsewhere in the schema does not matter.
         """
+        within = set(self.tables if tables is None else tables) & set(self.tables)
         breakers = {
             (name, fk.name)
-            for name, table in self.tables.items()
-            for fk in table.foreign_keys
+            for name in within
+            for fk in self.tables[name].foreign_keys
             if fk.referred_table == name
         }
         while True:
-            cycle = _find_cycle(self._edges(breakers))
+            cycle = _find_cycle(self._edges(breakers, within))
             if cycle is None:
                 return breakers
             for child, parent in zip(cycle, cycle[1:] + cycle[:1], strict=True):
                 table = self.tables[child]
-                candidates = [fk for fk in table.foreign_keys if fk.referred_table == parent and table.fk_nullable(fk)]
+                candidates = [
+                    fk for fk in table.foreign_keys if fk.referred_table == parent and table.fk_nullable(fk)
+                ]
                 if candidates:
                     breakers.add((child, candidates[0].name))
                     break
@@ -87,8 +91,8 @@ class SchemaInfo:
 
     def insertion_order(self, tables: Iterable[str] | None = None) -> list[str]:
         """Tables with parents before children (cycles broken by :meth:`cycle_breakers`), by name otherwise."""
-        wanted = set(self.tables if tables is None else tables)
-        edges = self._edges(self.cycle_breakers())
+        wanted = set(self.tables if tables is None else tables) & set(self.tables)
+        edges = self._edges(self.cycle_breakers(wanted), wanted)
         order: list[str] = []
         done: set[str] = set()
         while len(done) < len(edges):
@@ -97,7 +101,7 @@ class SchemaInfo:
                 raise ValueError("foreign-key cycle could not be broken")
             order.extend(ready)
             done.update(ready)
-        return [t for t in order if t in wanted]
+        return order
 
     def dependents(self, tables: Iterable[str]) -> set[str]:
         """``tables`` and every table whose foreign keys reach them, directly or not."""
@@ -122,7 +126,7 @@ def _find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for parent in sorted(edges.get(node, ())):
             if state.get(parent) == 1:
-                return path[path.index(parent):]
+                return path[path.index(parent) :]
             if parent not in state and (found := visit(parent)):
                 return found
         path.pop()

@@ -164,3 +164,19 @@ def test_two_partitions_with_the_same_seed_never_collide(engine: sa.Engine) -> N
             sa.text(f"SELECT count(*) FILTER (WHERE id <= {DEFAULT_INT_STRIDE}), count(*) FROM order_items")
         ).one()
         assert 0 < low < high  # both partitions wrote items, each in its own key range
+
+
+def test_an_activated_context_continues_where_it_left_off() -> None:
+    from seedkit.determinism import Deterministic, activate
+
+    context = Deterministic(seed=5)
+    with activate(context):
+        first = StampFactory()
+    with deterministic(seed=9):
+        StampFactory()  # another context in between must not disturb it
+    with activate(context):
+        second = StampFactory()
+    with deterministic(seed=5):
+        replay = StampFactory.build_batch(2)
+    for field in ("at", "uuid", "oid", "number", "price", "name"):
+        assert [first[field], second[field]] == [r[field] for r in replay], field

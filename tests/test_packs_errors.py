@@ -194,12 +194,20 @@ def test_duplicate_key_between_two_documents_names_both_records(tmp_path: Path, 
     assert "notifications" in mongo_db.list_collection_names()  # it existed before: kept, with its index
 
 
-def test_factory_records_need_the_active_context(engine: sa.Engine, mongo_db: Any) -> None:
+def test_a_context_that_is_not_active_is_activated_for_the_load(engine: sa.Engine, mongo_db: Any) -> None:
     from seedkit.determinism import Deterministic
+    from seedkit.isolation import clear_collections, truncate_tables
 
     packs = resolve_packs(["customers"], [REFERENCE_PACKS])
-    with engine.connect() as conn, pytest.raises(PackError, match="active deterministic context"):
+    with engine.connect() as conn:
         apply_packs(
             packs, connection=conn, mongo=mongo_db, context=Deterministic(1), factory_modules=DOMAIN_FACTORIES
         )
-    assert state(engine)[1]["pg:organizations"] == 0
+    loaded_inactive = state(engine, mongo_db)
+    assert loaded_inactive[1]["pg:organizations"] > 0
+    with engine.begin() as conn:
+        truncate_tables(conn)
+    clear_collections(mongo_db)
+    with deterministic(1) as context, engine.connect() as conn:
+        apply_packs(packs, connection=conn, mongo=mongo_db, context=context, factory_modules=DOMAIN_FACTORIES)
+    assert state(engine, mongo_db) == loaded_inactive

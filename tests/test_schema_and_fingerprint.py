@@ -14,7 +14,9 @@ def test_reference_schema_order_puts_parents_first(engine: sa.Engine) -> None:
     order = info.insertion_order()
     assert "alembic_version" not in order
     assert order.index("organizations") < order.index("users") < order.index("orders")
-    assert order.index("orders") < order.index("order_items") and order.index("products") < order.index("order_items")
+    assert order.index("orders") < order.index("order_items") and order.index("products") < order.index(
+        "order_items"
+    )
     assert info.dependents({"users"}) == {"users", "orders", "order_items", "payments"}
 
 
@@ -22,9 +24,17 @@ def test_cycles_and_self_references_are_broken_by_nullable_keys(empty_db_url: st
     eng = sa.create_engine(empty_db_url)
     with eng.begin() as conn:
         conn.execute(sa.text("CREATE TABLE teams (id int PRIMARY KEY, captain_id int)"))
-        conn.execute(sa.text("CREATE TABLE players (id int PRIMARY KEY, team_id int NOT NULL REFERENCES teams(id),"
-                             " mentor_id int REFERENCES players(id))"))
-        conn.execute(sa.text("ALTER TABLE teams ADD CONSTRAINT teams_captain FOREIGN KEY (captain_id) REFERENCES players(id)"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE players (id int PRIMARY KEY, team_id int NOT NULL REFERENCES teams(id),"
+                " mentor_id int REFERENCES players(id))"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "ALTER TABLE teams ADD CONSTRAINT teams_captain FOREIGN KEY (captain_id) REFERENCES players(id)"
+            )
+        )
         info = reflect_schema(conn)
     eng.dispose()
     breakers = info.cycle_breakers()
@@ -37,13 +47,17 @@ def test_fingerprint_changes_with_any_value_and_not_with_insert_order(empty_db_u
     eng = sa.create_engine(empty_db_url)
     with eng.begin() as conn:
         conn.execute(sa.text("CREATE TABLE t (id int PRIMARY KEY, at timestamptz, v numeric)"))
-        conn.execute(sa.text("INSERT INTO t VALUES (2, '2025-01-01T00:00:00Z', 1.5), (1, '2025-01-02T00:00:00Z', 2)"))
+        conn.execute(
+            sa.text("INSERT INTO t VALUES (2, '2025-01-01T00:00:00Z', 1.5), (1, '2025-01-02T00:00:00Z', 2)")
+        )
     with eng.connect() as conn:
         conn.execute(sa.text("SET TimeZone = 'Asia/Tokyo'"))  # a client's settings must not matter
         first = fingerprint(conn)
     with eng.begin() as conn:
         conn.execute(sa.text("DELETE FROM t"))
-        conn.execute(sa.text("INSERT INTO t VALUES (1, '2025-01-02T00:00:00Z', 2), (2, '2025-01-01T00:00:00Z', 1.5)"))
+        conn.execute(
+            sa.text("INSERT INTO t VALUES (1, '2025-01-02T00:00:00Z', 2), (2, '2025-01-01T00:00:00Z', 1.5)")
+        )
     with eng.connect() as conn:
         assert fingerprint(conn) == first
     with eng.begin() as conn:

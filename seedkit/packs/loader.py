@@ -20,7 +20,7 @@ from pymongo.database import Database
 from pymongo.errors import PyMongoError
 from sqlalchemy.engine import Connection
 
-from seedkit.determinism import Deterministic, current
+from seedkit.determinism import Deterministic, activate, current
 from seedkit.errors import PackError
 from seedkit.packs.builders import import_modules
 from seedkit.packs.dberrors import mongo_error, postgres_error
@@ -43,15 +43,15 @@ def apply_packs(
 
     Returns the number of rows or documents written per ``pg:<table>`` / ``mongo:<collection>``.
     Raises PackError (naming file, record and field) and leaves both stores as they were.
-    Times come from ``context.clock``; factories draw from the active deterministic context.
+    Times, IDs and factory values come from ``context`` (activated for the load if it is not the active one).
     """
     packs = list(packs)
     _require_stores(packs, connection, mongo)
-    if context is not current() and any(record.factory for pack in packs for record in pack.records()):
-        raise PackError(
-            "factories draw from the active deterministic context: pass the one of "
-            "`with seedkit.deterministic(...) as context` (or seedkit.current())"
-        )
+    if context is not current():
+        with activate(context):
+            return apply_packs(
+                packs, connection=connection, mongo=mongo, context=context, factory_modules=factory_modules
+            )
     modules = import_modules(factory_modules)
     transaction = None
     if connection is not None:
