@@ -158,7 +158,7 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except SeedkitError as exc:
-        pytest.fail(f"seedkit: {exc}", pytrace=False)
+        raise pytest.fail.Exception(f"seedkit: {exc}", pytrace=False) from None
 
 
 def _choice(item: pytest.Item, settings: Settings) -> tuple[Profile, str | None]:
@@ -168,7 +168,7 @@ def _choice(item: pytest.Item, settings: Settings) -> tuple[Profile, str | None]
         unknown = sorted(set(mark.kwargs) - set(MARKER_KEYS))
         if mark.args or unknown:
             pytest.fail(
-                f"seedkit marker takes keyword arguments {', '.join(MARKER_KEYS)} only "
+                f"seedkit: the marker takes only the keyword arguments {', '.join(MARKER_KEYS)} "
                 f"(got {', '.join(map(repr, mark.args)) or ', '.join(unknown)})",
                 pytrace=False,
             )

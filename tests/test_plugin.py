@@ -3,7 +3,7 @@ pytest processes on the session's real PostgreSQL server, and their outcomes are
 
 from __future__ import annotations
 
-import re
+import json
 import uuid
 from pathlib import Path
 
@@ -76,3 +76,57 @@ def test_each_strategy_isolates_tests_and_keeps_the_seed_intact_over_50_writing_
     result.assert_outcomes(passed=53)
     # the data every test started from is what the profile seeds, byte for byte
     assert (out / "fingerprint.txt").read_text() == e2e_fingerprint
+
+
+def test_xdist_workers_each_get_their_own_database(
+    pytester: pytest.Pytester, out: Path, pg_server_url: str
+) -> None:
+    use_sample(pytester, "xdist_suite.py", "test_xdist")
+    result = pytester.runpytest_subprocess(
+        "-n",
+        "2",
+        "--dist",
+        "each",
+        "--seedkit-profile=e2e",
+        f"--seedkit-database-url={pg_server_url}",
+        "-p",
+        "no:cacheprovider",
+        timeout=TIMEOUT,
+    )
+    result.assert_outcomes(passed=6)  # 3 strategies x 2 workers, each pair at the same time
+    seen = [json.loads(path.read_text()) for path in sorted(out.glob("*.json"))]
+    assert len(seen) == 6
+    for strategy in ("truncate", "rollback", "snapshot"):
+        pair = [s for s in seen if s["database"].startswith(f"seedkit_test_e2e_{strategy}_")]
+        assert sorted(s["worker"] for s in pair) == ["gw0", "gw1"]
+        assert pair[0]["database"] != pair[1]["database"]
+        for s in pair:
+            assert s["worker"] in s["database"] and s["url_database"] == s["database"]
+    assert databases(pg_server_url) & {s["database"] for s in seen} == set()  # dropped at the end
+
+
+def test_markers_choose_profile_and_strategy_per_module_and_test(
+    pytester: pytest.Pytester, pg_server_url: str
+) -> None:
+    factories = (SAMPLES.parent.parent / "factories").as_posix()
+    config = (SAMPLES / "marker_seedkit.toml").read_text().replace("{factories}", factories)
+    (pytester.path / "seedkit.toml").write_text(config)
+    pytester.makeini(
+        f"""
+        [pytest]
+        seedkit_profile = e2e
+        seedkit_database_url = {pg_server_url}
+        addopts = --strict-markers -p no:cacheprovider
+        """
+    )
+    use_sample(pytester, "marker_catalog_suite.py", "test_catalog")
+    use_sample(pytester, "marker_default_suite.py", "test_default")
+    result = pytester.runpytest_subprocess(timeout=TIMEOUT)
+    result.assert_outcomes(passed=5, errors=3)
+    result.stdout.fnmatch_lines_random(
+        [
+            "seedkit: unknown profile 'nope' in */seedkit.toml; known profiles: catalog, e2e",
+            "seedkit: the marker takes only the keyword arguments profile, strategy (got profil)",
+            "seedkit: unknown isolation strategy 'nope'; known: truncate, rollback, snapshot*",
+        ]
+    )

@@ -37,7 +37,9 @@ def test_a_writes(seedkit_session, seedkit_handle, seedkit_mongo, seedkit_db_url
     event = AuditEventFactory(actor=user)  # Mongo, bound to seedkit_mongo
     seedkit_session.commit()
     app_creates_shop(seedkit_handle.session_factory, "shop-of-a", seedkit_clock.now())
-    seedkit_session.execute(sa.text("UPDATE users SET full_name = 'Changed' WHERE email = :e"), {"e": SEEDED_ADMIN})
+    seedkit_session.execute(
+        sa.text("UPDATE users SET full_name = 'Changed' WHERE email = :e"), {"e": SEEDED_ADMIN}
+    )
     seedkit_session.commit()
 
     assert count(seedkit_session, "SELECT count(*) FROM users WHERE email = 'written-by-a@test.example'") == 1
@@ -53,7 +55,9 @@ def test_a_writes(seedkit_session, seedkit_handle, seedkit_mongo, seedkit_db_url
 def test_b_sees_only_the_seed(seedkit_session, seedkit_mongo, seedkit_database):
     assert count(seedkit_session, "SELECT count(*) FROM users WHERE email = 'written-by-a@test.example'") == 0
     assert count(seedkit_session, "SELECT count(*) FROM organizations WHERE slug = 'shop-of-a'") == 0
-    assert count(seedkit_session, "SELECT full_name FROM users WHERE email = :e", e=SEEDED_ADMIN) == "Ada Admin"
+    assert (
+        count(seedkit_session, "SELECT full_name FROM users WHERE email = :e", e=SEEDED_ADMIN) == "Ada Admin"
+    )
     seeded_events = seedkit_database.fingerprint.parts["mongo:audit_events"].count
     assert seeded_events > 0
     assert seedkit_mongo["audit_events"].count_documents({}) == seeded_events
