@@ -1,0 +1,318 @@
+"""Resets that scale with what a test touched: restore only the rows it changed, server-side.
+
+:func:`install_change_tracking` keeps, next to the seeded tables, a server-side copy of every
+table (schema ``seedkit_seed``) and a log of changed primary keys (schema ``seedkit_changes``),
+filled by statement-level triggers with transition tables: an ``INSERT``, ``UPDATE`` or
+``DELETE`` logs the keys it touched, a ``TRUNCATE`` (or a change to a table without a primary
+key) marks the whole table. The triggers run in the writer's transaction, so they see writes
+from every connection (a server under test in another process included) and a rolled-back
+write leaves no entry.
+
+:func:`restore_changed_rows` then, in one transaction with triggers and foreign-key checks
+off (``session_replication_role = replica``), deletes the logged keys and inserts the seeded
+version of those keys back from the copy, rewinds sequences that moved, and clears the log.
+A test that wrote 10 rows costs about 10 rows of work, whatever the size of the database.
+
+:class:`ChangedRowsStrategy` wraps this in the isolation-strategy interface of
+:mod:`seedkit.isolation` (real commits, visible to other processes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from pymongo.database import Database
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import sessionmaker
+
+from seedkit.errors import SeedkitError
+from seedkit.isolation.base import Handle
+from seedkit.isolation.mongo_state import MongoBaseline, check_mongo_destructive
+from seedkit.safety import check_destructive
+from seedkit.schema import reflect_schema
+
+LOG_SCHEMA = "seedkit_changes"
+COPY_SCHEMA = "seedkit_seed"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _script(conn: Connection, sql: str) -> None:
+    """Run several statements in one round trip, in ``conn``'s transaction (no placeholders)."""
+    conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+
+
+_FUNCTIONS = f"""
+CREATE FUNCTION {LOG_SCHEMA}.log_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        EXECUTE format('INSERT INTO {LOG_SCHEMA}.log SELECT %L, jsonb_build_array(%s) FROM old_rows',
+                       TG_TABLE_NAME, TG_ARGV[0]);
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        EXECUTE format('INSERT INTO {LOG_SCHEMA}.log SELECT %L, jsonb_build_array(%s) FROM new_rows',
+                       TG_TABLE_NAME, TG_ARGV[0]);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION {LOG_SCHEMA}.log_table() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO {LOG_SCHEMA}.log VALUES (TG_TABLE_NAME, NULL);
+    RETURN NULL;
+END $$;
+"""
+
+
+@dataclass(frozen=True)
+class _Table:
+    name: str
+    columns: tuple[str, ...]  # insertable columns (generated ones left out)
+    key: tuple[tuple[str, str], ...]  # primary key: (column, SQL type)
+
+
+def _tables(conn: Connection, schema: str) -> list[_Table]:
+    info = reflect_schema(conn, schema)
+    found = []
+    for name, table in info.tables.items():
+        rows = conn.execute(
+            sa.text(
+                "SELECT attname, format_type(atttypid, atttypmod), attgenerated <> '' FROM pg_attribute "
+                "WHERE attrelid = CAST(:t AS regclass) AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+            ),
+            {"t": f"{_q(schema)}.{_q(name)}"},
+        ).all()
+        types = {column: sql_type for column, sql_type, _ in rows}
+        columns = tuple(column for column, _, generated in rows if not generated)
+        key = tuple((column, types[column]) for column in table.primary_key)
+        found.append(_Table(name, columns, key))
+    return found
+
+
+def install_change_tracking(conn: Connection, schema: str = "public") -> None:
+    """Copy every table of ``schema`` server-side and log changed keys from now on (replaces a previous install).
+
+    Call it on the seeded database, in a transaction the caller commits.
+    """
+    remove_change_tracking(conn, schema)
+    conn.execute(sa.text(f"CREATE SCHEMA {LOG_SCHEMA}"))
+    conn.execute(sa.text(f"CREATE SCHEMA {COPY_SCHEMA}"))
+    conn.execute(sa.text(f"CREATE TABLE {LOG_SCHEMA}.log (table_name text NOT NULL, key jsonb)"))
+    _script(conn, _FUNCTIONS)
+    for table in _tables(conn, schema):
+        source, copy = f"{_q(schema)}.{_q(table.name)}", f"{COPY_SCHEMA}.{_q(table.name)}"
+        columns = ", ".join(map(_q, table.columns))
+        conn.execute(sa.text(f"CREATE UNLOGGED TABLE {copy} AS SELECT {columns} FROM {source}"))
+        if table.key:
+            keys = ", ".join(_q(c) for c, _ in table.key)
+            conn.execute(sa.text(f"ALTER TABLE {copy} ADD PRIMARY KEY ({keys})"))
+            for event, transition in (
+                ("INSERT", "NEW TABLE AS new_rows"),
+                ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+                ("DELETE", "OLD TABLE AS old_rows"),
+            ):
+                conn.execute(
+                    sa.text(
+                        f"CREATE TRIGGER seedkit_log_{event.lower()} AFTER {event} ON {source} "
+                        f"REFERENCING {transition} FOR EACH STATEMENT "
+                        f"EXECUTE FUNCTION {LOG_SCHEMA}.log_rows({_literal(keys)})"
+                    )
+                )
+            events = "TRUNCATE"
+        else:
+            events = "INSERT OR UPDATE OR DELETE OR TRUNCATE"
+        conn.execute(
+            sa.text(
+                f"CREATE TRIGGER seedkit_log_table AFTER {events} ON {source} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION {LOG_SCHEMA}.log_table()"
+            )
+        )
+    conn.execute(sa.text(f"ANALYZE {LOG_SCHEMA}.log"))
+
+
+def remove_change_tracking(conn: Connection, schema: str = "public") -> None:
+    """Drop the triggers, the log and the copy (the tables themselves are not touched)."""
+    conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {LOG_SCHEMA} CASCADE"))  # its functions' triggers too
+    conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {COPY_SCHEMA} CASCADE"))
+
+
+@dataclass(frozen=True)
+class _Sequence:
+    name: str
+    last_value: int | None
+    start_value: int
+
+
+def _sequences(conn: Connection, schema: str) -> list[_Sequence]:
+    rows = conn.execute(
+        sa.text(
+            "SELECT sequencename, last_value, start_value FROM pg_sequences WHERE schemaname = :s ORDER BY 1"
+        ),
+        {"s": schema},
+    ).all()
+    return [_Sequence(name, last, start) for name, last, start in rows]
+
+
+class ChangeTracker:
+    """The restore plan of one database: statements per table, the seeded sequence values."""
+
+    def __init__(self, conn: Connection, schema: str = "public") -> None:
+        self.schema = schema
+        self.tables = {table.name: table for table in _tables(conn, schema)}
+        self.sequences = _sequences(conn, schema)
+
+    def restore(self, conn: Connection) -> list[str]:
+        """Put the changed rows back as seeded; returns the tables that had changes.
+
+        Runs in the caller's transaction (commit it); needs the right to set
+        ``session_replication_role`` (a superuser, as in test databases).
+        """
+        changed = conn.execute(
+            sa.text(f"SELECT table_name, bool_or(key IS NULL) FROM {LOG_SCHEMA}.log GROUP BY 1 ORDER BY 1")
+        ).all()
+        statements = []
+        for name, whole in changed:
+            table = self.tables.get(name)
+            if table is None:
+                raise SeedkitError(
+                    f"table {name!r} changed but was not tracked: install change tracking again"
+                )
+            statements += self._statements(table, whole=bool(whole))
+        moved = self._moved_sequences(conn)
+        if not statements and not moved:
+            return []
+        script = ["SET LOCAL session_replication_role = replica", *statements, *moved]
+        if statements:
+            script.append(f"DELETE FROM {LOG_SCHEMA}.log")
+        _script(conn, ";\n".join(script))
+        return [name for name, _ in changed]
+
+    def _statements(self, table: _Table, *, whole: bool) -> list[str]:
+        target, copy = f"{_q(self.schema)}.{_q(table.name)}", f"{COPY_SCHEMA}.{_q(table.name)}"
+        columns = ", ".join(map(_q, table.columns))
+        insert = f"INSERT INTO {target} ({columns}) OVERRIDING SYSTEM VALUE SELECT {columns} FROM {copy}"
+        if whole or not table.key:
+            return [f"DELETE FROM {target}", insert]
+        key_columns = "(" + ", ".join(_q(c) for c, _ in table.key) + ")"
+        logged = (
+            "(SELECT DISTINCT "
+            + ", ".join(f"CAST(key->>{i} AS {sql_type})" for i, (_, sql_type) in enumerate(table.key))
+            + f" FROM {LOG_SCHEMA}.log WHERE table_name = {_literal(table.name)})"
+        )
+        return [
+            f"DELETE FROM {target} WHERE {key_columns} IN {logged}",
+            f"{insert} WHERE {key_columns} IN {logged}",
+        ]
+
+    def _moved_sequences(self, conn: Connection) -> list[str]:
+        now = {s.name: s.last_value for s in _sequences(conn, self.schema)}
+        statements = []
+        for seeded in self.sequences:
+            if now.get(seeded.name, seeded.last_value) == seeded.last_value:
+                continue
+            sequence = _literal(f"{_q(self.schema)}.{_q(seeded.name)}")
+            if seeded.last_value is None:
+                statements.append(f"SELECT setval({sequence}, {seeded.start_value}, false)")
+            else:
+                statements.append(f"SELECT setval({sequence}, {seeded.last_value}, true)")
+        return statements
+
+
+class ChangedRowsStrategy:
+    """Real commits; after each test, only the rows it changed are put back (see the module docstring).
+
+    Args:
+        database_url: the seeded database (committed before :meth:`prepare`).
+        mongo: the seeded Mongo database, or None (restored from an in-memory copy after each test).
+        allow_unsafe: lift the safety guard (never for a shared database).
+        schema: the PostgreSQL schema holding the seeded tables.
+    """
+
+    name: ClassVar[str] = "changed"
+
+    def __init__(
+        self,
+        database_url: str,
+        mongo: Database[Any] | None = None,
+        *,
+        allow_unsafe: bool = False,
+        schema: str = "public",
+    ) -> None:
+        self.database_url = database_url
+        self.mongo = mongo
+        self.allow_unsafe = allow_unsafe
+        self.schema = schema
+        self._engine: Engine | None = None
+        self._tracker: ChangeTracker | None = None
+        self._baseline: MongoBaseline | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise SeedkitError("ChangedRowsStrategy.prepare() was not called")
+        return self._engine
+
+    def prepare(self) -> None:
+        """Copy the seeded tables server-side and start logging changes."""
+        check_destructive(
+            self.database_url, action="use changed-rows isolation on", allow_unsafe=self.allow_unsafe
+        )
+        if self.mongo is not None:
+            check_mongo_destructive(
+                self.mongo, action="use changed-rows isolation on", allow_unsafe=self.allow_unsafe
+            )
+            self._baseline = MongoBaseline.capture(self.mongo)
+        self._engine = sa.create_engine(self.database_url)
+        with self._engine.begin() as conn:
+            try:
+                conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+            except sa.exc.DBAPIError as exc:
+                raise SeedkitError(
+                    "changed-rows isolation restores with triggers off (session_replication_role), which this "
+                    "database user may not set: connect as a superuser, or use the truncate or snapshot strategy"
+                ) from exc
+        with self._engine.begin() as conn:
+            install_change_tracking(conn, self.schema)
+            self._tracker = ChangeTracker(conn, self.schema)
+
+    def begin(self) -> Handle:
+        factory = sessionmaker(bind=self.engine)
+        return Handle(
+            url=self.database_url,
+            engine=self.engine,
+            bind=self.engine,
+            session=factory(),
+            session_factory=factory,
+            mongo=self.mongo,
+            visible_to_other_processes=True,
+        )
+
+    def end(self, handle: Handle) -> None:
+        handle.close_sessions()
+        self.reset()
+
+    def reset(self) -> list[str]:
+        """Put back what changed since the seeded state; returns the tables that had changes."""
+        if self._tracker is None:
+            raise SeedkitError("ChangedRowsStrategy.prepare() was not called")
+        with self.engine.begin() as conn:
+            changed = self._tracker.restore(conn)
+        if self.mongo is not None and self._baseline is not None:
+            self._baseline.restore(self.mongo, allow_unsafe=self.allow_unsafe)
+        return changed
+
+    def close(self) -> None:
+        """Remove the triggers, log and copy (the seeded data stays), and release the engine."""
+        if self._engine is not None:
+            with self._engine.begin() as conn:
+                remove_change_tracking(conn, self.schema)
+            self._engine.dispose()
+            self._engine = None
+            self._tracker = None
