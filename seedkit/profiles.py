@@ -36,6 +36,7 @@ from seedkit.fingerprint import Fingerprint, fingerprint
 from seedkit.imports import import_module, import_object
 from seedkit.isolation.mongo_state import check_mongo_destructive
 from seedkit.isolation.truncate import truncate_tables
+from seedkit.packs import Pack, apply_packs, resolve_packs
 from seedkit.reset import MongoRun, user_collections
 from seedkit.safety import check_destructive
 from seedkit.schema import reflect_schema
@@ -78,7 +79,7 @@ class _Plan:
 
     profile: Profile
     seed: int
-    packs: list[Any]
+    packs: list[Pack]
     factories: list[tuple[Volume, type[Any]]]
     factory_modules: tuple[str, ...]
 
@@ -103,11 +104,7 @@ def resolve_factory(name: str, settings: Settings) -> type[Any]:
 
 
 def _plan(settings: Settings, profile: Profile, seed: int | None) -> _Plan:
-    packs: list[Any] = []
-    if profile.packs:
-        from seedkit.packs import resolve_packs
-
-        packs = resolve_packs(list(profile.packs), list(settings.pack_paths))
+    packs = resolve_packs(list(profile.packs), list(settings.pack_paths)) if profile.packs else []
     factories = []
     for index, volume in enumerate(profile.volumes):
         try:
@@ -187,6 +184,9 @@ def seed_profile(
                     else:
                         _refuse_existing_data(conn, db, targets)
                     _run(plan, conn, db, progress)
+            except sa.exc.DBAPIError as exc:  # e.g. a deferred constraint checked at COMMIT
+                mongo_run.rollback()
+                raise SeedkitError(f"PostgreSQL refused the seeding: {_reason(exc)}") from exc
             except BaseException:
                 mongo_run.rollback()
                 raise
@@ -235,8 +235,6 @@ def _run(plan: _Plan, conn: Connection, db: Database[Any], progress: Progress | 
 def _apply_packs(
     plan: _Plan, conn: Connection, db: Database[Any], context: Deterministic, progress: Progress | None
 ) -> None:
-    from seedkit.packs import apply_packs
-
     task = "packs " + ", ".join(p.name for p in plan.packs)
     if progress:
         progress(task, 0, 1)

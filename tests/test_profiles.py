@@ -245,3 +245,24 @@ def test_backups_left_by_a_killed_run_are_restored(mongo_db: Database[Any]) -> N
     MongoRun(mongo_db)
     assert mongo_db.list_collection_names() == ["events"]
     assert [d["_id"] for d in mongo_db.events.find()] == [1]
+
+
+def test_a_constraint_checked_at_commit_is_one_error_and_nothing_stays(
+    settings: Settings, db_url: str
+) -> None:
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "ALTER TABLE products ADD CONSTRAINT one_name UNIQUE (name) DEFERRABLE INITIALLY DEFERRED"
+            )
+        )
+    engine.dispose()
+    targets = targets_for(db_url, settings)
+    empty = current_fingerprint(targets)
+    profile = Profile(
+        "twins", volumes=(Volume("AuditEventFactory", 1), Volume("ProductFactory", 2, {"name": "Twin"}))
+    )
+    with pytest.raises(SeedkitError, match=r"PostgreSQL refused the seeding: .*one_name"):
+        seed_profile(settings, profile, targets)
+    assert current_fingerprint(targets) == empty
