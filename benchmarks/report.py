@@ -13,7 +13,7 @@ METHOD_LABELS = {
     "per-object": "seedkit per-object (`create_batch`, flush per object)",
     "naive": "factory_boy naive (`create_batch`, flush per object)",
 }
-RESTORING = ("truncate-reseed", "seedkit-truncate", "dirty", "template", "seedkit-template", "pg_restore")
+RESTORING = ("truncate-reseed", "seedkit-truncate", "changed", "template", "seedkit-template", "pg_restore")
 
 
 def write(results: dict[str, Any], markdown: Path, chart: Path) -> None:
@@ -203,7 +203,7 @@ def draw(results: dict[str, Any], path: Path) -> None:
 
     by_size = _seeding_by_size(results)
     resets = {k: v for k, v in results.get("resets", {}).items() if isinstance(v, dict)}
-    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6.5))
     if by_size:
         sizes = sorted(by_size)
         methods = [
@@ -225,7 +225,7 @@ def draw(results: dict[str, Any], path: Path) -> None:
         left.set_yscale("log")
         left.set_ylabel("rows/s (log scale)")
         left.set_title("Seeding throughput")
-        left.legend(fontsize=7, loc="lower left")
+        left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)
     if resets:
         labels = [v["label"] for v in resets.values()]
         medians = [v["median_ms"] for v in resets.values()]
