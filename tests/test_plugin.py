@@ -4,16 +4,20 @@ pytest processes on the session's real PostgreSQL server, and their outcomes are
 from __future__ import annotations
 
 import json
+import re
+import socket
 import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from conftest import drop_database
+from sqlalchemy.engine import make_url
 
 from seedkit.config import load_settings
 from seedkit.postgres import with_database
 from seedkit.profiles import seed_profile
+from seedkit.pytest_server import embedded_root
 
 pytest_plugins = ["pytester"]
 
@@ -130,3 +134,87 @@ def test_markers_choose_profile_and_strategy_per_module_and_test(
             "seedkit: unknown isolation strategy 'nope'; known: truncate, rollback, snapshot*",
         ]
     )
+
+
+KEPT_LINE = re.compile(r"^connect: psql (postgresql://\S+/(seedkit_test_e2e_(\w+?)_\w+_k\d+))$", re.M)
+
+
+def test_keep_failed_keeps_the_failing_tests_database_and_says_how_to_connect(
+    pytester: pytest.Pytester, pg_server_url: str
+) -> None:
+    use_sample(pytester, "keep_failed_suite.py", "test_keep")
+    args = ("--seedkit-profile=e2e", f"--seedkit-database-url={pg_server_url}", "-p", "no:cacheprovider")
+    before = databases(pg_server_url, "seedkit_test_%_k%")
+
+    result = pytester.runpytest_subprocess(*args, timeout=TIMEOUT)  # without the option: nothing kept
+    result.assert_outcomes(failed=3, passed=3)
+    assert "database kept" not in result.stdout.str()
+    assert databases(pg_server_url, "seedkit_test_%_k%") == before
+
+    result = pytester.runpytest_subprocess(*args, "--seedkit-keep-failed", timeout=TIMEOUT)
+    result.assert_outcomes(failed=3, passed=3)  # and the tests after a kept failure start from the seed
+    output = result.stdout.str()
+    kept = {match[2]: (match[0], match[1]) for match in KEPT_LINE.findall(output)}
+    assert sorted(kept) == ["rollback", "snapshot", "truncate"]
+    try:
+        for strategy, (url, _name) in kept.items():
+            assert f"psql {url}" in output.split("seedkit: databases kept for inspection")[1]  # summary
+            assert ":***@" not in url and "password" not in url
+            engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+            with engine.connect() as conn:
+                rows = conn.execute(sa.text("SELECT email FROM users WHERE email LIKE '%@kept.example'"))
+                assert set(rows.scalars()) == {
+                    f"committed-{strategy}@kept.example",
+                    f"flushed-{strategy}@kept.example",
+                }
+                seeded = sa.text("SELECT count(*) FROM users WHERE email = 'admin@acme.example'")
+                assert conn.execute(seeded).scalar_one() == 1
+            engine.dispose()
+    finally:
+        for _, name in kept.values():
+            drop_database(pg_server_url, name)
+
+
+def _port_open(url: str) -> bool:
+    parsed = make_url(url)
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((parsed.host or "127.0.0.1", parsed.port or 5432)) == 0
+
+
+def test_without_a_url_the_workers_share_one_embedded_server_stopped_at_the_end(
+    pytester: pytest.Pytester, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("SEEDKIT_DATABASE_URL", "SEEDKIT_CONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+    use_sample(pytester, "embedded_suite.py", "test_embedded")
+    basetemp = pytester.path / "basetemp"
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--dist", "each", "--seedkit-profile=e2e", f"--basetemp={basetemp}", timeout=TIMEOUT
+    )
+    result.assert_outcomes(passed=2)
+    seen = [json.loads((out / f"{worker}.json").read_text()) for worker in ("gw0", "gw1")]
+    assert seen[0]["server"] == seen[1]["server"]  # one server for the run
+    assert make_url(seen[0]["url"]).database != make_url(seen[1]["url"]).database
+    assert not embedded_root(basetemp / "seedkit").exists()  # stopped and deleted
+    assert not _port_open(seen[0]["server"])
+
+
+def test_the_plugin_does_nothing_unless_its_fixtures_are_used(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SEEDKIT_DATABASE_URL", raising=False)
+    use_sample(pytester, "inert_suite.py", "test_inert")
+    basetemp = pytester.path / "basetemp"
+    result = pytester.runpytest_subprocess(
+        f"--basetemp={basetemp}", "-p", "no:cacheprovider", timeout=TIMEOUT
+    )
+    result.assert_outcomes(passed=1)
+    assert not (basetemp / "seedkit").exists() and not embedded_root(basetemp / "seedkit").exists()
+
+
+def test_p_no_seedkit_disables_the_plugin(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_disabled="def test_uses_the_plugin(seedkit_session):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:seedkit", "-p", "no:cacheprovider", timeout=TIMEOUT)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'seedkit_session' not found*"])
