@@ -119,6 +119,14 @@ class BulkSeeder:
         self._insert_documents()
         self._forget(pending)
 
+    def wait(self) -> None:
+        """Block until every row handed to the writer is in the database; raise its error if it failed.
+
+        A database error (say a unique violation) surfaces here, or at the next write, not at
+        the factory call that produced the row: call this after each volume to attribute it.
+        """
+        self._writer.wait_idle()
+
     def finish(self) -> None:
         """Flush, and wait until every row is written."""
         self.flush()
