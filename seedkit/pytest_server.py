@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import shlex
+import sys
 import tempfile
 from pathlib import Path
 
@@ -45,5 +47,5 @@ def stop_embedded(root: str | Path) -> None:
 
 def stop_command(root: str | Path) -> str:
     """A shell command that stops (and deletes) the embedded server in ``root``."""
-    call = f"stop_embedded('{Path(root).absolute()}')"
-    return f'python -c "from seedkit.pytest_server import stop_embedded; {call}"'
+    code = f"from seedkit.pytest_server import stop_embedded; stop_embedded({str(Path(root).absolute())!r})"
+    return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -192,12 +193,33 @@ def test_without_a_url_the_workers_share_one_embedded_server_stopped_at_the_end(
     result = pytester.runpytest_subprocess(
         "-n", "2", "--dist", "each", "--seedkit-profile=e2e", f"--basetemp={basetemp}", timeout=TIMEOUT
     )
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=4)
     seen = [json.loads((out / f"{worker}.json").read_text()) for worker in ("gw0", "gw1")]
     assert seen[0]["server"] == seen[1]["server"]  # one server for the run
     assert make_url(seen[0]["url"]).database != make_url(seen[1]["url"]).database
     assert not embedded_root(basetemp / "seedkit").exists()  # stopped and deleted
     assert not _port_open(seen[0]["server"])
+
+
+def test_a_kept_database_keeps_the_embedded_server_running_until_the_printed_command_stops_it(
+    pytester: pytest.Pytester, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("SEEDKIT_DATABASE_URL", "SEEDKIT_CONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("SEEDKIT_SAMPLE_FAIL", "1")
+    use_sample(pytester, "embedded_suite.py", "test_embedded")
+    basetemp = pytester.path / "basetemp"
+    args = ("--seedkit-profile=e2e", "--seedkit-keep-failed", f"--basetemp={basetemp}")
+    result = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider", timeout=TIMEOUT)
+    result.assert_outcomes(passed=1, failed=1)
+    server = json.loads((out / "master.json").read_text())["server"]
+    assert _port_open(server) and embedded_root(basetemp / "seedkit").exists()
+    lines = result.stdout.lines
+    command = lines[
+        lines.index("the embedded PostgreSQL keeps running for that; stop and delete it with:") + 1
+    ]
+    subprocess.run(command.strip(), shell=True, check=True)
+    assert not _port_open(server) and not embedded_root(basetemp / "seedkit").exists()
 
 
 def test_the_plugin_does_nothing_unless_its_fixtures_are_used(
