@@ -192,16 +192,21 @@ def test_reset_is_guarded(settings: Settings, production_looking_db: str) -> Non
     assert all(part.count == 0 for part in current_fingerprint(targets).parts.values())
 
 
-def test_reset_empties_rows_and_documents_but_keeps_the_schema(settings: Settings, db_url: str) -> None:
+def test_reset_empties_rows_and_documents_but_keeps_schema_and_indexes(
+    settings: Settings, db_url: str
+) -> None:
     targets = targets_for(db_url, settings)
     seed_profile(settings, Profile("small", volumes=SMALL), targets)
+    with open_targets(targets) as (_, db):
+        db.audit_events.create_index("action", name="by_action")
     emptied = reset_targets(settings, targets)
     assert {"users", "orders", "audit_events"} <= set(emptied)
     after = current_fingerprint(targets)
     assert "mongo:audit_events" in after.parts
     assert all(part.count == 0 for part in after.parts.values())
-    with open_targets(targets) as (engine, _), engine.connect() as conn:
+    with open_targets(targets) as (engine, db), engine.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert "by_action" in db.audit_events.index_information()
 
 
 def test_mongo_run_clears_keeping_indexes_and_rolls_back(mongo_db: Database[Any]) -> None:
