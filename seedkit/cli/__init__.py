@@ -6,8 +6,6 @@ stderr and the error's exit code; there is no traceback for a user's mistake. Se
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import sys
 from collections.abc import Sequence
 
@@ -17,6 +15,7 @@ from seedkit import __version__
 from seedkit.cli import seeding
 from seedkit.cli.db import db_app
 from seedkit.cli.packs import packs_app
+from seedkit.cli.snapshot import snapshot_app
 from seedkit.errors import SeedkitError
 
 app = typer.Typer(
@@ -31,10 +30,7 @@ for command in (seeding.seed, seeding.migrate, seeding.reset, seeding.fingerprin
     app.command()(command)
 app.add_typer(packs_app, name="packs")
 app.add_typer(db_app, name="db")
-
-# The snapshot commands live in their own module (isolation); mounted when it is installed.
-if importlib.util.find_spec("seedkit.cli.snapshot") is not None:
-    app.add_typer(importlib.import_module("seedkit.cli.snapshot").snapshot_app, name="snapshot")
+app.add_typer(snapshot_app, name="snapshot")
 
 
 def _version(value: bool) -> None:
