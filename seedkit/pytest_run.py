@@ -11,6 +11,7 @@ reused by the next run while migrations, packs and factories are unchanged.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import re
 import secrets
@@ -21,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pymongo.database import Database
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from seedkit import mongo as mongo_connect
@@ -45,16 +46,30 @@ def _slug(text: str, size: int) -> str:
     return _UNSAFE_NAME.sub("_", text.lower()).strip("_")[:size] or "x"
 
 
+def _short(text: str, size: int) -> str:
+    """``text`` as a name part of at most ``size`` characters; shortened ones end with a hash of the whole."""
+    slug = _slug(text, 100)
+    if len(slug) <= size and slug == text:
+        return slug
+    digest = hashlib.blake2b(text.encode(), digest_size=2).hexdigest()
+    return f"{slug[: size - 5]}_{digest}"
+
+
 def worker_database_name(profile: str, strategy: str, run: str, worker: str) -> str:
-    """``seedkit_test_<profile>_<strategy>_<run>_<worker>``: test-looking, unique per run and worker."""
-    name = f"seedkit_test_{_slug(profile, 10)}_{_slug(strategy, 8)}_{_slug(run, 8)}_{_slug(worker, 8)}"
-    return name[: MAX_IDENTIFIER - 12]  # room for the strategy's clone and kept suffixes
+    """``seedkit_test_<profile>_<strategy>_<run>_<worker>``: test-looking, unique per run and worker.
+
+    At most 51 characters, leaving room for the strategy's clone and kept suffixes.
+    """
+    return f"seedkit_test_{_short(profile, 10)}_{_short(strategy, 8)}_{_slug(run, 8)}_{_short(worker, 8)}"
 
 
 def psql_url(url: str) -> str:
     """``url`` as libpq reads it (``postgresql://``), without the password: ``psql <that>`` connects."""
-    parsed = make_url(normalize_url(url)).set(drivername="postgresql", password=None)
-    return parsed.render_as_string(hide_password=False)
+    parsed = make_url(normalize_url(url))
+    bare = URL.create(
+        "postgresql", parsed.username, None, parsed.host, parsed.port, parsed.database, parsed.query
+    )
+    return bare.render_as_string(hide_password=False)
 
 
 @dataclass

@@ -18,7 +18,9 @@ from sqlalchemy.engine import make_url
 from seedkit.config import load_settings
 from seedkit.postgres import with_database
 from seedkit.profiles import seed_profile
+from seedkit.pytest_run import psql_url, worker_database_name
 from seedkit.pytest_server import embedded_root
+from seedkit.urls import looks_like_test_name
 
 pytest_plugins = ["pytester"]
 
@@ -240,3 +242,22 @@ def test_p_no_seedkit_disables_the_plugin(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:seedkit", "-p", "no:cacheprovider", timeout=TIMEOUT)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fixture 'seedkit_session' not found*"])
+
+
+def test_database_names_look_like_tests_stay_short_and_never_merge_two_profiles() -> None:
+    names = {
+        worker_database_name(profile, strategy, "1a2b3c4d", worker)
+        for profile in ("e2e", "integration_orders", "integration_payments", "Integration Orders")
+        for strategy in ("truncate", "rollback", "snapshot", "dirty", "dirty_tables")
+        for worker in ("main", "gw0", "gw12345678")
+    }
+    assert len(names) == 4 * 5 * 3
+    assert all(len(name) <= 51 and looks_like_test_name(name) for name in names)
+    assert (
+        worker_database_name("e2e", "truncate", "1a2b3c4d", "gw0") == "seedkit_test_e2e_truncate_1a2b3c4d_gw0"
+    )
+
+
+def test_psql_url_drops_the_driver_and_the_password() -> None:
+    url = "postgresql+psycopg://app:s3cret@127.0.0.1:5433/seedkit_test_x_k1"
+    assert psql_url(url) == "postgresql://app@127.0.0.1:5433/seedkit_test_x_k1"
