@@ -261,3 +261,17 @@ def test_database_names_look_like_tests_stay_short_and_never_merge_two_profiles(
 def test_psql_url_drops_the_driver_and_the_password() -> None:
     url = "postgresql+psycopg://app:s3cret@127.0.0.1:5433/seedkit_test_x_k1"
     assert psql_url(url) == "postgresql://app@127.0.0.1:5433/seedkit_test_x_k1"
+
+
+def test_without_a_profile_choice_the_error_names_the_ways_to_choose(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_unchosen="def test_needs_data(seedkit_session):\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", timeout=TIMEOUT
+    )  # built-in config: 3 profiles
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "seedkit: choose a profile: --seedkit-profile NAME, seedkit_profile in the ini file, or "
+            "@pytest.mark.seedkit(profile=NAME); known profiles: dev, e2e, load"
+        ]
+    )
