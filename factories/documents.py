@@ -51,6 +51,13 @@ INDEXES: dict[str, list[IndexModel]] = {
 
 
 def ensure_indexes(db: Database[Any]) -> None:
-    """Create the collections' indexes (idempotent): the Mongo side of migrations."""
+    """Create the collections' missing indexes (idempotent): the Mongo side of migrations.
+
+    Existing indexes are matched by name and left alone (mongomock, unlike a server, refuses
+    to re-declare an index whose key it stored in another form).
+    """
     for collection, indexes in INDEXES.items():
-        db[collection].create_indexes(indexes)
+        existing = db[collection].index_information()
+        missing = [index for index in indexes if index.document["name"] not in existing]
+        if missing:
+            db[collection].create_indexes(missing)

@@ -59,6 +59,7 @@ class Settings:
     database_url: str | None = None
     mongo_url: str | None = None
     mongo_database: str = "seedkit"
+    mongo_indexes: str | None = None
     alembic_script_location: Path | None = None
     alembic_ini: Path | None = None
     models: str | None = None
@@ -126,6 +127,7 @@ _SETTINGS_KEYS = {
     "database_url",
     "mongo_url",
     "mongo_database",
+    "mongo_indexes",
     "alembic",
     "models",
     "packs",
@@ -164,6 +166,7 @@ def _parse(data: dict[str, Any], *, root: Path, source: Path | None, state_root:
         database_url=os.environ.get("SEEDKIT_DATABASE_URL") or data.get("database_url") or None,
         mongo_url=os.environ.get("SEEDKIT_MONGO_URL") or data.get("mongo_url") or None,
         mongo_database=data.get("mongo_database", "seedkit"),
+        mongo_indexes=data.get("mongo_indexes"),
         alembic_script_location=_path(root, alembic["script_location"])
         if "script_location" in alembic
         else None,

@@ -130,10 +130,9 @@ def prepare_schema(engine: Engine, db: Database[Any], settings: Settings, profil
 
 def ensure_mongo_indexes(db: Database[Any], settings: Settings) -> bool:
     """Call the project's Mongo index hook (``mongo_indexes = "pkg.mod:function"``), if configured."""
-    hook = getattr(settings, "mongo_indexes", None)
-    if not hook:
+    if not settings.mongo_indexes:
         return False
-    import_object(str(hook), settings)(db)
+    import_object(settings.mongo_indexes, settings)(db)
     return True
 
 
