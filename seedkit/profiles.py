@@ -219,6 +219,23 @@ def _some(names: list[str], limit: int = 4) -> str:
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
+def seed_stores(
+    settings: Settings,
+    profile: Profile,
+    conn: Connection,
+    mongo: Database[Any],
+    *,
+    seed: int | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Apply ``profile``'s packs and volumes to stores that are already open.
+
+    Runs inside ``conn``'s transaction (the caller commits or rolls back) and writes to
+    ``mongo``; no migration, no emptiness check, no Mongo undo — :func:`seed_profile` adds those.
+    """
+    _run(_plan(settings, profile, seed), conn, mongo, progress)
+
+
 def _run(plan: _Plan, conn: Connection, db: Database[Any], progress: Progress | None) -> None:
     profile = plan.profile
     with deterministic(plan.seed, start=profile.clock_start, step=profile.clock_step) as context:
@@ -332,4 +349,5 @@ __all__ = [
     "reset_targets",
     "resolve_factory",
     "seed_profile",
+    "seed_stores",
 ]

@@ -35,7 +35,8 @@ from seedkit.isolation import template_name as _template_name
 from seedkit.isolation.base import IsolationError
 from seedkit.isolation.mongo_state import check_mongo_destructive
 from seedkit.postgres import database_name, normalize_url, with_database
-from seedkit.pytest_seeding import build_template, seed_mongo_only, seed_stores, template_mongo_documents
+from seedkit.profiles import seed_stores
+from seedkit.pytest_seeding import build_template, seed_mongo_only, template_mongo_documents
 from seedkit.pytest_server import start_shared_embedded
 
 MAX_IDENTIFIER = 63

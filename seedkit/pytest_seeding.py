@@ -2,7 +2,7 @@
 
 The plugin builds one template database per profile (migrated and seeded, see
 :func:`build_template`), clones it for every worker or test, and re-applies the profile's data
-after each ``truncate`` reset (:func:`seed_stores`). A clone carries the PostgreSQL data only;
+after each ``truncate`` reset (:func:`seedkit.profiles.seed_stores`). A clone carries the PostgreSQL data only;
 the worker's Mongo database is filled by :func:`seed_mongo_only`, which runs the same seeding
 inside a PostgreSQL transaction that is rolled back.
 
@@ -27,17 +27,6 @@ from seedkit.reset import user_collections
 _COMMENT_PREFIX = "seedkit-template "
 
 
-def seed_stores(settings: Settings, profile: Profile, conn: Connection, mongo: Database[Any]) -> None:
-    """Apply ``profile``'s packs and volumes through ``conn`` (inside its transaction) and ``mongo``.
-
-    The stores must hold none of the profile's data yet (fresh, or just truncated).
-    """
-    # profiles has no public "seed these open stores" entry point yet; these two are what
-    # seed_profile runs between opening the targets and committing.
-    plan = profiles._plan(settings, profile, None)
-    profiles._run(plan, conn, mongo, None)
-
-
 def build_template(settings: Settings, profile: Profile, url: str, mongo: Database[Any]) -> None:
     """Migrate the empty database at ``url`` and seed it (and ``mongo``) with ``profile``.
 
@@ -49,7 +38,7 @@ def build_template(settings: Settings, profile: Profile, url: str, mongo: Databa
         migrations.migrate(engine, settings, profile)  # a database the plugin made has no schema yet
         profiles.ensure_mongo_indexes(mongo, settings)
         with engine.begin() as conn:
-            seed_stores(settings, profile, conn, mongo)
+            profiles.seed_stores(settings, profile, conn, mongo)
             documents = sum(mongo[name].count_documents({}) for name in user_collections(mongo))
             note = _COMMENT_PREFIX + json.dumps({"mongo_documents": documents})
             name = postgres.database_name(url)
@@ -86,7 +75,7 @@ def seed_mongo_only(
         transaction = conn.begin()
         try:
             truncate_tables(conn, allow_unsafe=allow_unsafe)
-            seed_stores(settings, profile, conn, mongo)
+            profiles.seed_stores(settings, profile, conn, mongo)
         finally:
             transaction.rollback()
 
