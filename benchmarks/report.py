@@ -39,6 +39,7 @@ def render(results: dict[str, Any], chart_name: str) -> str:
         f"{env.get('cpus', '?')} CPUs, {env.get('platform', '?')}."
         + (" **Quick run: small sizes, fewer repetitions.**" if results.get("quick") else ""),
         "Every figure below comes from this one run: compared methods ran side by side on the same server.",
+        "The machine may be shared with other work, so single figures can be noisy; compare within a run.",
         "How the numbers are reached and where the time goes: [performance.md](performance.md).",
         "",
         f"![benchmarks]({chart_name})",
@@ -57,12 +58,13 @@ def _targets(results: dict[str, Any]) -> list[str]:
     rows = []
     if by_size:
         largest = max(by_size)
-        copy, bulk = by_size[largest].get("copy"), by_size[largest].get("bulk")
-        if copy and bulk:
-            ratio = bulk["rows_per_second"] / copy["rows_per_second"]
-            rows.append(
-                (f"bulk seeding at N = {largest:,} vs raw COPY", ">= 50%", f"{ratio:.0%}", ratio >= 0.5)
-            )
+        copy = by_size[largest].get("copy")
+        for method, how in (("bulk", "one process"), ("bulk-2-workers", "2 workers")):
+            bulk = by_size[largest].get(method)
+            if copy and bulk:
+                ratio = bulk["rows_per_second"] / copy["rows_per_second"]
+                name = f"bulk seeding at N = {largest:,} vs raw COPY ({how})"
+                rows.append((name, ">= 50%", f"{ratio:.1%}", ratio >= 0.5))
         sizes = sorted(s for s in by_size if "bulk" in by_size[s])
         if len(sizes) >= 2:
             small, large = sizes[-2], sizes[-1]
@@ -93,7 +95,19 @@ def _targets(results: dict[str, Any]) -> list[str]:
     out += [
         f"| {name} | {goal} | {value} | {'yes' if met else '**no**'} |" for name, goal, value, met in rows
     ]
-    return [*out, ""]
+    out.append("")
+    if any(not met for name, _, _, met in rows if name.startswith("bulk seeding")):
+        out += [
+            "Why the seeding target is missed: the time goes to generating rows, not to writing them. The bulk",
+            "path writes with COPY from a background thread and spends about 2% of a run in its own code; the",
+            "rest is the reference factories' work per object: factory_boy resolving every declaration, and one",
+            "SQLAlchemy ORM instance per row. The bulk path cannot skip either and still write the per-object",
+            "path's exact rows, because these factories read ORM state while generating (`ReuseOrCreate`'s",
+            "session pool, `organization.products`, `OrderFactory.create` inside a post-generation hook). The",
+            "profile, and what would close the gap, are in [performance.md](performance.md).",
+            "",
+        ]
+    return out
 
 
 def _seeding(results: dict[str, Any]) -> list[str]:
