@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from conftest import create_database, drop_database
@@ -140,7 +141,7 @@ def test_memory_holds_one_chunk_not_the_volume(engine: sa.Engine) -> None:
         # What later factory calls may reuse stays (organizations and what they reach through
         # small collections); the customers and their orders were released.
         assert kept == {"Organization", "Product"}
-        products = conn.execute(sa.text("SELECT count(*) FROM products")).scalar()
+        products = conn.execute(sa.text("SELECT count(*) FROM products")).scalar_one()
         assert len(seeder.session.identity_map) == 3 + products
         assert conn.execute(sa.text("SELECT count(*) FROM users")).scalar() == 100
 
@@ -153,6 +154,16 @@ def test_a_factory_that_changes_a_written_row_is_refused(engine: sa.Engine) -> N
         BulkSeeder(conn, chunk_size=5) as seeder,
     ):
         seeder.create(OrganizationFactory, 2)
-        organization = next(iter(seeder.session.identity_map.values()))
+        organization: Any = next(iter(seeder.session.identity_map.values()))
         organization.name = "Renamed"  # an UPDATE the bulk path would silently lose
         seeder.create(OrganizationFactory, 1)
+
+
+def test_a_database_error_in_the_background_writer_reaches_the_caller(engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        with deterministic(seed=3), BulkSeeder(conn) as seeder:
+            seeder.create(OrganizationFactory, 3)
+        with pytest.raises(psycopg.errors.UniqueViolation), deterministic(seed=3), BulkSeeder(conn) as seeder:
+            seeder.create(OrganizationFactory, 3)  # the same keys again
+        conn.rollback()
+        assert conn.execute(sa.text("SELECT count(*) FROM organizations")).scalar() == 0

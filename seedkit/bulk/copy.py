@@ -71,14 +71,17 @@ class CopyWriter:
             self._queue.join()
         self._raise_pending()
 
-    def close(self) -> None:
-        """Finish pending writes and stop the worker."""
+    def close(self, *, raise_errors: bool = True) -> None:
+        """Finish pending writes and stop the worker; a write error is raised unless told not to."""
         if self._thread is not None:
             self._queue.join()
             self._queue.put(None)
             self._thread.join()
             self._thread = None
-        self._raise_pending()
+        if raise_errors:
+            self._raise_pending()
+        else:
+            self._error = None
 
     # -- internals ------------------------------------------------------------------------
     def _raise_pending(self) -> None:

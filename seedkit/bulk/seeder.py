@@ -132,13 +132,13 @@ class BulkSeeder:
         self.flush()
         self._writer.close()
 
-    def close(self) -> None:
+    def close(self, *, raise_errors: bool = True) -> None:
         """Stop the writer and release the session (without writing what is pending)."""
         if self._closed:
             return
         self._closed = True
         try:
-            self._writer.close()
+            self._writer.close(raise_errors=raise_errors)
         finally:
             event.remove(self.connection, "before_cursor_execute", self._before_query)
             self.session.expunge_all()
@@ -152,7 +152,8 @@ class BulkSeeder:
             if exc_type is None:
                 self.finish()
         finally:
-            self.close()
+            # After a failure, a later write error must not hide the exception that is propagating.
+            self.close(raise_errors=exc_type is None)
 
     # -- writing --------------------------------------------------------------------------
     def _before_query(self, *args: Any) -> None:
