@@ -152,7 +152,9 @@ def scratch() -> Iterator[Path]:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def test_no_configuration_seeds_the_embedded_postgres(scratch: Path) -> None:
+def test_no_configuration_seeds_the_embedded_postgres(
+    scratch: Path, empty_db_url: str, tmp_path: Path
+) -> None:
     seeded = run_cli("seed", "--profile", "e2e", cwd=scratch)
     assert seeded.returncode == 0, seeded.stderr
     url = re.search(r"PostgreSQL: (postgresql://\S+)", seeded.stdout)
@@ -174,6 +176,21 @@ def test_no_configuration_seeds_the_embedded_postgres(scratch: Path) -> None:
     stopped = run_cli("db", "stop", cwd=scratch)
     assert stopped.returncode == 0, stopped.stderr
     assert not server.is_running()
+
+    # A second fresh run, elsewhere, on another server: the same data, to the byte.
+    elsewhere = run_cli("seed", "--profile", "e2e", "--database-url", empty_db_url, "--json", cwd=tmp_path)
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert json.loads(elsewhere.stdout)["fingerprint"] == digest.group(1)
+
+
+def test_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
+    closed_port = "postgresql://app:s3cret@127.0.0.1:9/shop_test"
+    result = run_cli("fingerprint", "--database-url", closed_port, cwd=tmp_path)
+    assert_one_error_line(
+        result, r"cannot connect to PostgreSQL at postgresql\+psycopg://app:\*\*\*@127\.0\.0\.1:9/shop_test"
+    )
+    assert result.returncode == 3
+    assert "s3cret" not in result.stderr
 
 
 def test_migrate_then_reset(empty_db_url: str, tmp_path: Path) -> None:

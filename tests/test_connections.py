@@ -1,0 +1,27 @@
+"""Unreachable databases give one line that names the URL without its password."""
+
+from __future__ import annotations
+
+import pytest
+
+from seedkit import mongo, postgres
+from seedkit.errors import DatabaseUnavailable
+
+
+def test_unreachable_postgres() -> None:
+    with pytest.raises(DatabaseUnavailable) as error:
+        postgres.create_engine("postgresql://app:s3cret@127.0.0.1:9/shop_test")
+    message = str(error.value)
+    assert message.startswith(
+        "cannot connect to PostgreSQL at postgresql+psycopg://app:***@127.0.0.1:9/shop_test: "
+    )
+    assert "s3cret" not in message and "\n" not in message
+
+
+def test_unreachable_mongo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mongo, "SERVER_TIMEOUT_MS", 300)
+    with pytest.raises(DatabaseUnavailable) as error:
+        mongo.connect("mongodb://app:s3cret@127.0.0.1:9/?directConnection=true", "shop_test")
+    message = str(error.value)
+    assert message.startswith("cannot connect to MongoDB at mongodb://app:***@127.0.0.1:9/")
+    assert "s3cret" not in message and "\n" not in message
