@@ -248,7 +248,7 @@ def test_database_names_look_like_tests_stay_short_and_never_merge_two_profiles(
     names = {
         worker_database_name(profile, strategy, "1a2b3c4d", worker)
         for profile in ("e2e", "integration_orders", "integration_payments", "Integration Orders")
-        for strategy in ("truncate", "rollback", "snapshot", "dirty", "dirty_tables")
+        for strategy in ("truncate", "rollback", "snapshot", "none", "none_tables")
         for worker in ("main", "gw0", "gw12345678")
     }
     assert len(names) == 4 * 5 * 3

@@ -6,7 +6,7 @@ name       what happens                                         see
 truncate   real commits; TRUNCATE everything (+ reseed) after   :mod:`.truncate`
 rollback   one outer transaction per test, rolled back          :mod:`.rollback`
 snapshot   a clone of a seeded template database per test       :mod:`.template`
-dirty      nothing is undone                                    :mod:`.dirty`
+none       nothing is undone                                    :mod:`.none`
 =========  ===================================================  ==============================
 
 Usage (what the pytest plugin does)::
@@ -27,8 +27,8 @@ from pymongo.database import Database
 
 from seedkit.errors import ConfigError
 from seedkit.isolation.base import Handle, IsolationError, Reseed, Strategy
-from seedkit.isolation.dirty import DirtyStrategy
 from seedkit.isolation.mongo_state import MongoBaseline, clear_collections
+from seedkit.isolation.none import NoIsolation
 from seedkit.isolation.rollback import RollbackStrategy
 from seedkit.isolation.template import TemplateStrategy, clone, drop, ensure_template, template_name
 from seedkit.isolation.truncate import TruncateStrategy, truncate_and_reload, truncate_tables, used_tables
@@ -37,7 +37,7 @@ STRATEGIES: dict[str, type[Any]] = {
     TruncateStrategy.name: TruncateStrategy,
     RollbackStrategy.name: RollbackStrategy,
     TemplateStrategy.name: TemplateStrategy,
-    DirtyStrategy.name: DirtyStrategy,
+    NoIsolation.name: NoIsolation,
 }
 
 
@@ -47,7 +47,7 @@ def create_strategy(
     """The strategy called ``name`` (a profile's ``isolation``) on the seeded stores.
 
     ``options`` go to the strategy's class: ``reseed=``/``skip_unused=`` (truncate),
-    ``server_url=``/``build=``/``clone_prefix=`` (snapshot), ``allow_unsafe=`` (all but dirty).
+    ``server_url=``/``build=``/``clone_prefix=`` (snapshot), ``allow_unsafe=`` (all but none).
     For ``snapshot``, ``database_url`` is the template's URL.
     """
     try:
@@ -60,10 +60,10 @@ def create_strategy(
 
 __all__ = [
     "STRATEGIES",
-    "DirtyStrategy",
     "Handle",
     "IsolationError",
     "MongoBaseline",
+    "NoIsolation",
     "Reseed",
     "RollbackStrategy",
     "Strategy",

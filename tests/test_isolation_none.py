@@ -1,4 +1,4 @@
-"""The dirty strategy and the registry the pytest plugin uses to pick a strategy by name."""
+"""The none strategy and the registry the pytest plugin uses to pick a strategy by name."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from isolation_support import app_creates_organization, count_slug
 
 from seedkit.config import ISOLATION_STRATEGIES
 from seedkit.errors import ConfigError
-from seedkit.isolation import STRATEGIES, DirtyStrategy, Strategy, TruncateStrategy, create_strategy
+from seedkit.isolation import STRATEGIES, NoIsolation, Strategy, TruncateStrategy, create_strategy
 
 
 def test_every_configurable_strategy_is_registered_and_follows_the_protocol(db_url: str) -> None:
@@ -30,8 +30,8 @@ def test_options_reach_the_strategy_and_unknown_names_are_refused(db_url: str) -
         create_strategy("savepoint", db_url)
 
 
-def test_dirty_keeps_what_tests_commit(db_url: str) -> None:
-    strategy = DirtyStrategy(db_url)
+def test_none_keeps_what_tests_commit(db_url: str) -> None:
+    strategy = NoIsolation(db_url)
     strategy.prepare()
     first = strategy.begin()
     app_creates_organization(first.session, "kept")

@@ -1,4 +1,4 @@
-"""The ``dirty`` strategy: no reset at all, for read-only suites over large seeded data.
+"""The ``none`` strategy: no reset at all, for read-only suites over large seeded data.
 
 Every test sees what earlier tests committed. Use it for load and performance profiles where
 re-creating a million rows per test is out of the question and tests only read (or write
@@ -17,10 +17,10 @@ from sqlalchemy.orm import sessionmaker
 from seedkit.isolation.base import Handle, IsolationError
 
 
-class DirtyStrategy:
+class NoIsolation:
     """Tests share the seeded stores; nothing is undone between them."""
 
-    name: ClassVar[str] = "dirty"
+    name: ClassVar[str] = "none"
 
     def __init__(self, database_url: str, mongo: Database[Any] | None = None) -> None:
         self.database_url = database_url
@@ -32,7 +32,7 @@ class DirtyStrategy:
 
     def begin(self) -> Handle:
         if self._engine is None:
-            raise IsolationError("DirtyStrategy.prepare() was not called")
+            raise IsolationError("NoIsolation.prepare() was not called")
         factory = sessionmaker(bind=self._engine)
         return Handle(
             url=self.database_url,
