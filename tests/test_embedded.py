@@ -1,0 +1,51 @@
+"""The embedded PostgreSQL: a persistent data directory keeps data and port across restarts."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from seedkit.embedded import EmbeddedPostgres, binaries_dir
+from seedkit.errors import DatabaseUnavailable
+
+
+def test_restart_keeps_data_and_port() -> None:
+    root = Path(tempfile.mkdtemp(prefix="seedkit-embedded-"))
+    server = EmbeddedPostgres(root / "postgres")
+    try:
+        server.start()
+        first_url = server.url()
+        engine = sa.create_engine(first_url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE kept (n int)"))
+            conn.execute(sa.text("INSERT INTO kept VALUES (7)"))
+            assert conn.execute(sa.text("SHOW fsync")).scalar() == "off"
+        engine.dispose()
+        server.stop()
+        assert not server.is_running()
+
+        again = EmbeddedPostgres(root / "postgres").start()
+        assert again.url() == first_url  # an app holding the URL reconnects after a restart
+        engine = sa.create_engine(again.url())
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT n FROM kept")).scalar() == 7
+        engine.dispose()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_system_binaries_can_replace_the_wheel(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SEEDKIT_PG_BIN", str(tmp_path))
+    with pytest.raises(DatabaseUnavailable, match=r"SEEDKIT_PG_BIN=.*no pg_ctl there"):
+        binaries_dir()
+    monkeypatch.delenv("SEEDKIT_PG_BIN")
+    real = binaries_dir()
+    monkeypatch.setenv("SEEDKIT_PG_BIN", str(real))
+    assert binaries_dir() == real
+    with EmbeddedPostgres.temporary() as server:  # started with the binaries SEEDKIT_PG_BIN names
+        assert server.is_running()
