@@ -295,7 +295,7 @@ def _seedkit_template(server_url: str, seeded: str, url: str, runs: int) -> list
 
 
 def _seedkit_changed(server_url: str, seeded: str, url: str, runs: int) -> list[float]:
-    from seedkit.bulk.restore import ChangedRowsStrategy
+    from seedkit.isolation.changed import ChangedRowsStrategy
 
     strategy = ChangedRowsStrategy(url)
     strategy.prepare()

@@ -18,7 +18,7 @@ from typing import Any
 
 from seedkit.errors import ConfigError
 
-ISOLATION_STRATEGIES = ("truncate", "rollback", "snapshot", "none")
+ISOLATION_STRATEGIES = ("truncate", "rollback", "snapshot", "none", "changed")
 BUILTIN_CONFIG = Path(__file__).resolve().parent.parent / "factories" / "seedkit.toml"
 
 

@@ -67,7 +67,7 @@ def e2e_fingerprint(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory
     return report.fingerprint
 
 
-@pytest.mark.parametrize("strategy", ["truncate", "rollback", "snapshot"])
+@pytest.mark.parametrize("strategy", ["truncate", "rollback", "snapshot", "changed"])
 def test_each_strategy_isolates_tests_and_keeps_the_seed_intact_over_50_writing_tests(
     pytester: pytest.Pytester, out: Path, pg_server_url: str, e2e_fingerprint: str, strategy: str
 ) -> None:
@@ -150,15 +150,15 @@ def test_keep_failed_keeps_the_failing_tests_database_and_says_how_to_connect(
     before = databases(pg_server_url, "seedkit_test_%_k%")
 
     result = pytester.runpytest_subprocess(*args, timeout=TIMEOUT)  # without the option: nothing kept
-    result.assert_outcomes(failed=3, passed=3)
+    result.assert_outcomes(failed=4, passed=4)
     assert "database kept" not in result.stdout.str()
     assert databases(pg_server_url, "seedkit_test_%_k%") == before
 
     result = pytester.runpytest_subprocess(*args, "--seedkit-keep-failed", timeout=TIMEOUT)
-    result.assert_outcomes(failed=3, passed=3)  # and the tests after a kept failure start from the seed
+    result.assert_outcomes(failed=4, passed=4)  # and the tests after a kept failure start from the seed
     output = result.stdout.str()
     kept = {match[2]: (match[0], match[1]) for match in KEPT_LINE.findall(output)}
-    assert sorted(kept) == ["rollback", "snapshot", "truncate"]
+    assert sorted(kept) == ["changed", "rollback", "snapshot", "truncate"]
     try:
         for strategy, (url, _name) in kept.items():
             assert f"psql {url}" in output.split("seedkit: databases kept for inspection")[1]  # summary

@@ -7,6 +7,7 @@ truncate   real commits; TRUNCATE everything (+ reseed) after   :mod:`.truncate`
 rollback   one outer transaction per test, rolled back          :mod:`.rollback`
 snapshot   a clone of a seeded template database per test       :mod:`.template`
 none       nothing is undone                                    :mod:`.none`
+changed    real commits; only the rows a test changed put back  :mod:`.changed`
 =========  ===================================================  ==============================
 
 Usage (what the pytest plugin does)::
@@ -27,6 +28,7 @@ from pymongo.database import Database
 
 from seedkit.errors import ConfigError
 from seedkit.isolation.base import Handle, IsolationError, Reseed, Strategy
+from seedkit.isolation.changed import ChangedRowsStrategy, ChangeTracker
 from seedkit.isolation.mongo_state import MongoBaseline, clear_collections
 from seedkit.isolation.none import NoIsolation
 from seedkit.isolation.rollback import RollbackStrategy
@@ -38,6 +40,7 @@ STRATEGIES: dict[str, type[Any]] = {
     RollbackStrategy.name: RollbackStrategy,
     TemplateStrategy.name: TemplateStrategy,
     NoIsolation.name: NoIsolation,
+    ChangedRowsStrategy.name: ChangedRowsStrategy,
 }
 
 
@@ -47,7 +50,8 @@ def create_strategy(
     """The strategy called ``name`` (a profile's ``isolation``) on the seeded stores.
 
     ``options`` go to the strategy's class: ``reseed=``/``skip_unused=`` (truncate),
-    ``server_url=``/``build=``/``clone_prefix=`` (snapshot), ``allow_unsafe=`` (all but none).
+    ``server_url=``/``build=``/``clone_prefix=`` (snapshot), ``schema=`` (changed),
+    ``allow_unsafe=`` (all but none).
     For ``snapshot``, ``database_url`` is the template's URL.
     """
     try:
@@ -60,6 +64,8 @@ def create_strategy(
 
 __all__ = [
     "STRATEGIES",
+    "ChangeTracker",
+    "ChangedRowsStrategy",
     "Handle",
     "IsolationError",
     "MongoBaseline",

@@ -45,7 +45,7 @@ def test_a_writes(seedkit_session, seedkit_handle, seedkit_mongo, seedkit_db_url
     assert count(seedkit_session, "SELECT count(*) FROM users WHERE email = 'written-by-a@test.example'") == 1
     assert count(seedkit_session, "SELECT count(*) FROM organizations WHERE slug = 'shop-of-a'") == 1
     assert seedkit_mongo["audit_events"].count_documents({"_id": event["_id"]}) == 1
-    if seedkit_handle.visible_to_other_processes:  # truncate and snapshot: real commits
+    if seedkit_handle.visible_to_other_processes:  # truncate, snapshot, changed: real commits
         engine = sa.create_engine(seedkit_db_url)
         with engine.connect() as conn:
             assert count(conn, "SELECT count(*) FROM organizations WHERE slug = 'shop-of-a'") == 1

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from factories.model_factories import UserFactory
 
-STRATEGIES = ["truncate", "rollback", "snapshot"]
+STRATEGIES = ["truncate", "rollback", "snapshot", "changed"]
 
 
 def emails(session):

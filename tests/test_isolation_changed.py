@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from factories.model_factories import CustomerFactory, OrganizationFactory, ProductFactory
 from seedkit.bulk import BulkSeeder
-from seedkit.bulk.restore import COPY_SCHEMA, LOG_SCHEMA, ChangedRowsStrategy
 from seedkit.determinism import deterministic
 from seedkit.fingerprint import fingerprint
+from seedkit.isolation.changed import COPY_SCHEMA, LOG_SCHEMA, ChangedRowsStrategy
 
 
 @pytest.fixture

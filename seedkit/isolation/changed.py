@@ -1,4 +1,6 @@
-"""Resets that scale with what a test touched: restore only the rows it changed, server-side.
+"""The ``changed`` isolation strategy: after each test, put back only the rows it changed.
+
+Resets that scale with what a test touched, done server-side.
 
 :func:`install_change_tracking` keeps, next to the seeded tables, a server-side copy of every
 table (schema ``seedkit_seed``) and a log of changed primary keys (schema ``seedkit_changes``),
@@ -8,13 +10,13 @@ key) marks the whole table. The triggers run in the writer's transaction, so the
 from every connection (a server under test in another process included) and a rolled-back
 write leaves no entry.
 
-:func:`restore_changed_rows` then, in one transaction with triggers and foreign-key checks
+:meth:`ChangeTracker.restore` then, in one transaction with triggers and foreign-key checks
 off (``session_replication_role = replica``), deletes the logged keys and inserts the seeded
 version of those keys back from the copy, rewinds sequences that moved, and clears the log.
 A test that wrote 10 rows costs about 10 rows of work, whatever the size of the database.
 
 :class:`ChangedRowsStrategy` wraps this in the isolation-strategy interface of
-:mod:`seedkit.isolation` (real commits, visible to other processes).
+:mod:`seedkit.isolation` (real commits, visible to other processes); see docs/isolation-changed.md.
 """
 
 from __future__ import annotations
@@ -278,9 +280,18 @@ class ChangedRowsStrategy:
                     "changed-rows isolation restores with triggers off (session_replication_role), which this "
                     "database user may not set: connect as a superuser, or use the truncate or snapshot strategy"
                 ) from exc
-        with self._engine.begin() as conn:
+        self._track()
+
+    def _track(self) -> None:
+        """Take the database's current content as the seeded state and start logging changes."""
+        with self.engine.begin() as conn:
             install_change_tracking(conn, self.schema)
             self._tracker = ChangeTracker(conn, self.schema)
+
+    def _tracking_installed(self) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.text(f"SELECT to_regclass('{LOG_SCHEMA}.log')")).scalar()
+        return found is not None
 
     def begin(self) -> Handle:
         factory = sessionmaker(bind=self.engine)
@@ -299,11 +310,22 @@ class ChangedRowsStrategy:
         self.reset()
 
     def reset(self) -> list[str]:
-        """Put back what changed since the seeded state; returns the tables that had changes."""
+        """Put back what changed since the seeded state; returns the tables that had changes.
+
+        A database found without the change log (renamed away and replaced by a fresh clone of
+        the seeded template, as the pytest plugin does to keep a failed test's database) is
+        taken as seeded and tracked again.
+        """
         if self._tracker is None:
             raise SeedkitError("ChangedRowsStrategy.prepare() was not called")
-        with self.engine.begin() as conn:
-            changed = self._tracker.restore(conn)
+        try:
+            with self.engine.begin() as conn:
+                changed = self._tracker.restore(conn)
+        except sa.exc.ProgrammingError:
+            if self._tracking_installed():
+                raise
+            self._track()  # the database was replaced by a seeded copy (the plugin's keep-failed)
+            changed = []
         if self.mongo is not None and self._baseline is not None:
             self._baseline.restore(self.mongo, allow_unsafe=self.allow_unsafe)
         return changed
