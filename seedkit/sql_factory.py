@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -30,6 +31,7 @@ import sqlalchemy as sa
 from factory import enums
 from factory.alchemy import SQLAlchemyModelFactory
 from factory.declarations import SKIP
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapper, RelationshipDirection, Session
 
@@ -251,9 +253,44 @@ def _remember(session: Session, obj: Any) -> None:
         session.info.setdefault(_POOL_KEY, {}).setdefault(model, []).append(obj)
 
 
+# A pool must only offer objects still alive in its session (pending or persistent there).
+# Checking every object at every pick costs O(pool); instead, the session events of every
+# transition out of that state note the object as a suspect, and a pick checks only the
+# suspects of its model (an object may also come back before the pick: the bulk seeder
+# detaches and re-attaches what it keeps). Suspects live outside ``session.info``, which the
+# bulk seeder and the partitions walk.
+_SUSPECTS: weakref.WeakKeyDictionary[Session, dict[type, dict[int, Any]]] = weakref.WeakKeyDictionary()
+
+
+def _suspect(session: Session, obj: Any) -> None:
+    model = type(obj)
+    if model in _REUSABLE_MODELS and model in session.info.get(_POOL_KEY, ()):
+        _SUSPECTS.setdefault(session, {}).setdefault(model, {})[id(obj)] = obj
+
+
+for _leaving in (
+    "pending_to_transient",
+    "persistent_to_transient",
+    "persistent_to_detached",
+    "persistent_to_deleted",
+):
+    event.listen(Session, _leaving, _suspect)
+
+
 def _alive(session: Session, obj: Any) -> bool:
     state = sa.inspect(obj)
     return state.session is session and (state.persistent or state.pending)
+
+
+def _live_pool(session: Session, model: type) -> list[Any]:
+    """The session's pool of ``model``, without the objects that left the session."""
+    pool: list[Any] = session.info.get(_POOL_KEY, {}).get(model, [])
+    suspects = _SUSPECTS.get(session, {}).pop(model, None)
+    if suspects:
+        dead = {key for key, obj in suspects.items() if not _alive(session, obj)}
+        if dead:
+            pool[:] = [obj for obj in pool if id(obj) not in dead]
+    return pool
 
 
 class ReuseOrCreate(factory.SubFactory):
@@ -277,8 +314,7 @@ class ReuseOrCreate(factory.SubFactory):
         factory_class = self.get_factory()
         if step.builder.strategy == enums.CREATE_STRATEGY and not extra:
             session = session_for(factory_class)
-            pool = session.info.get(_POOL_KEY, {}).get(factory_class._meta.model, [])
-            pool[:] = [obj for obj in pool if _alive(session, obj)]
+            pool = _live_pool(session, factory_class._meta.model)
             if pool:
                 return factory.random.randgen.choice(pool)
         return super().evaluate(instance, step, extra)

@@ -188,6 +188,22 @@ def test_reuse_or_create_reuses_only_live_objects_of_the_same_session(session: S
     assert count(session, "organizations") == 1
 
 
+def test_reuse_or_create_drops_objects_that_left_the_session_and_keeps_those_that_came_back(
+    session: Session,
+) -> None:
+    expunged, deleted, returned = OrganizationFactory.create_batch(3)
+    session.expunge(expunged)
+    session.delete(deleted)
+    session.flush()
+    session.expunge(returned)
+    session.add(returned)  # detached, then persistent again before the next pick
+    products = ProductFactory.create_batch(20)
+    assert {p.organization.id for p in products} == {returned.id}
+    assert count(session, "organizations") == 2  # expunged and returned; nothing new created
+    session.expunge(returned)
+    assert ProductFactory().organization not in (expunged, deleted, returned)
+
+
 def test_reuse_or_create_with_overrides_creates_a_new_parent(session: Session) -> None:
     org = OrganizationFactory()
     product = ProductFactory(organization__name="Other Shop")
