@@ -285,7 +285,7 @@ def _create_volume(
             done += size
             if progress:
                 progress(task, done, volume.count)
-        seeder._writer.wait_idle()  # this volume's rows are in: a database error is this volume's
+        seeder.wait()  # this volume's rows are in: a database error is this volume's
     except FactoryError as exc:
         raise FactoryError(f"{where}: {exc}") from exc
     except SeedkitError:
