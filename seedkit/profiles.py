@@ -13,6 +13,14 @@
 
 On any error the PostgreSQL transaction is rolled back and the Mongo side is put back as it
 was (see :class:`seedkit.reset.MongoRun`), then the :class:`SeedkitError` is raised.
+
+With ``workers`` (``seedkit seed --workers N``), step 3 is split: the reset or emptiness check
+and the packs run in one transaction, committed; then the volumes are created by
+:func:`seedkit.bulk.seed_partitioned` in the same deterministic context (volumes larger than
+``partition_size`` cut into partitions run on ``workers`` processes, each committing on its
+own). The data is the same for every number of workers, but differs from the default path's
+(each partition has its own random stream); a failure there leaves the database partially
+seeded (the error says so; seed again with ``reset``).
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
 
 from seedkit import migrations
-from seedkit.bulk import BulkSeeder
+from seedkit.bulk import DEFAULT_PARTITION_SIZE, BulkSeeder, VolumeSpec, seed_partitioned
 from seedkit.config import Profile, Settings, Volume
 from seedkit.determinism import Deterministic, deterministic
 from seedkit.errors import ConfigError, FactoryError, SeedkitError
@@ -159,6 +167,8 @@ def seed_profile(
     reset: bool = False,
     allow_unsafe: bool = False,
     progress: Progress | None = None,
+    workers: int | None = None,
+    partition_size: int | None = None,
 ) -> SeedReport:
     """Seed the targets with ``profile`` (see the module docstring); returns a :class:`SeedReport`.
 
@@ -166,14 +176,27 @@ def seed_profile(
     settings (starting the embedded PostgreSQL if no URL is set anywhere), after the profile,
     its packs and factories have been checked. Without ``reset`` the database must be empty:
     seeding is only reproducible from empty, and adding to a seeded database would collide on
-    its deterministic keys.
+    its deterministic keys. ``workers``: seed the volumes in partitions of ``partition_size``
+    roots (default :data:`seedkit.bulk.DEFAULT_PARTITION_SIZE`) on that many processes (see the
+    module docstring); ``partition_size`` shapes the data, so keep it fixed.
     """
+    if workers is not None and workers < 1:
+        raise ConfigError(f"workers must be at least 1, got {workers}")
+    partition_size = DEFAULT_PARTITION_SIZE if partition_size is None else partition_size
+    if partition_size < 1:
+        raise ConfigError(f"partition size must be at least 1, got {partition_size}")
     started = time.perf_counter()
     chosen = settings.profile(profile) if isinstance(profile, str) else profile
     plan = _plan(settings, chosen, seed)
     targets = targets or resolve_targets(settings, chosen, database_url=database_url, mongo_url=mongo_url)
     with open_targets(targets) as (engine, db):
         schema = prepare_schema(engine, db, settings, chosen)
+        if workers is not None:
+            unsafe_ok = allow_unsafe or settings.allow_unsafe
+            _run_partitioned(plan, engine, db, targets, reset, unsafe_ok, workers, partition_size, progress)
+            with engine.connect() as conn:
+                result = fingerprint(conn, db)
+            return _report(plan, targets, schema, reset, result, time.perf_counter() - started)
         with engine.connect() as conn:
             mongo_run = MongoRun(db)
             try:
@@ -192,6 +215,65 @@ def seed_profile(
             mongo_run.commit()
             result = fingerprint(conn, db)  # of what was committed
     return _report(plan, targets, schema, reset, result, time.perf_counter() - started)
+
+
+def _run_partitioned(
+    plan: _Plan,
+    engine: Engine,
+    db: Database[Any],
+    targets: Targets,
+    reset: bool,
+    allow_unsafe: bool,
+    workers: int,
+    partition_size: int,
+    progress: Progress | None,
+) -> None:
+    """Reset/check and packs in one committed transaction, then the volumes in partitions."""
+    profile = plan.profile
+    with deterministic(plan.seed, start=profile.clock_start, step=profile.clock_step) as context:
+        with engine.connect() as conn:
+            mongo_run = MongoRun(db)
+            try:
+                with conn.begin():
+                    if reset:
+                        _empty(conn, mongo_run, targets, allow_unsafe)
+                    else:
+                        _refuse_existing_data(conn, db, targets)
+                    if plan.packs:
+                        _apply_packs(plan, conn, db, context, progress)
+            except sa.exc.DBAPIError as exc:
+                mongo_run.rollback()
+                raise SeedkitError(f"PostgreSQL refused the seeding: {_reason(exc)}") from exc
+            except BaseException:
+                mongo_run.rollback()
+                raise
+            mongo_run.commit()
+        if not plan.factories:
+            return
+        volumes = [
+            VolumeSpec(factory_class, volume.count, volume.fields) for volume, factory_class in plan.factories
+        ]
+        task = f"volumes ({workers} worker{'s' if workers > 1 else ''}, partitions of {partition_size})"
+        total = sum(volume.count for volume in volumes)
+        if progress:
+            progress(task, 0, total)
+        try:
+            seed_partitioned(
+                engine.url.render_as_string(hide_password=False),
+                volumes,
+                workers=workers,
+                partition_size=partition_size,
+                mongo=db,
+                context=context,
+            )
+        except Exception as exc:
+            raise SeedkitError(
+                f"profile {profile.name!r}: seeding the volumes with {workers} worker(s) failed: {_reason(exc)}; "
+                "the packs and the parts committed before the failure stay (the database is partially "
+                "seeded): seed again with --reset"
+            ) from exc
+        if progress:
+            progress(task, total, total)
 
 
 def _empty(conn: Connection, mongo_run: MongoRun, targets: Targets, allow_unsafe: bool) -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import create_database, drop_database
 
 from seedkit.embedded import EmbeddedPostgres
 from seedkit.fingerprint import Fingerprint, fingerprint
@@ -230,3 +231,71 @@ def test_packs_validate_reports_every_problem_with_its_place(tmp_path: Path) -> 
         r"error: .*users.yaml:3, record 'alice', field 'organization_id': .*nowhere", checked.stderr
     )
     assert "1 problem(s) in shop" in checked.stderr
+
+
+PARTITIONED_CONFIG = """
+alembic = {{ script_location = "{factories}/migrations" }}
+packs = ["{factories}/packs"]
+factories = ["factories.model_factories", "factories.document_factories"]
+mongo_database = "seedkit"
+
+[profiles.small]
+seed = 11
+clock_start = "2025-01-01T00:00:00Z"
+migrate = true
+packs = ["golden"]
+volumes = [
+    {{ factory = "OrganizationFactory", count = 2 }},
+    {{ factory = "ProductFactory", count = 12 }},
+    {{ factory = "CustomerFactory", count = 300, orders = "0-2" }},
+]
+"""
+
+
+def test_seed_with_workers_gives_the_same_data_for_any_number_of_workers(
+    pg_server_url: str, tmp_path: Path
+) -> None:
+    config = PARTITIONED_CONFIG.format(factories=(REPO / "factories").as_posix())
+    reports = {}
+    for run, options in {"one": ["--workers", "1"], "two": ["--workers", "2"], "plain": []}.items():
+        name = f"test_workers_{run}_{os.getpid()}"
+        url = create_database(pg_server_url, name)
+        cwd = tmp_path / run  # each run has its own configuration file and mongomock state beside it
+        cwd.mkdir()
+        (cwd / "seedkit.toml").write_text(config)
+        try:
+            seeded = run_cli(
+                "seed", "--profile", "small", "--database-url", url,
+                "--json", "--partition-size", "100", *options, cwd=cwd,
+            )  # fmt: skip
+            assert seeded.returncode == 0, seeded.stderr
+            reports[run] = json.loads(seeded.stdout)
+            assert reports[run]["fingerprint"] == stores_fingerprint(url, cwd).digest
+            engine = sa.create_engine(url)
+            with engine.connect() as conn:  # the golden pack is there, beside the volumes
+                admin = sa.text("SELECT count(*) FROM users WHERE email = 'admin@acme.example'")
+                assert conn.execute(admin).scalar_one() == 1
+            engine.dispose()
+        finally:
+            drop_database(pg_server_url, name)
+    assert reports["one"]["fingerprint"] == reports["two"]["fingerprint"]
+    assert reports["one"]["rows"] == reports["two"]["rows"]
+    assert reports["one"]["rows"]["users"] == reports["plain"]["rows"]["users"] > 300  # pack + volume
+    # partitions have their own random streams: not the data of the unpartitioned run
+    assert reports["one"]["fingerprint"] != reports["plain"]["fingerprint"]
+
+
+def test_seed_with_workers_failing_in_a_partition_says_what_stays(empty_db_url: str, tmp_path: Path) -> None:
+    config = PARTITIONED_CONFIG.format(factories=(REPO / "factories").as_posix())
+    (tmp_path / "seedkit.toml").write_text(config.replace('orders = "0-2"', 'orders = "two"'))
+    failed = run_cli(
+        "seed", "--profile", "small", "--database-url", empty_db_url, "--workers", "2",
+        "--partition-size", "100", cwd=tmp_path,
+    )  # fmt: skip
+    assert_one_error_line(failed, r"profile 'small': seeding the volumes with 2 worker\(s\) failed: .*two")
+    assert "partially seeded" in failed.stderr and "--reset" in failed.stderr
+    engine = sa.create_engine(empty_db_url)
+    with engine.connect() as conn:  # packs, then the small volumes, committed; every partition failed
+        counts = {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in E2E_ROWS}
+    assert counts == {**E2E_ROWS, "organizations": 1 + 2, "products": 6 + 12}
+    engine.dispose()

@@ -26,7 +26,7 @@ import multiprocessing
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,7 +40,7 @@ from seedkit.binding import bind
 from seedkit.bulk.collect import CollectingDatabase
 from seedkit.bulk.seeder import DEFAULT_CHUNK_SIZE, MONGO_BATCH, BulkSeeder
 from seedkit.clock import DEFAULT_START
-from seedkit.determinism import deterministic
+from seedkit.determinism import Deterministic, deterministic
 from seedkit.errors import SeedkitError
 
 DEFAULT_PARTITION_SIZE = 10_000
@@ -98,7 +98,7 @@ def seed_partitioned(
     url: str,
     volumes: Sequence[VolumeSpec | tuple[type[Any], int, Mapping[str, Any]]],
     *,
-    seed: int,
+    seed: int | None = None,
     start: str | datetime = DEFAULT_START,
     step: str | float | timedelta = "1s",
     workers: int = 1,
@@ -106,6 +106,7 @@ def seed_partitioned(
     bulk: bool = True,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     mongo: Database[Any] | None = None,
+    context: Deterministic | None = None,
 ) -> PartitionedResult:
     """Create ``volumes`` in order on the database at ``url`` (see the module docstring).
 
@@ -113,7 +114,17 @@ def seed_partitioned(
     leaves earlier work committed: run it on a database you can reset. ``bulk=False`` uses the
     per-object path (``create_batch`` through a session) with the same partitioning, and gives
     the same rows.
+
+    ``context``: an active ``deterministic(...)`` context to continue (e.g. after packs were
+    applied in it) instead of opening ``deterministic(seed, start, step)``; the seed, start and
+    step then come from it.
     """
+    if context is not None:
+        if seed is not None and seed != context.seed:
+            raise ValueError(f"seed {seed} differs from the context's seed {context.seed}")
+        seed = context.seed
+    if seed is None:
+        raise ValueError("give a seed or a deterministic context")
     if workers < 1:
         raise ValueError("workers must be >= 1")
     if partition_size < 1:
@@ -123,7 +134,8 @@ def seed_partitioned(
     engine = sa.create_engine(url)
     pool = _pool(workers)
     try:
-        with deterministic(seed, start, step) as context, engine.connect() as conn:
+        opened = nullcontext(context) if context is not None else deterministic(seed, start, step)
+        with opened as context, engine.connect() as conn:
             info: Any = {}
             serial: list[VolumeSpec] = []
             number = 0

@@ -64,6 +64,23 @@ def seed(
     database_url: DatabaseUrlOption = None,
     mongo_url: MongoUrlOption = None,
     reset: Annotated[bool, typer.Option("--reset", help="Empty both stores first (guarded).")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Create the volumes in fixed partitions on N processes: the same data for any N, "
+            "but not the data of a run without --workers; not all or nothing.",
+        ),
+    ] = None,
+    partition_size: Annotated[
+        int | None,
+        typer.Option(
+            "--partition-size",
+            min=1,
+            help="Roots per partition with --workers (default 10,000); it shapes the data, keep it fixed.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
     allow_unsafe: AllowUnsafeOption = False,
     config: ConfigOption = None,
@@ -72,13 +89,15 @@ def seed(
 
     The database must be empty unless --reset is given. With no database URL anywhere, the
     embedded PostgreSQL under ./.seedkit is started (and left running for your app).
+    With --workers N the packs commit first and the volumes are created in partitions, each
+    committed on its own (see docs/cli.md).
     """
     from seedkit.profiles import seed_profile
 
     settings = load(config)
     name = _choose_profile(settings, profile)
     settings.profile(name)  # an unknown profile fails before anything starts
-    note(f"seeding profile {name!r}...")
+    note(f"seeding profile {name!r}" + (f" with {workers} worker(s)..." if workers else "..."))
     with _progress_bars(not json_output) as progress:
         report = seed_profile(
             settings,
@@ -89,6 +108,8 @@ def seed(
             reset=reset,
             allow_unsafe=allow_unsafe,
             progress=progress,
+            workers=workers,
+            partition_size=partition_size,
         )
     if json_output:
         print_json(report.to_dict())
