@@ -55,6 +55,30 @@ class Handle:
         self.session.close()
 
 
+def committing_handle(url: str, engine: Engine, mongo: Database[Any] | None) -> Handle:
+    """A handle whose sessions commit for real, so other processes see the test's writes."""
+    factory = sessionmaker(bind=engine)
+    return Handle(
+        url=url,
+        engine=engine,
+        bind=engine,
+        session=factory(),
+        session_factory=factory,
+        mongo=mongo,
+        visible_to_other_processes=True,
+    )
+
+
+def guard_stores(url: str, mongo: Database[Any] | None, *, action: str, allow_unsafe: bool) -> None:
+    """The safety guard for both stores a strategy will reset (see :mod:`seedkit.safety`)."""
+    from seedkit.isolation.mongo_state import check_mongo_destructive
+    from seedkit.safety import check_destructive
+
+    check_destructive(url, action=action, allow_unsafe=allow_unsafe)
+    if mongo is not None:
+        check_mongo_destructive(mongo, action=action, allow_unsafe=allow_unsafe)
+
+
 @runtime_checkable
 class Strategy(Protocol):
     """One way of giving every test the seeded data and undoing what the test wrote."""

@@ -27,12 +27,10 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import sessionmaker
 
 from seedkit.errors import SeedkitError
-from seedkit.isolation.base import Handle
-from seedkit.isolation.mongo_state import MongoBaseline, check_mongo_destructive
-from seedkit.safety import check_destructive
+from seedkit.isolation.base import Handle, committing_handle, guard_stores
+from seedkit.isolation.mongo_state import MongoBaseline
 from seedkit.schema import reflect_schema
 
 LOG_SCHEMA = "seedkit_changes"
@@ -263,13 +261,13 @@ class ChangedRowsStrategy:
 
     def prepare(self) -> None:
         """Copy the seeded tables server-side and start logging changes."""
-        check_destructive(
-            self.database_url, action="use changed-rows isolation on", allow_unsafe=self.allow_unsafe
+        guard_stores(
+            self.database_url,
+            self.mongo,
+            action="use changed-rows isolation on",
+            allow_unsafe=self.allow_unsafe,
         )
         if self.mongo is not None:
-            check_mongo_destructive(
-                self.mongo, action="use changed-rows isolation on", allow_unsafe=self.allow_unsafe
-            )
             self._baseline = MongoBaseline.capture(self.mongo)
         self._engine = sa.create_engine(self.database_url)
         with self._engine.begin() as conn:
@@ -294,16 +292,7 @@ class ChangedRowsStrategy:
         return found is not None
 
     def begin(self) -> Handle:
-        factory = sessionmaker(bind=self.engine)
-        return Handle(
-            url=self.database_url,
-            engine=self.engine,
-            bind=self.engine,
-            session=factory(),
-            session_factory=factory,
-            mongo=self.mongo,
-            visible_to_other_processes=True,
-        )
+        return committing_handle(self.database_url, self.engine, self.mongo)
 
     def end(self, handle: Handle) -> None:
         handle.close_sessions()

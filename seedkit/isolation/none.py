@@ -12,9 +12,8 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
 
-from seedkit.isolation.base import Handle, IsolationError
+from seedkit.isolation.base import Handle, IsolationError, committing_handle
 
 
 class NoIsolation:
@@ -33,15 +32,7 @@ class NoIsolation:
     def begin(self) -> Handle:
         if self._engine is None:
             raise IsolationError("NoIsolation.prepare() was not called")
-        factory = sessionmaker(bind=self._engine)
-        return Handle(
-            url=self.database_url,
-            engine=self._engine,
-            bind=self._engine,
-            session=factory(),
-            session_factory=factory,
-            mongo=self.mongo,
-        )
+        return committing_handle(self.database_url, self._engine, self.mongo)
 
     def end(self, handle: Handle) -> None:
         handle.close_sessions()

@@ -26,11 +26,10 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import NullPool
 
 from seedkit.config import Profile, Settings
-from seedkit.isolation.base import Handle, IsolationError
+from seedkit.isolation.base import Handle, IsolationError, committing_handle
 from seedkit.isolation.mongo_state import MongoBaseline, check_mongo_destructive
 from seedkit.postgres import database_name, normalize_url, with_database
 from seedkit.safety import check_destructive
@@ -310,18 +309,9 @@ class TemplateStrategy:
         with self._admin_engine().connect() as conn:
             _clone(conn, self.template, name)
         url = with_database(self.server_url, name)
-        engine = sa.create_engine(url)
-        factory = sessionmaker(bind=engine)
-        return Handle(
-            url=url,
-            engine=engine,
-            bind=engine,
-            session=factory(),
-            session_factory=factory,
-            mongo=self.mongo,
-            visible_to_other_processes=True,
-            extra={"database": name},
-        )
+        handle = committing_handle(url, sa.create_engine(url), self.mongo)
+        handle.extra["database"] = name
+        return handle
 
     def end(self, handle: Handle) -> None:
         handle.close_sessions()

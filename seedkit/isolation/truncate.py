@@ -14,10 +14,9 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import sessionmaker
 
-from seedkit.isolation.base import Handle, IsolationError, Reseed
-from seedkit.isolation.mongo_state import check_mongo_destructive, clear_collections
+from seedkit.isolation.base import Handle, IsolationError, Reseed, committing_handle, guard_stores
+from seedkit.isolation.mongo_state import clear_collections
 from seedkit.safety import check_destructive
 from seedkit.schema import EXCLUDED_TABLES, reflect_schema
 
@@ -169,27 +168,14 @@ class TruncateStrategy:
         return self._engine
 
     def prepare(self) -> None:
-        check_destructive(
-            self.database_url, action="use truncate isolation on", allow_unsafe=self.allow_unsafe
+        guard_stores(
+            self.database_url, self.mongo, action="use truncate isolation on", allow_unsafe=self.allow_unsafe
         )
-        if self.mongo is not None:
-            check_mongo_destructive(
-                self.mongo, action="use truncate isolation on", allow_unsafe=self.allow_unsafe
-            )
         self._engine = sa.create_engine(self.database_url)
         self._tables = schema_tables(self._engine, self.schema)
 
     def begin(self) -> Handle:
-        factory = sessionmaker(bind=self.engine)
-        return Handle(
-            url=self.database_url,
-            engine=self.engine,
-            bind=self.engine,
-            session=factory(),
-            session_factory=factory,
-            mongo=self.mongo,
-            visible_to_other_processes=True,
-        )
+        return committing_handle(self.database_url, self.engine, self.mongo)
 
     def end(self, handle: Handle) -> None:
         handle.close_sessions()
