@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from seedkit.config import Profile, Settings, load_settings
+
+if TYPE_CHECKING:
+    from seedkit.targets import Targets
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -45,6 +48,17 @@ def load(config: Path | None) -> Settings:
 
 def profile_or_none(settings: Settings, name: str | None) -> Profile | None:
     return settings.profile(name) if name else None
+
+
+def settings_and_targets(
+    config: Path | None, profile: str | None, database_url: str | None, mongo_url: str | None
+) -> tuple[Settings, Targets]:
+    """The settings and the stores a command works on, from its common options."""
+    from seedkit.targets import resolve_targets
+
+    settings = load(config)
+    chosen = profile_or_none(settings, profile)
+    return settings, resolve_targets(settings, chosen, database_url=database_url, mongo_url=mongo_url)
 
 
 def print_json(data: Any) -> None:

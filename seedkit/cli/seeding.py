@@ -24,6 +24,7 @@ from seedkit.cli.common import (
     out,
     print_json,
     profile_or_none,
+    settings_and_targets,
 )
 from seedkit.config import Settings, Volume
 from seedkit.errors import ConfigError
@@ -155,12 +156,8 @@ def reset(
 ) -> None:
     """Empty every table (but alembic_version) and every Mongo collection (indexes kept)."""
     from seedkit.profiles import reset_targets
-    from seedkit.targets import resolve_targets
 
-    settings = load(config)
-    targets = resolve_targets(
-        settings, profile_or_none(settings, profile), database_url=database_url, mongo_url=mongo_url
-    )
+    settings, targets = settings_and_targets(config, profile, database_url, mongo_url)
     emptied = reset_targets(settings, targets, allow_unsafe=allow_unsafe)
     if json_output:
         print_json({"database_url": libpq_url(_redacted(targets.database_url)), "emptied": emptied})
@@ -216,12 +213,9 @@ def fingerprint(
 ) -> None:
     """Print the stable content hash of both stores (the same data gives the same hash anywhere)."""
     from seedkit.fingerprint import fingerprint as compute
-    from seedkit.targets import open_targets, resolve_targets
+    from seedkit.targets import open_targets
 
-    settings = load(config)
-    targets = resolve_targets(
-        settings, profile_or_none(settings, profile), database_url=database_url, mongo_url=mongo_url
-    )
+    _, targets = settings_and_targets(config, profile, database_url, mongo_url)
     with open_targets(targets) as (engine, db), engine.connect() as conn:
         result = compute(conn, db)
     if json_output:

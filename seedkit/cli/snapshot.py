@@ -25,10 +25,10 @@ from seedkit.cli.common import (
     load,
     out,
     print_json,
-    profile_or_none,
+    settings_and_targets,
 )
 from seedkit.config import Settings
-from seedkit.targets import open_targets, resolve_targets
+from seedkit.targets import open_targets
 from seedkit.urls import redact
 
 snapshot_app = typer.Typer(
@@ -65,10 +65,7 @@ def save(
     json: JsonOption = False,
 ) -> None:
     """Save both stores to snapshot NAME."""
-    settings = load(config)
-    targets = resolve_targets(
-        settings, profile_or_none(settings, profile), database_url=database_url, mongo_url=mongo_url
-    )
+    settings, targets = settings_and_targets(config, profile, database_url, mongo_url)
     with open_targets(targets) as (engine, mongo_db):
         info = snapshot.save(
             name,
@@ -98,10 +95,7 @@ def restore(
     json: JsonOption = False,
 ) -> None:
     """Replace both stores' contents with snapshot NAME (checked first; nothing changes if it is refused)."""
-    settings = load(config)
-    targets = resolve_targets(
-        settings, profile_or_none(settings, profile), database_url=database_url, mongo_url=mongo_url
-    )
+    settings, targets = settings_and_targets(config, profile, database_url, mongo_url)
     with open_targets(targets) as (engine, mongo_db):
         info = snapshot.restore(
             name,
