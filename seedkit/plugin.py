@@ -37,7 +37,7 @@ _ACTIVE = pytest.StashKey[tuple[Any, Any, Any]]()
 _KEEP = pytest.StashKey[str]()
 _OPTIONS = {
     "seedkit_profile": "profile of the seeded data (default: the only profile of the configuration)",
-    "seedkit_strategy": "isolation strategy: truncate, rollback, snapshot... (default: the profile's)",
+    "seedkit_strategy": "isolation strategy: truncate, rollback, snapshot, changed or none (default: the profile's)",
     "seedkit_database_url": "PostgreSQL server the plugin creates its databases on (default: the "
     "profile's, SEEDKIT_DATABASE_URL, the configuration's, else an embedded server)",
     "seedkit_mongo_url": "MongoDB server (default: the profile's, SEEDKIT_MONGO_URL, the configuration's, "
