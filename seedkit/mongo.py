@@ -21,6 +21,7 @@ from seedkit.errors import DatabaseUnavailable
 from seedkit.urls import redact
 
 SERVER_TIMEOUT_MS = 3000
+INDEX_OPTIONS = ("unique", "sparse", "expireAfterSeconds", "partialFilterExpression", "collation", "hidden")
 
 
 def connect(url: str | None, database: str) -> Database[Any]:
@@ -38,6 +39,30 @@ def connect(url: str | None, database: str) -> Database[Any]:
     return client[database]
 
 
+def user_collections(db: Database[Any]) -> list[str]:
+    """The database's collections except ``system.*``, sorted."""
+    return sorted(name for name in db.list_collection_names() if not name.startswith("system."))
+
+
+def index_specs(db: Database[Any], collection: str) -> dict[str, dict[str, Any]]:
+    """Index name -> {"key": [(field, direction)...], options...}, without the ``_id_`` index."""
+    specs = {}
+    for name, info in db[collection].index_information().items():
+        if name == "_id_":
+            continue
+        spec: dict[str, Any] = {"key": [tuple(part) for part in info["key"]]}
+        spec.update({option: info[option] for option in INDEX_OPTIONS if option in info})
+        specs[name] = spec
+    return specs
+
+
+def create_indexes(db: Database[Any], collection: str, specs: dict[str, dict[str, Any]]) -> None:
+    """Create the indexes described by :func:`index_specs` (keys may come back from JSON as lists)."""
+    for name, spec in specs.items():
+        options = {k: v for k, v in spec.items() if k != "key"}
+        db[collection].create_index([tuple(part) for part in spec["key"]], name=name, **options)
+
+
 class MongomockFile:
     """Persists a mongomock database to an Extended-JSON file between processes."""
 
@@ -52,27 +77,17 @@ class MongomockFile:
         for name in db.list_collection_names():
             db.drop_collection(name)
         for name, body in dump.items():
-            collection = db[name]
-            for index in body.get("indexes", []):
-                # JSON turns the (field, direction) pairs into lists; pymongo wants tuples.
-                collection.create_index([tuple(k) for k in index["key"]], **index.get("options", {}))
+            db.create_collection(name)
+            create_indexes(db, name, body["indexes"])
             if body["documents"]:
-                collection.insert_many(body["documents"])
-            elif name not in db.list_collection_names():
-                db.create_collection(name)
+                db[name].insert_many(body["documents"])
 
     def save(self, db: Database[Any]) -> None:
         """Write ``db``'s documents and indexes to the file."""
         dump: dict[str, Any] = {}
-        for name in sorted(db.list_collection_names()):
-            collection = db[name]
-            indexes = []
-            for index_name, info in collection.index_information().items():
-                if index_name == "_id_":
-                    continue
-                options = {k: v for k, v in info.items() if k in ("unique", "sparse", "expireAfterSeconds")}
-                indexes.append({"key": list(info["key"]), "options": {"name": index_name, **options}})
-            dump[name] = {"indexes": indexes, "documents": list(collection.find({}, sort=[("_id", 1)]))}
+        for name in user_collections(db):
+            documents = list(db[name].find({}, sort=[("_id", 1)]))
+            dump[name] = {"indexes": index_specs(db, name), "documents": documents}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json_util.dumps(dump, json_options=json_util.CANONICAL_JSON_OPTIONS, indent=1))

@@ -45,7 +45,7 @@ from seedkit.imports import import_module, import_object
 from seedkit.isolation.mongo_state import check_mongo_destructive
 from seedkit.isolation.truncate import truncate_tables
 from seedkit.packs import Pack, apply_packs, resolve_packs
-from seedkit.reset import MongoRun, user_collections
+from seedkit.reset import MongoRun, live_collections
 from seedkit.safety import check_destructive
 from seedkit.schema import reflect_schema
 from seedkit.targets import Targets, open_targets, resolve_targets
@@ -152,7 +152,7 @@ def existing_data(conn: Connection, db: Database[Any]) -> dict[str, list[str]]:
         for name in reflect_schema(conn).tables
         if conn.execute(sa.text(f'SELECT EXISTS (SELECT 1 FROM "{name}")')).scalar()
     ]
-    collections = [name for name in user_collections(db) if db[name].find_one({}, {"_id": 1}) is not None]
+    collections = [name for name in live_collections(db) if db[name].find_one({}, {"_id": 1}) is not None]
     return {"tables": tables, "collections": collections}
 
 

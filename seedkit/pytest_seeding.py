@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from seedkit import migrations, postgres, profiles
 from seedkit.config import Profile, Settings
 from seedkit.isolation.truncate import truncate_tables
-from seedkit.reset import user_collections
+from seedkit.reset import live_collections
 
 _COMMENT_PREFIX = "seedkit-template "
 
@@ -39,7 +39,7 @@ def build_template(settings: Settings, profile: Profile, url: str, mongo: Databa
         profiles.ensure_mongo_indexes(mongo, settings)
         with engine.begin() as conn:
             profiles.seed_stores(settings, profile, conn, mongo)
-            documents = sum(mongo[name].count_documents({}) for name in user_collections(mongo))
+            documents = sum(mongo[name].count_documents({}) for name in live_collections(mongo))
             note = _COMMENT_PREFIX + json.dumps({"mongo_documents": documents})
             name = postgres.database_name(url)
             conn.execute(sa.text(f"COMMENT ON DATABASE {_quote(name)} IS {_literal(note)}"))

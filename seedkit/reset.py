@@ -14,14 +14,14 @@ from typing import Any
 
 from pymongo.database import Database
 
-from seedkit.isolation import mongo_state
+from seedkit import mongo
 
 BACKUP_PREFIX = "_seedkit_reset."
 
 
-def user_collections(db: Database[Any]) -> list[str]:
+def live_collections(db: Database[Any]) -> list[str]:
     """The collections seedkit manages: not ``system.*``, not reset backups."""
-    return [name for name in mongo_state.user_collections(db) if not name.startswith(BACKUP_PREFIX)]
+    return [name for name in mongo.user_collections(db) if not name.startswith(BACKUP_PREFIX)]
 
 
 class MongoRun:
@@ -36,7 +36,7 @@ class MongoRun:
         self.db = db
         self._restore_leftovers()
         self.before: dict[str, list[Any]] = {
-            name: [doc["_id"] for doc in db[name].find({}, {"_id": 1})] for name in user_collections(db)
+            name: [doc["_id"] for doc in db[name].find({}, {"_id": 1})] for name in live_collections(db)
         }
         self.set_aside: dict[str, str] = {}
 
@@ -47,7 +47,7 @@ class MongoRun:
             self.db[name].rename(backup)
             self.set_aside[name] = backup
             self.db.create_collection(name)
-            mongo_state.create_indexes(self.db, name, mongo_state.index_specs(self.db, backup))
+            mongo.create_indexes(self.db, name, mongo.index_specs(self.db, backup))
 
     def commit(self) -> None:
         """Keep the run's writes: drop the backups of cleared collections."""
@@ -57,7 +57,7 @@ class MongoRun:
 
     def rollback(self) -> None:
         """Undo the run: drop new collections, delete new documents, restore cleared collections."""
-        for name in user_collections(self.db):
+        for name in live_collections(self.db):
             if name in self.set_aside:
                 self.db.drop_collection(name)
             elif name in self.before:

@@ -39,13 +39,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from seedkit.errors import SnapshotError
 from seedkit.fingerprint import fingerprint, postgres_parts
-from seedkit.isolation.mongo_state import (
-    check_mongo_destructive,
-    index_specs,
-    replace_collections,
-    user_collections,
-)
+from seedkit.isolation.mongo_state import check_mongo_destructive, replace_collections
 from seedkit.isolation.truncate import truncate_tables, url_of
+from seedkit.mongo import index_specs, user_collections
 from seedkit.safety import check_destructive
 from seedkit.schema import SchemaInfo, reflect_schema
 

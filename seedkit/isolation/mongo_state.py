@@ -14,10 +14,10 @@ import bson
 from bson.codec_options import CodecOptions
 from pymongo.database import Database
 
+from seedkit.mongo import create_indexes, index_specs, user_collections
 from seedkit.safety import check_destructive
 
 _DECODE: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
-_INDEX_OPTIONS = ("unique", "sparse", "expireAfterSeconds", "partialFilterExpression", "collation", "hidden")
 
 
 def mongo_target_url(db: Database[Any]) -> str:
@@ -37,35 +37,11 @@ def check_mongo_destructive(db: Database[Any], *, action: str, allow_unsafe: boo
     check_destructive(mongo_target_url(db), action=action, allow_unsafe=allow_unsafe)
 
 
-def user_collections(db: Database[Any]) -> list[str]:
-    """The database's collections except ``system.*``, sorted."""
-    return sorted(name for name in db.list_collection_names() if not name.startswith("system."))
-
-
 def clear_collections(db: Database[Any], *, allow_unsafe: bool = False) -> None:
     """Delete every document of every collection; collections and their indexes stay."""
     check_mongo_destructive(db, action="delete all documents of", allow_unsafe=allow_unsafe)
     for name in user_collections(db):
         db[name].delete_many({})
-
-
-def index_specs(db: Database[Any], collection: str) -> dict[str, dict[str, Any]]:
-    """Index name -> {"key": [(field, direction)...], options...}, without the ``_id_`` index."""
-    specs = {}
-    for name, info in db[collection].index_information().items():
-        if name == "_id_":
-            continue
-        spec: dict[str, Any] = {"key": [tuple(part) for part in info["key"]]}
-        spec.update({option: info[option] for option in _INDEX_OPTIONS if option in info})
-        specs[name] = spec
-    return specs
-
-
-def create_indexes(db: Database[Any], collection: str, specs: dict[str, dict[str, Any]]) -> None:
-    """Create the indexes described by :func:`index_specs`."""
-    for name, spec in specs.items():
-        options = {k: v for k, v in spec.items() if k != "key"}
-        db[collection].create_index(list(spec["key"]), name=name, **options)
 
 
 def replace_collections(
