@@ -10,11 +10,16 @@ from seedkit.config import Settings
 from seedkit.errors import ConfigError
 
 
-def import_module(name: str, settings: Settings) -> Any:
-    """Import a module of the project (its configuration's directory is made importable)."""
+def make_importable(settings: Settings) -> None:
+    """Put the configuration's directory on ``sys.path``, so its modules (factories, models) import."""
     root = str(settings.root)
     if root not in sys.path:
         sys.path.insert(0, root)
+
+
+def import_module(name: str, settings: Settings) -> Any:
+    """Import a module of the project (its configuration's directory is made importable)."""
+    make_importable(settings)
     try:
         return importlib.import_module(name)
     except ImportError as exc:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from seedkit.config import Profile, Settings
 from seedkit.errors import ConfigError, SchemaError
-from seedkit.imports import import_object
+from seedkit.imports import import_object, make_importable
 from seedkit.urls import redact
 
 STDERR_TAIL_LINES = 8
@@ -67,9 +66,7 @@ def alembic_config(settings: Settings) -> Config:
             location = settings.alembic_script_location
             raise ConfigError(f"Alembic script_location {location} is not a directory")
         cfg.set_main_option("script_location", _escape(str(settings.alembic_script_location)))
-    root = str(settings.root)
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    make_importable(settings)
     return cfg
 
 

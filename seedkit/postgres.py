@@ -8,17 +8,30 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from seedkit.embedded import EmbeddedPostgres
-from seedkit.errors import DatabaseUnavailable
+from seedkit.errors import ConfigError, DatabaseUnavailable
 from seedkit.urls import redact
 
 EMBEDDED_DATABASE = "seedkit"
 
 
 def normalize_url(url: str) -> str:
-    """Use psycopg 3 for ``postgres://`` and ``postgresql://`` URLs."""
+    """Use psycopg 3 for ``postgres://`` and ``postgresql://`` URLs.
+
+    A URL that cannot be parsed or does not name PostgreSQL is a :class:`ConfigError` (one
+    line, password hidden), so every command that takes a URL fails the same readable way.
+    """
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
+            url = "postgresql+psycopg://" + url[len(prefix) :]
+            break
+    try:
+        backend = make_url(url).get_backend_name()
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        raise ConfigError(f"invalid database URL {redact(url)}: {exc}") from None
+    if backend != "postgresql":
+        raise ConfigError(
+            f"invalid database URL {redact(url)}: not PostgreSQL (expected postgresql://user@host:port/database)"
+        )
     return url
 
 

@@ -70,9 +70,11 @@ def validate(
 
     Prints one line per problem (file, record, field) and exits non-zero when there is any.
     """
+    from seedkit.imports import make_importable
     from seedkit.packs import discover_packs, resolve_packs, validate_packs
 
     settings = load(config)
+    make_importable(settings)  # the factory modules are the project's, as for `seedkit seed`
     chosen = settings.profile(profile) if profile else None
     wanted = list(names or (chosen.packs if chosen else discover_packs(list(settings.pack_paths))))
     packs = resolve_packs(wanted, list(settings.pack_paths))
