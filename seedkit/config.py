@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from seedkit.clock import parse_duration, parse_instant
 from seedkit.errors import ConfigError
+
+T = TypeVar("T")
 
 ISOLATION_STRATEGIES = ("truncate", "rollback", "snapshot", "none", "changed")
 BUILTIN_CONFIG = Path(__file__).resolve().parent.parent / "factories" / "seedkit.toml"
@@ -194,14 +198,19 @@ def _parse_profile(name: str, body: dict[str, Any], where: str) -> Profile:
         if not isinstance(raw, dict) or "factory" not in raw or "count" not in raw:
             raise ConfigError(f"{where}: profile {name!r}: volumes[{index}] needs 'factory' and 'count'")
         rest = {k: v for k, v in raw.items() if k not in ("factory", "count")}
-        volumes.append(Volume(factory=str(raw["factory"]), count=int(raw["count"]), fields=rest))
+        count = _checked(raw["count"], _count, f"{where}: profile {name!r}: volumes[{index}] count")
+        volumes.append(Volume(factory=str(raw["factory"]), count=count, fields=rest))
     migrate = body.get("migrate", True)
+    clock_start = str(body.get("clock_start", "2025-01-01T00:00:00Z"))
+    clock_step = str(body.get("clock_step", "1s"))
+    _checked(clock_start, parse_instant, f"{where}: profile {name!r}: clock_start")
+    _checked(clock_step, parse_duration, f"{where}: profile {name!r}: clock_step")
     return Profile(
         name=name,
         description=body.get("description", ""),
-        seed=int(body.get("seed", 0)),
-        clock_start=str(body.get("clock_start", "2025-01-01T00:00:00Z")),
-        clock_step=str(body.get("clock_step", "1s")),
+        seed=_checked(body.get("seed", 0), _integer, f"{where}: profile {name!r}: seed"),
+        clock_start=clock_start,
+        clock_step=clock_step,
         migrate=bool(migrate),
         migration_command=body.get("migration_command"),
         packs=tuple(_as_list(body.get("packs", []))),
@@ -210,6 +219,32 @@ def _parse_profile(name: str, body: dict[str, Any], where: str) -> Profile:
         database_url=body.get("database_url"),
         mongo_url=body.get("mongo_url"),
     )
+
+
+def _integer(value: Any) -> int:
+    """A whole number (a TOML integer, or its digits as text); not a boolean or a float."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{value!r} is not a whole number")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a whole number") from None
+
+
+def _count(value: Any) -> int:
+    """A whole number >= 0."""
+    number = _integer(value)
+    if number < 0:
+        raise ValueError(f"{value!r} is negative")
+    return number
+
+
+def _checked(value: Any, parse: Callable[[Any], T], where: str) -> T:
+    """``parse(value)``; a bad value is one ConfigError naming the file, profile and key."""
+    try:
+        return parse(value)
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _reject_unknown(data: dict[str, Any], allowed: set[str], where: str) -> None:
