@@ -34,7 +34,8 @@ def connect(url: str | None, database: str) -> Database[Any]:
         )
         client.admin.command("ping")
     except pymongo.errors.PyMongoError as exc:
-        reason = str(exc).split(",")[0]
+        # pymongo appends its timeouts and topology: "... refused (configured timeouts: ...), Timeout: ..."
+        reason = str(exc).split(" (configured timeouts")[0].split(", Timeout: ")[0]
         raise DatabaseUnavailable(f"cannot connect to MongoDB at {redact(url)}: {reason}") from None
     return client[database]
 

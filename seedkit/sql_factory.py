@@ -158,8 +158,13 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
         if not unknown:
             return
         declared = {name for name in cls._meta.declarations if not name.startswith("_")}
-        valid = sorted(columns | declared | set(cls._meta.parameters))
         name = unknown[0]
+        if name in declared:  # the factory's own declaration, not the caller's typo
+            raise FactoryError(
+                f"{cls.__name__} declares {name!r}, but {model_class.__name__} has no column or "
+                f"relationship {name!r}. Its columns and relationships: {', '.join(sorted(columns))}"
+            )
+        valid = sorted(columns | declared | set(cls._meta.parameters))
         hint = difflib.get_close_matches(name, valid, n=1)
         did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
         raise FactoryError(

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import factory
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -149,6 +150,17 @@ def test_unknown_attribute_names_factory_attribute_and_valid_names(session: Sess
 def test_unknown_attribute_of_a_sub_factory_names_the_sub_factory(session: Session) -> None:
     with pytest.raises(FactoryError, match=r"OrganizationFactory: unknown attribute 'nmae'"):
         UserFactory(organization__nmae="Acme")
+
+
+def test_a_declaration_the_model_lacks_blames_the_factory_not_the_caller(session: Session) -> None:
+    class OwnerFactory(OrganizationFactory):
+        owner = factory.SubFactory(UserFactory)  # Organization has no 'owner'
+
+    with pytest.raises(FactoryError) as error:
+        OwnerFactory()
+    message = str(error.value)
+    assert message.startswith("OwnerFactory declares 'owner', but Organization has no column or relationship")
+    assert "did you mean" not in message and "slug" in message
 
 
 def test_passing_a_foreign_key_uses_that_row_and_builds_no_second_parent(session: Session) -> None:
