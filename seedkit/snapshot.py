@@ -431,7 +431,7 @@ def delete(name: str, *, directory: Path) -> Path:
 
 def _revision_text(revision: tuple[str, ...] | None) -> str:
     if revision is None:
-        return "no alembic_version table"
+        return "revision none (never migrated)"
     return "revision " + (", ".join(revision) or "(empty)")
 
 

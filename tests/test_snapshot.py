@@ -187,6 +187,23 @@ def test_a_different_schema_revision_is_refused(saved_then_changed: Any, seeded:
     assert stores_fingerprint(engine, seeded[1]) == unchanged_now and unchanged()
 
 
+def test_a_never_migrated_database_is_named_so(
+    seeded: tuple[sa.Engine, Any], tmp_path: Path, empty_db_url: str
+) -> None:
+    engine, _ = seeded
+    snapshot.save("portable", directory=tmp_path, engine=engine)
+    fresh = sa.create_engine(empty_db_url)
+    try:
+        with pytest.raises(SnapshotError) as err:
+            snapshot.restore("portable", directory=tmp_path, engine=fresh)
+    finally:
+        fresh.dispose()
+    assert (
+        "was taken at revision 0001, but the database is at revision none (never migrated): migrate"
+        in str(err.value)
+    )
+
+
 def test_a_load_failure_rolls_back_the_whole_restore(
     saved_then_changed: Any, seeded: Any, tmp_path: Path
 ) -> None:
