@@ -181,7 +181,7 @@ def _parse(data: dict[str, Any], *, root: Path, source: Path | None, state_root:
         # The built-in configuration lives in the installed package: its relative paths for
         # things a user writes (snapshots) are taken from the working directory instead.
         snapshot_dir=_path(state_root if source is None else root, data.get("snapshots", "snapshots")),
-        allow_unsafe=bool(data.get("allow_unsafe", False)),
+        allow_unsafe=_checked(data.get("allow_unsafe", False), _boolean, f"{where}: allow_unsafe"),
         profiles=profiles,
     )
 
@@ -211,7 +211,7 @@ def _parse_profile(name: str, body: dict[str, Any], where: str) -> Profile:
         seed=_checked(body.get("seed", 0), _integer, f"{where}: profile {name!r}: seed"),
         clock_start=clock_start,
         clock_step=clock_step,
-        migrate=bool(migrate),
+        migrate=_checked(migrate, _boolean, f"{where}: profile {name!r}: migrate"),
         migration_command=body.get("migration_command"),
         packs=tuple(_as_list(body.get("packs", []))),
         volumes=tuple(volumes),
@@ -229,6 +229,13 @@ def _integer(value: Any) -> int:
         return int(value)
     except ValueError:
         raise ValueError(f"{value!r} is not a whole number") from None
+
+
+def _boolean(value: Any) -> bool:
+    """``true`` or ``false`` (a TOML boolean: ``"no"`` is text, and text is truthy in Python)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{value!r} is not true or false")
+    return value
 
 
 def _count(value: Any) -> int:

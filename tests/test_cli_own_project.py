@@ -172,6 +172,7 @@ def test_commands_given_a_malformed_url_print_one_line(project: Path) -> None:
         ('seed = "one"', "profile 'small': seed: 'one' is not a whole number"),
         ('clock_start = "yesterday"', "profile 'small': clock_start: not an ISO-8601 instant: 'yesterday'"),
         ('clock_step = "1 sec"', "profile 'small': clock_step: not a duration: '1 sec'"),
+        ('migrate = "no"', "profile 'small': migrate: 'no' is not true or false"),  # was: migrated
     ],
 )
 def test_a_bad_profile_value_names_the_file_profile_and_key(project: Path, line: str, reason: str) -> None:
@@ -188,3 +189,11 @@ def test_a_negative_volume_count_is_refused_by_the_command(project: Path) -> Non
     profiles = run_cli("profiles", cwd=project)  # used to list it, and `seed` wrote no posts
     assert_one_error_line(profiles, r"seedkit\.toml: profile 'big': volumes\[0\] count: -3 is negative$")
     assert profiles.returncode == 2
+
+
+def test_allow_unsafe_as_text_does_not_lift_the_guard(project: Path) -> None:
+    config = project.parent / "seedkit.toml"
+    config.write_text('allow_unsafe = "false"\n' + config.read_text())  # bool("false") is True
+    with pytest.raises(ConfigError) as error:
+        load_settings(config)
+    assert str(error.value) == f"{config}: allow_unsafe: 'false' is not true or false"
