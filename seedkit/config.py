@@ -162,6 +162,11 @@ def _parse(data: dict[str, Any], *, root: Path, source: Path | None, state_root:
     alembic = data.get("alembic", {})
     if isinstance(alembic, str):
         alembic = {"script_location": alembic}
+    if not isinstance(alembic, dict):
+        raise ConfigError(
+            f'{where}: alembic: use {{ script_location = "dir" }}, {{ ini = "alembic.ini" }} or "dir"'
+        )
+    _reject_unknown(alembic, {"script_location", "ini"}, f"{where}: alembic")
     profiles = {name: _parse_profile(name, body, where) for name, body in data.get("profiles", {}).items()}
     return Settings(
         root=root,

@@ -197,3 +197,13 @@ def test_allow_unsafe_as_text_does_not_lift_the_guard(project: Path) -> None:
     with pytest.raises(ConfigError) as error:
         load_settings(config)
     assert str(error.value) == f"{config}: allow_unsafe: 'false' is not true or false"
+
+
+def test_a_typo_inside_the_alembic_table_is_named(project: Path) -> None:
+    config = project.parent / "seedkit.toml"
+    config.write_text(config.read_text().replace("script_location", "script_locaton"))  # was: no migrations
+    with pytest.raises(ConfigError) as error:
+        load_settings(config)
+    assert (
+        str(error.value) == f"{config}: alembic: unknown key(s) script_locaton; allowed: ini, script_location"
+    )
