@@ -254,7 +254,9 @@ def save(
         raise SnapshotError("nothing to snapshot: give a PostgreSQL engine, a Mongo database, or both")
     path = snapshot_path(directory, name)
     if path.exists() and not overwrite:
-        raise SnapshotError(f"snapshot {name!r} already exists at {path}; delete it or overwrite it")
+        raise SnapshotError(
+            f"snapshot {name!r} already exists at {path}; delete it, or replace it with --force (overwrite=True)"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     manifest: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION, "name": _name_of(path)}

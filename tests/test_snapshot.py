@@ -55,7 +55,7 @@ def test_round_trip_restores_both_stores_exactly(seeded: tuple[sa.Engine, Any], 
 def test_same_data_gives_the_same_bytes(seeded: tuple[sa.Engine, Any], tmp_path: Path) -> None:
     engine, mongo_db = seeded
     first = snapshot.save("s", directory=tmp_path, engine=engine, mongo=mongo_db).path.read_bytes()
-    with pytest.raises(SnapshotError, match="already exists"):
+    with pytest.raises(SnapshotError, match=r"already exists at .*; delete it, or replace it with --force"):
         snapshot.save("s", directory=tmp_path, engine=engine, mongo=mongo_db)
     again = snapshot.save("s", directory=tmp_path, engine=engine, mongo=mongo_db, overwrite=True)
     assert again.path.read_bytes() == first
