@@ -27,7 +27,9 @@ BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 @pytest.mark.parametrize(
     ("document", "minimum_blocks"), [("determinism.md", 4), ("factories.md", 4), ("../README.md", 1)]
 )
-def test_examples_run(document: str, minimum_blocks: int, pg_server_url: str, reference_template: str) -> None:
+def test_examples_run(
+    document: str, minimum_blocks: int, pg_server_url: str, reference_template: str
+) -> None:
     blocks = BLOCK.findall((DOCS / document).read_text())
     assert len(blocks) >= minimum_blocks
     # A registered module, like a reader's code (freezegun patches `datetime` in sys.modules).
