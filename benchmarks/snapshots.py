@@ -10,8 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from benchmarks.db import create_database, drop_database
-from benchmarks.resets import _parts, _pg, build
+from benchmarks.db import create_database, drop_database, pg_dump, pg_restore
+from benchmarks.resets import build
 
 
 def run(server_url: str, *, quick: bool, log: Any) -> dict[str, Any]:
@@ -21,7 +21,6 @@ def run(server_url: str, *, quick: bool, log: Any) -> dict[str, Any]:
     url = create_database(server_url, "test_bench_snapshot")
     build(url)
     engine = sa.create_engine(url)
-    host, port, database = _parts(url)
     timings: dict[str, list[float]] = {
         k: [] for k in ("seedkit_save", "seedkit_restore", "pg_dump", "pg_restore")
     }
@@ -38,26 +37,10 @@ def run(server_url: str, *, quick: bool, log: Any) -> dict[str, Any]:
             timings["seedkit_restore"].append(time.perf_counter() - started)
             engine.dispose()
             started = time.perf_counter()
-            _pg(["pg_dump", "-Fc", "-h", host, "-p", port, "-U", "postgres", "-f", str(dump), database])
+            pg_dump(url, dump)
             timings["pg_dump"].append(time.perf_counter() - started)
             started = time.perf_counter()
-            _pg(
-                [
-                    "pg_restore",
-                    "--clean",
-                    "--if-exists",
-                    "--single-transaction",
-                    "-h",
-                    host,
-                    "-p",
-                    port,
-                    "-U",
-                    "postgres",
-                    "-d",
-                    database,
-                    str(dump),
-                ]
-            )
+            pg_restore(url, dump)
             timings["pg_restore"].append(time.perf_counter() - started)
         sizes["seedkit_bytes"] = snapshot.snapshot_path(directory, "bench").stat().st_size
         sizes["pg_dump_bytes"] = dump.stat().st_size

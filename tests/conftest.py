@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
+from seedkit import migrations
+from seedkit.config import BUILTIN_CONFIG, load_settings
 from seedkit.embedded import EmbeddedPostgres
 from seedkit.postgres import normalize_url, with_database
 
@@ -60,13 +60,9 @@ def drop_database(server_url: str, name: str) -> None:
 
 
 def migrate_reference(url: str) -> None:
-    """Apply the reference domain's Alembic migrations to ``url``."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(REFERENCE_MIGRATIONS))
+    """Apply the reference domain's Alembic migrations to ``url`` (as ``seedkit migrate`` does)."""
     engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    migrations.upgrade(engine, load_settings(BUILTIN_CONFIG))
     engine.dispose()
 
 
