@@ -20,6 +20,7 @@ import factory.random
 import faker.generator
 from factory.base import BaseFactory
 
+from seedkit import faker_weights
 from seedkit.clock import DEFAULT_START, Clock
 from seedkit.ids import DEFAULT_INT_STRIDE, IdGenerator
 
@@ -88,6 +89,7 @@ class Deterministic:
         self.ids.reset()
         self.random.seed(self._stream_seed)
         factory.random.reseed_random(self._stream_seed)
+        faker_weights.install()  # same values as Faker's own picks, computed faster
         for fake in factory.Faker._FAKER_REGISTRY.values():
             fake.unique.clear()
         for factory_class in _concrete_factories():
