@@ -33,9 +33,11 @@ from factory.alchemy import SQLAlchemyModelFactory
 from factory.declarations import SKIP
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapper, RelationshipDirection, Session
+from sqlalchemy.orm import Mapper, RelationshipDirection, Session, configure_mappers, decl_api
+from sqlalchemy.orm.mapper import _event_on_init
 
 from seedkit.binding import current_session
+from seedkit.builder import generate, lean_building
 from seedkit.determinism import current
 from seedkit.errors import FactoryError
 
@@ -123,6 +125,8 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
     def _generate(cls, strategy: str, params: dict[str, Any]) -> Any:
         with _using(params.pop("_session", None)):
             cls._use_passed_foreign_keys(params)
+            if lean_building():
+                return generate(cls, strategy, params)
             return super()._generate(strategy, params)
 
     @classmethod
@@ -175,7 +179,7 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
     @classmethod
     def _build(cls, model_class: type, *args: Any, **kwargs: Any) -> Any:
         cls._check_attributes(model_class, kwargs)
-        return model_class(*args, **kwargs)
+        return _new_instance(model_class, args, kwargs)
 
     @classmethod
     def _create(cls, model_class: type, *args: Any, **kwargs: Any) -> Any:
@@ -187,7 +191,7 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
 
     @classmethod
     def _save(cls, model_class: type, session: Session, args: Any, kwargs: dict[str, Any]) -> Any:
-        obj = model_class(*args, **kwargs)
+        obj = _new_instance(model_class, args, kwargs)
         session.add(obj)
         cls._persist(session)
         _remember(session, obj)
@@ -236,6 +240,54 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
         cls._persist(session)
         _remember(session, obj)
         return obj
+
+
+@functools.cache
+def _plain_columns(model: type) -> frozenset[str] | None:
+    """Column attributes of ``model`` that may be set without attribute events, if it is plain.
+
+    A model is plain when it keeps the declarative constructor and has no validators and no
+    ``init`` listeners; a column attribute qualifies when nothing listens to its sets. ``None``
+    when the model is not plain (its constructor must run).
+    """
+    mapper = _mapper(model)
+    if mapper is None:
+        return None
+    configure_mappers()
+    manager = mapper.class_manager
+    if (
+        manager.original_init is not _DECLARATIVE_CONSTRUCTOR
+        or mapper.validators
+        or mapper.polymorphic_on is not None
+        or list(manager.dispatch.init) != [_MAPPER_INIT_EVENT]  # SQLAlchemy's own: configures
+        or manager.dispatch.init_failure
+    ):
+        return None
+    return frozenset(prop.key for prop in mapper.column_attrs if not manager[prop.key].impl.dispatch.set)
+
+
+_DECLARATIVE_CONSTRUCTOR = decl_api._declarative_constructor
+_MAPPER_INIT_EVENT = _event_on_init
+
+
+def _new_instance(model_class: type, args: Any, kwargs: dict[str, Any]) -> Any:
+    """``model_class(*args, **kwargs)``; when building lean, plain columns skip attribute events.
+
+    The events of a column set on a new object only record that it changed (what a flush
+    reads); the bulk path reads the values themselves. Relationships keep their events
+    (back-populated collections, cascades), as every attribute of a model that is not plain.
+    """
+    plain = _plain_columns(model_class) if lean_building() and not args else None
+    if plain is None:
+        return model_class(*args, **kwargs)
+    obj: Any = sa.inspect(model_class).class_manager.new_instance()
+    values = obj.__dict__
+    for key, value in kwargs.items():
+        if key in plain:
+            values[key] = value
+        else:
+            setattr(obj, key, value)
+    return obj
 
 
 def _forget_in_parents(session: Session, obj: Any) -> None:

@@ -1,0 +1,260 @@
+"""A lean step builder: factory_boy's build semantics with less per-object machinery.
+
+factory_boy builds every object through ``StepBuilder.build``: it parses the call's keyword
+arguments against the factory's declarations (copying two ``DeclarationSet`` objects), then a
+``Resolver`` evaluates each declaration through ``evaluate_pre`` and ``unroll_context``. That
+machinery costs more than the values it produces (docs/performance.md). The bulk path builds
+with :class:`LeanStepBuilder` instead, which keeps the semantics and changes only the costs:
+
+- the parse of a call is done once per factory and *set of keyword names* (values are put into
+  a cached plan; calls passing declarations as values are parsed every time);
+- declarations are evaluated in the same order, on demand, with the same cycle detection, by
+  a slotted resolver; a declaration that keeps factory_boy's own ``evaluate_pre`` and
+  ``unroll_context`` is evaluated without building an empty context first; any other one
+  through its own ``evaluate_pre``;
+- everything else (sequences, ``prepare_arguments``, ``instantiate``, post-generation,
+  ``_after_postgeneration``) is factory_boy's code.
+
+The values are the same, drawn from the same random streams in the same order:
+``tests/test_builder.py`` compares both builders on a set of factories using every kind of
+declaration, and ``tests/test_bulk.py`` compares whole profiles.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import factory.base
+from factory import enums, errors
+from factory.builder import BuildStep, StepBuilder, parse_declarations
+from factory.declarations import BaseDeclaration, LazyAttribute, LazyFunction
+
+__all__ = ["LeanStepBuilder", "generate", "lean_building", "lean_builds"]
+
+_LEAN: ContextVar[bool] = ContextVar("seedkit_lean_builds", default=False)
+_RESOLUTION = enums.BuilderPhase.ATTRIBUTE_RESOLUTION
+
+# A declaration and its context ("deep" overrides such as ``organization__name``).
+Entry = tuple[Any, dict[str, Any]]
+
+
+@contextmanager
+def lean_builds(enabled: bool = True) -> Iterator[None]:
+    """Build factories (seedkit's bases) with :class:`LeanStepBuilder` inside the block."""
+    token = _LEAN.set(enabled)
+    try:
+        yield
+    finally:
+        _LEAN.reset(token)
+
+
+def lean_building() -> bool:
+    """Whether factories called now are built by the lean builder."""
+    return _LEAN.get()
+
+
+def generate(factory_class: type[Any], strategy: str, params: dict[str, Any]) -> Any:
+    """What ``Factory._generate`` does, with the lean builder."""
+    if factory_class._meta.abstract:
+        raise errors.FactoryError(
+            f"Cannot generate instances of abstract factory {factory_class.__name__}; Ensure "
+            f"{factory_class.__name__}.Meta.model is set and {factory_class.__name__}.Meta.abstract "
+            "is either not set or False."
+        )
+    return LeanStepBuilder(factory_class._meta, params, strategy).build()
+
+
+# -- parsing, once per factory and set of keyword names -------------------------------------
+class _Slot:
+    """Stands for the value passed as keyword ``key`` in a cached plan."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+_Plan = tuple[tuple[tuple[str, Any, tuple[tuple[str, Any], ...]], ...], ...]
+_PLANS: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], _Plan]] = weakref.WeakKeyDictionary()
+
+
+def _plan(factory_meta: Any, extras: dict[str, Any]) -> _Plan:
+    """``parse_declarations`` of ``extras``, as ``(pre, post)`` entries in evaluation order."""
+    pre, post = parse_declarations(
+        extras, base_pre=factory_meta.pre_declarations, base_post=factory_meta.post_declarations
+    )
+    return (
+        tuple((name, pre.declarations[name], tuple(pre.contexts[name].items())) for name in pre),
+        tuple((name, post.declarations[name], tuple(post.contexts[name].items())) for name in post.sorted()),
+    )
+
+
+def _parse(factory_meta: Any, extras: dict[str, Any]) -> tuple[dict[str, Entry], dict[str, Entry]]:
+    """The pre- and post-declarations of one call (like ``parse_declarations``, cached)."""
+    if any(getattr(value, "FACTORY_BUILDER_PHASE", None) for value in extras.values()):
+        plan = _plan(factory_meta, extras)  # declarations passed as values: no cache
+        return _fill(plan[0], None), _fill(plan[1], None)
+    plans = _PLANS.get(factory_meta)
+    if plans is None:
+        plans = _PLANS[factory_meta] = {}
+    key = tuple(extras)
+    cached = plans.get(key)
+    if cached is not None:
+        plan = cached
+    else:
+        try:
+            plan = _plan(factory_meta, {name: _Slot(name) for name in key})
+        except errors.FactoryError:
+            _plan(factory_meta, extras)  # raises the same error, naming the values passed
+            raise
+        plans[key] = plan
+    return _fill(plan[0], extras), _fill(plan[1], extras)
+
+
+def _fill(entries: Any, extras: dict[str, Any] | None) -> dict[str, Entry]:
+    filled: dict[str, Entry] = {}
+    for name, declaration, context in entries:
+        if extras is not None and type(declaration) is _Slot:
+            declaration = extras[declaration.key]
+        if context:
+            filled[name] = (
+                declaration,
+                {
+                    sub: extras[value.key] if extras is not None and type(value) is _Slot else value
+                    for sub, value in context
+                },
+            )
+        else:
+            filled[name] = (declaration, {})
+    return filled
+
+
+# -- evaluation ------------------------------------------------------------------------------
+_GENERIC, _DEFAULT, _LAZY_FUNCTION, _LAZY_ATTRIBUTE = range(4)
+_KINDS: dict[type, int] = {}
+
+
+def _kind(cls: type) -> int:
+    """How a declaration class is evaluated: its own ``evaluate_pre``, or factory_boy's default."""
+    kind = _KINDS.get(cls)
+    if kind is None:
+        if cls.evaluate_pre is not BaseDeclaration.evaluate_pre or (  # type: ignore[attr-defined]
+            cls.unroll_context is not BaseDeclaration.unroll_context  # type: ignore[attr-defined]
+        ):
+            kind = _GENERIC
+        elif cls.evaluate is LazyFunction.evaluate:  # type: ignore[attr-defined]
+            kind = _LAZY_FUNCTION
+        elif cls.evaluate is LazyAttribute.evaluate:  # type: ignore[attr-defined]
+            kind = _LAZY_ATTRIBUTE
+        else:
+            kind = _DEFAULT
+        _KINDS[cls] = kind
+    return kind
+
+
+def _evaluate(declaration: Any, resolver: LeanResolver, step: LeanBuildStep, context: dict[str, Any]) -> Any:
+    """``declaration.evaluate_pre(...)``, without its empty-context work when it is factory_boy's."""
+    kind = _kind(type(declaration))
+    if kind == _GENERIC:
+        return declaration.evaluate_pre(instance=resolver, step=step, overrides=context)
+    defaults = declaration._defaults
+    if not context and not defaults:
+        if kind == _LAZY_FUNCTION:
+            return declaration.function()
+        if kind == _LAZY_ATTRIBUTE:
+            return declaration.function(resolver)
+        return declaration.evaluate(resolver, step, {})
+    full = dict(defaults)
+    full.update(context)
+    if declaration.UNROLL_CONTEXT_BEFORE_EVALUATION and any(
+        getattr(value, "FACTORY_BUILDER_PHASE", None) for value in full.values()
+    ):
+        full = step.recurse(factory.base.DictFactory, full, force_sequence=step.sequence)
+    return declaration.evaluate(resolver, step, full)
+
+
+class LeanResolver:
+    """factory_boy's ``Resolver`` (what ``LazyAttribute`` functions receive), with slots."""
+
+    __slots__ = ("_lean_declarations", "_lean_pending", "_lean_step", "_lean_values")
+
+    def __init__(self, declarations: dict[str, Entry], step: LeanBuildStep) -> None:
+        set_slot = object.__setattr__
+        set_slot(self, "_lean_declarations", declarations)
+        set_slot(self, "_lean_step", step)
+        set_slot(self, "_lean_values", {})
+        set_slot(self, "_lean_pending", [])
+
+    @property
+    def factory_parent(self) -> Any:
+        parent = self._lean_step.parent_step
+        return parent.stub if parent else None
+
+    def __repr__(self) -> str:
+        return f"<Resolver for {self._lean_step!r}>"
+
+    def __getattr__(self, name: str) -> Any:
+        values = self._lean_values
+        if name in values:
+            return values[name]
+        pending = self._lean_pending
+        if name in pending:
+            raise errors.CyclicDefinitionError(
+                f"Cyclic lazy attribute definition for {name!r}; cycle found in {pending!r}."
+            )
+        entry = self._lean_declarations.get(name)
+        if entry is None:
+            raise AttributeError(
+                f"The parameter {name!r} is unknown. Evaluated attributes are {values!r}, "
+                f"definitions are {list(self._lean_declarations)!r}."
+            )
+        value, context = entry
+        if getattr(value, "FACTORY_BUILDER_PHASE", None) == _RESOLUTION:
+            pending.append(name)
+            try:
+                value = _evaluate(value, self, self._lean_step, context)
+            finally:
+                pending.pop()
+        values[name] = value
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Setting of object attributes is not allowed")
+
+
+class LeanBuildStep(BuildStep):
+    """A ``BuildStep`` whose declarations are resolved by a :class:`LeanResolver`."""
+
+    def resolve(self, declarations: dict[str, Entry]) -> None:
+        stub = self.stub = LeanResolver(declarations, self)
+        attributes = self.attributes
+        for name in declarations:
+            attributes[name] = getattr(stub, name)
+
+
+class LeanStepBuilder(StepBuilder):
+    """``StepBuilder.build`` with a cached parse and a :class:`LeanBuildStep` (see module doc)."""
+
+    def build(self, parent_step: Any = None, force_sequence: int | None = None) -> Any:
+        meta = self.factory_meta
+        pre, post = _parse(meta, self.extras)
+        if force_sequence is not None:
+            sequence = force_sequence
+        elif self.force_init_sequence is not None:
+            sequence = self.force_init_sequence
+        else:
+            sequence = meta.next_sequence()
+        step = LeanBuildStep(builder=self, sequence=sequence, parent_step=parent_step)
+        step.resolve(pre)
+        args, kwargs = meta.prepare_arguments(step.attributes)
+        instance = meta.instantiate(step=step, args=args, kwargs=kwargs)
+        results = {
+            name: declaration.evaluate_post(instance=instance, step=step, overrides=context)
+            for name, (declaration, context) in post.items()
+        }
+        meta.use_postgeneration_results(instance=instance, step=step, results=results)
+        return instance
