@@ -167,3 +167,22 @@ def test_a_database_error_in_the_background_writer_reaches_the_caller(engine: sa
             seeder.create(OrganizationFactory, 3)  # the same keys again
         conn.rollback()
         assert conn.execute(sa.text("SELECT count(*) FROM organizations")).scalar() == 0
+
+
+def test_the_collector_is_given_back_as_it_was(engine: sa.Engine) -> None:
+    import gc
+
+    assert gc.isenabled()
+    with engine.connect() as conn, deterministic(seed=3), BulkSeeder(conn, chunk_size=5) as seeder:
+        seeder.create(OrganizationFactory, 12)
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+        with pytest.raises(FactoryError):
+            seeder.create(CustomerFactory, 3, orders="lots")
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        with engine.connect() as conn, deterministic(seed=3), BulkSeeder(conn) as seeder:
+            seeder.create(OrganizationFactory, 2)
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
