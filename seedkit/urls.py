@@ -10,7 +10,14 @@ TEST_NAME = re.compile(r"(^|[_\-.])(test|tests|testing|e2e|dev|ci|seedkit|tmp|sc
 
 
 def redact(url: str) -> str:
-    """The URL with its password replaced by ``***`` (safe for messages and logs)."""
+    """The URL as messages show it: password replaced by ``***``, no SQLAlchemy driver suffix.
+
+    ``postgresql+psycopg://app:pw@h/db`` is shown as ``postgresql://app:***@h/db``, the form
+    users write and ``psql`` accepts, whichever form the URL came in.
+    """
+    scheme, separator, rest = url.partition("://")
+    if separator and "+" in scheme:
+        url = f"{scheme.split('+', 1)[0]}://{rest}"
     try:
         parts = urlsplit(url)
     except ValueError:

@@ -188,7 +188,7 @@ def test_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -
     closed_port = "postgresql://app:s3cret@127.0.0.1:9/shop_test"
     result = run_cli("fingerprint", "--database-url", closed_port, cwd=tmp_path)
     assert_one_error_line(
-        result, r"cannot connect to PostgreSQL at postgresql\+psycopg://app:\*\*\*@127\.0\.0\.1:9/shop_test"
+        result, r"cannot connect to PostgreSQL at postgresql://app:\*\*\*@127\.0\.0\.1:9/shop_test"
     )
     assert result.returncode == 3
     assert "s3cret" not in result.stderr
