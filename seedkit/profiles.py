@@ -25,6 +25,7 @@ seeded (the error says so; seed again with ``reset``).
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -102,8 +103,20 @@ def resolve_factory(name: str, settings: Settings) -> type[Any]:
         found = next((getattr(m, name) for m in modules if hasattr(m, name)), None)
         if found is None:
             searched = ", ".join(settings.factory_modules) or "no modules (set factories = [...])"
+            known = sorted(
+                {
+                    attribute
+                    for module in modules
+                    for attribute, value in vars(module).items()
+                    if isinstance(value, type)
+                    and hasattr(value, "create_batch")
+                    and not attribute.startswith("_")
+                }
+            )
+            hint = difflib.get_close_matches(name, known, n=1)
+            did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
             raise ConfigError(
-                f"factory {name!r} not found in {searched}; "
+                f"factory {name!r} not found in {searched}{did_you_mean}; "
                 f"write it as 'package.module:{name}' or list its module in factories"
             )
     if not (isinstance(found, type) and hasattr(found, "create_batch")):

@@ -132,7 +132,9 @@ def test_unknown_factory_fails_before_anything_is_written(settings: Settings, em
     targets = targets_for(empty_db_url, settings)
     profile = Profile("typo", volumes=(Volume("OrganizationFactory", 1), Volume("CustomerFactry", 1)))
     with pytest.raises(
-        ConfigError, match=r"profile 'typo', volumes\[1\]: factory 'CustomerFactry' not found"
+        ConfigError,
+        match=r"profile 'typo', volumes\[1\]: factory 'CustomerFactry' not found in .*"
+        r"\(did you mean 'CustomerFactory'\?\)",
     ):
         seed_profile(settings, profile, targets)
     engine = sa.create_engine(empty_db_url)
