@@ -1,9 +1,10 @@
 """The bulk path: factories generate as usual, rows reach PostgreSQL by COPY, chunk by chunk.
 
-Factories run unchanged, through factory_boy's own resolution, with a
-:class:`~seedkit.bulk.collect.CollectingSession` bound instead of a real one: every object is
-created, related and post-generated exactly as on the per-object path, but stays pending
-instead of being flushed. Every ``chunk_size`` root objects the seeder
+Factories run unchanged, with a :class:`~seedkit.bulk.collect.CollectingSession` bound
+instead of a real one and built by seedkit's lean step builder (:mod:`seedkit.builder`, the
+same values as factory_boy's, with less machinery): every object is created, related and
+post-generated exactly as on the per-object path, but stays pending instead of being flushed.
+Every ``chunk_size`` root objects the seeder
 
 1. reads the pending objects' rows (foreign keys taken from related objects, as a flush would),
 2. hands them, parents' tables first, to a :class:`~seedkit.bulk.copy.CopyWriter` (COPY; in a
