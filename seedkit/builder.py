@@ -44,7 +44,7 @@ Entry = tuple[Any, dict[str, Any]]
 
 @contextmanager
 def lean_builds(enabled: bool = True) -> Iterator[None]:
-    """Build factories (seedkit's bases) with :class:`LeanStepBuilder` inside the block."""
+    """Build seedkit's factories (SQL and Mongo bases) with :class:`LeanStepBuilder` inside the block."""
     token = _LEAN.set(enabled)
     try:
         yield

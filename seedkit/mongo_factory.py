@@ -36,6 +36,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from seedkit.binding import bind, current_mongo
+from seedkit.builder import generate, lean_building
 from seedkit.determinism import current, ids
 from seedkit.errors import FactoryError
 
@@ -165,6 +166,8 @@ class MongoFactory(base.Factory):
     def _generate(cls, strategy: str, params: dict[str, Any]) -> Any:
         mongo: Database[Any] | None = params.pop("_mongo", None)
         with bind(mongo=mongo):
+            if lean_building():
+                return generate(cls, strategy, params)
             return super()._generate(strategy, params)
 
     @classmethod
