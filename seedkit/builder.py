@@ -257,4 +257,5 @@ class LeanStepBuilder(StepBuilder):
             for name, (declaration, context) in post.items()
         }
         meta.use_postgeneration_results(instance=instance, step=step, results=results)
+        step.stub = None  # the step and its resolver refer to each other: let refcounting free them
         return instance
