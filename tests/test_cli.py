@@ -232,6 +232,13 @@ def test_packs_validate_reports_every_problem_with_its_place(tmp_path: Path) -> 
     )
     assert "1 problem(s) in shop" in checked.stderr
 
+    # The files' own problems come first, even when the database asked for is unreachable.
+    unreachable = run_cli(
+        "packs", "validate", "--database-url", "postgresql://a:pw@127.0.0.1:9/x_test", cwd=tmp_path
+    )
+    assert unreachable.returncode == checked.returncode
+    assert "nowhere" in unreachable.stderr and "cannot connect" not in unreachable.stderr
+
 
 PARTITIONED_CONFIG = """
 alembic = {{ script_location = "{factories}/migrations" }}

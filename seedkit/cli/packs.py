@@ -78,8 +78,12 @@ def validate(
     chosen = settings.profile(profile) if profile else None
     wanted = list(names or (chosen.packs if chosen else discover_packs(list(settings.pack_paths))))
     packs = resolve_packs(wanted, list(settings.pack_paths))
-    schema = _target_schema(settings, chosen, database_url) if against_db or database_url else None
-    problems = validate_packs(packs, schema=schema, factory_modules=settings.factory_modules)
+    # The files first: their own problems are reported without needing a database.
+    problems = validate_packs(packs, schema=None, factory_modules=settings.factory_modules)
+    schema = None
+    if not problems and (against_db or database_url):
+        schema = _target_schema(settings, chosen, database_url)
+        problems = validate_packs(packs, schema=schema, factory_modules=settings.factory_modules)
     checked = ", ".join(pack.name for pack in packs) or "no packs"
     if problems:
         for problem in problems:
