@@ -3,13 +3,14 @@
 ``with seedkit.deterministic(seed=42, start="2025-01-01T00:00:00Z"):`` seeds and resets,
 together: the clock, the ID generators, factory_boy's random generator, the Faker random
 shared by every ``factory.Faker`` declaration (and Faker's ``unique`` memory), and the
-sequence counter of every factory. Outside any ``with`` block a default context (seed 0)
-is active, so data is deterministic even when nobody asked.
+sequence counter and ``factory.Iterator`` positions of every factory. Outside any ``with``
+block a default context (seed 0) is active, so data is deterministic even when nobody asked.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ import factory
 import factory.random
 import faker.generator
 from factory.base import BaseFactory
+from factory.declarations import BaseDeclaration, PostGenerationDeclaration
 
 from seedkit import faker_weights
 from seedkit.clock import DEFAULT_START, Clock
@@ -48,6 +50,49 @@ def _concrete_factories() -> list[type[BaseFactory]]:
 
 def _sequence_state() -> list[tuple[type[BaseFactory], int | None]]:
     return [(f, f._meta._counter.seq if f._meta._counter else None) for f in _concrete_factories()]
+
+
+def _iterators(factories: list[type[BaseFactory]]) -> list[factory.Iterator]:
+    """Every ``factory.Iterator`` the factories declare, also inside traits, ``Maybe`` and sub-factory arguments."""
+    found: dict[int, factory.Iterator] = {}
+    seen: set[int] = set()
+    stack: list[object] = [f._meta.declarations for f in factories]
+    while stack:
+        value = stack.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, factory.Iterator):
+            found[id(value)] = value
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend(value)
+        elif isinstance(value, BaseDeclaration | PostGenerationDeclaration):
+            stack.extend(getattr(value, "__dict__", {}).values())
+    return list(found.values())
+
+
+def _iterator_positions() -> list[tuple[factory.Iterator, int]]:
+    """How far each Iterator has been read (what it returned so far, replayed after a reset)."""
+    positions = []
+    for declaration in _iterators(_concrete_factories()):
+        reader = declaration.iterator
+        if reader is not None:
+            positions.append((declaration, len(reader.past_elements) - len(reader.next_elements)))
+    return positions
+
+
+def _rewind_iterators(positions: list[tuple[factory.Iterator, int]]) -> None:
+    """Put every Iterator back where ``positions`` says (at the start when it is not listed)."""
+    where = {id(declaration): position for declaration, position in positions}
+    for declaration in _iterators(_concrete_factories()):
+        reader = declaration.iterator
+        if reader is not None:
+            reader.next_elements.clear()
+            reader.next_elements.extend(
+                itertools.islice(reader.past_elements, where.get(id(declaration), 0), None)
+            )
 
 
 class Deterministic:
@@ -94,6 +139,7 @@ class Deterministic:
             fake.unique.clear()
         for factory_class in _concrete_factories():
             factory_class.reset_sequence(self.sequence_start, force=True)
+        _rewind_iterators([])  # factory.Iterator declarations start again, like sequences
 
     def for_partition(self, partition: int) -> Deterministic:
         """A sibling context with the same seed and clock settings for another partition."""
@@ -128,6 +174,7 @@ class _GlobalStreams:
         self.factory_random = factory.random.randgen.getstate()
         self.faker_random = faker.generator.random.getstate()
         self.sequences = _sequence_state()
+        self.iterators = _iterator_positions()
 
     def restore(self) -> None:
         factory.random.randgen.setstate(self.factory_random)
@@ -135,6 +182,7 @@ class _GlobalStreams:
         for factory_class, seq in self.sequences:
             if seq is not None:
                 factory_class.reset_sequence(seq, force=True)
+        _rewind_iterators(self.iterators)
 
 
 @contextmanager

@@ -180,3 +180,47 @@ def test_an_activated_context_continues_where_it_left_off() -> None:
         replay = StampFactory.build_batch(2)
     for field in ("at", "uuid", "oid", "number", "price", "name"):
         assert [first[field], second[field]] == [r[field] for r in replay], field
+
+
+class PaletteFactory(factory.DictFactory):
+    class Params:
+        warm = factory.Trait(color=factory.Iterator(["red", "orange"]))
+
+    color = factory.Iterator(["cyan", "magenta", "yellow"])
+    shade = factory.Iterator(range(1, 100), cycle=False)
+    nested = factory.SubFactory(factory.DictFactory, size=factory.Iterator(["S", "M", "L", "XL"]))
+
+
+def _palette(count: int) -> list[tuple[str, int, str]]:
+    return [(p["color"], p["shade"], p["nested"]["size"]) for p in PaletteFactory.build_batch(count)] + [
+        (p["color"], p["shade"], p["nested"]["size"]) for p in PaletteFactory.build_batch(2, warm=True)
+    ]
+
+
+def test_iterators_start_again_with_every_context() -> None:
+    _palette(1)  # read outside, in the default context
+    with deterministic(seed=1):
+        first = _palette(4)
+    with deterministic(seed=1):
+        second = _palette(4)
+    assert first == second
+    assert first[:3] == [("cyan", 1, "S"), ("magenta", 2, "M"), ("yellow", 3, "L")]
+    assert first[-2:] == [("red", 5, "S"), ("orange", 6, "M")]
+
+
+def test_an_iterator_continues_where_its_context_left_off() -> None:
+    from seedkit.determinism import Deterministic, activate
+
+    context = Deterministic(seed=5)
+    with activate(context):
+        first = _palette(2)
+    with deterministic(seed=9):
+        _palette(5)  # reads the same iterators further in between
+    with activate(context):
+        second = _palette(2)
+    with deterministic(seed=5):
+        PaletteFactory.build_batch(2)
+        PaletteFactory.build_batch(2, warm=True)
+        replay = _palette(2)
+    assert second == replay
+    assert first != second
