@@ -89,3 +89,12 @@ def test_configuration_examples_load(tmp_path: Path) -> None:
     assert settings.profiles["django"].migration_command
     (tmp_path / "pyproject.toml").write_text(pyproject)
     assert load_settings(tmp_path / "pyproject.toml").profiles["e2e"].packs == ("golden",)
+
+
+def test_the_documented_e2e_fingerprint_is_what_seeding_gives(scratch: Path, shop_test_url: str) -> None:
+    """The fingerprint docs/cli.md shows for `seedkit seed --profile e2e` is the one it gives, here too."""
+    documented = re.search(r"^fingerprint: ([0-9a-f]{64})$", DOC.read_text(), re.M)
+    assert documented is not None
+    result = CliRunner().invoke(app, ["seed", "--profile", "e2e", "--database-url", shop_test_url, "--json"])
+    assert result.exit_code == 0, result.output
+    assert f'"fingerprint": "{documented[1]}"' in result.output
