@@ -248,7 +248,8 @@ def _plain_columns(model: type) -> frozenset[str] | None:
 
     A model is plain when it keeps the declarative constructor and has no validators and no
     ``init`` listeners; a column attribute qualifies when nothing listens to its sets. ``None``
-    when the model is not plain (its constructor must run).
+    when the model is not plain (its constructor must run). Decided once per model, the first
+    time it is built in the bulk path: register listeners and validators before seeding.
     """
     mapper = _mapper(model)
     if mapper is None:
