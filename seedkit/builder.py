@@ -181,6 +181,10 @@ class LeanResolver:
     """factory_boy's ``Resolver`` (what ``LazyAttribute`` functions receive), with slots."""
 
     __slots__ = ("_lean_declarations", "_lean_pending", "_lean_step", "_lean_values")
+    _lean_declarations: dict[str, Entry]
+    _lean_pending: list[str]
+    _lean_step: LeanBuildStep
+    _lean_values: dict[str, Any]
 
     def __init__(self, declarations: dict[str, Entry], step: LeanBuildStep) -> None:
         set_slot = object.__setattr__
@@ -197,7 +201,7 @@ class LeanResolver:
     def __repr__(self) -> str:
         return f"<Resolver for {self._lean_step!r}>"
 
-    def __getattr__(self, name: str) -> Any:
+    def _lean_get(self, name: str) -> Any:
         values = self._lean_values
         if name in values:
             return values[name]
@@ -222,8 +226,13 @@ class LeanResolver:
         values[name] = value
         return value
 
+    __getattr__ = _lean_get  # what declarations read (``o.name``), once normal lookup fails
+
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Setting of object attributes is not allowed")
+
+
+_RESOLVER_ATTRIBUTES = frozenset(dir(LeanResolver))
 
 
 class LeanBuildStep(BuildStep):
@@ -232,8 +241,11 @@ class LeanBuildStep(BuildStep):
     def resolve(self, declarations: dict[str, Entry]) -> None:
         stub = self.stub = LeanResolver(declarations, self)
         attributes = self.attributes
+        get = stub._lean_get
         for name in declarations:
-            attributes[name] = getattr(stub, name)
+            # getattr() as factory_boy's resolve does, without its failed lookup first; a name the
+            # resolver class itself has (``factory_parent``...) still goes through getattr().
+            attributes[name] = getattr(stub, name) if name in _RESOLVER_ATTRIBUTES else get(name)
 
 
 class LeanStepBuilder(StepBuilder):
