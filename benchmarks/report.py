@@ -103,7 +103,7 @@ def _targets(results: dict[str, Any]) -> list[str]:
             "rest is the reference factories' work per object, already built by seedkit's lean builder: about",
             "fifty declaration evaluations per root (five rows), and one SQLAlchemy ORM instance per row with",
             "its relationship events and session cascade (about a third of the time). The target needs about",
-            "100 µs per root; the reference graph costs about 600 µs. The ORM instances stay because these",
+            "100 µs per root; the reference graph costs about 500 µs. The ORM instances stay because these",
             "factories read ORM state while generating (`ReuseOrCreate`'s session pool,",
             "`organization.products`, `OrderFactory.create` in a post-generation hook) and the bulk path must",
             "write the per-object path's exact rows. The profile, and what would close the gap, are in",
