@@ -9,6 +9,7 @@ block a default context (seed 0) is active, so data is deterministic even when n
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import random
@@ -52,8 +53,13 @@ def _sequence_state() -> list[tuple[type[BaseFactory], int | None]]:
     return [(f, f._meta._counter.seq if f._meta._counter else None) for f in _concrete_factories()]
 
 
-def _iterators(factories: list[type[BaseFactory]]) -> list[factory.Iterator]:
-    """Every ``factory.Iterator`` the factories declare, also inside traits, ``Maybe`` and sub-factory arguments."""
+@functools.lru_cache(maxsize=4)
+def _iterators(factories: tuple[type[BaseFactory], ...]) -> tuple[factory.Iterator, ...]:
+    """Every ``factory.Iterator`` the factories declare, also inside traits, ``Maybe`` and sub-factory arguments.
+
+    Cached per set of factories (declarations are fixed when a factory class is defined): every
+    context activation and pause reads them.
+    """
     found: dict[int, factory.Iterator] = {}
     seen: set[int] = set()
     stack: list[object] = [f._meta.declarations for f in factories]
@@ -70,13 +76,13 @@ def _iterators(factories: list[type[BaseFactory]]) -> list[factory.Iterator]:
             stack.extend(value)
         elif isinstance(value, BaseDeclaration | PostGenerationDeclaration):
             stack.extend(getattr(value, "__dict__", {}).values())
-    return list(found.values())
+    return tuple(found.values())
 
 
 def _iterator_positions() -> list[tuple[factory.Iterator, int]]:
     """How far each Iterator has been read (what it returned so far, replayed after a reset)."""
     positions = []
-    for declaration in _iterators(_concrete_factories()):
+    for declaration in _iterators(tuple(_concrete_factories())):
         reader = declaration.iterator
         if reader is not None:
             positions.append((declaration, len(reader.past_elements) - len(reader.next_elements)))
@@ -86,7 +92,7 @@ def _iterator_positions() -> list[tuple[factory.Iterator, int]]:
 def _rewind_iterators(positions: list[tuple[factory.Iterator, int]]) -> None:
     """Put every Iterator back where ``positions`` says (at the start when it is not listed)."""
     where = {id(declaration): position for declaration, position in positions}
-    for declaration in _iterators(_concrete_factories()):
+    for declaration in _iterators(tuple(_concrete_factories())):
         reader = declaration.iterator
         if reader is not None:
             reader.next_elements.clear()
