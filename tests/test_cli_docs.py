@@ -14,12 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+from conftest import create_database, drop_database
 from typer.testing import CliRunner
 
 from seedkit.cli import app
 from seedkit.embedded import EmbeddedPostgres
-from seedkit.postgres import with_database
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 PLACEHOLDER_URL = "postgresql://postgres@127.0.0.1:5432/shop_test"
@@ -45,13 +44,8 @@ def scratch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture
 def shop_test_url(pg_server_url: str) -> Iterator[str]:
     name = f"shop_test_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield with_database(pg_server_url, name)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    yield create_database(pg_server_url, name)
+    drop_database(pg_server_url, name)
 
 
 def test_every_documented_command_runs(scratch: Path, shop_test_url: str) -> None:

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from conftest import create_database, drop_database
 from pymongo.database import Database
 
 from seedkit.config import Profile, Settings, Volume, load_settings
 from seedkit.errors import ConfigError, FactoryError, SchemaError, SeedkitError, UnsafeTargetError
 from seedkit.fingerprint import Fingerprint, fingerprint
-from seedkit.postgres import with_database
 from seedkit.profiles import reset_targets, seed_profile
 from seedkit.reset import MongoRun
 from seedkit.targets import Targets, open_targets
@@ -171,13 +171,8 @@ def test_migration_command_replaces_alembic(settings: Settings, empty_db_url: st
 @pytest.fixture
 def production_looking_db(pg_server_url: str) -> Iterator[str]:
     name = f"shop_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield with_database(pg_server_url, name)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    yield create_database(pg_server_url, name)
+    drop_database(pg_server_url, name)
 
 
 def test_reset_is_guarded(settings: Settings, production_looking_db: str) -> None:
