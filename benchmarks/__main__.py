@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from benchmarks import report, resets, seeding, snapshots, startup
-from seedkit.embedded import EmbeddedPostgres
+from seedkit.stores.embedded import EmbeddedPostgres
 
 REPO = Path(__file__).resolve().parent.parent
 SECTIONS = ("seeding", "resets", "startup", "snapshots")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from seedkit import migrations
-from seedkit.config import BUILTIN_CONFIG, load_settings
-from seedkit.embedded import binaries_dir
-from seedkit.postgres import with_database
+from seedkit.seeding import migrations
+from seedkit.seeding.config import BUILTIN_CONFIG, load_settings
+from seedkit.stores.embedded import binaries_dir
+from seedkit.stores.postgres import with_database
 
 
 def admin(server_url: str) -> sa.Engine:

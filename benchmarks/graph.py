@@ -25,8 +25,7 @@ import factory
 import factory.alchemy
 import factory.fuzzy
 import faker
-
-from factories.models import Order, OrderItem, Organization, Payment, Product, User
+from seedkit_reference.models import Order, OrderItem, Organization, Payment, Product, User
 
 ORGANIZATIONS = 100
 PRODUCTS = 500

@@ -19,8 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from benchmarks.db import admin, create_database, drop_database, pg_dump, pg_restore
-from seedkit.fingerprint import fingerprint
-from seedkit.postgres import with_database
+from seedkit.stores.fingerprint import fingerprint
+from seedkit.stores.postgres import with_database
 
 TABLES = [f"t{i:02d}" for i in range(1, 21)]
 ROWS_PER_TABLE = 2_500

@@ -22,7 +22,7 @@ METHODS = ("copy", "faker-copy", "bulk", "bulk-2-workers", "per-object", "naive"
 
 
 def _reference_volumes(users: int) -> list[tuple[Any, int, dict[str, Any]]]:
-    from factories.model_factories import CustomerFactory, OrganizationFactory, ProductFactory
+    from seedkit_reference.model_factories import CustomerFactory, OrganizationFactory, ProductFactory
 
     return [
         (OrganizationFactory, ORGANIZATIONS, {}),
@@ -61,7 +61,7 @@ def run(method: str, users: int, url: str) -> dict[str, Any]:
 
 
 def _seed(method: str, users: int, conn: sa.Connection, prepared: list[Any]) -> None:
-    # seedkit is imported only by its own methods: it speeds up Faker (seedkit.faker_weights),
+    # seedkit is imported only by its own methods: it speeds up Faker (seedkit.core.faker_weights),
     # which would make the factory_boy and hand-written baselines faster than they are alone.
     driver = conn.connection.driver_connection
     if method == "copy":
@@ -70,14 +70,14 @@ def _seed(method: str, users: int, conn: sa.Connection, prepared: list[Any]) -> 
         copy_tuples(driver, list(tuples(users, fake_names=True)))
     elif method == "bulk":
         from seedkit.bulk import BulkSeeder
-        from seedkit.determinism import deterministic
+        from seedkit.core.determinism import deterministic
 
         with deterministic(seed=1), BulkSeeder(conn) as seeder:
             for factory_class, count, fields in _reference_volumes(users):
                 seeder.create(factory_class, count, **fields)
     elif method == "per-object":
-        from seedkit.binding import bind
-        from seedkit.determinism import deterministic
+        from seedkit.core.determinism import deterministic
+        from seedkit.factories.binding import bind
 
         with deterministic(seed=1), Session(bind=conn, autoflush=False) as session, bind(session=session):
             for factory_class, count, fields in _reference_volumes(users):

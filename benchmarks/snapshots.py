@@ -15,7 +15,7 @@ from benchmarks.resets import build
 
 
 def run(server_url: str, *, quick: bool, log: Any) -> dict[str, Any]:
-    from seedkit import snapshot
+    from seedkit.snapshots import api as snapshot
 
     rounds = 3 if quick else 7
     url = create_database(server_url, "test_bench_snapshot")

@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from seedkit.embedded import EmbeddedPostgres
+from seedkit.stores.embedded import EmbeddedPostgres
 
 
 def _ready(server: EmbeddedPostgres) -> None:

@@ -1,4 +1,4 @@
-"""Factories of the reference domain's Mongo documents (see ``factories.documents``).
+"""Factories of the reference domain's Mongo documents (see ``seedkit_reference.documents``).
 
 Documents point at PostgreSQL rows by UUID string. Pass the rows they are about
 (``AuditEventFactory(order=order)``, ``NotificationFactory(user=user)``); otherwise the
@@ -11,10 +11,11 @@ from __future__ import annotations
 import factory
 import factory.fuzzy
 
-from factories.documents import AUDIT_EVENTS, NOTIFICATIONS
-from factories.model_factories import CustomerFactory, UserFactory
-from seedkit.declarations import Now
-from seedkit.mongo_factory import MongoFactory
+from seedkit.core.declarations import Now
+from seedkit.factories.mongo import MongoFactory
+
+from .documents import AUDIT_EVENTS, NOTIFICATIONS
+from .model_factories import CustomerFactory, UserFactory
 
 __all__ = ["AuditEventFactory", "NotificationFactory"]
 

@@ -31,9 +31,10 @@ import factory.fuzzy
 import factory.random
 from factory.declarations import BaseDeclaration, PostGenerationDeclaration
 
-from factories.models import Order, OrderItem, Organization, Payment, Product, User
-from seedkit.declarations import IntegerFor, Money, Now, UUIDFor, count_from
-from seedkit.sql_factory import ReuseOrCreate, SQLAlchemyFactory
+from seedkit.core.declarations import IntegerFor, Money, Now, UUIDFor, count_from
+from seedkit.factories.alchemy import ReuseOrCreate, SQLAlchemyFactory
+
+from .models import Order, OrderItem, Organization, Payment, Product, User
 
 __all__ = [
     "CustomerFactory",
@@ -154,11 +155,11 @@ class OrderFactory(SQLAlchemyFactory):
         paid = factory.Trait(
             status="paid",
             items=1,
-            payment=factory.RelatedFactory("factories.model_factories.PaymentFactory", "order"),
+            payment=factory.RelatedFactory("seedkit_reference.model_factories.PaymentFactory", "order"),
         )
 
     id = UUIDFor("orders")
-    user = factory.SubFactory("factories.model_factories.CustomerFactory")
+    user = factory.SubFactory("seedkit_reference.model_factories.CustomerFactory")
     status = "pending"
     currency = "EUR"
     subtotal = factory.LazyAttribute(lambda o: sum((line.total for line in o.lines), Decimal("0.00")))

@@ -11,17 +11,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# Light modules, imported now: the submodules ``seedkit.clock`` and ``seedkit.ids`` must be
+# Light modules, imported now: the submodules ``seedkit.core.clock`` and ``seedkit.core.ids`` must be
 # bound before the functions of the same names below, which replace them as attributes.
-from seedkit.clock import Clock
+from seedkit.core.clock import Clock
+from seedkit.core.ids import IdGenerator
 from seedkit.errors import SeedkitError
-from seedkit.ids import IdGenerator
 
 if TYPE_CHECKING:
-    from seedkit.binding import bind
-    from seedkit.determinism import Deterministic, activate, current, deterministic
-    from seedkit.mongo_factory import MongoFactory
-    from seedkit.sql_factory import SQLAlchemyFactory
+    from seedkit.core.determinism import Deterministic, activate, current, deterministic
+    from seedkit.factories.alchemy import SQLAlchemyFactory
+    from seedkit.factories.binding import bind
+    from seedkit.factories.mongo import MongoFactory
 
 __version__ = "0.1.0"
 
@@ -44,27 +44,27 @@ __all__ = [
 # pytest does for every project with seedkit installed, through the plugin's entry point) stays
 # cheap, and ``factories`` (which imports seedkit) has no import cycle.
 _EXPORTS = {
-    "bind": "seedkit.binding",
-    "Deterministic": "seedkit.determinism",
-    "activate": "seedkit.determinism",
-    "current": "seedkit.determinism",
-    "deterministic": "seedkit.determinism",
-    "MongoFactory": "seedkit.mongo_factory",
-    "SQLAlchemyFactory": "seedkit.sql_factory",
+    "bind": "seedkit.factories.binding",
+    "Deterministic": "seedkit.core.determinism",
+    "activate": "seedkit.core.determinism",
+    "current": "seedkit.core.determinism",
+    "deterministic": "seedkit.core.determinism",
+    "MongoFactory": "seedkit.factories.mongo",
+    "SQLAlchemyFactory": "seedkit.factories.alchemy",
 }
-_DOMAIN_MODULES = ("factories.model_factories", "factories.document_factories")
+_DOMAIN_MODULES = ("seedkit_reference.model_factories", "seedkit_reference.document_factories")
 
 
 def clock() -> Clock:
-    """The active deterministic context's clock (see :func:`seedkit.determinism.clock`)."""
-    from seedkit.determinism import clock as active_clock
+    """The active deterministic context's clock (see :func:`seedkit.core.determinism.clock`)."""
+    from seedkit.core.determinism import clock as active_clock
 
     return active_clock()
 
 
 def ids() -> IdGenerator:
-    """The active deterministic context's ID generator (see :func:`seedkit.determinism.ids`)."""
-    from seedkit.determinism import ids as active_ids
+    """The active deterministic context's ID generator (see :func:`seedkit.core.determinism.ids`)."""
+    from seedkit.core.determinism import ids as active_ids
 
     return active_ids()
 

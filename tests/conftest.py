@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from seedkit import migrations
-from seedkit.config import BUILTIN_CONFIG, load_settings
-from seedkit.embedded import EmbeddedPostgres
-from seedkit.postgres import normalize_url, with_database
+from seedkit.seeding import migrations
+from seedkit.seeding.config import BUILTIN_CONFIG, load_settings
+from seedkit.stores.embedded import EmbeddedPostgres
+from seedkit.stores.postgres import normalize_url, with_database
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE_MIGRATIONS = REPO / "factories" / "migrations"
@@ -102,7 +102,7 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 @pytest.fixture
 def mongo_db() -> Iterator[Any]:
     """A fresh Mongo database: mongomock, or a real server at SEEDKIT_TEST_MONGO_URL."""
-    from seedkit.mongo import connect
+    from seedkit.stores.mongo import connect
 
     name = f"test_{uuid.uuid4().hex[:12]}"
     db = connect(os.environ.get("SEEDKIT_TEST_MONGO_URL"), name)

@@ -6,18 +6,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from pymongo.database import Database
+from seedkit_reference.document_factories import AuditEventFactory, NotificationFactory
+from seedkit_reference.documents import ensure_indexes
+from seedkit_reference.model_factories import CustomerFactory, OrganizationFactory, ProductFactory
+from seedkit_reference.models import Organization
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from factories.document_factories import AuditEventFactory, NotificationFactory
-from factories.documents import ensure_indexes
-from factories.model_factories import CustomerFactory, OrganizationFactory, ProductFactory
-from factories.models import Organization
-from seedkit.binding import bind
-from seedkit.clock import parse_instant
-from seedkit.determinism import deterministic
-from seedkit.fingerprint import Fingerprint, fingerprint
-from seedkit.ids import label_uuid
+from seedkit.core.clock import parse_instant
+from seedkit.core.determinism import deterministic
+from seedkit.core.ids import label_uuid
+from seedkit.factories.binding import bind
+from seedkit.stores.fingerprint import Fingerprint, fingerprint
 
 SEED = 11
 APP_TIME = parse_instant("2025-06-01T00:00:00Z")

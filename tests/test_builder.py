@@ -1,7 +1,7 @@
 """The lean builder gives what factory_boy's builder gives, declaration by declaration.
 
 Every factory below logs the objects it builds; each case builds the same calls once with
-factory_boy's ``StepBuilder`` and once with :class:`seedkit.builder.LeanStepBuilder`, from the
+factory_boy's ``StepBuilder`` and once with :class:`seedkit.factories.builder.LeanStepBuilder`, from the
 same seed, and compares the logs (values, nesting and order of creation).
 """
 
@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from factory import errors
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
-from seedkit.builder import generate, lean_building, lean_builds
-from seedkit.determinism import deterministic
-from seedkit.sql_factory import _new_instance
+from seedkit.core.determinism import deterministic
+from seedkit.factories.alchemy import _new_instance
+from seedkit.factories.builder import generate, lean_building, lean_builds
 
 LOG: list[tuple[str, dict[str, Any]]] = []
 

@@ -10,22 +10,22 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 from conftest import create_database, drop_database
-from sqlalchemy.orm import Session
-
-from factories.document_factories import AuditEventFactory, NotificationFactory
-from factories.model_factories import (
+from seedkit_reference.document_factories import AuditEventFactory, NotificationFactory
+from seedkit_reference.model_factories import (
     CustomerFactory,
     OrderFactory,
     OrganizationFactory,
     ProductFactory,
     UserFactory,
 )
-from seedkit.binding import bind
+from sqlalchemy.orm import Session
+
 from seedkit.bulk import BulkSeeder, bulk_create
-from seedkit.determinism import deterministic
+from seedkit.core.determinism import deterministic
 from seedkit.errors import FactoryError
-from seedkit.fingerprint import fingerprint
-from seedkit.mongo import connect
+from seedkit.factories.binding import bind
+from seedkit.stores.fingerprint import fingerprint
+from seedkit.stores.mongo import connect
 
 Volume = tuple[type[Any], int, dict[str, Any]]
 

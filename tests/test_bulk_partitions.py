@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import create_database, drop_database
+from seedkit_reference.document_factories import AuditEventFactory
+from seedkit_reference.model_factories import CustomerFactory, OrganizationFactory, ProductFactory
 
-from factories.document_factories import AuditEventFactory
-from factories.model_factories import CustomerFactory, OrganizationFactory, ProductFactory
 from seedkit.bulk.partitions import VolumeSpec, plan_partitions, seed_partitioned
-from seedkit.fingerprint import Fingerprint, fingerprint
-from seedkit.mongo import connect
+from seedkit.stores.fingerprint import Fingerprint, fingerprint
+from seedkit.stores.mongo import connect
 
 VOLUMES = [
     VolumeSpec(OrganizationFactory, 3),

@@ -19,12 +19,12 @@ from conftest import create_database, drop_database
 from sqlalchemy import event
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, validates
 
-from seedkit.binding import bind
 from seedkit.bulk import BulkSeeder
-from seedkit.declarations import Now, UUIDFor
-from seedkit.determinism import deterministic
-from seedkit.fingerprint import fingerprint
-from seedkit.sql_factory import SQLAlchemyFactory, _plain_columns
+from seedkit.core.declarations import Now, UUIDFor
+from seedkit.core.determinism import deterministic
+from seedkit.factories.alchemy import SQLAlchemyFactory, _plain_columns
+from seedkit.factories.binding import bind
+from seedkit.stores.fingerprint import fingerprint
 
 
 class Base(DeclarativeBase):

@@ -19,9 +19,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import create_database, drop_database
 
-from seedkit.embedded import EmbeddedPostgres
-from seedkit.fingerprint import Fingerprint, fingerprint
-from seedkit.targets import Targets, open_targets
+from seedkit.seeding.targets import Targets, open_targets
+from seedkit.stores.embedded import EmbeddedPostgres
+from seedkit.stores.fingerprint import Fingerprint, fingerprint
 
 REPO = Path(__file__).resolve().parent.parent
 E2E_ROWS = {"organizations": 1, "users": 2, "products": 6, "orders": 1, "order_items": 2, "payments": 1}
@@ -86,8 +86,8 @@ def test_seed_json_report_matches_the_database_and_a_later_fingerprint(
 @pytest.fixture
 def seeded_url(db_url: str, tmp_path: Path) -> str:
     """db_url seeded with e2e, in-process, with Mongo state where the CLI keeps it."""
-    from seedkit.config import load_settings
-    from seedkit.profiles import seed_profile
+    from seedkit.seeding.config import load_settings
+    from seedkit.seeding.runner import seed_profile
 
     settings = load_settings(REPO / "factories" / "seedkit.toml")
     targets = Targets(db_url, None, "seedkit", tmp_path / ".seedkit", embedded=False)
@@ -98,7 +98,7 @@ def seeded_url(db_url: str, tmp_path: Path) -> str:
 BROKEN_CONFIG = f"""
 alembic = {{ script_location = "{REPO / "factories" / "migrations"}" }}
 packs = ["{REPO / "factories" / "packs"}"]
-factories = ["factories.model_factories", "factories.document_factories"]
+factories = ["seedkit_reference.model_factories", "seedkit_reference.document_factories"]
 
 [profiles.missing_pack]
 packs = ["golden", "goldn"]
@@ -199,8 +199,8 @@ def test_migrate_then_reset(empty_db_url: str, tmp_path: Path) -> None:
     assert migrated.returncode == 0, migrated.stderr
     assert "now at revision 0001" in migrated.stdout
 
-    from seedkit.config import load_settings
-    from seedkit.profiles import seed_profile
+    from seedkit.seeding.config import load_settings
+    from seedkit.seeding.runner import seed_profile
 
     targets = Targets(empty_db_url, None, "seedkit", tmp_path / ".seedkit", embedded=False)
     seed_profile(load_settings(REPO / "factories" / "seedkit.toml"), "e2e", targets)
@@ -243,7 +243,7 @@ def test_packs_validate_reports_every_problem_with_its_place(tmp_path: Path) -> 
 PARTITIONED_CONFIG = """
 alembic = {{ script_location = "{factories}/migrations" }}
 packs = ["{factories}/packs"]
-factories = ["factories.model_factories", "factories.document_factories"]
+factories = ["seedkit_reference.model_factories", "seedkit_reference.document_factories"]
 mongo_database = "seedkit"
 
 [profiles.small]

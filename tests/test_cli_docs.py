@@ -18,7 +18,7 @@ from conftest import create_database, drop_database
 from typer.testing import CliRunner
 
 from seedkit.cli import app
-from seedkit.embedded import EmbeddedPostgres
+from seedkit.stores.embedded import EmbeddedPostgres
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 PLACEHOLDER_URL = "postgresql://postgres@127.0.0.1:5432/shop_test"
@@ -72,7 +72,7 @@ def test_every_documented_command_runs(scratch: Path, shop_test_url: str) -> Non
 
 def test_configuration_examples_load(tmp_path: Path) -> None:
     """The TOML examples of docs/configuration.md are valid configurations (unknown keys would fail)."""
-    from seedkit.config import load_settings
+    from seedkit.seeding.config import load_settings
 
     text = (DOC.parent / "configuration.md").read_text()
     standalone, pyproject = re.findall(r"^```toml\n(.*?)^```", text, re.S | re.M)

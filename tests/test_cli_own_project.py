@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from test_cli import assert_one_error_line, run_cli
 
-from seedkit.config import load_settings
 from seedkit.errors import ConfigError
-from seedkit.postgres import normalize_url
+from seedkit.seeding.config import load_settings
+from seedkit.stores.postgres import normalize_url
 
 FILES = {
     "seedkit.toml": """

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from seedkit import mongo, postgres
 from seedkit.errors import DatabaseUnavailable
-from seedkit.urls import redact
+from seedkit.stores import mongo, postgres
+from seedkit.stores.urls import redact
 
 
 def test_unreachable_postgres() -> None:

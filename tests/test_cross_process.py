@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from seedkit.ids import DEFAULT_INT_STRIDE
+from seedkit.core.ids import DEFAULT_INT_STRIDE
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parent.parent
@@ -29,15 +29,20 @@ def seed_small_graph(
 ) -> dict[str, object]:
     """Runs in the child process: migrate, seed both stores, fingerprint them."""
     from conftest import migrate_reference
+    from seedkit_reference.document_factories import AuditEventFactory, NotificationFactory
+    from seedkit_reference.documents import ensure_indexes
+    from seedkit_reference.model_factories import (
+        CustomerFactory,
+        OrganizationFactory,
+        ProductFactory,
+        UserFactory,
+    )
     from sqlalchemy.orm import Session
 
-    from factories.document_factories import AuditEventFactory, NotificationFactory
-    from factories.documents import ensure_indexes
-    from factories.model_factories import CustomerFactory, OrganizationFactory, ProductFactory, UserFactory
-    from seedkit.binding import bind
-    from seedkit.determinism import deterministic
-    from seedkit.fingerprint import fingerprint
-    from seedkit.mongo import connect
+    from seedkit.core.determinism import deterministic
+    from seedkit.factories.binding import bind
+    from seedkit.stores.fingerprint import fingerprint
+    from seedkit.stores.mongo import connect
 
     if migrate:
         migrate_reference(url)

@@ -9,15 +9,15 @@ from decimal import Decimal
 import factory
 import pytest
 import sqlalchemy as sa
+from seedkit_reference.model_factories import CustomerFactory, OrganizationFactory
+from seedkit_reference.models import Organization
 from sqlalchemy.orm import Session
 
-from factories.model_factories import CustomerFactory, OrganizationFactory
-from factories.models import Organization
-from seedkit.binding import bind
-from seedkit.declarations import IntegerFor, Money, Now, ObjectIdFor, Relative, UUIDFor, count_from
-from seedkit.determinism import clock, deterministic
+from seedkit.core.declarations import IntegerFor, Money, Now, ObjectIdFor, Relative, UUIDFor, count_from
+from seedkit.core.determinism import clock, deterministic
+from seedkit.core.ids import DEFAULT_INT_STRIDE, IdGenerator
 from seedkit.errors import ConfigError, FactoryError
-from seedkit.ids import DEFAULT_INT_STRIDE, IdGenerator
+from seedkit.factories.binding import bind
 
 START = datetime(2025, 2, 3, 4, 5, 6, tzinfo=UTC)
 
@@ -167,7 +167,7 @@ def test_two_partitions_with_the_same_seed_never_collide(engine: sa.Engine) -> N
 
 
 def test_an_activated_context_continues_where_it_left_off() -> None:
-    from seedkit.determinism import Deterministic, activate
+    from seedkit.core.determinism import Deterministic, activate
 
     context = Deterministic(seed=5)
     with activate(context):
@@ -209,7 +209,7 @@ def test_iterators_start_again_with_every_context() -> None:
 
 
 def test_an_iterator_continues_where_its_context_left_off() -> None:
-    from seedkit.determinism import Deterministic, activate
+    from seedkit.core.determinism import Deterministic, activate
 
     context = Deterministic(seed=5)
     with activate(context):

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import create_database, drop_database
 
-from seedkit.mongo import connect
+from seedkit.stores.mongo import connect
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)

@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from bson import Decimal128
-from sqlalchemy.orm import Session
-
-from factories import document_factories, model_factories
-from factories.document_factories import AuditEventFactory, NotificationFactory
-from factories.model_factories import (
+from seedkit_reference import document_factories, model_factories
+from seedkit_reference.document_factories import AuditEventFactory, NotificationFactory
+from seedkit_reference.model_factories import (
     CustomerFactory,
     OrderFactory,
     OrderItemFactory,
@@ -23,10 +21,12 @@ from factories.model_factories import (
     ProductFactory,
     UserFactory,
 )
-from factories.models import Order, OrderItem, Payment, Product, User
-from seedkit.binding import bind
-from seedkit.determinism import deterministic
+from seedkit_reference.models import Order, OrderItem, Payment, Product, User
+from sqlalchemy.orm import Session
+
+from seedkit.core.determinism import deterministic
 from seedkit.errors import FactoryError
+from seedkit.factories.binding import bind
 
 
 def count(session: Session, table: str) -> int:

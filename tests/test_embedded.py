@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from seedkit.embedded import EmbeddedPostgres, binaries_dir
 from seedkit.errors import DatabaseUnavailable
+from seedkit.stores.embedded import EmbeddedPostgres, binaries_dir
 
 
 def test_restart_keeps_data_and_port() -> None:

@@ -10,7 +10,7 @@ import faker
 import pytest
 from faker.providers import BaseProvider
 
-from seedkit import faker_weights
+from seedkit.core import faker_weights
 
 LOCALES = ["en_US", "de_DE", "fr_FR", "ja_JP", "pt_BR"]
 FORMATTERS = [

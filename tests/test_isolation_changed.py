@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from seedkit_reference.model_factories import CustomerFactory, OrganizationFactory, ProductFactory
 
-from factories.model_factories import CustomerFactory, OrganizationFactory, ProductFactory
 from seedkit.bulk import BulkSeeder
-from seedkit.determinism import deterministic
-from seedkit.fingerprint import fingerprint
+from seedkit.core.determinism import deterministic
 from seedkit.isolation.changed import COPY_SCHEMA, LOG_SCHEMA, ChangedRowsStrategy
+from seedkit.stores.fingerprint import fingerprint
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 from isolation_support import app_creates_organization, count_slug
 
-from seedkit.config import ISOLATION_STRATEGIES
 from seedkit.errors import ConfigError
 from seedkit.isolation import STRATEGIES, NoIsolation, Strategy, TruncateStrategy, create_strategy
+from seedkit.seeding.config import ISOLATION_STRATEGIES
 
 
 def test_every_configurable_strategy_is_registered_and_follows_the_protocol(db_url: str) -> None:

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from isolation_support import app_creates_organization, count_slug, seed_domain, stores_fingerprint
 
-from seedkit.fingerprint import fingerprint
 from seedkit.isolation import MongoBaseline, RollbackStrategy
+from seedkit.stores.fingerprint import fingerprint
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from conftest import REFERENCE_MIGRATIONS, create_database, migrate_reference
 from isolation_support import app_creates_organization, count_slug, seed_domain, stores_fingerprint
 
-from seedkit.config import load_settings
 from seedkit.isolation import IsolationError, TemplateStrategy, drop, ensure_template, template_name
-from seedkit.isolation.template import list_templates
-from seedkit.postgres import with_database
+from seedkit.isolation.snapshot import list_templates
+from seedkit.seeding.config import load_settings
+from seedkit.stores.postgres import with_database
 
 
 def build_seeded(url: str) -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from seedkit_reference.models import Base
 
-from factories.models import Base
-from seedkit import migrations
-from seedkit.config import Profile, Settings
 from seedkit.errors import ConfigError, SchemaError
+from seedkit.seeding import migrations
+from seedkit.seeding.config import Profile, Settings
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE_MIGRATIONS = REPO / "factories" / "migrations"
@@ -144,7 +144,7 @@ def test_failing_migration_command_reports_its_stderr_tail(empty_db_url: str, tm
 
 
 def test_migrations_match_the_models(engine: sa.Engine) -> None:
-    """`alembic upgrade head` (the db_url template) creates exactly what factories.models declares."""
+    """`alembic upgrade head` (the db_url template) creates exactly what seedkit_reference.models declares."""
     with engine.connect() as conn:
         assert migrations.schema_drift(conn, Base.metadata) == []
 
@@ -168,7 +168,7 @@ def test_libpq_url_drops_the_driver() -> None:
 
 DRIFTED_MODELS = """
 import sqlalchemy as sa
-from factories.models import Base
+from seedkit_reference.models import Base
 
 metadata = sa.MetaData(naming_convention=Base.metadata.naming_convention)
 for table in Base.metadata.tables.values():
@@ -179,9 +179,11 @@ metadata.tables["orders"].append_column(sa.Column("coupon", sa.String(20)))
 
 def test_check_models_passes_at_head_and_names_the_drift(engine: sa.Engine, tmp_path: Path) -> None:
     (tmp_path / "drifted_models_module.py").write_text(DRIFTED_MODELS)
-    matching = dataclasses.replace(reference_settings(tmp_path), models="factories.models:Base")
+    matching = dataclasses.replace(reference_settings(tmp_path), models="seedkit_reference.models:Base")
     drifted = dataclasses.replace(matching, root=tmp_path, models="drifted_models_module:metadata")
     with engine.connect() as conn:
-        assert migrations.check_models(conn, matching) == "at head (0001), matches factories.models:Base"
+        assert (
+            migrations.check_models(conn, matching) == "at head (0001), matches seedkit_reference.models:Base"
+        )
         with pytest.raises(SchemaError, match=r"differs from drifted_models_module:metadata.*coupon"):
             migrations.check_models(conn, drifted)

@@ -12,12 +12,12 @@ import factory
 import pytest
 from bson import Decimal128
 
-from seedkit.binding import bind
-from seedkit.declarations import Money, Now
-from seedkit.determinism import deterministic
+from seedkit.core.declarations import Money, Now
+from seedkit.core.determinism import deterministic
+from seedkit.core.ids import IdGenerator
 from seedkit.errors import FactoryError
-from seedkit.ids import IdGenerator
-from seedkit.mongo_factory import MongoFactory
+from seedkit.factories.binding import bind
+from seedkit.factories.mongo import MongoFactory
 
 
 class InvoiceFactory(MongoFactory):

@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 from test_packs_support import DOMAIN_FACTORIES
 
-from seedkit.clock import parse_instant
-from seedkit.determinism import deterministic
-from seedkit.ids import label_uuid
+from seedkit.core.clock import parse_instant
+from seedkit.core.determinism import deterministic
+from seedkit.core.ids import label_uuid
 from seedkit.packs import apply_packs, resolve_packs, validate_packs
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "packs.md"

@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from test_packs_support import DOMAIN_FACTORIES, REFERENCE_PACKS, state, write_pack
 
-from seedkit.determinism import deterministic
+from seedkit.core.determinism import deterministic
+from seedkit.core.ids import label_object_id
 from seedkit.errors import PackError
-from seedkit.ids import label_object_id
 from seedkit.packs import apply_packs, resolve_packs
 
 ALICE = """\
@@ -195,7 +195,7 @@ def test_duplicate_key_between_two_documents_names_both_records(tmp_path: Path, 
 
 
 def test_a_context_that_is_not_active_is_activated_for_the_load(engine: sa.Engine, mongo_db: Any) -> None:
-    from seedkit.determinism import Deterministic
+    from seedkit.core.determinism import Deterministic
     from seedkit.isolation import clear_collections, truncate_tables
 
     packs = resolve_packs(["customers"], [REFERENCE_PACKS])

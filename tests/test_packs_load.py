@@ -16,11 +16,11 @@ from conftest import create_database, drop_database
 from sqlalchemy.orm import Session
 from test_packs_support import DOMAIN_FACTORIES, REFERENCE_PACKS, state, write_pack
 
-from seedkit.binding import bind
-from seedkit.clock import parse_instant
-from seedkit.determinism import deterministic
+from seedkit.core.clock import parse_instant
+from seedkit.core.determinism import deterministic
+from seedkit.core.ids import label_int, label_object_id, label_uuid
 from seedkit.errors import PackError
-from seedkit.ids import label_int, label_object_id, label_uuid
+from seedkit.factories.binding import bind
 from seedkit.packs import apply_packs, resolve_packs
 
 START = parse_instant("2025-01-01T00:00:00Z")
@@ -101,7 +101,7 @@ def test_golden_gives_the_expected_rows_and_references(engine: sa.Engine, mongo_
 def test_same_pack_gives_the_same_data_on_two_fresh_databases(
     engine: sa.Engine, second_engine: sa.Engine, mongo_db: Any
 ) -> None:
-    from seedkit.mongo import connect
+    from seedkit.stores.mongo import connect
 
     other_mongo = connect(None, "second")
     load(engine, mongo_db, ["golden"], seed=1)
@@ -113,7 +113,7 @@ def test_same_pack_gives_the_same_data_on_two_fresh_databases(
 def test_file_order_does_not_matter(
     tmp_path: Path, engine: sa.Engine, second_engine: sa.Engine, mongo_db: Any
 ) -> None:
-    from seedkit.mongo import connect
+    from seedkit.stores.mongo import connect
 
     for name in ("catalog", "golden"):
         shutil.copytree(REFERENCE_PACKS / name, tmp_path / name)
@@ -132,7 +132,7 @@ def test_file_order_does_not_matter(
 def test_factory_records_fill_the_rest_deterministically(
     engine: sa.Engine, second_engine: sa.Engine, mongo_db: Any
 ) -> None:
-    from seedkit.mongo import connect
+    from seedkit.stores.mongo import connect
 
     counts = load(engine, mongo_db, ["customers"], seed=7)
     assert counts["pg:users"] == 3 and counts["pg:orders"] == 1 and counts["mongo:notifications"] == 1

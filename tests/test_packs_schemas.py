@@ -13,11 +13,11 @@ import pytest
 import sqlalchemy as sa
 from test_packs_support import state, write_pack
 
-from seedkit.determinism import deterministic
+from seedkit.core.determinism import deterministic
+from seedkit.core.ids import label_int, label_object_id, label_uuid
 from seedkit.errors import PackError
-from seedkit.ids import label_int, label_object_id, label_uuid
 from seedkit.packs import apply_packs, resolve_packs, validate_packs
-from seedkit.schema import reflect_schema
+from seedkit.stores.schema import reflect_schema
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from seedkit.fingerprint import fingerprint
+from seedkit.stores.fingerprint import fingerprint
 
 REFERENCE_PACKS = Path(__file__).resolve().parent.parent / "factories" / "packs"
-DOMAIN_FACTORIES = ("factories.model_factories", "factories.document_factories")
+DOMAIN_FACTORIES = ("seedkit_reference.model_factories", "seedkit_reference.document_factories")
 
 
 def write_pack(

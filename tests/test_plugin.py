@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from conftest import drop_database
 from sqlalchemy.engine import make_url
 
-from seedkit.config import load_settings
-from seedkit.postgres import with_database
-from seedkit.profiles import seed_profile
-from seedkit.pytest_run import psql_url, worker_database_name
-from seedkit.pytest_server import embedded_root
-from seedkit.urls import looks_like_test_name
+from seedkit.pytest.run import psql_url, worker_database_name
+from seedkit.pytest.server import embedded_root
+from seedkit.seeding.config import load_settings
+from seedkit.seeding.runner import seed_profile
+from seedkit.stores.postgres import with_database
+from seedkit.stores.urls import looks_like_test_name
 
 pytest_plugins = ["pytester"]
 

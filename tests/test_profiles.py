@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from conftest import create_database, drop_database
 from pymongo.database import Database
 
-from seedkit.config import Profile, Settings, Volume, load_settings
 from seedkit.errors import ConfigError, FactoryError, SchemaError, SeedkitError, UnsafeTargetError
-from seedkit.fingerprint import Fingerprint, fingerprint
-from seedkit.profiles import reset_targets, seed_profile
-from seedkit.reset import MongoRun
-from seedkit.targets import Targets, open_targets
+from seedkit.seeding.config import Profile, Settings, Volume, load_settings
+from seedkit.seeding.runner import reset_targets, seed_profile
+from seedkit.seeding.targets import Targets, open_targets
+from seedkit.stores.fingerprint import Fingerprint, fingerprint
+from seedkit.stores.mongo_undo import MongoRun
 
 SMALL = (
     Volume("OrganizationFactory", 2),
@@ -145,7 +145,7 @@ def test_unknown_factory_fails_before_anything_is_written(settings: Settings, em
 
 def test_import_path_factories_are_found(settings: Settings, db_url: str) -> None:
     targets = targets_for(db_url, settings)
-    profile = Profile("paths", volumes=(Volume("factories.model_factories:ProductFactory", 2),))
+    profile = Profile("paths", volumes=(Volume("seedkit_reference.model_factories:ProductFactory", 2),))
     assert seed_profile(settings, profile, targets).rows["products"] == 2
 
 

@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from conftest import create_database, drop_database
 from isolation_support import seed_domain, stores_fingerprint
 
-from seedkit import snapshot
 from seedkit.errors import UnsafeTargetError
 from seedkit.isolation import (
     MongoBaseline,
@@ -23,8 +22,9 @@ from seedkit.isolation import (
     truncate_and_reload,
     truncate_tables,
 )
-from seedkit.mongo import connect
-from seedkit.safety import check_destructive
+from seedkit.snapshots import api as snapshot
+from seedkit.stores.mongo import connect
+from seedkit.stores.safety import check_destructive
 
 REMOTE = "postgresql+psycopg://app:s3cret-pw@db.example.com:5432/app"
 

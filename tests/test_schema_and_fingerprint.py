@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from seedkit.fingerprint import fingerprint
-from seedkit.schema import reflect_schema
+from seedkit.stores.fingerprint import fingerprint
+from seedkit.stores.schema import reflect_schema
 
 
 def test_reference_schema_order_puts_parents_first(engine: sa.Engine) -> None:

@@ -19,10 +19,10 @@ from bson import Decimal128, Int64
 from conftest import create_database, drop_database
 from isolation_support import seed_domain, stores_fingerprint
 
-from seedkit import snapshot
 from seedkit.errors import SnapshotError
-from seedkit.fingerprint import fingerprint
 from seedkit.isolation import clear_collections, truncate_tables
+from seedkit.snapshots import api as snapshot
+from seedkit.stores.fingerprint import fingerprint
 
 
 @pytest.fixture

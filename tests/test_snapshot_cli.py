@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from seedkit.cli.snapshot import snapshot_app
 from seedkit.errors import SnapshotError, UnsafeTargetError
 from seedkit.isolation import clear_collections, truncate_tables
-from seedkit.mongo import open_database
+from seedkit.stores.mongo import open_database
 
 runner = CliRunner()
 

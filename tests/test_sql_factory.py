@@ -9,14 +9,19 @@ from collections.abc import Iterator
 import factory
 import pytest
 import sqlalchemy as sa
+from seedkit_reference.model_factories import (
+    CustomerFactory,
+    OrganizationFactory,
+    ProductFactory,
+    UserFactory,
+)
+from seedkit_reference.models import Organization, User
 from sqlalchemy.orm import Session
 
-from factories.model_factories import CustomerFactory, OrganizationFactory, ProductFactory, UserFactory
-from factories.models import Organization, User
-from seedkit.binding import bind
-from seedkit.determinism import deterministic
+from seedkit.core.determinism import deterministic
+from seedkit.core.ids import DEFAULT_INT_STRIDE
 from seedkit.errors import FactoryError
-from seedkit.ids import DEFAULT_INT_STRIDE
+from seedkit.factories.binding import bind
 
 
 class UserByEmailFactory(UserFactory):

@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 
 from alembic import context
+from seedkit_reference.models import Base
 from sqlalchemy import Connection, create_engine
-
-from factories.models import Base
 
 config = context.config
 target_metadata = Base.metadata

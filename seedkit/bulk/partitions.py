@@ -36,12 +36,12 @@ from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from seedkit.binding import bind
 from seedkit.bulk.collect import CollectingDatabase
 from seedkit.bulk.seeder import DEFAULT_CHUNK_SIZE, MONGO_BATCH, BulkSeeder
-from seedkit.clock import DEFAULT_START
-from seedkit.determinism import Deterministic, deterministic
+from seedkit.core.clock import DEFAULT_START
+from seedkit.core.determinism import Deterministic, deterministic
 from seedkit.errors import SeedkitError
+from seedkit.factories.binding import bind
 
 DEFAULT_PARTITION_SIZE = 10_000
 """Root objects per partition: fixed, so the data never depends on the number of workers."""

@@ -1,7 +1,7 @@
 """The bulk path: factories generate as usual, rows reach PostgreSQL by COPY, chunk by chunk.
 
 Factories run unchanged, with a :class:`~seedkit.bulk.collect.CollectingSession` bound
-instead of a real one and built by seedkit's lean step builder (:mod:`seedkit.builder`, the
+instead of a real one and built by seedkit's lean step builder (:mod:`seedkit.factories.builder`, the
 same values as factory_boy's, with less machinery): every object is created, related and
 post-generated exactly as on the per-object path, but stays pending instead of being flushed.
 Every ``chunk_size`` root objects the seeder
@@ -34,12 +34,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 
-from seedkit.binding import bind
-from seedkit.builder import lean_builds
 from seedkit.bulk.collect import CollectingDatabase, CollectingSession
 from seedkit.bulk.copy import CopyJob, CopyWriter
 from seedkit.bulk.rows import MISSING, TableLayout
 from seedkit.errors import FactoryError
+from seedkit.factories.binding import bind
+from seedkit.factories.builder import lean_builds
 
 DEFAULT_CHUNK_SIZE = 2_000
 """Root objects generated between two writes."""

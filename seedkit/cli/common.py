@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from seedkit.config import Profile, Settings, load_settings
+from seedkit.seeding.config import Profile, Settings, load_settings
 
 if TYPE_CHECKING:
-    from seedkit.targets import Targets
+    from seedkit.seeding.targets import Targets
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -54,7 +54,7 @@ def settings_and_targets(
     config: Path | None, profile: str | None, database_url: str | None, mongo_url: str | None
 ) -> tuple[Settings, Targets]:
     """The settings and the stores a command works on, from its common options."""
-    from seedkit.targets import resolve_targets
+    from seedkit.seeding.targets import resolve_targets
 
     settings = load(config)
     chosen = profile_or_none(settings, profile)

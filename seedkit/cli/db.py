@@ -12,9 +12,9 @@ from typing import Annotated
 import typer
 
 from seedkit.cli.common import ConfigOption, load, out
-from seedkit.embedded import EmbeddedPostgres
-from seedkit.migrations import libpq_url
-from seedkit.postgres import EMBEDDED_DATABASE, ensure_database, with_database
+from seedkit.seeding.migrations import libpq_url
+from seedkit.stores.embedded import EmbeddedPostgres
+from seedkit.stores.postgres import EMBEDDED_DATABASE, ensure_database, with_database
 
 db_app = typer.Typer(
     help="Manage the embedded PostgreSQL server (state in ./.seedkit by default).", no_args_is_help=True

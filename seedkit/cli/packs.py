@@ -70,8 +70,8 @@ def validate(
 
     Prints one line per problem (file, record, field) and exits non-zero when there is any.
     """
-    from seedkit.imports import make_importable
     from seedkit.packs import discover_packs, resolve_packs, validate_packs
+    from seedkit.seeding.imports import make_importable
 
     settings = load(config)
     make_importable(settings)  # the factory modules are the project's, as for `seedkit seed`
@@ -95,9 +95,9 @@ def validate(
 
 
 def _target_schema(settings: Any, profile: Any, database_url: str | None) -> Any:
-    from seedkit.postgres import create_engine
-    from seedkit.schema import reflect_schema
-    from seedkit.targets import resolve_targets
+    from seedkit.seeding.targets import resolve_targets
+    from seedkit.stores.postgres import create_engine
+    from seedkit.stores.schema import reflect_schema
 
     targets = resolve_targets(settings, profile, database_url=database_url)
     engine = create_engine(targets.database_url)

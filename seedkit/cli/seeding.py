@@ -26,12 +26,12 @@ from seedkit.cli.common import (
     profile_or_none,
     settings_and_targets,
 )
-from seedkit.config import Settings, Volume
 from seedkit.errors import ConfigError
-from seedkit.migrations import libpq_url
+from seedkit.seeding.config import Settings, Volume
+from seedkit.seeding.migrations import libpq_url
 
 if TYPE_CHECKING:
-    from seedkit.profiles import Progress
+    from seedkit.seeding.runner import Progress
 
 
 def _choose_profile(settings: Settings, name: str | None) -> str:
@@ -93,7 +93,7 @@ def seed(
     With --workers N the packs commit first and the volumes are created in partitions, each
     committed on its own (see docs/cli.md).
     """
-    from seedkit.profiles import seed_profile
+    from seedkit.seeding.runner import seed_profile
 
     settings = load(config)
     name = _choose_profile(settings, profile)
@@ -155,7 +155,7 @@ def reset(
     config: ConfigOption = None,
 ) -> None:
     """Empty every table (but alembic_version) and every Mongo collection (indexes kept)."""
-    from seedkit.profiles import reset_targets
+    from seedkit.seeding.runner import reset_targets
 
     settings, targets = settings_and_targets(config, profile, database_url, mongo_url)
     emptied = reset_targets(settings, targets, allow_unsafe=allow_unsafe)
@@ -177,9 +177,9 @@ def migrate(
     config: ConfigOption = None,
 ) -> None:
     """Upgrade the schema: Alembic (to --revision), or the profile's migration_command."""
-    from seedkit import migrations
-    from seedkit.profiles import ensure_mongo_indexes
-    from seedkit.targets import open_targets, resolve_targets
+    from seedkit.seeding import migrations
+    from seedkit.seeding.runner import ensure_mongo_indexes
+    from seedkit.seeding.targets import open_targets, resolve_targets
 
     settings = load(config)
     chosen = profile_or_none(settings, profile)
@@ -212,8 +212,8 @@ def fingerprint(
     config: ConfigOption = None,
 ) -> None:
     """Print the stable content hash of both stores (the same data gives the same hash anywhere)."""
-    from seedkit.fingerprint import fingerprint as compute
-    from seedkit.targets import open_targets
+    from seedkit.seeding.targets import open_targets
+    from seedkit.stores.fingerprint import fingerprint as compute
 
     _, targets = settings_and_targets(config, profile, database_url, mongo_url)
     with open_targets(targets) as (engine, db), engine.connect() as conn:
@@ -270,6 +270,6 @@ def _source(settings: Settings) -> str:
 
 
 def _redacted(url: str) -> str:
-    from seedkit.urls import redact
+    from seedkit.stores.urls import redact
 
     return redact(url)

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from seedkit import snapshot
 from seedkit.cli.common import (
     AllowUnsafeOption,
     ConfigOption,
@@ -27,9 +26,10 @@ from seedkit.cli.common import (
     print_json,
     settings_and_targets,
 )
-from seedkit.config import Settings
-from seedkit.targets import open_targets
-from seedkit.urls import redact
+from seedkit.seeding.config import Settings
+from seedkit.seeding.targets import open_targets
+from seedkit.snapshots import api as snapshot
+from seedkit.stores.urls import redact
 
 snapshot_app = typer.Typer(
     help="Save, restore, list and delete portable snapshots of PostgreSQL and Mongo.", no_args_is_help=True

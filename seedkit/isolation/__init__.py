@@ -29,11 +29,11 @@ from pymongo.database import Database
 from seedkit.errors import ConfigError
 from seedkit.isolation.base import Handle, IsolationError, Reseed, Strategy
 from seedkit.isolation.changed import ChangedRowsStrategy, ChangeTracker
-from seedkit.isolation.mongo_state import MongoBaseline, clear_collections
 from seedkit.isolation.none import NoIsolation
 from seedkit.isolation.rollback import RollbackStrategy
-from seedkit.isolation.template import TemplateStrategy, clone, drop, ensure_template, template_name
+from seedkit.isolation.snapshot import TemplateStrategy, clone, drop, ensure_template, template_name
 from seedkit.isolation.truncate import TruncateStrategy, truncate_and_reload, truncate_tables, used_tables
+from seedkit.stores.mongo_state import MongoBaseline, clear_collections
 
 STRATEGIES: dict[str, type[Any]] = {
     TruncateStrategy.name: TruncateStrategy,

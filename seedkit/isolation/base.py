@@ -29,7 +29,7 @@ class Handle:
     """What one test gets.
 
     Attributes:
-        url: URL of the database this test uses (with password; show it with ``seedkit.urls.redact``).
+        url: URL of the database this test uses (with password; show it with ``seedkit.stores.urls.redact``).
             A server under test in another process may connect to it only when
             ``visible_to_other_processes`` is true.
         engine: engine on ``url``. Under ``rollback`` it bypasses the test's transaction: use ``bind``.
@@ -70,9 +70,9 @@ def committing_handle(url: str, engine: Engine, mongo: Database[Any] | None) -> 
 
 
 def guard_stores(url: str, mongo: Database[Any] | None, *, action: str, allow_unsafe: bool) -> None:
-    """The safety guard for both stores a strategy will reset (see :mod:`seedkit.safety`)."""
-    from seedkit.isolation.mongo_state import check_mongo_destructive
-    from seedkit.safety import check_destructive
+    """The safety guard for both stores a strategy will reset (see :mod:`seedkit.stores.safety`)."""
+    from seedkit.stores.mongo_state import check_mongo_destructive
+    from seedkit.stores.safety import check_destructive
 
     check_destructive(url, action=action, allow_unsafe=allow_unsafe)
     if mongo is not None:

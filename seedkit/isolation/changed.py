@@ -30,8 +30,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from seedkit.errors import SeedkitError
 from seedkit.isolation.base import Handle, committing_handle, guard_stores
-from seedkit.isolation.mongo_state import MongoBaseline
-from seedkit.schema import reflect_schema
+from seedkit.stores.mongo_state import MongoBaseline
+from seedkit.stores.schema import reflect_schema
 
 LOG_SCHEMA = "seedkit_changes"
 COPY_SCHEMA = "seedkit_seed"

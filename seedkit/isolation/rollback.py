@@ -11,7 +11,7 @@ Uncommitted data is invisible to other connections: a server under test in anoth
 cannot see it. End-to-end tests use ``truncate`` or ``snapshot`` instead.
 
 Mongo cannot join that transaction, so after each test the seeded collections are restored
-from an in-memory copy (:class:`~seedkit.isolation.mongo_state.MongoBaseline`).
+from an in-memory copy (:class:`~seedkit.stores.mongo_state.MongoBaseline`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from seedkit.isolation.base import Handle, IsolationError
-from seedkit.isolation.mongo_state import MongoBaseline, check_mongo_destructive
+from seedkit.stores.mongo_state import MongoBaseline, check_mongo_destructive
 
 
 class RollbackStrategy:

@@ -16,9 +16,9 @@ from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
 
 from seedkit.isolation.base import Handle, IsolationError, Reseed, committing_handle, guard_stores
-from seedkit.isolation.mongo_state import clear_collections
-from seedkit.safety import check_destructive
-from seedkit.schema import EXCLUDED_TABLES, reflect_schema
+from seedkit.stores.mongo_state import clear_collections
+from seedkit.stores.safety import check_destructive
+from seedkit.stores.schema import EXCLUDED_TABLES, reflect_schema
 
 
 def _quote(name: str) -> str:

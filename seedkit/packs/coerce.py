@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from bson import ObjectId
 
-from seedkit.clock import Clock, parse_duration, parse_instant
+from seedkit.core.clock import Clock, parse_duration, parse_instant
 from seedkit.errors import ConfigError
 from seedkit.packs.values import RelativeTime
 

@@ -2,8 +2,8 @@
 
 A record's ID is its primary key value when the record gives it; otherwise it is derived from
 the table and label alone, by the primary key's reflected type: UUID columns get
-:func:`~seedkit.ids.label_uuid`, integer columns :func:`~seedkit.ids.label_int`, text columns
-the label itself, and Mongo documents :func:`~seedkit.ids.label_object_id`. So the same pack
+:func:`~seedkit.core.ids.label_uuid`, integer columns :func:`~seedkit.core.ids.label_int`, text columns
+the label itself, and Mongo documents :func:`~seedkit.core.ids.label_object_id`. So the same pack
 gives the same IDs in every database.
 """
 
@@ -14,13 +14,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from seedkit.clock import Clock
+from seedkit.core.clock import Clock
+from seedkit.core.ids import label_int, label_object_id, label_uuid
 from seedkit.errors import PackError
-from seedkit.ids import label_int, label_object_id, label_uuid
 from seedkit.packs.coerce import coerce, type_name
 from seedkit.packs.model import MONGO, Pack, Record
 from seedkit.packs.values import Ref
-from seedkit.schema import SchemaInfo
+from seedkit.stores.schema import SchemaInfo
 
 MONGO_ID = "_id"
 

@@ -20,7 +20,7 @@ from pymongo.database import Database
 from pymongo.errors import PyMongoError
 from sqlalchemy.engine import Connection
 
-from seedkit.determinism import Deterministic, activate, current
+from seedkit.core.determinism import Deterministic, activate, current
 from seedkit.errors import PackError
 from seedkit.packs.builders import import_modules
 from seedkit.packs.dberrors import mongo_error, postgres_error
@@ -28,7 +28,7 @@ from seedkit.packs.labels import MONGO_ID, Labels
 from seedkit.packs.model import MONGO, POSTGRES, STORE_PREFIX, Pack, Record
 from seedkit.packs.plan import Planner, Row
 from seedkit.packs.validate import validate_packs
-from seedkit.schema import SchemaInfo, TableInfo, reflect_schema
+from seedkit.stores.schema import SchemaInfo, TableInfo, reflect_schema
 
 
 def apply_packs(

@@ -19,14 +19,14 @@ from typing import Any
 
 from bson import Decimal128
 
-from seedkit.clock import Clock
+from seedkit.core.clock import Clock
 from seedkit.errors import PackError
 from seedkit.packs.builders import build, factory_names, find_factory
 from seedkit.packs.coerce import coerce, is_structured, is_time_type, parse_json_text
 from seedkit.packs.labels import MONGO_ID, Labels
 from seedkit.packs.model import MONGO, POSTGRES, Record
 from seedkit.packs.values import Ref, RelativeTime, parse_value, refs_in
-from seedkit.schema import ColumnInfo, SchemaInfo, TableInfo
+from seedkit.stores.schema import ColumnInfo, SchemaInfo, TableInfo
 
 
 @dataclass(eq=False)

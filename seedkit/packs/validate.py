@@ -1,7 +1,7 @@
 """Checking packs without writing anything: labels, references, factories and, given a schema, types.
 
 Without a database this finds duplicate labels, dangling references, unknown factories and
-traits, and malformed ``@`` values. With a reflected :class:`~seedkit.schema.SchemaInfo` it
+traits, and malformed ``@`` values. With a reflected :class:`~seedkit.stores.schema.SchemaInfo` it
 also finds unknown tables and columns, values of the wrong type, and missing NOT NULL values.
 """
 
@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from types import ModuleType
 
-from seedkit.clock import Clock
+from seedkit.core.clock import Clock
 from seedkit.errors import PackError
 from seedkit.packs.builders import import_modules
 from seedkit.packs.labels import Labels
 from seedkit.packs.model import MONGO, POSTGRES, Pack
 from seedkit.packs.plan import Planner
-from seedkit.schema import SchemaInfo
+from seedkit.stores.schema import SchemaInfo
 
 _MONGO_FORBIDDEN = ("$", "\x00")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from seedkit.clock import parse_duration
+from seedkit.core.clock import parse_duration
 from seedkit.errors import ConfigError
 
 MARK = "@"

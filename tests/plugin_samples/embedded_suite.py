@@ -4,7 +4,7 @@ import json
 import os
 from pathlib import Path
 
-from seedkit.pytest_server import embedded_root
+from seedkit.pytest.server import embedded_root
 
 OUT = Path(os.environ["SEEDKIT_SAMPLE_OUT"])
 

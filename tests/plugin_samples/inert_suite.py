@@ -4,6 +4,6 @@ import sys
 
 
 def test_nothing_of_seedkits_machinery_is_loaded():
-    assert "seedkit.pytest_run" not in sys.modules
+    assert "seedkit.pytest.run" not in sys.modules
     assert "seedkit.isolation" not in sys.modules
     assert "alembic" not in sys.modules

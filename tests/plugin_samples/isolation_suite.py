@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from seedkit_reference.document_factories import AuditEventFactory
+from seedkit_reference.model_factories import UserFactory
+from seedkit_reference.models import Organization
 
-from factories.document_factories import AuditEventFactory
-from factories.model_factories import UserFactory
-from factories.models import Organization
-from seedkit.fingerprint import fingerprint
-from seedkit.ids import label_uuid
+from seedkit.core.ids import label_uuid
+from seedkit.stores.fingerprint import fingerprint
 
 OUT = Path(os.environ["SEEDKIT_SAMPLE_OUT"])
 SEEDED_ADMIN = "admin@acme.example"

@@ -3,8 +3,7 @@ a committed row and a flushed one; then tests that must start from the seeded da
 
 import pytest
 import sqlalchemy as sa
-
-from factories.model_factories import UserFactory
+from seedkit_reference.model_factories import UserFactory
 
 STRATEGIES = ["truncate", "rollback", "snapshot", "changed"]
 

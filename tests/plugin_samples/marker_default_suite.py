@@ -2,10 +2,10 @@
 
 import pytest
 import sqlalchemy as sa
+from seedkit_reference.model_factories import UserFactory
 
-from factories.model_factories import UserFactory
-from seedkit.clock import parse_instant
-from seedkit.ids import IdGenerator
+from seedkit.core.clock import parse_instant
+from seedkit.core.ids import IdGenerator
 
 
 def test_the_ini_profile_with_its_own_strategy(seedkit_profile, seedkit_database, seedkit_session):

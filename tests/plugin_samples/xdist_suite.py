@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from seedkit_reference.models import Organization
 
-from factories.models import Organization
-from seedkit.ids import label_uuid
+from seedkit.core.ids import label_uuid
 
 OUT = Path(os.environ["SEEDKIT_SAMPLE_OUT"])
 WORKERS = 2

@@ -23,9 +23,9 @@ import faker.generator
 from factory.base import BaseFactory
 from factory.declarations import BaseDeclaration, PostGenerationDeclaration
 
-from seedkit import faker_weights
-from seedkit.clock import DEFAULT_START, Clock
-from seedkit.ids import DEFAULT_INT_STRIDE, IdGenerator
+from seedkit.core import faker_weights
+from seedkit.core.clock import DEFAULT_START, Clock
+from seedkit.core.ids import DEFAULT_INT_STRIDE, IdGenerator
 
 
 def derive_seed(seed: int, *parts: object) -> int:
@@ -107,8 +107,8 @@ class Deterministic:
     Attributes:
         seed: the root seed.
         partition: the partition number; IDs and sequences of different partitions never collide.
-        clock: the injected :class:`~seedkit.clock.Clock`.
-        ids: the injected :class:`~seedkit.ids.IdGenerator`.
+        clock: the injected :class:`~seedkit.core.clock.Clock`.
+        ids: the injected :class:`~seedkit.core.ids.IdGenerator`.
         random: a ``random.Random`` for seedkit's own choices.
     """
 

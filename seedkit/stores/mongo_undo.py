@@ -14,7 +14,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from seedkit import mongo
+from seedkit.stores import mongo
 
 BACKUP_PREFIX = "_seedkit_reset."
 

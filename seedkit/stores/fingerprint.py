@@ -18,7 +18,7 @@ from bson import json_util
 from pymongo.database import Database
 from sqlalchemy.engine import Connection
 
-from seedkit.schema import EXCLUDED_TABLES, reflect_schema
+from seedkit.stores.schema import EXCLUDED_TABLES, reflect_schema
 
 _STABLE_SETTINGS = (
     "SET LOCAL TimeZone = 'UTC'",

@@ -19,12 +19,12 @@ if TYPE_CHECKING:
     from pymongo.database import Database
     from sqlalchemy.orm import Session
 
-    from seedkit.clock import Clock
-    from seedkit.config import Profile, Settings
-    from seedkit.determinism import Deterministic
-    from seedkit.ids import IdGenerator
+    from seedkit.core.clock import Clock
+    from seedkit.core.determinism import Deterministic
+    from seedkit.core.ids import IdGenerator
     from seedkit.isolation import Handle
-    from seedkit.pytest_run import PreparedDatabase, SeedkitRun
+    from seedkit.pytest.run import PreparedDatabase, SeedkitRun
+    from seedkit.seeding.config import Profile, Settings
 
 MARKER = "seedkit"
 MARKER_KEYS = ("profile", "strategy")
@@ -87,8 +87,8 @@ def pytest_runtest_makereport(
     if report.when == "call" and report.failed and _keep_failed(item.config):
         active = item.stash.get(_ACTIVE, None)
         if active is not None:
-            from seedkit.postgres import with_database
-            from seedkit.pytest_run import psql_url
+            from seedkit.pytest.run import psql_url
+            from seedkit.stores.postgres import with_database
 
             run, prepared, handle = active
             name = run.kept_name(handle)
@@ -135,7 +135,7 @@ class _Reporter:
         for nodeid, url in self.kept:
             terminalreporter.line(f"{nodeid}: psql {url}")
         if self.embedded:
-            from seedkit.pytest_server import stop_command
+            from seedkit.pytest.server import stop_command
 
             terminalreporter.line("the embedded PostgreSQL keeps running for that; stop and delete it with:")
             for root in sorted(self.embedded):
@@ -144,7 +144,7 @@ class _Reporter:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self.kept or not self.embedded:
             return
-        from seedkit.pytest_server import stop_embedded
+        from seedkit.pytest.server import stop_embedded
 
         for root in sorted(self.embedded):
             stop_embedded(root)
@@ -195,7 +195,7 @@ def _choice(item: pytest.Item, settings: Settings) -> tuple[Profile, str | None]
 @pytest.fixture(scope="session")
 def seedkit_settings(pytestconfig: pytest.Config) -> Settings:
     """The project's seedkit settings (``--seedkit-config``, else found from the rootdir)."""
-    from seedkit.config import load_settings
+    from seedkit.seeding.config import load_settings
 
     path = _option(pytestconfig, "seedkit_config")
     with _user_errors():
@@ -211,7 +211,7 @@ def seedkit_run(
 
     Session-scoped; databases are prepared on first use and dropped at the end of the session.
     """
-    from seedkit.pytest_run import SeedkitRun
+    from seedkit.pytest.run import SeedkitRun
 
     workerinput: dict[str, Any] | None = getattr(pytestconfig, "workerinput", None)
     base = tmp_path_factory.getbasetemp()
@@ -259,7 +259,7 @@ def seedkit_database(
 @pytest.fixture
 def seedkit_deterministic(seedkit_profile: Profile) -> Iterator[Deterministic]:
     """A fresh deterministic context for the test: the profile's seed and clock, partition 1."""
-    from seedkit.determinism import deterministic
+    from seedkit.core.determinism import deterministic
 
     with deterministic(
         seedkit_profile.seed,
@@ -294,7 +294,7 @@ def seedkit_handle(
     Factories are bound to its session and Mongo database for the test (``seedkit.bind``);
     afterwards the strategy brings the stores back to the seeded state.
     """
-    from seedkit.binding import bind
+    from seedkit.factories.binding import bind
 
     with _user_errors():
         handle = seedkit_run.begin(seedkit_database)

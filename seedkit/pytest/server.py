@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from seedkit.embedded import EmbeddedPostgres
+from seedkit.stores.embedded import EmbeddedPostgres
 
 LOCK_FILE = "embedded.lock"
 
@@ -47,5 +47,5 @@ def stop_embedded(root: str | Path) -> None:
 
 def stop_command(root: str | Path) -> str:
     """A shell command that stops (and deletes) the embedded server in ``root``."""
-    code = f"from seedkit.pytest_server import stop_embedded; stop_embedded({str(Path(root).absolute())!r})"
+    code = f"from seedkit.pytest.server import stop_embedded; stop_embedded({str(Path(root).absolute())!r})"
     return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"

@@ -25,19 +25,19 @@ from pymongo.database import Database
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from seedkit import mongo as mongo_connect
-from seedkit.config import Profile, Settings
 from seedkit.errors import ConfigError
-from seedkit.fingerprint import Fingerprint, fingerprint
 from seedkit.isolation import STRATEGIES, Handle, Strategy, TemplateStrategy, clone, drop, ensure_template
 from seedkit.isolation import create_strategy as _create_strategy
 from seedkit.isolation import template_name as _template_name
 from seedkit.isolation.base import IsolationError
-from seedkit.isolation.mongo_state import check_mongo_destructive
-from seedkit.postgres import database_name, normalize_url, with_database
-from seedkit.profiles import seed_stores
-from seedkit.pytest_seeding import build_template, seed_mongo_only, template_mongo_documents
-from seedkit.pytest_server import start_shared_embedded
+from seedkit.pytest.seeding import build_template, seed_mongo_only, template_mongo_documents
+from seedkit.pytest.server import start_shared_embedded
+from seedkit.seeding.config import Profile, Settings
+from seedkit.seeding.runner import seed_stores
+from seedkit.stores import mongo as mongo_connect
+from seedkit.stores.fingerprint import Fingerprint, fingerprint
+from seedkit.stores.mongo_state import check_mongo_destructive
+from seedkit.stores.postgres import database_name, normalize_url, with_database
 
 MAX_IDENTIFIER = 63
 _UNSAFE_NAME = re.compile(r"[^a-z0-9]+")

@@ -1,6 +1,6 @@
 """Deterministic factory declarations: time, IDs, money and counts from the active context.
 
-Each declaration reads :func:`seedkit.determinism.current` when a record is generated, not
+Each declaration reads :func:`seedkit.core.determinism.current` when a record is generated, not
 when the factory class is defined, so the same factory follows whichever
 ``seedkit.deterministic(...)`` block is active::
 
@@ -24,8 +24,8 @@ import factory
 import factory.random
 from factory.declarations import BaseDeclaration
 
-from seedkit.clock import parse_duration
-from seedkit.determinism import clock, ids
+from seedkit.core.clock import parse_duration
+from seedkit.core.determinism import clock, ids
 from seedkit.errors import FactoryError
 
 __all__ = ["IntegerFor", "Money", "Now", "ObjectIdFor", "Relative", "UUIDFor", "count_from"]

@@ -14,8 +14,8 @@ import bson
 from bson.codec_options import CodecOptions
 from pymongo.database import Database
 
-from seedkit.mongo import create_indexes, index_specs, user_collections
-from seedkit.safety import check_destructive
+from seedkit.stores.mongo import create_indexes, index_specs, user_collections
+from seedkit.stores.safety import check_destructive
 
 _DECODE: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
 

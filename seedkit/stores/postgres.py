@@ -7,9 +7,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from seedkit.embedded import EmbeddedPostgres
 from seedkit.errors import ConfigError, DatabaseUnavailable
-from seedkit.urls import redact
+from seedkit.stores.embedded import EmbeddedPostgres
+from seedkit.stores.urls import redact
 
 EMBEDDED_DATABASE = "seedkit"
 

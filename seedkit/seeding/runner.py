@@ -12,7 +12,7 @@
    create the volumes; then commit.
 
 On any error the PostgreSQL transaction is rolled back and the Mongo side is put back as it
-was (see :class:`seedkit.reset.MongoRun`), then the :class:`SeedkitError` is raised.
+was (see :class:`seedkit.stores.mongo_undo.MongoRun`), then the :class:`SeedkitError` is raised.
 
 With ``workers`` (``seedkit seed --workers N``), step 3 is split: the reset or emptiness check
 and the packs run in one transaction, committed; then the volumes are created by
@@ -36,21 +36,21 @@ import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
 
-from seedkit import migrations
 from seedkit.bulk import DEFAULT_PARTITION_SIZE, BulkSeeder, VolumeSpec, seed_partitioned
-from seedkit.config import Profile, Settings, Volume
-from seedkit.determinism import Deterministic, deterministic
+from seedkit.core.determinism import Deterministic, deterministic
 from seedkit.errors import ConfigError, FactoryError, SeedkitError
-from seedkit.fingerprint import Fingerprint, fingerprint
-from seedkit.imports import import_module, import_object
-from seedkit.isolation.mongo_state import check_mongo_destructive
 from seedkit.isolation.truncate import truncate_tables
 from seedkit.packs import Pack, apply_packs, resolve_packs
-from seedkit.reset import MongoRun, live_collections
-from seedkit.safety import check_destructive
-from seedkit.schema import reflect_schema
-from seedkit.targets import Targets, open_targets, resolve_targets
-from seedkit.urls import redact
+from seedkit.seeding import migrations
+from seedkit.seeding.config import Profile, Settings, Volume
+from seedkit.seeding.imports import import_module, import_object
+from seedkit.seeding.targets import Targets, open_targets, resolve_targets
+from seedkit.stores.fingerprint import Fingerprint, fingerprint
+from seedkit.stores.mongo_state import check_mongo_destructive
+from seedkit.stores.mongo_undo import MongoRun, live_collections
+from seedkit.stores.safety import check_destructive
+from seedkit.stores.schema import reflect_schema
+from seedkit.stores.urls import redact
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(task, done, total)`` while seeding (``task`` e.g. ``"CustomerFactory x 200"``)."""
@@ -419,7 +419,7 @@ def _report(
 def reset_targets(settings: Settings, targets: Targets, *, allow_unsafe: bool = False) -> list[str]:
     """Empty every table (but the Alembic version) and every Mongo collection (keeping indexes).
 
-    Guarded by :func:`seedkit.safety.check_destructive`; returns the tables and collections emptied.
+    Guarded by :func:`seedkit.stores.safety.check_destructive`; returns the tables and collections emptied.
     """
     unsafe_ok = allow_unsafe or settings.allow_unsafe
     check_destructive(targets.database_url, action="reset", allow_unsafe=unsafe_ok)

@@ -35,10 +35,10 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from seedkit.binding import bind, current_mongo
-from seedkit.builder import generate, lean_building
-from seedkit.determinism import current, ids
+from seedkit.core.determinism import current, ids
 from seedkit.errors import FactoryError
+from seedkit.factories.binding import bind, current_mongo
+from seedkit.factories.builder import generate, lean_building
 
 __all__ = ["MongoFactory", "to_bson"]
 

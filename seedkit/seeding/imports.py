@@ -6,8 +6,8 @@ import importlib
 import sys
 from typing import Any
 
-from seedkit.config import Settings
 from seedkit.errors import ConfigError
+from seedkit.seeding.config import Settings
 
 
 def make_importable(settings: Settings) -> None:

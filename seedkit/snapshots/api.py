@@ -38,12 +38,12 @@ from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
 
 from seedkit.errors import SnapshotError
-from seedkit.fingerprint import fingerprint, postgres_parts
-from seedkit.isolation.mongo_state import check_mongo_destructive, replace_collections
 from seedkit.isolation.truncate import truncate_tables, url_of
-from seedkit.mongo import index_specs, user_collections
-from seedkit.safety import check_destructive
-from seedkit.schema import SchemaInfo, reflect_schema
+from seedkit.stores.fingerprint import fingerprint, postgres_parts
+from seedkit.stores.mongo import index_specs, user_collections
+from seedkit.stores.mongo_state import check_mongo_destructive, replace_collections
+from seedkit.stores.safety import check_destructive
+from seedkit.stores.schema import SchemaInfo, reflect_schema
 
 FORMAT = "seedkit-snapshot"
 FORMAT_VERSION = 1

@@ -26,10 +26,10 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 
-from seedkit.config import Profile, Settings
 from seedkit.errors import ConfigError, SchemaError
-from seedkit.imports import import_object, make_importable
-from seedkit.urls import redact
+from seedkit.seeding.config import Profile, Settings
+from seedkit.seeding.imports import import_object, make_importable
+from seedkit.stores.urls import redact
 
 STDERR_TAIL_LINES = 8
 

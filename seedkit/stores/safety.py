@@ -14,7 +14,7 @@ import os
 from sqlalchemy.engine import make_url
 
 from seedkit.errors import UnsafeTargetError
-from seedkit.urls import host_of, is_local_host, looks_like_test_name, redact
+from seedkit.stores.urls import host_of, is_local_host, looks_like_test_name, redact
 
 PRODUCTION_WORDS = frozenset({"prod", "production", "live"})
 

@@ -18,7 +18,7 @@ from bson import json_util
 from pymongo.database import Database
 
 from seedkit.errors import DatabaseUnavailable
-from seedkit.urls import redact
+from seedkit.stores.urls import redact
 
 SERVER_TIMEOUT_MS = 3000
 INDEX_OPTIONS = ("unique", "sparse", "expireAfterSeconds", "partialFilterExpression", "collation", "hidden")

@@ -28,12 +28,12 @@ from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
-from seedkit.config import Profile, Settings
 from seedkit.isolation.base import Handle, IsolationError, committing_handle
-from seedkit.isolation.mongo_state import MongoBaseline, check_mongo_destructive
-from seedkit.postgres import database_name, normalize_url, with_database
-from seedkit.safety import check_destructive
-from seedkit.urls import redact
+from seedkit.seeding.config import Profile, Settings
+from seedkit.stores.mongo_state import MongoBaseline, check_mongo_destructive
+from seedkit.stores.postgres import database_name, normalize_url, with_database
+from seedkit.stores.safety import check_destructive
+from seedkit.stores.urls import redact
 
 TEMPLATE_PREFIX = "seedkit_tmpl"
 MAX_IDENTIFIER = 63
@@ -285,7 +285,7 @@ class TemplateStrategy:
         elif self.template not in list_templates(self.server_url, prefix=self.template):
             raise IsolationError(
                 f"template database {self.template!r} does not exist on {redact(self.server_url)}: "
-                "build it first (seedkit.isolation.template.ensure_template)"
+                "build it first (seedkit.isolation.snapshot.ensure_template)"
             )
         check_destructive(
             with_database(self.server_url, self.clone_prefix),

@@ -17,8 +17,8 @@ from typing import Any
 from pymongo.database import Database
 from sqlalchemy.engine import Engine
 
-from seedkit import mongo, postgres
-from seedkit.config import Profile, Settings
+from seedkit.seeding.config import Profile, Settings
+from seedkit.stores import mongo, postgres
 
 
 @dataclass(frozen=True)

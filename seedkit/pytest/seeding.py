@@ -2,11 +2,11 @@
 
 The plugin builds one template database per profile (migrated and seeded, see
 :func:`build_template`), clones it for every worker or test, and re-applies the profile's data
-after each ``truncate`` reset (:func:`seedkit.profiles.seed_stores`). A clone carries the PostgreSQL data only;
+after each ``truncate`` reset (:func:`seedkit.seeding.runner.seed_stores`). A clone carries the PostgreSQL data only;
 the worker's Mongo database is filled by :func:`seed_mongo_only`, which runs the same seeding
 inside a PostgreSQL transaction that is rolled back.
 
-Seeding is the profile runner's own (:mod:`seedkit.profiles`), so the plugin's data is exactly
+Seeding is the profile runner's own (:mod:`seedkit.seeding.runner`), so the plugin's data is exactly
 what ``seedkit seed --profile NAME`` writes.
 """
 
@@ -19,10 +19,12 @@ import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
 
-from seedkit import migrations, postgres, profiles
-from seedkit.config import Profile, Settings
 from seedkit.isolation.truncate import truncate_tables
-from seedkit.reset import live_collections
+from seedkit.seeding import migrations
+from seedkit.seeding import runner as profiles
+from seedkit.seeding.config import Profile, Settings
+from seedkit.stores import postgres
+from seedkit.stores.mongo_undo import live_collections
 
 _COMMENT_PREFIX = "seedkit-template "
 

@@ -36,10 +36,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapper, RelationshipDirection, Session, configure_mappers, decl_api
 from sqlalchemy.orm.mapper import _event_on_init
 
-from seedkit.binding import current_session
-from seedkit.builder import generate, lean_building
-from seedkit.determinism import current
+from seedkit.core.determinism import current
 from seedkit.errors import FactoryError
+from seedkit.factories.binding import current_session
+from seedkit.factories.builder import generate, lean_building
 
 __all__ = ["ReuseOrCreate", "SQLAlchemyFactory", "session_for"]
 

@@ -10,6 +10,7 @@ Environment variables win over files: ``SEEDKIT_DATABASE_URL``, ``SEEDKIT_MONGO_
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tomllib
 from collections.abc import Callable
@@ -17,13 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from seedkit.clock import parse_duration, parse_instant
+from seedkit.core.clock import parse_duration, parse_instant
 from seedkit.errors import ConfigError
 
 T = TypeVar("T")
 
 ISOLATION_STRATEGIES = ("truncate", "rollback", "snapshot", "none", "changed")
-BUILTIN_CONFIG = Path(__file__).resolve().parent.parent / "factories" / "seedkit.toml"
+# The reference domain's configuration, found without importing the package (its import would
+# load SQLAlchemy models): ``seedkit_reference`` is the repository's factories/ folder, installed.
+_REFERENCE = importlib.util.find_spec("seedkit_reference")
+_REFERENCE_DIR = Path(_REFERENCE.origin).parent if _REFERENCE and _REFERENCE.origin else Path("factories")
+BUILTIN_CONFIG = _REFERENCE_DIR.resolve() / "seedkit.toml"
 
 
 @dataclass(frozen=True)
