@@ -3,6 +3,8 @@ randomness (factory_boy and Faker) from the seed, partitions that never collide.
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -224,3 +226,16 @@ def test_an_iterator_continues_where_its_context_left_off() -> None:
         replay = _palette(2)
     assert second == replay
     assert first != second
+
+
+def test_factory_classes_made_per_test_are_freed() -> None:
+    """pytest-factoryboy makes a factory subclass per model fixture per test: no context keeps one alive."""
+    made: list[weakref.ref[type]] = []
+    for n in range(30):
+        with deterministic(seed=n):
+            subclass = type("Factory", (PaletteFactory,), {})
+            subclass.build()
+            made.append(weakref.ref(subclass))
+        del subclass
+    gc.collect()
+    assert [ref() for ref in made if ref() is not None] == []

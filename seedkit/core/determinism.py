@@ -9,10 +9,10 @@ block a default context (seed 0) is active, so data is deterministic even when n
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
 import random
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -35,13 +35,19 @@ def derive_seed(seed: int, *parts: object) -> int:
 
 
 def _concrete_factories() -> list[type[BaseFactory]]:
-    """Every non-abstract factory class defined so far (factory_boy keeps no registry)."""
+    """Every non-abstract factory class alive (factory_boy keeps no registry).
+
+    Read from ``__subclasses__()``, which holds classes weakly: a factory class nobody refers to
+    any more (pytest-factoryboy makes one per model fixture per test) drops out once collected.
+    """
     found: list[type[BaseFactory]] = []
+    seen: set[type[BaseFactory]] = set()
     stack: list[type[BaseFactory]] = [BaseFactory]
     while stack:
         for sub in stack.pop().__subclasses__():
-            if sub in found:
+            if sub in seen:
                 continue
+            seen.add(sub)
             stack.append(sub)
             meta = getattr(sub, "_meta", None)
             if meta is not None and not meta.abstract:
@@ -53,16 +59,23 @@ def _sequence_state() -> list[tuple[type[BaseFactory], int | None]]:
     return [(f, f._meta._counter.seq if f._meta._counter else None) for f in _concrete_factories()]
 
 
-@functools.lru_cache(maxsize=4)
-def _iterators(factories: tuple[type[BaseFactory], ...]) -> tuple[factory.Iterator, ...]:
-    """Every ``factory.Iterator`` the factories declare, also inside traits, ``Maybe`` and sub-factory arguments.
+_DECLARED_ITERATORS: weakref.WeakKeyDictionary[type[BaseFactory], tuple[factory.Iterator, ...]] = (
+    weakref.WeakKeyDictionary()
+)
 
-    Cached per set of factories (declarations are fixed when a factory class is defined): every
-    context activation and pause reads them.
+
+def _declared_iterators(factory_class: type[BaseFactory]) -> tuple[factory.Iterator, ...]:
+    """Every ``factory.Iterator`` one factory declares, also inside traits, ``Maybe`` and sub-factory arguments.
+
+    Cached per class (declarations are fixed when a factory class is defined), weakly: the
+    cache never keeps a class alive, so caching costs nothing for classes made per test.
     """
+    cached = _DECLARED_ITERATORS.get(factory_class)
+    if cached is not None:
+        return cached
     found: dict[int, factory.Iterator] = {}
     seen: set[int] = set()
-    stack: list[object] = [f._meta.declarations for f in factories]
+    stack: list[object] = [factory_class._meta.declarations]
     while stack:
         value = stack.pop()
         if id(value) in seen:
@@ -76,13 +89,23 @@ def _iterators(factories: tuple[type[BaseFactory], ...]) -> tuple[factory.Iterat
             stack.extend(value)
         elif isinstance(value, BaseDeclaration | PostGenerationDeclaration):
             stack.extend(getattr(value, "__dict__", {}).values())
-    return tuple(found.values())
+    cached = _DECLARED_ITERATORS[factory_class] = tuple(found.values())
+    return cached
+
+
+def _iterators() -> list[factory.Iterator]:
+    """Every ``factory.Iterator`` of every factory alive, each once (subclasses share their parents')."""
+    found: dict[int, factory.Iterator] = {}
+    for factory_class in _concrete_factories():
+        for declaration in _declared_iterators(factory_class):
+            found.setdefault(id(declaration), declaration)
+    return list(found.values())
 
 
 def _iterator_positions() -> list[tuple[factory.Iterator, int]]:
     """How far each Iterator has been read (what it returned so far, replayed after a reset)."""
     positions = []
-    for declaration in _iterators(tuple(_concrete_factories())):
+    for declaration in _iterators():
         reader = declaration.iterator
         if reader is not None:
             positions.append((declaration, len(reader.past_elements) - len(reader.next_elements)))
@@ -92,7 +115,7 @@ def _iterator_positions() -> list[tuple[factory.Iterator, int]]:
 def _rewind_iterators(positions: list[tuple[factory.Iterator, int]]) -> None:
     """Put every Iterator back where ``positions`` says (at the start when it is not listed)."""
     where = {id(declaration): position for declaration, position in positions}
-    for declaration in _iterators(tuple(_concrete_factories())):
+    for declaration in _iterators():
         reader = declaration.iterator
         if reader is not None:
             reader.next_elements.clear()
