@@ -268,9 +268,9 @@ def _template_clone(server_url: str, seeded: str, url: str, runs: int) -> list[f
 
 
 def _seedkit_template(server_url: str, seeded: str, url: str, runs: int) -> list[float]:
-    from seedkit.isolation import TemplateStrategy
+    from seedkit.isolation import SnapshotStrategy
 
-    strategy = TemplateStrategy(
+    strategy = SnapshotStrategy(
         with_database(server_url, seeded), server_url=server_url, clone_prefix="test_bench_clone"
     )
     return _strategy_loop(strategy, runs, time_begin=True)  # begin() clones the database

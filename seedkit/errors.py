@@ -72,5 +72,10 @@ class UnsafeTargetError(SeedkitError):
     exit_code = 4
 
 
+class IsolationError(SeedkitError):
+    """A test's stores could not be set up or reset: a database could not be created, cloned,
+    dropped or emptied (e.g. a table lock held by a connection left idle in transaction)."""
+
+
 class SnapshotError(SeedkitError):
     """A snapshot is missing, corrupt or does not match the database."""

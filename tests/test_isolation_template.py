@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from conftest import REFERENCE_MIGRATIONS, create_database, migrate_reference
 from isolation_support import app_creates_organization, count_slug, seed_domain, stores_fingerprint
 
-from seedkit.isolation import IsolationError, TemplateStrategy, drop, ensure_template, template_name
-from seedkit.isolation.snapshot import list_templates
+from seedkit.isolation import IsolationError, SnapshotStrategy, drop, ensure_template, template_name
 from seedkit.seeding.config import load_settings
+from seedkit.seeding.templates import list_templates
 from seedkit.stores.postgres import with_database
 
 
@@ -83,9 +83,9 @@ def test_a_failed_build_leaves_no_template_and_a_crashed_one_is_rebuilt(
 
 
 @pytest.fixture
-def strategy(pg_server_url: str, template: str, mongo_db: Any) -> Iterator[TemplateStrategy]:
+def strategy(pg_server_url: str, template: str, mongo_db: Any) -> Iterator[SnapshotStrategy]:
     seed_domain_mongo_only(mongo_db)
-    chosen = TemplateStrategy(
+    chosen = SnapshotStrategy(
         with_database(pg_server_url, template), mongo_db, server_url=pg_server_url, build=build_seeded
     )
     chosen.prepare()
@@ -99,7 +99,7 @@ def seed_domain_mongo_only(mongo_db: Any) -> None:
 
 
 def test_each_test_gets_its_own_clone_visible_to_other_processes(
-    strategy: TemplateStrategy, pg_server_url: str
+    strategy: SnapshotStrategy, pg_server_url: str
 ) -> None:
     first = strategy.begin()
     app_creates_organization(first.session, "written-by-a")
@@ -117,7 +117,7 @@ def test_each_test_gets_its_own_clone_visible_to_other_processes(
     strategy.end(second)
 
 
-def test_seeded_data_is_identical_after_50_isolated_tests(strategy: TemplateStrategy) -> None:
+def test_seeded_data_is_identical_after_50_isolated_tests(strategy: SnapshotStrategy) -> None:
     handle = strategy.begin()
     seeded = stores_fingerprint(handle.engine, strategy.mongo)
     strategy.end(handle)
@@ -135,7 +135,7 @@ def test_seeded_data_is_identical_after_50_isolated_tests(strategy: TemplateStra
 
 
 def test_a_missing_template_is_reported_without_building(pg_server_url: str) -> None:
-    chosen = TemplateStrategy(with_database(pg_server_url, "seedkit_tmpl_nowhere"), server_url=pg_server_url)
+    chosen = SnapshotStrategy(with_database(pg_server_url, "seedkit_tmpl_nowhere"), server_url=pg_server_url)
     with pytest.raises(IsolationError, match=r"seedkit_tmpl_nowhere.*does not exist"):
         chosen.prepare()
 

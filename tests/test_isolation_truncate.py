@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from isolation_support import app_creates_organization, count_slug, seed_domain, stores_fingerprint
 
 from seedkit.isolation import IsolationError, TruncateStrategy, truncate_tables, used_tables
-from seedkit.isolation.truncate import schema_tables
 from seedkit.stores.mongo_state import clear_collections
+from seedkit.stores.truncate import schema_tables
 
 
 @pytest.fixture

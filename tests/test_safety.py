@@ -15,7 +15,7 @@ from isolation_support import seed_domain, stores_fingerprint
 from seedkit.errors import UnsafeTargetError
 from seedkit.isolation import (
     MongoBaseline,
-    TemplateStrategy,
+    SnapshotStrategy,
     TruncateStrategy,
     clear_collections,
     drop,
@@ -128,7 +128,7 @@ def test_template_drop_refuses_a_database_not_named_for_tests(
     with pytest.raises(UnsafeTargetError, match="refusing to drop database"):
         drop(pg_server_url, name)
     with pytest.raises(UnsafeTargetError):
-        TemplateStrategy(
+        SnapshotStrategy(
             app_database.url.render_as_string(hide_password=False), server_url=pg_server_url
         ).prepare()
     with app_database.connect() as conn:

@@ -26,19 +26,28 @@ from typing import Any
 
 from pymongo.database import Database
 
-from seedkit.errors import ConfigError
-from seedkit.isolation.base import Handle, IsolationError, Reseed, Strategy
+from seedkit.errors import ConfigError, IsolationError
+from seedkit.isolation.base import Handle, Reseed, Strategy
 from seedkit.isolation.changed import ChangedRowsStrategy, ChangeTracker
 from seedkit.isolation.none import NoIsolation
 from seedkit.isolation.rollback import RollbackStrategy
-from seedkit.isolation.snapshot import TemplateStrategy, clone, drop, ensure_template, template_name
-from seedkit.isolation.truncate import TruncateStrategy, truncate_and_reload, truncate_tables, used_tables
+from seedkit.isolation.snapshot import SnapshotStrategy
+from seedkit.isolation.truncate import TruncateStrategy, truncate_and_reload
+
+# Tools the strategies are built from, re-exported here for the users of earlier releases; they
+# live in the layers that own them (stores: databases and tables; seeding: templates).
+from seedkit.seeding.templates import ensure_template, template_name
 from seedkit.stores.mongo_state import MongoBaseline, clear_collections
+from seedkit.stores.postgres_admin import clone, drop
+from seedkit.stores.truncate import truncate_tables, used_tables
+
+TemplateStrategy = SnapshotStrategy
+"""The ``snapshot`` strategy's earlier class name, kept as an alias."""
 
 STRATEGIES: dict[str, type[Any]] = {
     TruncateStrategy.name: TruncateStrategy,
     RollbackStrategy.name: RollbackStrategy,
-    TemplateStrategy.name: TemplateStrategy,
+    SnapshotStrategy.name: SnapshotStrategy,
     NoIsolation.name: NoIsolation,
     ChangedRowsStrategy.name: ChangedRowsStrategy,
 }
@@ -72,6 +81,7 @@ __all__ = [
     "NoIsolation",
     "Reseed",
     "RollbackStrategy",
+    "SnapshotStrategy",
     "Strategy",
     "TemplateStrategy",
     "TruncateStrategy",

@@ -14,14 +14,8 @@ from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from seedkit.errors import SeedkitError
-
 #: Re-applies the seed data to freshly emptied stores: ``reseed(engine, mongo_db_or_None)``.
 Reseed = Callable[[Engine, "Database[Any] | None"], None]
-
-
-class IsolationError(SeedkitError):
-    """An isolation strategy could not set up or reset a test's stores."""
 
 
 @dataclass

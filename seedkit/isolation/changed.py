@@ -31,18 +31,11 @@ from sqlalchemy.engine import Connection, Engine
 from seedkit.errors import SeedkitError
 from seedkit.isolation.base import Handle, committing_handle, guard_stores
 from seedkit.stores.mongo_state import MongoBaseline
+from seedkit.stores.quoting import quote_ident, quote_literal
 from seedkit.stores.schema import reflect_schema
 
 LOG_SCHEMA = "seedkit_changes"
 COPY_SCHEMA = "seedkit_seed"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _script(conn: Connection, sql: str) -> None:
@@ -87,7 +80,7 @@ def _tables(conn: Connection, schema: str) -> list[_Table]:
                 "SELECT attname, format_type(atttypid, atttypmod), attgenerated <> '' FROM pg_attribute "
                 "WHERE attrelid = CAST(:t AS regclass) AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
             ),
-            {"t": f"{_q(schema)}.{_q(name)}"},
+            {"t": f"{quote_ident(schema)}.{quote_ident(name)}"},
         ).all()
         types = {column: sql_type for column, sql_type, _ in rows}
         columns = tuple(column for column, _, generated in rows if not generated)
@@ -107,11 +100,14 @@ def install_change_tracking(conn: Connection, schema: str = "public") -> None:
     conn.execute(sa.text(f"CREATE TABLE {LOG_SCHEMA}.log (table_name text NOT NULL, key jsonb)"))
     _script(conn, _FUNCTIONS)
     for table in _tables(conn, schema):
-        source, copy = f"{_q(schema)}.{_q(table.name)}", f"{COPY_SCHEMA}.{_q(table.name)}"
-        columns = ", ".join(map(_q, table.columns))
+        source, copy = (
+            f"{quote_ident(schema)}.{quote_ident(table.name)}",
+            f"{COPY_SCHEMA}.{quote_ident(table.name)}",
+        )
+        columns = ", ".join(map(quote_ident, table.columns))
         conn.execute(sa.text(f"CREATE UNLOGGED TABLE {copy} AS SELECT {columns} FROM {source}"))
         if table.key:
-            keys = ", ".join(_q(c) for c, _ in table.key)
+            keys = ", ".join(quote_ident(c) for c, _ in table.key)
             conn.execute(sa.text(f"ALTER TABLE {copy} ADD PRIMARY KEY ({keys})"))
             for event, transition in (
                 ("INSERT", "NEW TABLE AS new_rows"),
@@ -122,7 +118,7 @@ def install_change_tracking(conn: Connection, schema: str = "public") -> None:
                     sa.text(
                         f"CREATE TRIGGER seedkit_log_{event.lower()} AFTER {event} ON {source} "
                         f"REFERENCING {transition} FOR EACH STATEMENT "
-                        f"EXECUTE FUNCTION {LOG_SCHEMA}.log_rows({_literal(keys)})"
+                        f"EXECUTE FUNCTION {LOG_SCHEMA}.log_rows({quote_literal(keys)})"
                     )
                 )
             events = "TRUNCATE"
@@ -195,16 +191,19 @@ class ChangeTracker:
         return [name for name, _ in changed]
 
     def _statements(self, table: _Table, *, whole: bool) -> list[str]:
-        target, copy = f"{_q(self.schema)}.{_q(table.name)}", f"{COPY_SCHEMA}.{_q(table.name)}"
-        columns = ", ".join(map(_q, table.columns))
+        target, copy = (
+            f"{quote_ident(self.schema)}.{quote_ident(table.name)}",
+            f"{COPY_SCHEMA}.{quote_ident(table.name)}",
+        )
+        columns = ", ".join(map(quote_ident, table.columns))
         insert = f"INSERT INTO {target} ({columns}) OVERRIDING SYSTEM VALUE SELECT {columns} FROM {copy}"
         if whole or not table.key:
             return [f"DELETE FROM {target}", insert]
-        key_columns = "(" + ", ".join(_q(c) for c, _ in table.key) + ")"
+        key_columns = "(" + ", ".join(quote_ident(c) for c, _ in table.key) + ")"
         logged = (
             "(SELECT DISTINCT "
             + ", ".join(f"CAST(key->>{i} AS {sql_type})" for i, (_, sql_type) in enumerate(table.key))
-            + f" FROM {LOG_SCHEMA}.log WHERE table_name = {_literal(table.name)})"
+            + f" FROM {LOG_SCHEMA}.log WHERE table_name = {quote_literal(table.name)})"
         )
         return [
             f"DELETE FROM {target} WHERE {key_columns} IN {logged}",
@@ -217,7 +216,7 @@ class ChangeTracker:
         for seeded in self.sequences:
             if now.get(seeded.name, seeded.last_value) == seeded.last_value:
                 continue
-            sequence = _literal(f"{_q(self.schema)}.{_q(seeded.name)}")
+            sequence = quote_literal(f"{quote_ident(self.schema)}.{quote_ident(seeded.name)}")
             if seeded.last_value is None:
                 statements.append(f"SELECT setval({sequence}, {seeded.start_value}, false)")
             else:

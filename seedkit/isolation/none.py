@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy.engine import Engine
 
-from seedkit.isolation.base import Handle, IsolationError, committing_handle
+from seedkit.errors import IsolationError
+from seedkit.isolation.base import Handle, committing_handle
 
 
 class NoIsolation:

@@ -23,7 +23,8 @@ from pymongo.database import Database
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from seedkit.isolation.base import Handle, IsolationError
+from seedkit.errors import IsolationError
+from seedkit.isolation.base import Handle
 from seedkit.stores.mongo_state import MongoBaseline, check_mongo_destructive
 
 

@@ -1,7 +1,7 @@
 """One pytest process's (one xdist worker's) seeded databases and the tests' isolation.
 
 :class:`SeedkitRun` prepares, on first use, one database per (profile, strategy) for the
-worker: the profile's template (:func:`seedkit.isolation.template_name`, built once per server
+worker: the profile's template (:func:`seedkit.seeding.templates.template_name`, built once per server
 whatever the number of workers or runs) is cloned into ``seedkit_test_<profile>_<strategy>_<run>_<worker>``,
 the worker's Mongo database is filled, and the strategy is prepared on them. Under ``snapshot``
 the clone is only used to take the seeded fingerprint; the strategy clones the template per
@@ -25,21 +25,20 @@ from pymongo.database import Database
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from seedkit.errors import ConfigError
-from seedkit.isolation import STRATEGIES, Handle, Strategy, TemplateStrategy, clone, drop, ensure_template
+from seedkit.errors import ConfigError, IsolationError
+from seedkit.isolation import STRATEGIES, Handle, SnapshotStrategy, Strategy
 from seedkit.isolation import create_strategy as _create_strategy
-from seedkit.isolation import template_name as _template_name
-from seedkit.isolation.base import IsolationError
 from seedkit.pytest.seeding import build_template, seed_mongo_only, template_mongo_documents
 from seedkit.pytest.server import start_shared_embedded
 from seedkit.seeding.config import Profile, Settings
 from seedkit.seeding.runner import seed_stores
+from seedkit.seeding.templates import ensure_template, template_name
 from seedkit.stores import mongo as mongo_connect
 from seedkit.stores.fingerprint import Fingerprint, fingerprint
 from seedkit.stores.mongo_state import check_mongo_destructive
 from seedkit.stores.postgres import database_name, normalize_url, with_database
+from seedkit.stores.postgres_admin import MAX_IDENTIFIER, PostgresAdmin, clone, drop
 
-MAX_IDENTIFIER = 63
 _UNSAFE_NAME = re.compile(r"[^a-z0-9]+")
 
 
@@ -188,7 +187,7 @@ class SeedkitRun:
 
     def _prepare(self, profile: Profile, strategy_name: str) -> PreparedDatabase:
         server = self.server_url(profile)
-        template = _template_name(self.settings, profile)
+        template = template_name(self.settings, profile)
         name = worker_database_name(profile.name, strategy_name, self.run, self.worker)
         mongo, real_mongo = self._mongo(profile, name)
         built: list[bool] = []
@@ -208,7 +207,7 @@ class SeedkitRun:
         finally:
             engine.dispose()
         strategy_class = STRATEGIES[strategy_name]
-        per_test_clone = issubclass(strategy_class, TemplateStrategy)
+        per_test_clone = issubclass(strategy_class, SnapshotStrategy)
         if per_test_clone:
             drop(server, name, allow_unsafe=self.allow_unsafe)  # only needed for the fingerprint
             strategy = _create_strategy(
@@ -286,12 +285,12 @@ class SeedkitRun:
         if isinstance(handle.bind, sa.Connection):
             handle.bind.close()
         handle.engine.dispose()
-        admin = sa.create_engine(prepared.server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        try:
-            with admin.connect() as conn:
-                _rename(conn, used, kept)
-        finally:
-            admin.dispose()
+        with PostgresAdmin.connect(prepared.server_url) as admin:
+            try:
+                admin.rename(used, kept)
+            except sa.exc.DBAPIError as exc:
+                reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+                raise IsolationError(f"cannot keep database {used!r} as {kept!r}: {reason}") from None
         if not prepared.per_test_clone:
             clone(prepared.server_url, prepared.template, used)
         prepared.strategy.end(handle)
@@ -327,21 +326,6 @@ def _commit_quietly(handle: Handle) -> None:
         session.rollback()
     if isinstance(handle.bind, sa.Connection) and handle.bind.in_transaction():
         handle.bind.commit()
-
-
-def _rename(conn: sa.Connection, old: str, new: str) -> None:
-    conn.execute(
-        sa.text(
-            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
-            "WHERE datname = :n AND pid <> pg_backend_pid()"
-        ),
-        {"n": old},
-    )
-    try:
-        conn.execute(sa.text(f'ALTER DATABASE "{old}" RENAME TO "{new}"'))
-    except sa.exc.DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise IsolationError(f"cannot keep database {old!r} as {new!r}: {reason}") from None
 
 
 __all__ = ["PreparedDatabase", "SeedkitRun", "psql_url", "worker_database_name"]

@@ -19,12 +19,13 @@ import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
 
-from seedkit.isolation.truncate import truncate_tables
 from seedkit.seeding import migrations
 from seedkit.seeding import runner as profiles
 from seedkit.seeding.config import Profile, Settings
 from seedkit.stores import postgres
 from seedkit.stores.mongo_undo import live_collections
+from seedkit.stores.quoting import quote_ident, quote_literal
+from seedkit.stores.truncate import truncate_tables
 
 _COMMENT_PREFIX = "seedkit-template "
 
@@ -44,7 +45,7 @@ def build_template(settings: Settings, profile: Profile, url: str, mongo: Databa
             documents = sum(mongo[name].count_documents({}) for name in live_collections(mongo))
             note = _COMMENT_PREFIX + json.dumps({"mongo_documents": documents})
             name = postgres.database_name(url)
-            conn.execute(sa.text(f"COMMENT ON DATABASE {_quote(name)} IS {_literal(note)}"))
+            conn.execute(sa.text(f"COMMENT ON DATABASE {quote_ident(name)} IS {quote_literal(note)}"))
     finally:
         engine.dispose()
 
@@ -80,11 +81,3 @@ def seed_mongo_only(
             profiles.seed_stores(settings, profile, conn, mongo)
         finally:
             transaction.rollback()
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

@@ -39,7 +39,6 @@ from sqlalchemy.engine import Connection, Engine
 from seedkit.bulk import DEFAULT_PARTITION_SIZE, BulkSeeder, VolumeSpec, seed_partitioned
 from seedkit.core.determinism import Deterministic, deterministic
 from seedkit.errors import ConfigError, FactoryError, SeedkitError
-from seedkit.isolation.truncate import truncate_tables
 from seedkit.packs import Pack, apply_packs, resolve_packs
 from seedkit.seeding import migrations
 from seedkit.seeding.config import Profile, Settings, Volume
@@ -50,6 +49,7 @@ from seedkit.stores.mongo_state import check_mongo_destructive
 from seedkit.stores.mongo_undo import MongoRun, live_collections
 from seedkit.stores.safety import check_destructive
 from seedkit.stores.schema import reflect_schema
+from seedkit.stores.truncate import truncate_tables
 from seedkit.stores.urls import redact
 
 Progress = Callable[[str, int, int], None]

@@ -38,12 +38,13 @@ from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
 
 from seedkit.errors import SnapshotError
-from seedkit.isolation.truncate import truncate_tables, url_of
 from seedkit.stores.fingerprint import fingerprint, postgres_parts
 from seedkit.stores.mongo import index_specs, user_collections
 from seedkit.stores.mongo_state import check_mongo_destructive, replace_collections
+from seedkit.stores.quoting import qualified, quote_ident
 from seedkit.stores.safety import check_destructive
 from seedkit.stores.schema import SchemaInfo, reflect_schema
+from seedkit.stores.truncate import truncate_tables, url_of
 
 FORMAT = "seedkit-snapshot"
 FORMAT_VERSION = 1
@@ -84,10 +85,6 @@ class SnapshotInfo:
     error: str | None = None
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def snapshot_path(directory: Path, name: str) -> Path:
     """The file of snapshot ``name`` in ``directory``; ``name`` may also be a path to a snapshot file."""
     if name.endswith(SUFFIX) and ("/" in name or Path(name).exists()):
@@ -114,7 +111,7 @@ def schema_revision(conn: Connection, schema: str = "public") -> tuple[str, ...]
     )
     if exists.scalar() is None:
         return None
-    rows = conn.execute(sa.text(f"SELECT version_num FROM {_quote(schema)}.alembic_version ORDER BY 1"))
+    rows = conn.execute(sa.text(f"SELECT version_num FROM {quote_ident(schema)}.alembic_version ORDER BY 1"))
     return tuple(rows.scalars())
 
 
@@ -140,7 +137,7 @@ def _sequences(conn: Connection, schema: str) -> dict[str, list[Any]]:
     state: dict[str, list[Any]] = {}
     for name in names:
         row = conn.execute(
-            sa.text(f"SELECT last_value, is_called FROM {_quote(schema)}.{_quote(name)}")
+            sa.text(f"SELECT last_value, is_called FROM {quote_ident(schema)}.{quote_ident(name)}")
         ).one()
         state[name] = [int(row[0]), bool(row[1])]
     return state
@@ -204,14 +201,14 @@ def _save_postgres(conn: Connection, writer: _Writer, schema: str) -> dict[str, 
     for index, table in enumerate(info.insertion_order()):
         columns = _columns(conn, schema, table)
         member = _member_for("postgres", table, ".csv", index)
-        column_list = ", ".join(_quote(c) for c, _ in columns)
-        statement = (
-            f"COPY {_quote(schema)}.{_quote(table)} ({column_list}) TO STDOUT WITH (FORMAT csv, HEADER true)"
-        )
+        column_list = ", ".join(quote_ident(c) for c, _ in columns)
+        statement = f"COPY {qualified(schema, table)} ({column_list}) TO STDOUT WITH (FORMAT csv, HEADER true)"
         with writer.member(member) as stream, driver.cursor() as cursor, cursor.copy(statement) as copy:
             for chunk in copy:
                 stream.write(chunk)
-        rows = conn.execute(sa.text(f"SELECT count(*) FROM {_quote(schema)}.{_quote(table)}")).scalar_one()
+        rows = conn.execute(
+            sa.text(f"SELECT count(*) FROM {quote_ident(schema)}.{quote_ident(table)}")
+        ).scalar_one()
         tables.append({"name": table, "member": member, "columns": [list(c) for c in columns], "rows": rows})
     writer.write(SEQUENCES, json.dumps(_sequences(conn, schema), indent=1, sort_keys=True).encode())
     server = conn.execute(sa.text("SHOW server_version")).scalar_one()
@@ -474,7 +471,7 @@ def _check_postgres_matches(snapshot: Snapshot, conn: Connection, schema: str) -
 
 
 def _copy_in(driver: Any, snapshot: Snapshot, member: str, target: str, columns: list[str]) -> None:
-    column_list = ", ".join(_quote(c) for c in columns)
+    column_list = ", ".join(quote_ident(c) for c in columns)
     statement = f"COPY {target} ({column_list}) FROM STDIN WITH (FORMAT csv, HEADER true)"
     with snapshot.open(member) as source, driver.cursor() as cursor, cursor.copy(statement) as copy:
         while chunk := source.read(_CHUNK):
@@ -495,7 +492,7 @@ def _restore_postgres(
     """
     for setting in _SETTINGS:
         conn.execute(sa.text(setting))
-    qualified = {name: f"{_quote(schema)}.{_quote(name)}" for name in info.tables}
+    qualified = {name: f"{quote_ident(schema)}.{quote_ident(name)}" for name in info.tables}
     triggered = list(
         conn.execute(
             sa.text(
@@ -537,7 +534,7 @@ def _restore_postgres(
                     f"table {table!r} is in a foreign-key cycle but has no primary key", entry["member"]
                 )
             stage = f"seedkit_restore_stage_{index}"
-            column_list = ", ".join(_quote(c) for c in columns)
+            column_list = ", ".join(quote_ident(c) for c in columns)
             conn.execute(
                 sa.text(
                     f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "
@@ -545,7 +542,7 @@ def _restore_postgres(
                 )
             )
             _copy_in(driver, snapshot, entry["member"], stage, columns)
-            values = ", ".join("NULL" if c in held_back else _quote(c) for c in columns)
+            values = ", ".join("NULL" if c in held_back else quote_ident(c) for c in columns)
             conn.execute(
                 sa.text(
                     f"INSERT INTO {qualified[table]} ({column_list}) OVERRIDING SYSTEM VALUE "
@@ -558,8 +555,10 @@ def _restore_postgres(
                 f"cannot be loaded into table {table!r}: {_first_line(exc)}", entry["member"]
             ) from None
     for table, (stage, held_back) in staged.items():
-        assignments = ", ".join(f"{_quote(c)} = s.{_quote(c)}" for c in held_back)
-        match = " AND ".join(f"t.{_quote(c)} = s.{_quote(c)}" for c in info.tables[table].primary_key)
+        assignments = ", ".join(f"{quote_ident(c)} = s.{quote_ident(c)}" for c in held_back)
+        match = " AND ".join(
+            f"t.{quote_ident(c)} = s.{quote_ident(c)}" for c in info.tables[table].primary_key
+        )
         try:
             conn.execute(
                 sa.text(f"UPDATE {qualified[table]} AS t SET {assignments} FROM {stage} AS s WHERE {match}")

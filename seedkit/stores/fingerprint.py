@@ -18,6 +18,7 @@ from bson import json_util
 from pymongo.database import Database
 from sqlalchemy.engine import Connection
 
+from seedkit.stores.quoting import quote_ident
 from seedkit.stores.schema import EXCLUDED_TABLES, reflect_schema
 
 _STABLE_SETTINGS = (
@@ -48,10 +49,6 @@ class Fingerprint:
         return self.digest[:16]
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def postgres_parts(
     conn: Connection, schema: str = "public", exclude: tuple[str, ...] = EXCLUDED_TABLES
 ) -> dict[str, Part]:
@@ -62,11 +59,11 @@ def postgres_parts(
         for setting in _STABLE_SETTINGS:
             conn.execute(sa.text(setting))
         for name, table in info.tables.items():
-            order = ", ".join(f"t.{_quote(c)}" for c in table.primary_key) or "t::text"
+            order = ", ".join(f"t.{quote_ident(c)}" for c in table.primary_key) or "t::text"
             row = conn.execute(
                 sa.text(
                     f"SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' ORDER BY {order})), '') "
-                    f"FROM {_quote(schema)}.{_quote(name)} AS t"
+                    f"FROM {quote_ident(schema)}.{quote_ident(name)} AS t"
                 )
             ).one()
             header = ",".join(f"{c.name}:{c.type}" for c in table.columns.values())
