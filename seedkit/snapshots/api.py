@@ -202,7 +202,9 @@ def _save_postgres(conn: Connection, writer: _Writer, schema: str) -> dict[str, 
         columns = _columns(conn, schema, table)
         member = _member_for("postgres", table, ".csv", index)
         column_list = ", ".join(quote_ident(c) for c, _ in columns)
-        statement = f"COPY {qualified(schema, table)} ({column_list}) TO STDOUT WITH (FORMAT csv, HEADER true)"
+        statement = (
+            f"COPY {qualified(schema, table)} ({column_list}) TO STDOUT WITH (FORMAT csv, HEADER true)"
+        )
         with writer.member(member) as stream, driver.cursor() as cursor, cursor.copy(statement) as copy:
             for chunk in copy:
                 stream.write(chunk)
