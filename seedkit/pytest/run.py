@@ -32,6 +32,7 @@ from seedkit.pytest.seeding import build_template, seed_mongo_only, template_mon
 from seedkit.pytest.server import start_shared_embedded
 from seedkit.seeding.config import Profile, Settings
 from seedkit.seeding.runner import seed_stores
+from seedkit.seeding.targets import configured_database_url, configured_mongo_url
 from seedkit.seeding.templates import ensure_template, template_name
 from seedkit.stores import mongo as mongo_connect
 from seedkit.stores.fingerprint import Fingerprint, fingerprint
@@ -143,7 +144,7 @@ class SeedkitRun:
     # -- where -----------------------------------------------------------------------------
     def server_url(self, profile: Profile) -> str:
         """The maintenance URL of the server ``profile``'s databases go to (starts the embedded one)."""
-        url = self.database_url or profile.database_url or self.settings.database_url
+        url = configured_database_url(self.settings, profile, self.database_url)
         if url is not None:
             return normalize_url(url)
         if self._embedded_url is None:
@@ -156,7 +157,7 @@ class SeedkitRun:
         return self._embedded_url
 
     def _mongo(self, profile: Profile, name: str) -> tuple[Database[Any], bool]:
-        url = self.mongo_url or profile.mongo_url or self.settings.mongo_url
+        url = configured_mongo_url(self.settings, profile, self.mongo_url)
         db = mongo_connect.connect(url, name)
         if url is not None:
             check_mongo_destructive(db, action="prepare", allow_unsafe=self.allow_unsafe)

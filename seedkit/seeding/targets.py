@@ -36,6 +36,24 @@ class Targets:
         return self.mongo_url or f"mongomock (kept in {self.state_dir / 'mongomock'})"
 
 
+def configured_database_url(
+    settings: Settings, profile: Profile | None = None, explicit: str | None = None
+) -> str | None:
+    """The PostgreSQL URL by the precedence above (explicit, profile, environment/file), or None.
+
+    None means no URL is configured anywhere: the caller uses an embedded server. The
+    environment is folded into ``settings`` by :func:`seedkit.seeding.config.load_settings`.
+    """
+    return explicit or (profile.database_url if profile else None) or settings.database_url
+
+
+def configured_mongo_url(
+    settings: Settings, profile: Profile | None = None, explicit: str | None = None
+) -> str | None:
+    """The MongoDB URL by the same precedence, or None for mongomock."""
+    return explicit or (profile.mongo_url if profile else None) or settings.mongo_url
+
+
 def resolve_targets(
     settings: Settings,
     profile: Profile | None = None,
@@ -44,13 +62,13 @@ def resolve_targets(
     mongo_url: str | None = None,
 ) -> Targets:
     """Resolve the stores; starts the embedded PostgreSQL when no URL is given anywhere."""
-    url = database_url or (profile.database_url if profile else None) or settings.database_url
+    url = configured_database_url(settings, profile, database_url)
     embedded = url is None
     if url is None:
         url = postgres.embedded_url(settings.state_dir)
     return Targets(
         database_url=postgres.normalize_url(url),
-        mongo_url=mongo_url or (profile.mongo_url if profile else None) or settings.mongo_url,
+        mongo_url=configured_mongo_url(settings, profile, mongo_url),
         mongo_database=settings.mongo_database,
         state_dir=settings.state_dir,
         embedded=embedded,
