@@ -251,15 +251,20 @@ def _collecting_per_chunk() -> Iterator[None]:
     A chunk allocates millions of objects, which makes Python's automatic collector run
     hundreds of times over everything alive (a quarter of the generation time); the chunk's
     garbage (ORM objects refer to each other) is collected after it is written instead. What
-    existed before is frozen out of those collections (``gc.freeze``) and given back after.
+    existed before is frozen out of those collections (``gc.freeze``) and given back after,
+    unless the host process had frozen objects itself: ``gc.unfreeze`` cannot tell its objects
+    from ours, so then nothing is frozen (the collections take longer, the host's state stays).
     """
     enabled = gc.isenabled()
+    freeze = gc.get_freeze_count() == 0
     gc.disable()
-    gc.freeze()
+    if freeze:
+        gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
         if enabled:
             gc.enable()
 

@@ -42,8 +42,16 @@ AllowUnsafeOption = Annotated[
 
 
 def load(config: Path | None) -> Settings:
-    """The settings from ``--config``, the nearest configuration file, or the built-in one."""
-    return load_settings(config)
+    """The settings from ``--config``, the nearest configuration file, or the built-in one.
+
+    The command is its own process: the project's directory stays importable for all of it
+    (factory modules name each other lazily, packs name factories).
+    """
+    from seedkit.seeding.imports import make_importable
+
+    settings = load_settings(config)
+    make_importable(settings)
+    return settings
 
 
 def profile_or_none(settings: Settings, name: str | None) -> Profile | None:

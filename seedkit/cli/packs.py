@@ -71,10 +71,8 @@ def validate(
     Prints one line per problem (file, record, field) and exits non-zero when there is any.
     """
     from seedkit.packs import discover_packs, resolve_packs, validate_packs
-    from seedkit.seeding.imports import make_importable
 
-    settings = load(config)
-    make_importable(settings)  # the factory modules are the project's, as for `seedkit seed`
+    settings = load(config)  # makes the project's factory modules importable, as for `seedkit seed`
     chosen = settings.profile(profile) if profile else None
     wanted = list(names or (chosen.packs if chosen else discover_packs(list(settings.pack_paths))))
     packs = resolve_packs(wanted, list(settings.pack_paths))

@@ -4,7 +4,13 @@
 together: the clock, the ID generators, factory_boy's random generator, the Faker random
 shared by every ``factory.Faker`` declaration (and Faker's ``unique`` memory), and the
 sequence counter and ``factory.Iterator`` positions of every factory. Outside any ``with``
-block a default context (seed 0) is active, so data is deterministic even when nobody asked.
+block, a seedkit factory call runs in a default context (seed 0) for its duration, so data is
+deterministic even when nobody asked.
+
+Importing seedkit changes nothing in the host process. The process-wide state a context
+drives (factory_boy's and Faker's random, every factory's sequence and Iterator position,
+Faker's faster weighted picks from :mod:`seedkit.core.faker_weights`) is taken over when a
+context is activated and given back, as it was, when the outermost activation ends.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ def _concrete_factories() -> list[type[BaseFactory]]:
 
 
 def _sequence_state() -> list[tuple[type[BaseFactory], int | None]]:
+    """Each factory's next sequence number, or None when its counter was never set up."""
     return [(f, f._meta._counter.seq if f._meta._counter else None) for f in _concrete_factories()]
 
 
@@ -158,12 +165,19 @@ class Deterministic:
         return self.partition * self.int_stride
 
     def reset(self) -> None:
-        """Reset clock, IDs, factory_boy/Faker randomness and every factory sequence."""
+        """Reset clock, IDs, factory_boy/Faker randomness and every factory sequence.
+
+        Changes process-wide state (the random generators, sequences): call it while the
+        context is active (:func:`activate` gives that state back when the block ends).
+        """
         self.clock.reset()
         self.ids.reset()
+        self._reset_streams()
+
+    def _reset_streams(self) -> None:
+        """Reset what the context shares with factory_boy and Faker (not its clock and IDs)."""
         self.random.seed(self._stream_seed)
         factory.random.reseed_random(self._stream_seed)
-        faker_weights.install()  # same values as Faker's own picks, computed faster
         for fake in factory.Faker._FAKER_REGISTRY.values():
             fake.unique.clear()
         for factory_class in _concrete_factories():
@@ -176,23 +190,37 @@ class Deterministic:
 
 
 _default = Deterministic()
-_stack: list[Deterministic] = [_default]
-_default.reset()
+_stack: list[Deterministic] = []
 
 
 def current() -> Deterministic:
-    """The active deterministic context."""
-    return _stack[-1]
+    """The active deterministic context (the default one, seed 0, outside every block)."""
+    return _stack[-1] if _stack else _default
 
 
 def clock() -> Clock:
     """The active clock."""
-    return _stack[-1].clock
+    return current().clock
 
 
 def ids() -> IdGenerator:
     """The active ID generator."""
-    return _stack[-1].ids
+    return current().ids
+
+
+@contextmanager
+def ensure_active() -> Iterator[Deterministic]:
+    """The active context for one generation; outside every block, the default one for its duration.
+
+    seedkit's factory bases wrap each top-level build or create in it, so a factory used outside
+    ``deterministic()`` still draws from seeded streams, and the host process's random generators
+    and sequences are as they were once the call returns.
+    """
+    if _stack:
+        yield _stack[-1]
+        return
+    with activate(_default) as context:
+        yield context
 
 
 class _GlobalStreams:
@@ -209,7 +237,9 @@ class _GlobalStreams:
         factory.random.randgen.setstate(self.factory_random)
         faker.generator.random.setstate(self.faker_random)
         for factory_class, seq in self.sequences:
-            if seq is not None:
+            if seq is None:  # never set up: factory_boy sets it up again on first use
+                factory_class._meta._counter = None
+            else:
                 factory_class.reset_sequence(seq, force=True)
         _rewind_iterators(self.iterators)
 
@@ -223,9 +253,11 @@ def activate(context: Deterministic, *, freeze: bool = False) -> Iterator[Determ
     """
     outer = _GlobalStreams()
     paused, context._paused = context._paused, None
+    if not _stack:
+        faker_weights.install()  # same values as Faker's own picks, computed faster
     _stack.append(context)
     if paused is None:
-        context.reset()
+        context._reset_streams()  # a new context's clock and IDs are at their start already
     else:
         paused.restore()
     try:
@@ -238,6 +270,8 @@ def activate(context: Deterministic, *, freeze: bool = False) -> Iterator[Determ
         context._paused = _GlobalStreams()
         _stack.remove(context)
         outer.restore()
+        if not _stack:
+            faker_weights.uninstall()
 
 
 @contextmanager

@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapper, RelationshipDirection, Session, configure_mappers, decl_api
 from sqlalchemy.orm.mapper import _event_on_init
 
-from seedkit.core.determinism import current
+from seedkit.core.determinism import current, ensure_active
 from seedkit.errors import FactoryError
 from seedkit.factories.binding import current_session
 from seedkit.factories.builder import generate, lean_building
@@ -123,7 +123,7 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
 
     @classmethod
     def _generate(cls, strategy: str, params: dict[str, Any]) -> Any:
-        with _using(params.pop("_session", None)):
+        with ensure_active(), _using(params.pop("_session", None)):
             cls._use_passed_foreign_keys(params)
             if lean_building():
                 return generate(cls, strategy, params)
@@ -308,6 +308,8 @@ def _remember(session: Session, obj: Any) -> None:
     """Keep objects of models that a :class:`ReuseOrCreate` draws from, per session."""
     model = type(obj)
     if model in _REUSABLE_MODELS:
+        if _POOL_KEY not in session.info:
+            _watch(session)
         session.info.setdefault(_POOL_KEY, {}).setdefault(model, []).append(obj)
 
 
@@ -326,13 +328,20 @@ def _suspect(session: Session, obj: Any) -> None:
         _SUSPECTS.setdefault(session, {}).setdefault(model, {})[id(obj)] = obj
 
 
-for _leaving in (
+_LEAVING = (
     "pending_to_transient",
     "persistent_to_transient",
     "persistent_to_detached",
     "persistent_to_deleted",
-):
-    event.listen(Session, _leaving, _suspect)
+)
+
+
+def _watch(session: Session) -> None:
+    """Listen for objects leaving ``session`` (that session only: SQLAlchemy's ``Session`` class,
+    shared with the host application, gets no listener)."""
+    for leaving in _LEAVING:
+        if not event.contains(session, leaving, _suspect):
+            event.listen(session, leaving, _suspect)
 
 
 def _alive(session: Session, obj: Any) -> bool:

@@ -35,7 +35,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from seedkit.core.determinism import current, ids
+from seedkit.core.determinism import current, ensure_active, ids
 from seedkit.errors import FactoryError
 from seedkit.factories.binding import bind, current_mongo
 from seedkit.factories.builder import generate, lean_building
@@ -165,7 +165,7 @@ class MongoFactory(base.Factory):
     @classmethod
     def _generate(cls, strategy: str, params: dict[str, Any]) -> Any:
         mongo: Database[Any] | None = params.pop("_mongo", None)
-        with bind(mongo=mongo):
+        with ensure_active(), bind(mongo=mongo):
             if lean_building():
                 return generate(cls, strategy, params)
             return super()._generate(strategy, params)

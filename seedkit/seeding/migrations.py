@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from seedkit.errors import ConfigError, SchemaError
 from seedkit.seeding.config import Profile, Settings
-from seedkit.seeding.imports import import_object, make_importable
+from seedkit.seeding.imports import import_object, project_on_path
 from seedkit.stores.urls import redact
 
 STDERR_TAIL_LINES = 8
@@ -66,7 +66,6 @@ def alembic_config(settings: Settings) -> Config:
             location = settings.alembic_script_location
             raise ConfigError(f"Alembic script_location {location} is not a directory")
         cfg.set_main_option("script_location", _escape(str(settings.alembic_script_location)))
-    make_importable(settings)
     return cfg
 
 
@@ -92,7 +91,7 @@ def upgrade(bind: Engine | Connection, settings: Settings, revision: str = "head
     cfg = alembic_config(settings)
     target = head_revision(settings) if revision == "head" else revision
     try:
-        with _transaction(bind) as conn:
+        with _transaction(bind) as conn, project_on_path(settings):
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except CommandError as exc:
@@ -110,7 +109,8 @@ def current_revision(conn: Connection) -> str | None:
 def head_revision(settings: Settings) -> str | None:
     """The head revision(s) of the project's migration scripts (comma-joined if several)."""
     try:
-        heads = ScriptDirectory.from_config(alembic_config(settings)).get_heads()
+        with project_on_path(settings):
+            heads = ScriptDirectory.from_config(alembic_config(settings)).get_heads()
     except CommandError as exc:
         raise ConfigError(f"cannot read the Alembic migrations: {exc}") from None
     return ",".join(sorted(heads)) if heads else None
