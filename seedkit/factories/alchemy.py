@@ -8,6 +8,7 @@ Compared with ``factory.alchemy.SQLAlchemyModelFactory``, :class:`SQLAlchemyFact
 - runs ``Meta.sqlalchemy_get_or_create`` inside a SAVEPOINT, so a conflicting insert never
   rolls back the caller's transaction;
 - starts sequences at the active partition's ``sequence_start``;
+- creates through an ``AsyncSession`` with ``await create_async()`` / ``create_batch_async()``;
 - uses an explicitly passed foreign key (``organization_id=...``) instead of building a
   second related object beside it, and rejects unknown attributes with a :class:`FactoryError`.
 
@@ -38,7 +39,8 @@ from sqlalchemy.orm.mapper import _event_on_init
 
 from seedkit.core.determinism import current, ensure_active
 from seedkit.errors import FactoryError
-from seedkit.factories.binding import current_session
+from seedkit.factories.asynchronous import create_async, create_batch_async, sync_session_of
+from seedkit.factories.binding import bound_session, current_session
 from seedkit.factories.builder import generate, lean_building
 
 __all__ = ["ReuseOrCreate", "SQLAlchemyFactory", "session_for"]
@@ -50,7 +52,17 @@ _REUSABLE_MODELS: set[type] = set()
 
 def session_for(factory_class: type[SQLAlchemyModelFactory]) -> Session:
     """The session ``factory_class`` writes to: a ``_session=`` argument of the current call,
-    else ``Meta.sqlalchemy_session`` / ``Meta.sqlalchemy_session_factory``, else the bound one."""
+    else ``Meta.sqlalchemy_session`` / ``Meta.sqlalchemy_session_factory``, else the bound one.
+
+    An ``AsyncSession`` is written through its ``sync_session`` inside ``create_async``;
+    anywhere else it is refused with a :class:`FactoryError` saying to use ``create_async``.
+    """
+    session = _chosen_session(factory_class)
+    return sync_session_of(session if session is not None else current_session(), factory_class.__name__)
+
+
+def _chosen_session(factory_class: type[SQLAlchemyModelFactory]) -> Any:
+    """What :func:`session_for` picks, as given (maybe an ``AsyncSession``), or None."""
     explicit = _explicit_session.get()
     if explicit is not None:
         return explicit
@@ -59,7 +71,7 @@ def session_for(factory_class: type[SQLAlchemyModelFactory]) -> Session:
         return meta.sqlalchemy_session
     if meta.sqlalchemy_session_factory is not None:
         return meta.sqlalchemy_session_factory()
-    return current_session()
+    return bound_session()
 
 
 def _options(factory_class: type) -> Any:
@@ -122,8 +134,26 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
         return current().sequence_start
 
     @classmethod
+    async def create_async(cls, **kwargs: Any) -> Any:
+        """``create()`` through an ``AsyncSession`` (bound, ``Meta.sqlalchemy_session`` or ``_session=``).
+
+        The same objects, IDs and timestamps as ``create()``: the call runs in
+        ``AsyncSession.run_sync`` (see :mod:`seedkit.factories.asynchronous`).
+        """
+        return await create_async(cls, kwargs)
+
+    @classmethod
+    async def create_batch_async(cls, size: int, **kwargs: Any) -> list[Any]:
+        """``create_batch(size, ...)`` through an ``AsyncSession``, like :meth:`create_async`."""
+        return await create_batch_async(cls, size, kwargs)
+
+    @classmethod
     def _generate(cls, strategy: str, params: dict[str, Any]) -> Any:
         with ensure_active(), _using(params.pop("_session", None)):
+            if strategy == enums.CREATE_STRATEGY:
+                chosen = _chosen_session(cls)
+                if chosen is not None:  # refuse an AsyncSession outside create_async, naming this factory
+                    sync_session_of(chosen, cls.__name__)
             cls._use_passed_foreign_keys(params)
             if lean_building():
                 return generate(cls, strategy, params)

@@ -2,7 +2,9 @@
 
 ``with seedkit.bind(session=s, mongo=db):`` makes every seedkit factory created inside the block
 persist through ``s`` and ``db``. Bindings nest and are per thread/async task (``ContextVar``).
-A factory's own ``Meta.sqlalchemy_session`` still wins when set.
+A factory's own ``Meta.sqlalchemy_session`` still wins when set. ``s`` may be an
+``AsyncSession`` and ``db`` pymongo's ``AsyncDatabase``: factories then create with
+``await Factory.create_async(...)`` (see :mod:`seedkit.factories.asynchronous`).
 """
 
 from __future__ import annotations
@@ -12,18 +14,26 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.database import Database
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from seedkit.errors import FactoryError
 
-_session: ContextVar[Session | None] = ContextVar("seedkit_session", default=None)
-_mongo: ContextVar[Database[Any] | None] = ContextVar("seedkit_mongo", default=None)
+_session: ContextVar[Session | AsyncSession | None] = ContextVar("seedkit_session", default=None)
+_mongo: ContextVar[Database[Any] | AsyncDatabase[Any] | None] = ContextVar("seedkit_mongo", default=None)
 
 
 @contextmanager
-def bind(session: Session | None = None, mongo: Database[Any] | None = None) -> Iterator[None]:
-    """Bind factories to ``session`` and/or ``mongo`` for the ``with`` block."""
+def bind(
+    session: Session | AsyncSession | None = None, mongo: Database[Any] | AsyncDatabase[Any] | None = None
+) -> Iterator[None]:
+    """Bind factories to ``session`` and/or ``mongo`` for the ``with`` block.
+
+    With an ``AsyncSession`` or an async Mongo database bound, factories create with
+    ``await Factory.create_async(...)``; ``create()`` then refuses with that hint.
+    """
     session_token = _session.set(session) if session is not None else None
     mongo_token = _mongo.set(mongo) if mongo is not None else None
     try:
@@ -35,7 +45,12 @@ def bind(session: Session | None = None, mongo: Database[Any] | None = None) -> 
             _session.reset(session_token)
 
 
-def current_session() -> Session:
+def bound_session() -> Session | AsyncSession | None:
+    """The bound SQLAlchemy session, or None."""
+    return _session.get()
+
+
+def current_session() -> Session | AsyncSession:
     """The bound SQLAlchemy session, or a clear error."""
     session = _session.get()
     if session is None:
@@ -46,7 +61,7 @@ def current_session() -> Session:
     return session
 
 
-def current_mongo() -> Database[Any]:
+def current_mongo() -> Database[Any] | AsyncDatabase[Any]:
     """The bound Mongo database, or a clear error."""
     db = _mongo.get()
     if db is None:

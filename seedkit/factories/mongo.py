@@ -12,7 +12,8 @@
 ``build()`` returns the document without writing it, ``create()`` inserts it into
 ``Meta.collection`` of the database bound with ``seedkit.bind(mongo=db)`` (or passed as
 ``_mongo=db``), and ``create_batch(n)`` writes all ``n`` documents with one ``insert_many``
-per collection. ``_id`` comes from the active ID generator unless given.
+per collection. ``_id`` comes from the active ID generator unless given. On pymongo's
+``AsyncDatabase``, ``await create_async()`` / ``await create_batch_async(n)`` do the same.
 
 Documents are made BSON-safe before they leave the factory (see :func:`to_bson`).
 """
@@ -20,6 +21,7 @@ Documents are made BSON-safe before they leave the factory (see :func:`to_bson`)
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import re
 import uuid
 from collections.abc import Iterator
@@ -31,6 +33,7 @@ from typing import Any
 import bson
 from bson import Decimal128
 from factory import base
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -62,7 +65,7 @@ _NATIVE = (
 )
 
 # (database, collection name) -> documents waiting for insert_many, while a batch is open.
-_Pending = dict[tuple[int, str], tuple[Collection[Any], list[dict[str, Any]]]]
+_Pending = dict[tuple[int, str], tuple[Any, list[dict[str, Any]]]]  # Collection or AsyncCollection
 _batch: ContextVar[_Pending | None] = ContextVar("seedkit_mongo_batch", default=None)
 
 
@@ -113,20 +116,36 @@ def to_bson(value: Any, *, factory_name: str, field: str) -> Any:
 
 
 @contextmanager
-def _batched() -> Iterator[None]:
-    """Collect the documents created inside; insert them per collection at the end."""
-    if _batch.get() is not None:  # an outer batch writes everything
-        yield
+def collected_documents() -> Iterator[_Pending | None]:
+    """Collect the documents created inside, per collection, instead of inserting them.
+
+    Yields the collected ``(collection, documents)`` (``None`` inside an outer collection,
+    which gets them instead); the caller inserts them when the block ended without error.
+    """
+    if _batch.get() is not None:
+        yield None
         return
     pending: _Pending = {}
     token = _batch.set(pending)
     try:
-        yield
+        yield pending
     finally:
         _batch.reset(token)
+
+
+@contextmanager
+def _batched() -> Iterator[None]:
+    """Collect the documents created inside; insert them per collection at the end."""
+    with collected_documents() as pending:
+        yield
     # Reached only without an exception: a failed batch writes nothing.
-    for collection, documents in pending.values():
+    for collection, documents in (pending or {}).values():
         _insert(collection, documents)
+
+
+def is_async_collection(collection: Any) -> bool:
+    """Whether ``collection`` is an asyncio one (pymongo's ``AsyncCollection``, mongomock-motor's)."""
+    return inspect.iscoroutinefunction(getattr(collection, "insert_many", None))
 
 
 def _insert(collection: Collection[Any], documents: list[dict[str, Any]]) -> None:
@@ -136,10 +155,30 @@ def _insert(collection: Collection[Any], documents: list[dict[str, Any]]) -> Non
         else:
             collection.insert_many(documents, ordered=True)
     except (DuplicateKeyError, BulkWriteError) as exc:
-        detail = exc.details or {}
-        errors = detail.get("writeErrors", [detail])
-        reason = errors[0].get("errmsg", str(exc)) if errors else str(exc)
-        raise FactoryError(f"cannot insert into {collection.name!r}: {reason}") from exc
+        raise _insert_error(collection, exc) from exc
+
+
+async def insert_collected_async(pending: _Pending) -> None:
+    """Insert what :func:`collected_documents` collected, awaiting the asyncio collections."""
+    collection: Any
+    for collection, documents in pending.values():
+        if not is_async_collection(collection):
+            _insert(collection, documents)
+            continue
+        try:
+            if len(documents) == 1:
+                await collection.insert_one(documents[0])
+            else:
+                await collection.insert_many(documents, ordered=True)
+        except (DuplicateKeyError, BulkWriteError) as exc:
+            raise _insert_error(collection, exc) from exc
+
+
+def _insert_error(collection: Any, exc: DuplicateKeyError | BulkWriteError) -> FactoryError:
+    detail = exc.details or {}
+    errors = detail.get("writeErrors", [detail])
+    reason = errors[0].get("errmsg", str(exc)) if errors else str(exc)
+    return FactoryError(f"cannot insert into {collection.name!r}: {reason}")
 
 
 class MongoOptions(base.FactoryOptions):
@@ -164,7 +203,7 @@ class MongoFactory(base.Factory):
 
     @classmethod
     def _generate(cls, strategy: str, params: dict[str, Any]) -> Any:
-        mongo: Database[Any] | None = params.pop("_mongo", None)
+        mongo: Database[Any] | AsyncDatabase[Any] | None = params.pop("_mongo", None)
         with ensure_active(), bind(mongo=mongo):
             if lean_building():
                 return generate(cls, strategy, params)
@@ -188,9 +227,15 @@ class MongoFactory(base.Factory):
     @classmethod
     def _create(cls, model_class: type, *args: Any, **kwargs: Any) -> dict[str, Any]:
         document = cls._build(model_class, *args, **kwargs)
-        collection = current_mongo()[cls._collection_name()]
+        collection: Any = current_mongo()[cls._collection_name()]
         pending = _batch.get()
         if pending is None:
+            if is_async_collection(collection):
+                name = cls.__name__
+                raise FactoryError(
+                    f"{name} is bound to an async Mongo database: use `await {name}.create_async(...)` "
+                    f"or `await {name}.create_batch_async(n, ...)` (create() cannot await its insert)"
+                )
             _insert(collection, [document])
         else:
             key = (id(collection.database.client), collection.full_name)
@@ -202,3 +247,22 @@ class MongoFactory(base.Factory):
         """Create ``size`` documents (and their sub-documents) with one ``insert_many`` per collection."""
         with _batched():
             return [cls.create(**kwargs) for _ in range(size)]
+
+    @classmethod
+    async def create_async(cls, **kwargs: Any) -> dict[str, Any]:
+        """``create()`` on an async Mongo database (and ``AsyncSession``) bound or passed as ``_mongo=``.
+
+        The document (and any it creates through sub-factories) is inserted with an awaited
+        ``insert_one``/``insert_many``; see :mod:`seedkit.factories.asynchronous`.
+        """
+        from seedkit.factories.asynchronous import create_async
+
+        document: dict[str, Any] = await create_async(cls, kwargs)
+        return document
+
+    @classmethod
+    async def create_batch_async(cls, size: int, **kwargs: Any) -> list[dict[str, Any]]:
+        """``create_batch()`` on async stores: one awaited ``insert_many`` per collection."""
+        from seedkit.factories.asynchronous import create_batch_async
+
+        return await create_batch_async(cls, size, kwargs)

@@ -17,7 +17,7 @@ import pymongo
 from bson import json_util
 from pymongo.database import Database
 
-from seedkit.errors import DatabaseUnavailable
+from seedkit.errors import ConfigError, DatabaseUnavailable
 from seedkit.stores.urls import redact
 
 SERVER_TIMEOUT_MS = 3000
@@ -38,6 +38,31 @@ def connect(url: str | None, database: str) -> Database[Any]:
         reason = str(exc).split(" (configured timeouts")[0].split(", Timeout: ")[0]
         raise DatabaseUnavailable(f"cannot connect to MongoDB at {redact(url)}: {reason}") from None
     return client[database]
+
+
+def connect_async(url: str | None, like: Database[Any]) -> Any:
+    """An asyncio database on the same documents as ``like`` (for ``create_async`` and async tests).
+
+    With ``url`` (the server ``like`` is on): pymongo's ``AsyncMongoClient``, which connects
+    on first use. Without (``like`` is mongomock's): mongomock-motor's async client over
+    ``like``'s in-process client, so both see the same documents.
+
+    Raises:
+        ConfigError: no ``url`` and mongomock-motor is not installed (``pip install 'seedkit[async]'``).
+    """
+    if url is not None:
+        client: pymongo.AsyncMongoClient[Any] = pymongo.AsyncMongoClient(
+            url, serverSelectionTimeoutMS=SERVER_TIMEOUT_MS, tz_aware=True
+        )
+        return client[like.name]
+    try:
+        from mongomock_motor import AsyncMongoMockClient
+    except ImportError:
+        raise ConfigError(
+            "an async Mongo database without a Mongo URL needs mongomock-motor: "
+            "pip install 'seedkit[async]' (or set a Mongo URL)"
+        ) from None
+    return AsyncMongoMockClient(mock_mongo_client=like.client)[like.name]
 
 
 def user_collections(db: Database[Any]) -> list[str]:

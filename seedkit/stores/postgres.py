@@ -35,6 +35,21 @@ def normalize_url(url: str) -> str:
     return url
 
 
+ASYNC_DRIVERS = ("psycopg", "asyncpg")
+
+
+def async_url(url: str, driver: str = "psycopg") -> str:
+    """``url`` for SQLAlchemy's ``create_async_engine``, on ``driver``.
+
+    ``psycopg`` (psycopg 3, whose async mode SQLAlchemy picks for an async engine) or
+    ``asyncpg``. Raises :class:`ConfigError` for another driver or a URL that is not PostgreSQL.
+    """
+    if driver not in ASYNC_DRIVERS:
+        raise ConfigError(f"unknown async PostgreSQL driver {driver!r}; known: {', '.join(ASYNC_DRIVERS)}")
+    parsed = make_url(normalize_url(url)).set(drivername=f"postgresql+{driver}")
+    return parsed.render_as_string(hide_password=False)
+
+
 def database_name(url: str) -> str:
     """The database name of a URL."""
     return make_url(normalize_url(url)).database or ""
