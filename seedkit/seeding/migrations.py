@@ -161,16 +161,17 @@ def run_migration_command(migration_command: str, database_url: str, *, cwd: Pat
         )
 
 
-def migrate(engine: Engine, settings: Settings, profile: Profile | None = None) -> str:
-    """Bring ``engine``'s database to head: the profile's ``migration_command``, else Alembic.
+def migrate(bind: Engine | Connection, settings: Settings, profile: Profile | None = None) -> str:
+    """Bring ``bind``'s database to head: the profile's ``migration_command``, else Alembic.
 
-    Returns a short description of what ran, for the user.
+    ``bind``: an engine, or a connection whose transaction Alembic joins. Returns a short
+    description of what ran, for the user.
     """
     if profile is not None and profile.migration_command:
-        url = engine.url.render_as_string(hide_password=False)
+        url = bind.engine.url.render_as_string(hide_password=False)
         run_migration_command(profile.migration_command, url, cwd=settings.root)
         return f"ran {profile.migration_command!r}"
-    upgrade(engine, settings)
+    upgrade(bind, settings)
     return f"alembic upgrade head ({head_revision(settings)})"
 
 

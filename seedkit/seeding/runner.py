@@ -1,21 +1,24 @@
 """Seeding a database from a profile: schema, optional reset, packs and volumes, all or nothing.
 
-:func:`seed_profile` is what ``seedkit seed`` runs:
+:func:`seed_profile` is what ``seedkit seed`` runs. Every check runs before the first write:
 
-1. resolve the profile, its packs and its volumes' factories (bad input fails here, before
-   anything is written);
-2. migrate (``migrate = true``: Alembic, or the profile's ``migration_command``), or check that
-   the schema is at the migrations' head;
-3. in ONE PostgreSQL transaction: with ``reset``, empty every table (the production guard
-   first) and every Mongo collection; without it, refuse a database that already holds data;
-   then, inside ``seedkit.deterministic(seed, clock_start, clock_step)``, apply the packs and
-   create the volumes; then commit.
+1. the profile, its packs (labels, references, factories: what ``seedkit packs validate``
+   finds without a database) and its volumes' factories are resolved and imported;
+2. with ``reset``, the production guard judges the URLs (before connecting, so a missing
+   database is refused too); with ``migrate = false`` the schema must be at the migrations'
+   head; without ``reset`` both stores must be empty;
+3. the first write: a profile's ``migration_command`` runs (its own process, its own commits);
+4. in ONE PostgreSQL transaction: the Alembic migration (``migrate = true``), with ``reset``
+   every table emptied and every Mongo collection set aside, then, inside
+   ``seedkit.deterministic(seed, clock_start, clock_step)``, the packs and the volumes; then
+   commit.
 
-On any error the PostgreSQL transaction is rolled back and the Mongo side is put back as it
-was (see :class:`seedkit.stores.mongo_undo.MongoRun`), then the :class:`SeedkitError` is raised.
+On any error the PostgreSQL transaction is rolled back (the Alembic migration with it) and the
+Mongo side is put back as it was (see :class:`seedkit.stores.mongo_undo.MongoRun`), then the
+:class:`SeedkitError` is raised.
 
-With ``workers`` (``seedkit seed --workers N``), step 3 is split: the reset or emptiness check
-and the packs run in one transaction, committed; then the volumes are created by
+With ``workers`` (``seedkit seed --workers N``), step 4 is split: the migration, the reset and
+the packs run in one transaction, committed; then the volumes are created by
 :func:`seedkit.bulk.seed_partitioned` in the same deterministic context (volumes larger than
 ``partition_size`` cut into partitions run on ``workers`` processes, each committing on its
 own). The data is the same for every number of workers, but differs from the default path's
@@ -39,7 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 from seedkit.bulk import DEFAULT_PARTITION_SIZE, BulkSeeder, VolumeSpec, seed_partitioned
 from seedkit.core.determinism import Deterministic, deterministic
 from seedkit.errors import ConfigError, FactoryError, SeedkitError
-from seedkit.packs import Pack, apply_packs, resolve_packs
+from seedkit.packs import Pack, apply_packs, resolve_packs, validate_packs
 from seedkit.seeding import migrations
 from seedkit.seeding.config import Profile, Settings, Volume
 from seedkit.seeding.imports import import_module, import_object
@@ -86,6 +89,7 @@ class SeedReport:
 class _Plan:
     """A profile resolved into things that can run: packs and factory classes."""
 
+    settings: Settings
     profile: Profile
     seed: int
     packs: list[Pack]
@@ -132,20 +136,31 @@ def _plan(settings: Settings, profile: Profile, seed: int | None) -> _Plan:
             factories.append((volume, resolve_factory(volume.factory, settings)))
         except ConfigError as exc:
             raise ConfigError(f"profile {profile.name!r}, volumes[{index}]: {exc}") from None
-    return _Plan(profile, profile.seed if seed is None else seed, packs, factories, settings.factory_modules)
+    return _Plan(
+        settings, profile, profile.seed if seed is None else seed, packs, factories, settings.factory_modules
+    )
 
 
 # -- the schema --------------------------------------------------------------------------------
-def prepare_schema(engine: Engine, db: Database[Any], settings: Settings, profile: Profile | None) -> str:
-    """Migrate when the profile says so (and create Mongo indexes), else check the schema is at head."""
+def prepare_schema(
+    bind: Engine | Connection, db: Database[Any], settings: Settings, profile: Profile | None
+) -> str:
+    """Migrate when the profile says so (and create Mongo indexes), else check the schema is at head.
+
+    ``bind``: an engine, or a connection whose transaction Alembic joins (a ``migration_command``
+    runs in its own process and commits on its own).
+    """
     if profile is None or profile.migrate:
-        done = migrations.migrate(engine, settings, profile)
+        done = migrations.migrate(bind, settings, profile)
         ensure_mongo_indexes(db, settings)
         return done
     if not migrations.has_alembic(settings):
         return "not checked (no Alembic migrations configured)"
-    with engine.connect() as conn:
-        migrations.check_at_head(conn, settings)
+    if isinstance(bind, Connection):
+        migrations.check_at_head(bind, settings)
+    else:
+        with bind.connect() as conn:
+            migrations.check_at_head(conn, settings)
     return f"at head ({migrations.head_revision(settings)})"
 
 
@@ -199,25 +214,39 @@ def seed_profile(
     if partition_size < 1:
         raise ConfigError(f"partition size must be at least 1, got {partition_size}")
     started = time.perf_counter()
+    unsafe_ok = allow_unsafe or settings.allow_unsafe
+    # Every check runs before the first write: the profile, its packs and factories (no database),
     chosen = settings.profile(profile) if isinstance(profile, str) else profile
     plan = _plan(settings, chosen, seed)
+    _check_packs(plan)
+    # ... the production guard on the URL (before connecting: a missing database is refused too),
     targets = targets or resolve_targets(settings, chosen, database_url=database_url, mongo_url=mongo_url)
+    if reset:
+        check_destructive(targets.database_url, action="reset", allow_unsafe=unsafe_ok)
     with open_targets(targets) as (engine, db):
-        schema = prepare_schema(engine, db, settings, chosen)
+        if reset and targets.mongo_url is not None:
+            check_mongo_destructive(db, action="reset", allow_unsafe=unsafe_ok)
+        # ... the schema check (migrate = false), the emptiness check, then the first write.
+        checked = None if chosen.migrate else prepare_schema(engine, db, settings, chosen)
+        if not reset:
+            with engine.connect() as conn, conn.begin():
+                _refuse_existing_data(conn, db, targets)
         if workers is not None:
-            unsafe_ok = allow_unsafe or settings.allow_unsafe
-            _run_partitioned(plan, engine, db, targets, reset, unsafe_ok, workers, partition_size, progress)
+            done = _run_partitioned(
+                plan, engine, db, targets, checked, reset, unsafe_ok, workers, partition_size, progress
+            )
             with engine.connect() as conn:
                 result = fingerprint(conn, db)
-            return _report(plan, targets, schema, reset, result, time.perf_counter() - started)
+            return _report(plan, targets, done, reset, result, time.perf_counter() - started)
+        schema = checked or _migrate_outside(engine, db, settings, chosen)
         with engine.connect() as conn:
             mongo_run = MongoRun(db)
             try:
                 with conn.begin():
+                    if schema is None:  # Alembic: in the seeding's transaction, undone with it
+                        schema = prepare_schema(conn, db, settings, chosen)
                     if reset:
-                        _empty(conn, mongo_run, targets, allow_unsafe or settings.allow_unsafe)
-                    else:
-                        _refuse_existing_data(conn, db, targets)
+                        _empty(conn, mongo_run, targets, unsafe_ok)
                     _run(plan, conn, db, progress)
             except sa.exc.DBAPIError as exc:  # e.g. a deferred constraint checked at COMMIT
                 mongo_run.rollback()
@@ -230,28 +259,54 @@ def seed_profile(
     return _report(plan, targets, schema, reset, result, time.perf_counter() - started)
 
 
+def _check_packs(plan: _Plan) -> None:
+    """The packs' own problems (labels, references, factories), found without a database."""
+    if not plan.packs:
+        return
+    problems = validate_packs(plan.packs, schema=None, factory_modules=plan.factory_modules)
+    if problems:
+        more = (
+            f" (and {len(problems) - 1} more problem(s): run `seedkit packs validate`)"
+            if len(problems) > 1
+            else ""
+        )
+        first = problems[0]
+        raise type(first)(
+            first.reason + more, file=first.file, record=first.record, field=first.field, line=first.line
+        )
+
+
+def _migrate_outside(engine: Engine, db: Database[Any], settings: Settings, profile: Profile) -> str | None:
+    """Run a ``migration_command`` (its own process, its own commits); None when Alembic runs inside."""
+    if profile.migrate and profile.migration_command:
+        return prepare_schema(engine, db, settings, profile)
+    return None
+
+
 def _run_partitioned(
     plan: _Plan,
     engine: Engine,
     db: Database[Any],
     targets: Targets,
+    checked: str | None,
     reset: bool,
     allow_unsafe: bool,
     workers: int,
     partition_size: int,
     progress: Progress | None,
-) -> None:
-    """Reset/check and packs in one committed transaction, then the volumes in partitions."""
+) -> str:
+    """Schema, reset and packs in one committed transaction, then the volumes in partitions."""
     profile = plan.profile
+    schema = checked or _migrate_outside(engine, db, plan.settings, profile)
     with deterministic(plan.seed, start=profile.clock_start, step=profile.clock_step) as context:
         with engine.connect() as conn:
             mongo_run = MongoRun(db)
             try:
                 with conn.begin():
+                    if schema is None:
+                        schema = prepare_schema(conn, db, plan.settings, profile)
                     if reset:
                         _empty(conn, mongo_run, targets, allow_unsafe)
-                    else:
-                        _refuse_existing_data(conn, db, targets)
                     if plan.packs:
                         _apply_packs(plan, conn, db, context, progress)
             except sa.exc.DBAPIError as exc:
@@ -262,7 +317,7 @@ def _run_partitioned(
                 raise
             mongo_run.commit()
         if not plan.factories:
-            return
+            return schema
         volumes = [
             VolumeSpec(factory_class, volume.count, volume.fields) for volume, factory_class in plan.factories
         ]
@@ -287,6 +342,7 @@ def _run_partitioned(
             ) from exc
         if progress:
             progress(task, total, total)
+    return schema
 
 
 def _empty(conn: Connection, mongo_run: MongoRun, targets: Targets, allow_unsafe: bool) -> list[str]:
