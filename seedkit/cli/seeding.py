@@ -183,6 +183,11 @@ def migrate(
 
     settings = load(config)
     chosen = profile_or_none(settings, profile)
+    if chosen is not None and chosen.migration_command and revision != "head" and not check:
+        raise ConfigError(
+            f"profile {chosen.name!r} migrates with its migration_command, which takes no --revision; "
+            "run it without --revision (or migrate with Alembic: no --profile)"
+        )
     targets = resolve_targets(settings, chosen, database_url=database_url, mongo_url=mongo_url)
     shown = libpq_url(_redacted(targets.database_url))
     with open_targets(targets) as (engine, db):

@@ -10,6 +10,7 @@ with ``DATABASE_URL`` and ``SEEDKIT_DATABASE_URL`` set to the target.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 from collections.abc import Iterator
@@ -87,17 +88,77 @@ def _transaction(bind: Engine | Connection) -> Iterator[Connection]:
 
 
 def upgrade(bind: Engine | Connection, settings: Settings, revision: str = "head") -> None:
-    """Alembic ``upgrade`` to ``revision`` on ``bind``: an engine, or a connection (in its transaction)."""
+    """Alembic ``upgrade`` to ``revision`` on ``bind``: an engine, or a connection (in its transaction).
+
+    The target is handed to ``env.py`` in every way Alembic offers, so that it is the only
+    database a migration can touch: the connection (``config.attributes["connection"]``, which
+    Alembic's cookbook recommends for programmatic use), the ``sqlalchemy.url`` option (which the
+    stock ``env.py`` of ``alembic init`` reads, replacing ``alembic.ini``'s), ``-x url=...``,
+    and ``DATABASE_URL``/``SEEDKIT_DATABASE_URL`` while the command runs. After an upgrade to
+    head the target must be at head, else :class:`MigrationError` (``env.py`` migrated another
+    database). A failing revision is named with its file.
+    """
     cfg = alembic_config(settings)
-    target = head_revision(settings) if revision == "head" else revision
+    with _transaction(bind) as conn:
+        url = conn.engine.url.render_as_string(hide_password=False)
+        cfg.attributes["connection"] = conn
+        cfg.set_main_option("sqlalchemy.url", _escape(url))
+        cfg.cmd_opts = argparse.Namespace(x=[f"url={url}"])
+        try:
+            with (
+                project_on_path(settings),
+                _environment({"SEEDKIT_DATABASE_URL": url, "DATABASE_URL": libpq_url(url)}),
+            ):
+                command.upgrade(cfg, revision)
+        except CommandError as exc:
+            raise MigrationError(f"alembic upgrade to {revision!r} failed: {exc}") from None
+        except Exception as exc:
+            raise MigrationError(
+                f"alembic upgrade to {revision!r} failed{_where(exc, cfg)}: {_first_line(exc)}"
+            ) from None
+        if revision == "head":
+            current, head = current_revision(conn), head_revision(settings)
+            if current != head:
+                raise MigrationError(
+                    f"alembic upgrade head ran but {redact(url)} is at revision {current or 'none'}, not {head}: "
+                    "env.py migrated another database; make it use config.attributes['connection'] "
+                    "or the sqlalchemy.url option seedkit sets"
+                )
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``values`` while the block runs, then exactly as before."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
-        with _transaction(bind) as conn, project_on_path(settings):
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
-    except CommandError as exc:
-        raise MigrationError(f"alembic upgrade to {revision!r} failed: {exc}") from None
-    except sa.exc.DBAPIError as exc:
-        raise MigrationError(f"alembic upgrade to {target} failed: {_first_line(exc)}") from None
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _where(exc: BaseException, cfg: Config) -> str:
+    """`` in revision 0002 (.../versions/0002_x.py)``: the deepest revision file in the traceback, or env.py."""
+    try:
+        script = ScriptDirectory.from_config(cfg)
+        files = {Path(s.path).resolve(): s.revision for s in script.walk_revisions()}
+        env_py = Path(script.dir, "env.py").resolve()
+    except Exception:  # the scripts themselves are broken: the message says enough
+        return ""
+    found = ""
+    traceback = exc.__traceback__
+    while traceback is not None:
+        path = Path(traceback.tb_frame.f_code.co_filename).resolve()
+        if path in files:
+            found = f" in revision {files[path]} ({path})"
+        elif path == env_py and not found:
+            found = f" in {path}"
+        traceback = traceback.tb_next
+    return found
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -216,14 +277,36 @@ def check_models(conn: Connection, settings: Settings) -> str:
 
 
 def _describe(diff: Any) -> str:
+    """One of Alembic's autogenerate differences as a sentence (``table users: column ...``)."""
     if isinstance(diff, list):  # modify_* changes come grouped per column
         return "; ".join(_describe(item) for item in diff)
     kind, *rest = diff
+    if kind in ("add_table", "remove_table"):
+        where = "models" if kind == "add_table" else "database"
+        return f"table {rest[0].name} is only in the {where}"
+    if kind in ("add_column", "remove_column"):
+        _, table, column = rest
+        where = "models" if kind == "add_column" else "database"
+        return f"table {table}: column {column.name} is only in the {where}"
+    if kind in ("add_index", "remove_index", "add_constraint", "remove_constraint", "add_fk", "remove_fk"):
+        item = rest[0]
+        what = {"index": "index", "constraint": "constraint", "fk": "foreign key"}[kind.split("_", 1)[1]]
+        where = "models" if kind.startswith("add") else "database"
+        columns = ", ".join(column.name for column in getattr(item, "columns", ()))
+        return f"table {item.table.name}: {what} {item.name or ''} ({columns}) is only in the {where}"
+    if kind.startswith("modify_"):
+        _, table, column, _info, database, models = rest
+        return (
+            f"table {table}: column {column} {kind[7:]} is {database} in the database, {models} in the models"
+        )
     return f"{kind}: " + ", ".join(str(item) for item in rest)
 
 
-def _first_line(exc: sa.exc.DBAPIError) -> str:
-    return (str(exc.orig) if exc.orig else str(exc)).strip().splitlines()[0]
+def _first_line(exc: BaseException) -> str:
+    if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 __all__ = [

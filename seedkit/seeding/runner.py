@@ -217,6 +217,9 @@ def seed_profile(
     unsafe_ok = allow_unsafe or settings.allow_unsafe
     # Every check runs before the first write: the profile, its packs and factories (no database),
     chosen = settings.profile(profile) if isinstance(profile, str) else profile
+    if targets is None and (database_url or chosen.database_url or settings.database_url):
+        # a configured URL is checked now; nothing is started or opened
+        targets = resolve_targets(settings, chosen, database_url=database_url, mongo_url=mongo_url)
     plan = _plan(settings, chosen, seed)
     _check_packs(plan)
     # ... the production guard on the URL (before connecting: a missing database is refused too),
