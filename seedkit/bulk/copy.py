@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 from sqlalchemy.engine import Connection
 
 from seedkit.errors import SeedkitError
@@ -46,6 +46,7 @@ class CopyWriter:
             )
         self.driver: psycopg.Connection[Any] = driver
         self._types: dict[tuple[str | None, str], dict[str, int]] = {}
+        self._binary: dict[int, bool] = {}
         self._background = background
         self._queue: queue.Queue[list[CopyJob] | None] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
@@ -115,12 +116,24 @@ class CopyWriter:
             self._types[key] = {name: int(oid) for name, oid in rows}
         return self._types[key]
 
+    def _binary_dumper(self, oid: int) -> bool:
+        """Whether psycopg can dump values of type ``oid`` in binary (not ``bpchar``, enums, domains...)."""
+        known = self._binary.get(oid)
+        if known is None:
+            try:
+                self.driver.adapters.get_dumper_by_oid(oid, pq.Format.BINARY)
+                known = True
+            except psycopg.ProgrammingError:
+                known = False
+            self._binary[oid] = known
+        return known
+
     def _write(self, jobs: list[CopyJob]) -> None:
         with self.driver.cursor() as cursor:
             for job in jobs:
                 types = self._column_types(job.schema, job.table)
                 oids = [types[c] for c in job.columns]
-                binary = all(self.driver.adapters.types.get(oid) is not None for oid in oids)
+                binary = all(self._binary_dumper(oid) for oid in oids)
                 target = sql.Identifier(job.schema, job.table) if job.schema else sql.Identifier(job.table)
                 statement = sql.SQL("COPY {} ({}) FROM STDIN{}").format(
                     target,

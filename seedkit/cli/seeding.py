@@ -245,6 +245,7 @@ def profiles(json_output: JsonOption = False, config: ConfigOption = None) -> No
                     "seed": p.seed,
                     "packs": list(p.packs),
                     "volumes": [{"factory": v.factory, "count": v.count, **v.fields} for v in p.volumes],
+                    "tables": [{"table": t.table, "count": t.count} for t in p.tables],
                     "migrate": p.migrate,
                     "migration_command": p.migration_command,
                     "isolation": p.isolation,
@@ -263,6 +264,8 @@ def profiles(json_output: JsonOption = False, config: ConfigOption = None) -> No
             out.print(f"  packs: {', '.join(p.packs)}")
         if p.volumes:
             out.print(f"  volumes: {', '.join(_volume(v) for v in p.volumes)}")
+        if p.tables:
+            out.print(f"  table volumes: {', '.join(f'{t.table} x {t.count}' for t in p.tables)}")
 
 
 def _volume(volume: Volume) -> str:

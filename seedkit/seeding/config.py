@@ -41,6 +41,15 @@ class Volume:
 
 
 @dataclass(frozen=True)
+class TableVolumeConfig:
+    """``count`` generated rows of ``table`` (a reflected table, see docs/generate.md), ``columns`` overridden."""
+
+    table: str
+    count: int
+    columns: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Profile:
     """A named recipe for a seeded database."""
 
@@ -53,6 +62,9 @@ class Profile:
     migration_command: str | None = None
     packs: tuple[str, ...] = ()
     volumes: tuple[Volume, ...] = ()
+    tables: tuple[TableVolumeConfig, ...] = ()
+    """Volumes that name a table instead of a factory (generated from the reflected schema)."""
+    locale: str = "en_US"
     isolation: str = "truncate"
     database_url: str | None = None
     mongo_url: str | None = None
@@ -158,6 +170,7 @@ _PROFILE_KEYS = {
     "isolation",
     "database_url",
     "mongo_url",
+    "locale",
 }
 
 
@@ -204,11 +217,16 @@ def _parse_profile(name: str, body: dict[str, Any], where: str) -> Profile:
             f"{where}: profile {name!r}: isolation {isolation!r} is not one of {', '.join(ISOLATION_STRATEGIES)}"
         )
     volumes = []
+    tables = []
     for index, raw in enumerate(body.get("volumes", [])):
+        at = f"{where}: profile {name!r}: volumes[{index}]"
+        if isinstance(raw, dict) and "table" in raw and "count" in raw:
+            tables.append(_table_volume(raw, at))
+            continue
         if not isinstance(raw, dict) or "factory" not in raw or "count" not in raw:
-            raise ConfigError(f"{where}: profile {name!r}: volumes[{index}] needs 'factory' and 'count'")
+            raise ConfigError(f"{at} needs 'factory' (or 'table') and 'count'")
         rest = {k: v for k, v in raw.items() if k not in ("factory", "count")}
-        count = _checked(raw["count"], _count, f"{where}: profile {name!r}: volumes[{index}] count")
+        count = _checked(raw["count"], _count, f"{at} count")
         volumes.append(Volume(factory=str(raw["factory"]), count=count, fields=rest))
     migrate = body.get("migrate", True)
     clock_start = str(body.get("clock_start", "2025-01-01T00:00:00Z"))
@@ -225,10 +243,38 @@ def _parse_profile(name: str, body: dict[str, Any], where: str) -> Profile:
         migration_command=body.get("migration_command"),
         packs=tuple(_as_list(body.get("packs", []))),
         volumes=tuple(volumes),
+        tables=tuple(tables),
+        locale=str(body.get("locale", "en_US")),
         isolation=isolation,
         database_url=body.get("database_url"),
         mongo_url=body.get("mongo_url"),
     )
+
+
+def _table_volume(raw: dict[str, Any], at: str) -> TableVolumeConfig:
+    """``{ table = "users", count = 10_000, columns = { ... } }``, its shape checked."""
+    _reject_unknown(raw, {"table", "count", "columns"}, at)
+    table = raw["table"]
+    if not isinstance(table, str) or not table:
+        raise ConfigError(f'{at}: table must be a table\'s name, like "users" or "billing.invoices"')
+    count = _checked(raw["count"], _positive, f"{at} (table {table}) count")
+    columns = raw.get("columns", {})
+    if not isinstance(columns, dict):
+        raise ConfigError(f"{at} (table {table}): columns must be a table of column = override")
+    from seedkit.generate.overrides import from_config
+
+    parsed = {
+        column: from_config(column, value, f"{at} (table {table})") for column, value in columns.items()
+    }
+    return TableVolumeConfig(table=table, count=count, columns=parsed)
+
+
+def _positive(value: Any) -> int:
+    """A whole number >= 1."""
+    number = _integer(value)
+    if number < 1:
+        raise ValueError(f"{value!r} is not a positive whole number")
+    return number
 
 
 def _integer(value: Any) -> int:

@@ -40,8 +40,10 @@ from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
 
 from seedkit.bulk import DEFAULT_PARTITION_SIZE, BulkSeeder, VolumeSpec, seed_partitioned
+from seedkit.core.clock import parse_instant
 from seedkit.core.determinism import Deterministic, deterministic
 from seedkit.errors import ConfigError, FactoryError, SeedkitError
+from seedkit.generate import GenerationPlan, TableVolume, generate, plan_tables, try_sample
 from seedkit.packs import Pack, apply_packs, resolve_packs, validate_packs
 from seedkit.seeding import migrations
 from seedkit.seeding.config import Profile, Settings, Volume
@@ -95,6 +97,8 @@ class _Plan:
     packs: list[Pack]
     factories: list[tuple[Volume, type[Any]]]
     factory_modules: tuple[str, ...]
+    tables: list[TableVolume] = field(default_factory=list)
+    """Table volumes (generated from the reflected schema), after the factory volumes."""
 
 
 # -- resolving ---------------------------------------------------------------------------------
@@ -136,9 +140,28 @@ def _plan(settings: Settings, profile: Profile, seed: int | None) -> _Plan:
             factories.append((volume, resolve_factory(volume.factory, settings)))
         except ConfigError as exc:
             raise ConfigError(f"profile {profile.name!r}, volumes[{index}]: {exc}") from None
+    tables = [TableVolume(t.table, t.count, t.columns) for t in profile.tables]
     return _Plan(
-        settings, profile, profile.seed if seed is None else seed, packs, factories, settings.factory_modules
+        settings,
+        profile,
+        profile.seed if seed is None else seed,
+        packs,
+        factories,
+        settings.factory_modules,
+        tables,
     )
+
+
+def _plan_generation(plan: _Plan, conn: Connection) -> GenerationPlan | None:
+    """The table volumes' generation plan, tried on a sample (reads only); None without table volumes."""
+    if not plan.tables:
+        return None
+    profile = plan.profile
+    generation = plan_tables(
+        conn, plan.tables, seed=plan.seed, locale=profile.locale, where=f"profile {profile.name!r}"
+    )
+    try_sample(conn, generation, parse_instant(profile.clock_start))
+    return generation
 
 
 # -- the schema --------------------------------------------------------------------------------
@@ -234,9 +257,23 @@ def seed_profile(
         if not reset:
             with engine.connect() as conn, conn.begin():
                 _refuse_existing_data(conn, db, targets)
+        generation = None
+        if checked is not None:  # the schema is there already: table volumes are checked now too
+            with engine.connect() as conn, conn.begin():
+                generation = _plan_generation(plan, conn)
         if workers is not None:
             done = _run_partitioned(
-                plan, engine, db, targets, checked, reset, unsafe_ok, workers, partition_size, progress
+                plan,
+                engine,
+                db,
+                targets,
+                checked,
+                reset,
+                unsafe_ok,
+                workers,
+                partition_size,
+                progress,
+                generation,
             )
             with engine.connect() as conn:
                 result = fingerprint(conn, db)
@@ -250,7 +287,7 @@ def seed_profile(
                         schema = prepare_schema(conn, db, settings, chosen)
                     if reset:
                         _empty(conn, mongo_run, targets, unsafe_ok)
-                    _run(plan, conn, db, progress)
+                    _run(plan, conn, db, progress, generation)
             except sa.exc.DBAPIError as exc:  # e.g. a deferred constraint checked at COMMIT
                 mongo_run.rollback()
                 raise SeedkitError(f"PostgreSQL refused the seeding: {_reason(exc)}") from exc
@@ -297,6 +334,7 @@ def _run_partitioned(
     workers: int,
     partition_size: int,
     progress: Progress | None,
+    generation: GenerationPlan | None = None,
 ) -> str:
     """Schema, reset and packs in one committed transaction, then the volumes in partitions."""
     profile = plan.profile
@@ -319,33 +357,57 @@ def _run_partitioned(
                 mongo_run.rollback()
                 raise
             mongo_run.commit()
-        if not plan.factories:
-            return schema
-        volumes = [
-            VolumeSpec(factory_class, volume.count, volume.fields) for volume, factory_class in plan.factories
-        ]
-        task = f"volumes ({workers} worker{'s' if workers > 1 else ''}, partitions of {partition_size})"
-        total = sum(volume.count for volume in volumes)
-        if progress:
-            progress(task, 0, total)
-        try:
-            seed_partitioned(
-                engine.url.render_as_string(hide_password=False),
-                volumes,
-                workers=workers,
-                partition_size=partition_size,
-                mongo=db,
-                context=context,
-            )
-        except Exception as exc:
-            raise SeedkitError(
-                f"profile {profile.name!r}: seeding the volumes with {workers} worker(s) failed: {_reason(exc)}; "
-                "the packs and the parts committed before the failure stay (the database is partially "
-                "seeded): seed again with --reset"
-            ) from exc
-        if progress:
-            progress(task, total, total)
+        if plan.factories:
+            _seed_factory_partitions(plan, engine, db, context, workers, partition_size, progress)
+        if plan.tables:
+            with engine.connect() as conn:
+                try:
+                    with conn.begin():
+                        generation = generation or _plan_generation(plan, conn)
+                        assert generation is not None
+                        _generate_tables(plan, conn, generation, context, progress, workers, partition_size)
+                except SeedkitError as exc:
+                    raise SeedkitError(
+                        f"{exc}; the packs and factory volumes committed before stay: seed again with --reset"
+                    ) from exc
     return schema
+
+
+def _seed_factory_partitions(
+    plan: _Plan,
+    engine: Engine,
+    db: Database[Any],
+    context: Deterministic,
+    workers: int,
+    partition_size: int,
+    progress: Progress | None,
+) -> None:
+    """The factory volumes in partitions on ``workers`` processes (see :func:`seedkit.bulk.seed_partitioned`)."""
+    profile = plan.profile
+    volumes = [
+        VolumeSpec(factory_class, volume.count, volume.fields) for volume, factory_class in plan.factories
+    ]
+    task = f"volumes ({workers} worker{'s' if workers > 1 else ''}, partitions of {partition_size})"
+    total = sum(volume.count for volume in volumes)
+    if progress:
+        progress(task, 0, total)
+    try:
+        seed_partitioned(
+            engine.url.render_as_string(hide_password=False),
+            volumes,
+            workers=workers,
+            partition_size=partition_size,
+            mongo=db,
+            context=context,
+        )
+    except Exception as exc:
+        raise SeedkitError(
+            f"profile {profile.name!r}: seeding the volumes with {workers} worker(s) failed: {_reason(exc)}; "
+            "the packs and the parts committed before the failure stay (the database is partially "
+            "seeded): seed again with --reset"
+        ) from exc
+    if progress:
+        progress(task, total, total)
 
 
 def _empty(conn: Connection, mongo_run: MongoRun, targets: Targets, allow_unsafe: bool) -> list[str]:
@@ -390,7 +452,13 @@ def seed_stores(
     _run(_plan(settings, profile, seed), conn, mongo, progress)
 
 
-def _run(plan: _Plan, conn: Connection, db: Database[Any], progress: Progress | None) -> None:
+def _run(
+    plan: _Plan,
+    conn: Connection,
+    db: Database[Any],
+    progress: Progress | None,
+    generation: GenerationPlan | None = None,
+) -> None:
     profile = plan.profile
     with deterministic(plan.seed, start=profile.clock_start, step=profile.clock_step) as context:
         if plan.packs:
@@ -400,6 +468,38 @@ def _run(plan: _Plan, conn: Connection, db: Database[Any], progress: Progress | 
             with BulkSeeder(conn, mongo=db) as seeder:
                 for index, (volume, factory_class) in enumerate(plan.factories):
                     _create_volume(profile, index, volume, factory_class, seeder, progress)
+        if plan.tables:
+            # Planned here when the schema was made in this transaction (Alembic runs inside it).
+            generation = generation or _plan_generation(plan, conn)
+            assert generation is not None
+            _generate_tables(plan, conn, generation, context, progress)
+
+
+def _generate_tables(
+    plan: _Plan,
+    conn: Connection,
+    generation: GenerationPlan,
+    context: Deterministic,
+    progress: Progress | None,
+    workers: int = 1,
+    partition_size: int = DEFAULT_PARTITION_SIZE,
+) -> None:
+    """The table volumes, generated by the row engine into ``conn``'s transaction."""
+    where = f"profile {plan.profile.name!r}, table volumes"
+    try:
+        generate(
+            conn,
+            generation,
+            base=context.clock.start,
+            workers=workers,
+            partition_size=partition_size,
+            progress=progress,
+            check_sample=False,
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    except (sa.exc.SQLAlchemyError, psycopg.Error) as exc:
+        raise SeedkitError(f"{where}: PostgreSQL refused the rows: {_reason(exc)}") from exc
 
 
 def _apply_packs(
