@@ -3,9 +3,18 @@
 Every error a user can cause (bad pack, unknown profile, unreachable database, unsafe
 target, corrupt snapshot) is a :class:`SeedkitError`. The CLI prints ``str(error)`` and
 exits with :attr:`SeedkitError.exit_code`; library callers can catch the subclasses.
+
+``FactoryError`` is defined in :mod:`seedkit.factories.errors` (it derives from factory_boy's
+``FactoryError``, and importing factory_boy here would make ``import seedkit`` slow); importing
+it from this module loads that one on first use.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from seedkit.factories.errors import FactoryError as FactoryError
 
 
 class SeedkitError(Exception):
@@ -22,10 +31,6 @@ class DatabaseUnavailable(SeedkitError):
     """A database URL could not be reached (the message names the URL without password)."""
 
     exit_code = 3
-
-
-class FactoryError(SeedkitError):
-    """A factory was called with bad input (unknown attribute, unencodable value...)."""
 
 
 class LocatedError(SeedkitError):
@@ -79,3 +84,12 @@ class IsolationError(SeedkitError):
 
 class SnapshotError(SeedkitError):
     """A snapshot is missing, corrupt or does not match the database."""
+
+
+def __getattr__(name: str) -> Any:
+    """``FactoryError``, from :mod:`seedkit.factories.errors` on first use."""
+    if name == "FactoryError":
+        from seedkit.factories.errors import FactoryError as FactoryError
+
+        return FactoryError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""The ```python examples of the README and the factory and determinism docs run as written.
+"""The ```python examples of the README and the factory, determinism and migration docs run as written.
 
 The blocks of one document run in order in one namespace; each block gets a fresh database
 at the reference schema as ``engine`` and a fresh Mongo database as ``mongo_db``.
@@ -25,7 +25,8 @@ BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
 @pytest.mark.parametrize(
-    ("document", "minimum_blocks"), [("determinism.md", 4), ("factories.md", 4), ("../README.md", 1)]
+    ("document", "minimum_blocks"),
+    [("determinism.md", 4), ("factories.md", 4), ("migrating-from-factory-boy.md", 1), ("../README.md", 1)],
 )
 def test_examples_run(
     document: str, minimum_blocks: int, pg_server_url: str, reference_template: str

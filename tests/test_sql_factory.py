@@ -16,7 +16,7 @@ from seedkit_reference.model_factories import (
     UserFactory,
 )
 from seedkit_reference.models import Organization, User
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from seedkit.core.determinism import deterministic
 from seedkit.core.ids import DEFAULT_INT_STRIDE
@@ -219,6 +219,17 @@ def test_reuse_or_create_drops_objects_that_left_the_session_and_keeps_those_tha
     assert count(session, "organizations") == 2  # expunged and returned; nothing new created
     session.expunge(returned)
     assert ProductFactory().organization not in (expunged, deleted, returned)
+
+
+def test_reuse_or_create_with_a_scoped_session_drops_parents_that_left_it(engine: sa.Engine) -> None:
+    scoped = scoped_session(sessionmaker(engine))  # what factory_boy users keep in Meta.sqlalchemy_session
+    try:
+        with deterministic(seed=3):
+            gone = ProductFactory(_session=scoped).organization
+            scoped.expunge(gone)
+            assert ProductFactory(_session=scoped).organization is not gone
+    finally:
+        scoped.remove()
 
 
 def test_reuse_or_create_with_overrides_creates_a_new_parent(session: Session) -> None:

@@ -56,7 +56,9 @@ def _concrete_factories() -> list[type[BaseFactory]]:
             seen.add(sub)
             stack.append(sub)
             meta = getattr(sub, "_meta", None)
-            if meta is not None and not meta.abstract:
+            # counter_reference is None in a class whose definition raised (e.g. a bad Meta option):
+            # it is unusable, and only waits for the garbage collector.
+            if meta is not None and not meta.abstract and meta.counter_reference is not None:
                 found.append(sub)
     return found
 

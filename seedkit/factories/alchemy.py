@@ -3,14 +3,19 @@
 Compared with ``factory.alchemy.SQLAlchemyModelFactory``, :class:`SQLAlchemyFactory`:
 
 - writes through the session bound with ``seedkit.bind(session=...)`` (or a ``_session=``
-  argument, or ``Meta.sqlalchemy_session``), so factories need no global session;
+  argument, or ``Meta.sqlalchemy_session``), so factories need no global session; an explicit
+  ``Meta.sqlalchemy_session = None`` opts a factory out of the bound session;
 - flushes each object by default (``Meta.sqlalchemy_session_persistence = "commit"`` commits);
 - runs ``Meta.sqlalchemy_get_or_create`` inside a SAVEPOINT, so a conflicting insert never
   rolls back the caller's transaction;
 - starts sequences at the active partition's ``sequence_start``;
 - creates through an ``AsyncSession`` with ``await create_async()`` / ``create_batch_async()``;
 - uses an explicitly passed foreign key (``organization_id=...``) instead of building a
-  second related object beside it, and rejects unknown attributes with a :class:`FactoryError`.
+  second related object beside it, and rejects the attributes the model's constructor would
+  refuse with a readable :class:`~seedkit.factories.errors.UnknownAttributeError`.
+
+Its errors are factory_boy's types too (see :mod:`seedkit.factories.errors`), and every
+remaining difference from factory_boy is listed in docs/migrating-from-factory-boy.md.
 
 :class:`ReuseOrCreate` is a ``SubFactory`` that prefers an object the same session already
 created, so volume seeding spreads many children over a few parents.
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import inspect
 import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -30,48 +36,100 @@ import factory
 import factory.random
 import sqlalchemy as sa
 from factory import enums
-from factory.alchemy import SQLAlchemyModelFactory
+from factory.alchemy import SQLAlchemyModelFactory, SQLAlchemyOptions
 from factory.declarations import SKIP
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapper, RelationshipDirection, Session, configure_mappers, decl_api
+from sqlalchemy.orm import (
+    Mapper,
+    RelationshipDirection,
+    Session,
+    configure_mappers,
+    decl_api,
+    scoped_session,
+)
 from sqlalchemy.orm.mapper import _event_on_init
 
 from seedkit.core.determinism import current, ensure_active
-from seedkit.errors import FactoryError
 from seedkit.factories.asynchronous import create_async, create_batch_async, sync_session_of
 from seedkit.factories.binding import bound_session, current_session
 from seedkit.factories.builder import generate, lean_building
+from seedkit.factories.errors import FactoryError, FactoryIntegrityError, NotBoundError, UnknownAttributeError
 
 __all__ = ["ReuseOrCreate", "SQLAlchemyFactory", "session_for"]
 
 _explicit_session: ContextVar[Session | None] = ContextVar("seedkit_explicit_session", default=None)
+_passed_names: ContextVar[frozenset[str]] = ContextVar("seedkit_passed_names", default=frozenset())
 _POOL_KEY = "seedkit.reusable"
 _REUSABLE_MODELS: set[type] = set()
 
 
 def session_for(factory_class: type[SQLAlchemyModelFactory]) -> Session:
-    """The session ``factory_class`` writes to: a ``_session=`` argument of the current call,
-    else ``Meta.sqlalchemy_session`` / ``Meta.sqlalchemy_session_factory``, else the bound one.
+    """The session ``factory_class`` writes to.
 
-    An ``AsyncSession`` is written through its ``sync_session`` inside ``create_async``;
-    anywhere else it is refused with a :class:`FactoryError` saying to use ``create_async``.
+    In order: a ``_session=`` argument of the current call; ``Meta.sqlalchemy_session_factory()``
+    (stored in ``_meta.sqlalchemy_session``, as factory_boy does); ``Meta.sqlalchemy_session``;
+    the session bound with :func:`seedkit.bind`, unless the factory opted out of it with an
+    explicit ``Meta.sqlalchemy_session = None``. An ``AsyncSession`` is written through its
+    ``sync_session`` inside ``create_async``; anywhere else it is refused with a
+    :class:`FactoryError` saying to use ``create_async``.
+
+    Raises:
+        NotBoundError: no session (a ``RuntimeError``, as factory_boy's).
     """
     session = _chosen_session(factory_class)
     return sync_session_of(session if session is not None else current_session(), factory_class.__name__)
 
 
 def _chosen_session(factory_class: type[SQLAlchemyModelFactory]) -> Any:
-    """What :func:`session_for` picks, as given (maybe an ``AsyncSession``), or None."""
+    """What :func:`session_for` picks, as given (maybe an ``AsyncSession``), or None for the bound one.
+
+    Raises:
+        NotBoundError: the factory opted out of the bound session and has none of its own.
+    """
     explicit = _explicit_session.get()
     if explicit is not None:
-        return explicit
+        return _unscoped(explicit)
     meta = _options(factory_class)
-    if meta.sqlalchemy_session is not None:
-        return meta.sqlalchemy_session
     if meta.sqlalchemy_session_factory is not None:
-        return meta.sqlalchemy_session_factory()
+        meta.sqlalchemy_session = meta.sqlalchemy_session_factory()
+    if meta.sqlalchemy_session is not None:
+        return _unscoped(meta.sqlalchemy_session)
+    if not getattr(meta, "uses_bound_session", True):
+        raise NotBoundError(
+            f"{factory_class.__name__}: no session provided: its Meta.sqlalchemy_session is None, which "
+            "opts it out of the session bound with seedkit.bind; pass _session=... or set a session"
+        )
     return bound_session()
+
+
+def _unscoped(session: Any) -> Session:
+    """The thread's session of a ``scoped_session`` (factory_boy users keep one in ``Meta``), else ``session``.
+
+    Object states name the real session, not the proxy: the reuse pools compare them.
+    """
+    return session() if isinstance(session, scoped_session) else session
+
+
+class SQLAlchemyFactoryOptions(SQLAlchemyOptions):
+    """factory_boy's SQLAlchemy options, plus whether the factory writes through the bound session.
+
+    Attributes:
+        uses_bound_session: ``False`` when the factory's ``class Meta`` says
+            ``sqlalchemy_session = None`` explicitly (without a session factory), as factory_boy
+            users do to get a factory that only builds; inherited otherwise (default ``True``).
+    """
+
+    uses_bound_session: bool
+
+    def _fill_from_meta(self, meta: Any, base_meta: Any) -> None:
+        super()._fill_from_meta(meta, base_meta)
+        if meta is not None and hasattr(meta, "sqlalchemy_session"):
+            self.uses_bound_session = not (
+                meta.sqlalchemy_session is None and getattr(meta, "sqlalchemy_session_factory", None) is None
+            )
+        else:
+            self.uses_bound_session = getattr(base_meta, "uses_bound_session", True)
 
 
 def _options(factory_class: type) -> Any:
@@ -125,6 +183,8 @@ def _foreign_keys(model: type) -> tuple[tuple[str, type, tuple[tuple[str, str], 
 class SQLAlchemyFactory(SQLAlchemyModelFactory):
     """Abstract base of seedkit factories for SQLAlchemy models (see the module docstring)."""
 
+    _options_class = SQLAlchemyFactoryOptions
+
     class Meta:
         abstract = True
         sqlalchemy_session_persistence = "flush"
@@ -154,54 +214,73 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
                 chosen = _chosen_session(cls)
                 if chosen is not None:  # refuse an AsyncSession outside create_async, naming this factory
                     sync_session_of(chosen, cls.__name__)
-            cls._use_passed_foreign_keys(params)
-            if lean_building():
-                return generate(cls, strategy, params)
-            return super()._generate(strategy, params)
+            cls._use_passed_foreign_keys(strategy, params)
+            token = _passed_names.set(frozenset(params))  # get_or_create's fallback lookup reads them
+            try:
+                if lean_building():
+                    return generate(cls, strategy, params)
+                return super()._generate(strategy, params)
+            finally:
+                _passed_names.reset(token)
 
     @classmethod
-    def _use_passed_foreign_keys(cls, params: dict[str, Any]) -> None:
+    def _use_passed_foreign_keys(cls, strategy: str, params: dict[str, Any]) -> None:
         """``organization_id=x`` given without ``organization``: use row x, build no new parent.
 
         factory_boy would still run the ``organization`` SubFactory and the new object would
-        silently win over the passed key (factory_boy issues #463, #571).
+        silently win over the passed key (factory_boy issues #463, #571). ``build()`` keeps just
+        the key and never reads the database; a ``None`` key means no parent. With ``create``,
+        a key that matches no row is refused at once when the object is flushed or committed
+        (the database would refuse it there too), and left to the database when
+        ``sqlalchemy_session_persistence`` is ``None``.
+
+        Raises:
+            FactoryIntegrityError: the key matches no row (an ``IntegrityError``).
         """
         for relation, target_class, pairs in _foreign_keys(cls._meta.model):
             if relation in params or not pairs or any(local not in params for local, _ in pairs):
                 continue
             if relation not in cls._meta.declarations:
                 continue  # nothing would build a parent: the key alone is fine
-            criteria = {remote: params[local] for local, remote in pairs}
-            try:
-                session = session_for(cls)
-            except FactoryError:
-                params[relation] = SKIP  # building without a session: keep just the key
+            keys = [params[local] for local, _ in pairs]
+            if any(_is_declaration(key) for key in keys):
+                continue  # a declaration, evaluated with the others, as factory_boy does
+            if strategy != enums.CREATE_STRATEGY or any(key is None for key in keys):
+                params[relation] = SKIP  # keep just the key (None: no parent)
                 continue
-            target = session.scalars(sa.select(target_class).filter_by(**criteria)).one_or_none()
-            if target is None:
+            criteria = {remote: key for (_, remote), key in zip(pairs, keys, strict=True)}
+            target = _row(session_for(cls), target_class, criteria)
+            if target is not None:
+                params[relation] = target
+            elif _options(cls).sqlalchemy_session_persistence is None:
+                params[relation] = SKIP  # not flushed here: the database checks the key later
+            else:
                 given = ", ".join(f"{local}={params[local]!r}" for local, _ in pairs)
-                raise FactoryError(f"{cls.__name__}: {given} matches no {target_class.__name__} row")
-            params[relation] = target
+                raise FactoryIntegrityError(f"{cls.__name__}: {given} matches no {target_class.__name__} row")
 
     @classmethod
     def _check_attributes(cls, model_class: type, kwargs: Mapping[str, Any]) -> None:
-        columns = _model_attributes(model_class)
-        if not columns:
-            return
-        unknown = [name for name in kwargs if name not in columns]
+        """Refuse, readably, the keywords the model's constructor would refuse, and only those.
+
+        Raises:
+            UnknownAttributeError: naming the factory, the attribute and the valid names (a
+                ``TypeError``, like the constructor's own error).
+        """
+        unknown = _refused_keywords(model_class, kwargs)
         if not unknown:
             return
+        columns = _model_attributes(model_class)
         declared = {name for name in cls._meta.declarations if not name.startswith("_")}
         name = unknown[0]
         if name in declared:  # the factory's own declaration, not the caller's typo
-            raise FactoryError(
+            raise UnknownAttributeError(
                 f"{cls.__name__} declares {name!r}, but {model_class.__name__} has no column or "
                 f"relationship {name!r}. Its columns and relationships: {', '.join(sorted(columns))}"
             )
         valid = sorted(columns | declared | set(cls._meta.parameters))
         hint = difflib.get_close_matches(name, valid, n=1)
         did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise FactoryError(
+        raise UnknownAttributeError(
             f"{cls.__name__}: unknown attribute {name!r}{did_you_mean}: it is not a declaration, a "
             f"parameter, or a column/relationship of {model_class.__name__}. Valid names: {', '.join(valid)}"
         )
@@ -239,17 +318,25 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
     def _get_or_create(cls, model_class: type, session: Session, args: Any, kwargs: dict[str, Any]) -> Any:
         """The row matching the ``sqlalchemy_get_or_create`` fields, else a new one.
 
-        The insert runs in a SAVEPOINT: if it conflicts (e.g. another transaction inserted the
-        same key meanwhile), only the savepoint is rolled back and the winner is returned; the
-        caller's earlier writes in the transaction stay.
+        As in factory_boy, the row is looked up by all those fields; when the insert conflicts,
+        by the fields the caller passed (``slug=`` alone finds the row of that slug whatever
+        its generated ``text``), or by all of them when the caller passed none (a concurrent
+        insert of the same values). The insert runs in a SAVEPOINT: a conflict rolls back only
+        the savepoint, never the caller's earlier writes in the transaction (factory_boy calls
+        ``session.rollback()``).
+
+        Raises:
+            FactoryError: a field has no value (factory_boy's ``FactoryError``).
+            FactoryIntegrityError: the insert conflicts and no row matches (an ``IntegrityError``,
+                as factory_boy's, with the database's reason).
+            sqlalchemy.orm.exc.MultipleResultsFound: several rows match, as in factory_boy.
         """
         fields: tuple[str, ...] = tuple(_options(cls).sqlalchemy_get_or_create)
         missing = [f for f in fields if f not in kwargs]
         if missing:
             raise FactoryError(f"{cls.__name__}: sqlalchemy_get_or_create field {missing[0]!r} has no value")
         keys = {field: kwargs[field] for field in fields}
-        lookup: sa.Select[Any] = sa.select(model_class).filter_by(**keys)
-        found = session.scalars(lookup).one_or_none()
+        found = session.scalars(sa.select(model_class).filter_by(**keys)).one_or_none()
         if found is not None:
             return found
         savepoint = session.begin_nested()  # flushes pending work first, outside the savepoint
@@ -259,17 +346,66 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
                 session.add(obj)
         except IntegrityError as exc:
             _forget_in_parents(session, obj)
-            found = session.scalars(lookup).one_or_none()
+            passed = _passed_names.get()
+            retry = {field: value for field, value in keys.items() if field in passed} or keys
+            found = session.scalars(sa.select(model_class).filter_by(**retry)).one_or_none()
             if found is None:
                 reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-                raise FactoryError(
-                    f"{cls.__name__}: cannot insert {model_class.__name__}, and no row matches {keys}: "
-                    + reason
+                raise FactoryIntegrityError(
+                    f"{cls.__name__}: cannot insert {model_class.__name__}, and no row matches {retry}: "
+                    + reason,
+                    statement=exc.statement,
+                    params=exc.params,
+                    orig=exc.orig,
                 ) from exc
             return found
         cls._persist(session)
         _remember(session, obj)
         return obj
+
+
+def _is_declaration(value: Any) -> bool:
+    """Whether ``value`` is a factory_boy declaration (evaluated by the builder), not a value."""
+    return getattr(value, "FACTORY_BUILDER_PHASE", None) is not None
+
+
+def _row(session: Session, model: type, criteria: dict[str, Any]) -> Any:
+    """The row of ``model`` matching ``criteria``, from the identity map when they are its primary key."""
+    mapper = _mapper(model)
+    assert mapper is not None
+    primary_key = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
+    if sorted(primary_key) == sorted(criteria):
+        return session.get(model, tuple(criteria[key] for key in primary_key))
+    return session.scalars(sa.select(model).filter_by(**criteria)).one_or_none()
+
+
+def _refused_keywords(model: type, kwargs: Mapping[str, Any]) -> list[str]:
+    """The keywords ``model(**kwargs)`` would refuse with a ``TypeError``, without calling it.
+
+    SQLAlchemy's declarative constructor accepts any name the class has (columns,
+    relationships, hybrids, plain ``@property`` setters...); another constructor accepts the
+    keywords of its signature. Models that are not mapped are not checked.
+    """
+    mapper = _mapper(model)
+    if mapper is None:
+        return []
+    constructor = mapper.class_manager.original_init
+    if constructor is _DECLARATIVE_CONSTRUCTOR:
+        return [name for name in kwargs if not hasattr(model, name)]
+    keywords = _constructor_keywords(constructor)
+    return [] if keywords is None else [name for name in kwargs if name not in keywords]
+
+
+def _constructor_keywords(constructor: Any) -> frozenset[str] | None:
+    """The keyword names ``constructor`` takes; ``None`` when it takes ``**kwargs`` or is opaque."""
+    try:
+        parameters = inspect.signature(constructor).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    takes = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return frozenset(p.name for p in parameters if p.kind in takes)
 
 
 @functools.cache

@@ -19,7 +19,7 @@ from pymongo.database import Database
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from seedkit.errors import FactoryError
+from seedkit.factories.errors import NotBoundError
 
 _session: ContextVar[Session | AsyncSession | None] = ContextVar("seedkit_session", default=None)
 _mongo: ContextVar[Database[Any] | AsyncDatabase[Any] | None] = ContextVar("seedkit_mongo", default=None)
@@ -51,10 +51,14 @@ def bound_session() -> Session | AsyncSession | None:
 
 
 def current_session() -> Session | AsyncSession:
-    """The bound SQLAlchemy session, or a clear error."""
+    """The bound SQLAlchemy session.
+
+    Raises:
+        NotBoundError: nothing is bound (a ``RuntimeError``, as factory_boy's "No session provided.").
+    """
     session = _session.get()
     if session is None:
-        raise FactoryError(
+        raise NotBoundError(
             "no SQLAlchemy session bound: use `with seedkit.bind(session=...)`, the pytest fixture "
             "`seedkit_session`, or set Meta.sqlalchemy_session"
         )
@@ -62,10 +66,14 @@ def current_session() -> Session | AsyncSession:
 
 
 def current_mongo() -> Database[Any] | AsyncDatabase[Any]:
-    """The bound Mongo database, or a clear error."""
+    """The bound Mongo database.
+
+    Raises:
+        NotBoundError: nothing is bound (a ``RuntimeError``).
+    """
     db = _mongo.get()
     if db is None:
-        raise FactoryError(
+        raise NotBoundError(
             "no Mongo database bound: use `with seedkit.bind(mongo=...)` or the pytest fixture `seedkit_mongo`"
         )
     return db
