@@ -18,6 +18,7 @@ from factory import errors
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from seedkit.core.determinism import deterministic
+from seedkit.factories import builder
 from seedkit.factories.alchemy import _new_instance
 from seedkit.factories.builder import generate, lean_building, lean_builds
 
@@ -103,6 +104,14 @@ CALLS: list[tuple[type[Any], dict[str, Any]]] = [
     (PersonFactory, {"__sequence": 7}),
     (CompanyFactory, {"big": True}),
     (CompanyFactory, {"address": factory.SubFactory(AddressFactory, street="Main St 1")}),
+    # pools passed at the call site, and a post-generation declaration passed as a value
+    (PersonFactory, {"size": factory.fuzzy.FuzzyChoice(["XS", "XL"]), "first": "Bo"}),
+    (PersonFactory, {"size": factory.fuzzy.FuzzyChoice(["XXL"]), "first": "Cy"}),
+    (
+        PersonFactory,
+        {"notes": factory.PostGeneration(lambda obj, create, extracted, **kw: LOG.append(("p", kw)))},
+    ),
+    (PersonFactory, {"tag": factory.RelatedFactory(TagFactory, "owner", label="x"), "more_tags__size": 0}),
 ]
 
 
@@ -136,6 +145,71 @@ def test_the_comparison_sees_a_different_seed() -> None:
         PersonFactory.build()
     assert repr(LOG) != repr(first[: len(LOG)])
     LOG.clear()
+
+
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[tuple[type[Any], tuple[str, ...]]]:
+    """Every ``parse_declarations`` call the lean builder makes: (factory, keyword names)."""
+    parses: list[tuple[type[Any], tuple[str, ...]]] = []
+    real = builder.parse_declarations
+    owners = {
+        id(f._meta.pre_declarations): f for f in (PersonFactory, CompanyFactory, AddressFactory, TagFactory)
+    }
+
+    def spy(decls: dict[str, Any], base_pre: Any = None, base_post: Any = None) -> Any:
+        parses.append((owners.get(id(base_pre), Logged), tuple(decls)))
+        return real(decls, base_pre=base_pre, base_post=base_post)
+
+    monkeypatch.setattr(builder, "parse_declarations", spy)
+    builder._PLANS.clear()
+    return parses
+
+
+def test_values_and_pools_passed_at_the_call_site_reuse_the_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    parses = _count_parses(monkeypatch)
+    colors = [["red"], ["green", "blue"], ["cyan", "magenta", "yellow"]]
+    built = []
+    with deterministic(seed=5):
+        for round_ in range(4):
+            for pool in colors:
+                built.append(
+                    generate(
+                        CompanyFactory,
+                        factory.enums.BUILD_STRATEGY,
+                        {
+                            "tier": f"tier-{round_}",
+                            "employees": factory.fuzzy.FuzzyChoice([round_, round_ + 100]),
+                            "motto": factory.Iterator(pool),
+                            "address__country": "FR" if round_ % 2 else "DE",
+                        },
+                    )
+                )
+    # once for 12 calls (and once for the sub-factory, called with its own keyword names)
+    assert parses == [
+        (CompanyFactory, ("tier", "employees", "motto", "address__country")),
+        (AddressFactory, ("country",)),
+    ]
+    assert [company["tier"] for company in built[::3]] == ["tier-0", "tier-1", "tier-2", "tier-3"]
+    assert [company["motto"] for company in built[:3]] == ["red", "green", "cyan"]  # each call's own pool
+    assert {company["employees"] for company in built[3:6]} <= {1, 101}
+    assert [company["address"]["country"] for company in built[::3]] == ["DE", "FR", "DE", "FR"]
+
+
+def test_a_post_generation_declaration_passed_as_a_value_is_parsed_as_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parses = _count_parses(monkeypatch)
+    seen: list[Any] = []
+    first = factory.PostGeneration(lambda obj, create, extracted, **kw: seen.append(("first", obj["id"])))
+    second = factory.PostGeneration(lambda obj, create, extracted, **kw: seen.append(("second", obj["id"])))
+    with deterministic(seed=5):
+        for declaration in (first, second, first, second):
+            person = generate(
+                PersonFactory, factory.enums.BUILD_STRATEGY, {"company": None, "audit": declaration}
+            )
+            assert "audit" not in person  # a post-declaration, not an attribute
+    assert [name for name, _ in seen] == ["first", "second", "first", "second"]
+    # one parse per post-generation declaration passed (its creation counter orders it), not per call
+    assert [names for owner, names in parses if owner is PersonFactory] == [("company", "audit")] * 2
 
 
 class CyclicFactory(Logged):

@@ -6,8 +6,12 @@ arguments against the factory's declarations (copying two ``DeclarationSet`` obj
 machinery costs more than the values it produces (docs/performance.md). The bulk path builds
 with :class:`LeanStepBuilder` instead, which keeps the semantics and changes only the costs:
 
-- the parse of a call is done once per factory and *set of keyword names* (values are put into
-  a cached plan; calls passing declarations as values are parsed every time);
+- the parse of a call is done once per factory and *set of keyword names*: what is passed
+  (values, and declarations such as ``factory.Iterator(pool)`` or ``FuzzyChoice(pool)`` passed
+  at the call site) is put into a cached plan. ``parse_declarations`` treats a passed value and
+  a passed pre-declaration alike; only a passed post-generation declaration changes the parse
+  (it goes with the post-declarations, ordered by its creation counter), so its name and
+  counter are part of the cache key;
 - declarations are evaluated in the same order, on demand, with the same cycle detection, by
   a slotted resolver; a declaration that keeps factory_boy's own ``evaluate_pre`` and
   ``unroll_context`` is evaluated without building an empty context first; any other one
@@ -32,11 +36,14 @@ import factory.base
 from factory import enums, errors
 from factory.builder import BuildStep, StepBuilder, parse_declarations
 from factory.declarations import BaseDeclaration, LazyAttribute, LazyFunction
+from factory.utils import OrderedBase
 
 __all__ = ["LeanStepBuilder", "generate", "lean_building", "lean_builds"]
 
 _LEAN: ContextVar[bool] = ContextVar("seedkit_lean_builds", default=False)
 _RESOLUTION = enums.BuilderPhase.ATTRIBUTE_RESOLUTION
+_POST = enums.BuilderPhase.POST_INSTANTIATION
+_COUNTER = OrderedBase.CREATION_COUNTER_FIELD
 
 # A declaration and its context ("deep" overrides such as ``organization__name``).
 Entry = tuple[Any, dict[str, Any]]
@@ -78,6 +85,19 @@ class _Slot:
         self.key = key
 
 
+class _PostSlot(_Slot):
+    """Stands for a post-generation declaration passed as keyword ``key``: parsed as one, and
+    sorted among the post-declarations by the passed declaration's creation counter."""
+
+    __slots__ = ("_creation_counter",)
+    FACTORY_BUILDER_PHASE = enums.BuilderPhase.POST_INSTANTIATION
+
+    def __init__(self, key: str, counter: int) -> None:
+        super().__init__(key)
+        self._creation_counter = counter
+
+
+_SLOTS = (_Slot, _PostSlot)
 _Plan = tuple[tuple[tuple[str, Any, tuple[tuple[str, Any], ...]], ...], ...]
 _PLANS: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], _Plan]] = weakref.WeakKeyDictionary()
 
@@ -94,20 +114,27 @@ def _plan(factory_meta: Any, extras: dict[str, Any]) -> _Plan:
 
 
 def _parse(factory_meta: Any, extras: dict[str, Any]) -> tuple[dict[str, Entry], dict[str, Entry]]:
-    """The pre- and post-declarations of one call (like ``parse_declarations``, cached)."""
-    if any(getattr(value, "FACTORY_BUILDER_PHASE", None) for value in extras.values()):
-        plan = _plan(factory_meta, extras)  # declarations passed as values: no cache
-        return _fill(plan[0], None), _fill(plan[1], None)
+    """The pre- and post-declarations of one call (like ``parse_declarations``, cached).
+
+    The cache key is the keyword names in call order, plus the name and creation counter of
+    every post-generation declaration passed as a value: nothing else the parse depends on
+    can change between calls (the factory's own declarations are fixed per ``factory_meta``).
+    """
+    posts = [name for name, value in extras.items() if getattr(value, "FACTORY_BUILDER_PHASE", None) == _POST]
+    key: tuple[Any, ...] = tuple(extras)
+    if posts:
+        key = (key, tuple((name, getattr(extras[name], _COUNTER, -1)) for name in posts))
     plans = _PLANS.get(factory_meta)
     if plans is None:
         plans = _PLANS[factory_meta] = {}
-    key = tuple(extras)
-    cached = plans.get(key)
-    if cached is not None:
-        plan = cached
-    else:
+    plan = plans.get(key)
+    if plan is None:
+        stand_ins = {
+            name: _PostSlot(name, getattr(extras[name], _COUNTER, -1)) if name in posts else _Slot(name)
+            for name in extras
+        }
         try:
-            plan = _plan(factory_meta, {name: _Slot(name) for name in key})
+            plan = _plan(factory_meta, stand_ins)
         except errors.FactoryError:
             _plan(factory_meta, extras)  # raises the same error, naming the values passed
             raise
@@ -115,18 +142,16 @@ def _parse(factory_meta: Any, extras: dict[str, Any]) -> tuple[dict[str, Entry],
     return _fill(plan[0], extras), _fill(plan[1], extras)
 
 
-def _fill(entries: Any, extras: dict[str, Any] | None) -> dict[str, Entry]:
+def _fill(entries: Any, extras: dict[str, Any]) -> dict[str, Entry]:
+    """A plan's entries with every stand-in replaced by the value passed for it."""
     filled: dict[str, Entry] = {}
     for name, declaration, context in entries:
-        if extras is not None and type(declaration) is _Slot:
+        if type(declaration) in _SLOTS:
             declaration = extras[declaration.key]
         if context:
             filled[name] = (
                 declaration,
-                {
-                    sub: extras[value.key] if extras is not None and type(value) is _Slot else value
-                    for sub, value in context
-                },
+                {sub: extras[value.key] if type(value) in _SLOTS else value for sub, value in context},
             )
         else:
             filled[name] = (declaration, {})
