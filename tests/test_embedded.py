@@ -49,3 +49,20 @@ def test_system_binaries_can_replace_the_wheel(monkeypatch: pytest.MonkeyPatch, 
     assert binaries_dir() == real
     with EmbeddedPostgres.temporary() as server:  # started with the binaries SEEDKIT_PG_BIN names
         assert server.is_running()
+
+
+def test_a_server_in_a_deep_directory_starts(tmp_path: Path) -> None:
+    """A socket path longer than PostgreSQL's limit (107 bytes) moved the server's failure to start
+    into every project kept in a deep directory; the socket then goes to a short directory."""
+    deep = tmp_path / ("nested-project-directory-" * 4) / "state"
+    server = EmbeddedPostgres(deep, throwaway=True)
+    assert len(str(deep / "sock" / ".s.PGSQL.65535")) > 107
+    try:
+        server.start()
+        engine = sa.create_engine(server.url("postgres"))
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+        engine.dispose()
+    finally:
+        server.stop()
+    assert not server.socket_dir.exists()

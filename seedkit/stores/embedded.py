@@ -10,6 +10,7 @@ binaries instead of the wheel's.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -68,6 +69,20 @@ def _port_is_free(port: int) -> bool:
         return True
 
 
+_SOCKET_PATH_LIMIT = 107
+"""Longest Unix socket path PostgreSQL accepts (``sun_path`` less its terminating NUL), in bytes."""
+
+
+def _socket_dir(root: Path) -> Path:
+    """``root/sock``, or a short directory in the temporary directory when that path would be too
+    long for the socket file ``.s.PGSQL.<port>`` (projects in deep directories)."""
+    preferred = root / "sock"
+    if len(os.fsencode(preferred / ".s.PGSQL.65535")) <= _SOCKET_PATH_LIMIT:
+        return preferred
+    digest = hashlib.sha256(os.fsencode(root)).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"seedkit-sock-{digest}"
+
+
 class EmbeddedPostgres:
     """A PostgreSQL server whose files live in ``root`` (``root/data`` is PGDATA).
 
@@ -79,7 +94,7 @@ class EmbeddedPostgres:
         self.root = Path(root).absolute()
         self.throwaway = throwaway
         self.data_dir = self.root / "data"
-        self.socket_dir = self.root / "sock"
+        self.socket_dir = _socket_dir(self.root)
         self.log_file = self.root / "server.log"
         self._state_file = self.root / "seedkit-server.json"
         self._run_as = SERVER_USER if os.name == "posix" and os.geteuid() == 0 else None
@@ -157,6 +172,8 @@ class EmbeddedPostgres:
             self._run(["pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop"], check=False)
         if self.throwaway:
             shutil.rmtree(self.root, ignore_errors=True)
+            if not self.socket_dir.is_relative_to(self.root):
+                shutil.rmtree(self.socket_dir, ignore_errors=True)
 
     def __enter__(self) -> EmbeddedPostgres:
         return self.start()
