@@ -275,3 +275,24 @@ def test_without_a_profile_choice_the_error_names_the_ways_to_choose(pytester: p
             "@pytest.mark.seedkit(profile=NAME); known profiles: dev, e2e, load"
         ]
     )
+
+
+def test_fixture_factories_give_a_profile_strategy_and_scope_of_ones_choosing(
+    pytester: pytest.Pytester, pg_server_url: str
+) -> None:
+    factories = (SAMPLES.parent.parent / "factories").as_posix()
+    config = (SAMPLES / "marker_seedkit.toml").read_text().replace("{factories}", factories)
+    (pytester.path / "seedkit.toml").write_text(config)
+    pytester.makeini(
+        f"""
+        [pytest]
+        seedkit_database_url = {pg_server_url}
+        addopts = -p no:cacheprovider
+        """
+    )
+    use_sample(pytester, "fixture_factory_suite.py", "test_factories")
+    result = pytester.runpytest_subprocess(timeout=TIMEOUT)
+    result.assert_outcomes(passed=4, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*seedkit: unknown profile 'nope' in */seedkit.toml; known profiles: catalog, e2e"]
+    )

@@ -294,22 +294,10 @@ def seedkit_handle(
     Factories are bound to its session and Mongo database for the test (``seedkit.bind``);
     afterwards the strategy brings the stores back to the seeded state.
     """
-    from seedkit.factories.binding import bind
+    from seedkit.pytest.factories import open_handle
 
-    with _user_errors():
-        handle = seedkit_run.begin(seedkit_database)
-    request.node.stash[_ACTIVE] = (seedkit_run, seedkit_database, handle)
-    try:
-        with bind(session=handle.session, mongo=handle.mongo):
-            yield handle
-    finally:
-        del request.node.stash[_ACTIVE]
-        kept = request.node.stash.get(_KEEP, None)
-        with _user_errors():
-            if kept is not None:
-                seedkit_run.keep(seedkit_database, handle, kept)
-            else:
-                seedkit_run.end(seedkit_database, handle)
+    with open_handle(request, seedkit_run, seedkit_database) as handle:
+        yield handle
 
 
 @pytest.fixture
