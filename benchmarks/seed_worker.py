@@ -18,7 +18,16 @@ from sqlalchemy.orm import Session
 
 from benchmarks.graph import ORGANIZATIONS, PRODUCTS, TABLES, copy_tuples, seed_naive, tuples
 
-METHODS = ("copy", "faker-copy", "bulk", "bulk-2-workers", "per-object", "naive")
+METHODS = (
+    "copy",
+    "faker-copy",
+    "tables",
+    "tables-2-workers",
+    "bulk",
+    "bulk-2-workers",
+    "per-object",
+    "naive",
+)
 
 
 def _reference_volumes(users: int) -> list[tuple[Any, int, dict[str, Any]]]:
@@ -29,6 +38,28 @@ def _reference_volumes(users: int) -> list[tuple[Any, int, dict[str, Any]]]:
         (ProductFactory, PRODUCTS, {}),
         (CustomerFactory, users, {"orders": 1, "orders__items": 2}),
     ]
+
+
+def table_volumes(users: int) -> list[Any]:
+    """The graph as table volumes of the row engine (issue #10): one order per user, two items per order."""
+    from seedkit.generate import PerParent, TableVolume
+
+    return [
+        TableVolume("organizations", ORGANIZATIONS),
+        TableVolume("products", PRODUCTS),
+        TableVolume("users", users),
+        TableVolume("orders", users, {"user_id": PerParent(1, 1)}),
+        TableVolume("order_items", 2 * users, {"order_id": PerParent(2, 2)}),
+        TableVolume("payments", users, {"order_id": PerParent(1, 1)}),
+    ]
+
+
+def _generate_tables(users: int, conn: sa.Connection, workers: int) -> None:
+    from seedkit.core.clock import DEFAULT_START, parse_instant
+    from seedkit.generate import generate, plan_tables
+
+    plan = plan_tables(conn, table_volumes(users), seed=1)
+    generate(conn, plan, base=parse_instant(DEFAULT_START), workers=workers)
 
 
 def run(method: str, users: int, url: str) -> dict[str, Any]:
@@ -68,6 +99,8 @@ def _seed(method: str, users: int, conn: sa.Connection, prepared: list[Any]) -> 
         copy_tuples(driver, prepared)
     elif method == "faker-copy":
         copy_tuples(driver, list(tuples(users, fake_names=True)))
+    elif method in ("tables", "tables-2-workers"):
+        _generate_tables(users, conn, 2 if method == "tables-2-workers" else 1)
     elif method == "bulk":
         from seedkit.bulk import BulkSeeder
         from seedkit.core.determinism import deterministic

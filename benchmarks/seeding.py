@@ -18,7 +18,16 @@ QUICK_SIZES = (500, 2_000)
 # factory_boy's per-object paths flush every object: 1M rows would take about half an hour each.
 SLOW_METHODS_UP_TO = 20_000
 SLOW_METHODS = ("per-object", "naive")
-METHODS = ("copy", "faker-copy", "bulk", "bulk-2-workers", "per-object", "naive")
+METHODS = (
+    "copy",
+    "faker-copy",
+    "tables",
+    "tables-2-workers",
+    "bulk",
+    "bulk-2-workers",
+    "per-object",
+    "naive",
+)
 
 
 def run(server_url: str, *, quick: bool, log: Any) -> list[dict[str, Any]]:

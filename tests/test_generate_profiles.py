@@ -139,3 +139,49 @@ def test_a_bad_table_volume_names_the_file_profile_volume_and_column(
     with pytest.raises(ConfigError, match=reason) as error:
         load_settings(config)
     assert str(error.value).startswith(f"{config}: profile 'hack': ")
+
+
+def test_plan_shows_the_insert_order_generators_cycles_and_what_is_not_generated(
+    project: Path, empty_db_url: str
+) -> None:
+    with_schema(empty_db_url)
+    engine = sa.create_engine(empty_db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE shapes (id integer PRIMARY KEY, spot point, "
+            "words tsvector GENERATED ALWAYS AS (to_tsvector('simple', 'x')) STORED)"
+        )
+    engine.dispose()
+    shown = run_cli("plan", "--profile", "hack", "--database-url", empty_db_url, "--json", cwd=project)
+    assert shown.returncode == 0, shown.stderr
+    result = json.loads(shown.stdout)
+    order = [t["table"] for t in result["tables"]]
+    assert order.index("teams") < order.index("users") < order.index("submissions")
+    assert order.index("people") < order.index("judges")
+    teams = {c["column"]: c for c in result["tables"][order.index("teams")]["columns"]}
+    assert teams["captain_id"]["generator"] == "NULL at insert, then a key of users by UPDATE"
+    assert teams["size_limit"]["generator"] == "integer 2..8"
+    assert "teams_size_limit_check" in teams["size_limit"]["why"]
+    users = {c["column"]: c for c in result["tables"][order.index("users")]["columns"]}
+    assert users["team_id"]["generator"] == "key of teams (2-6 per parent)"
+    assert users["email"]["why"] == "unique (unique constraint users_email_live)"
+    assert result["cycles"] == [
+        {
+            "table": "teams",
+            "foreign_key": "teams_captain_id_fkey",
+            "columns": ["captain_id"],
+            "references": "users",
+            "broken_by": "inserted NULL, set by UPDATE once the referenced rows exist",
+        }
+    ]
+    for table in TABLES:  # plan writes nothing
+        assert count(empty_db_url, table) == 0
+
+    everything = run_cli("plan", "--database-url", empty_db_url, cwd=project)
+    assert everything.returncode == 0, everything.stderr
+    assert "insert order (9 tables):" in everything.stdout
+    assert "shapes.spot: NULL (type point cannot be generated)" in everything.stdout
+    assert (
+        "shapes.words: computed by the database (GENERATED ALWAYS AS) (generated column)" in everything.stdout
+    )
+    assert "teams.captain_id -> users (teams_captain_id_fkey): inserted NULL" in everything.stdout

@@ -1,4 +1,4 @@
-"""The ``seedkit`` command line: seed, migrate, reset, fingerprint, profiles, packs, db, snapshot.
+"""The ``seedkit`` command line: seed, migrate, reset, fingerprint, profiles, plan, packs, db, snapshot.
 
 Every :class:`~seedkit.errors.SeedkitError` ends the command with one ``error: ...`` line on
 stderr and the error's exit code; there is no traceback for a user's mistake. See docs/cli.md.
@@ -26,7 +26,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for command in (seeding.seed, seeding.migrate, seeding.reset, seeding.fingerprint, seeding.profiles):
+for command in (
+    seeding.seed,
+    seeding.migrate,
+    seeding.reset,
+    seeding.fingerprint,
+    seeding.profiles,
+    seeding.plan,
+):
     app.command()(command)
 app.add_typer(packs_app, name="packs")
 app.add_typer(db_app, name="db")

@@ -234,6 +234,59 @@ def fingerprint(
     out.print(f"fingerprint: {result.digest}")
 
 
+def plan(
+    profile: ProfileOption = None,
+    database_url: DatabaseUrlOption = None,
+    json_output: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Show what table volumes will do: insert order, the generator of every column, cycles, what is not generated.
+
+    With --profile, that profile's table volumes; without, every table of the database (100 rows
+    each, as an illustration). Reads the database's catalogs; writes nothing.
+    """
+    from seedkit.generate import TableVolume, plan_tables
+    from seedkit.generate.catalog import read_catalog
+    from seedkit.generate.explain import explain
+    from seedkit.seeding.targets import open_targets
+
+    settings, targets = settings_and_targets(config, profile, database_url, None)
+    chosen = settings.profile(profile) if profile else None
+    with open_targets(targets) as (engine, _db), engine.connect() as conn:
+        if chosen is not None:
+            volumes = [TableVolume(t.table, t.count, t.columns) for t in chosen.tables]
+            if not volumes:
+                raise ConfigError(
+                    f"profile {chosen.name!r} has no table volumes ({{ table = ..., count = ... }})"
+                )
+            where, seed, locale = f"profile {chosen.name!r}", chosen.seed, chosen.locale
+        else:
+            volumes = [TableVolume(name, 100) for name in read_catalog(conn).tables]
+            where, seed, locale = "", 0, "en_US"
+        result = explain(plan_tables(conn, volumes, seed=seed, locale=locale, where=where))
+    if json_output:
+        print_json(result)
+        return
+    out.print(f"insert order ({len(result['tables'])} tables):")
+    for number, entry in enumerate(result["tables"], 1):
+        out.print(f"[bold]{number}. {entry['table']}[/bold] x {entry['count']:,}")
+        table = Table("column", "type", "generator", "why", box=None, pad_edge=False)
+        for column in entry["columns"]:
+            table.add_row(column["column"], column["type"], column["generator"], column["why"])
+        out.print(table)
+    if result["cycles"]:
+        out.print("cycles:")
+        for cycle in result["cycles"]:
+            out.print(
+                f"  {cycle['table']}.{', '.join(cycle['columns'])} -> {cycle['references']} "
+                f"({cycle['foreign_key']}): {cycle['broken_by']}"
+            )
+    if result["not_generated"]:
+        out.print("not generated:")
+        for item in result["not_generated"]:
+            out.print(f"  {item['table']}.{item['column']}: {item['what']}")
+
+
 def profiles(json_output: JsonOption = False, config: ConfigOption = None) -> None:
     """List the configured profiles."""
     settings = load(config)

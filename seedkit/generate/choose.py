@@ -171,7 +171,7 @@ def by_type(pg: PgType, locale: str = "en_US") -> Provider | None:
 
 
 def choose(column: Column, rules: ColumnRules | None, locale: str = "en_US") -> tuple[Provider | None, str]:
-    """The provider for ``column`` and why it was chosen (``"CHECK"``, ``"name"``, ``"type"``)."""
+    """The provider for ``column``, and why (``CHECK``, ``name`` or ``type``; the CHECKs that narrowed it)."""
     pg = column.type
     if rules is not None and rules.choices is not None:
         options = tuple(_as_type(v, pg) for v in rules.choices)
@@ -186,6 +186,8 @@ def choose(column: Column, rules: ColumnRules | None, locale: str = "en_US") -> 
         return None, "type"
     if rules is not None:
         provider = _narrow(provider, pg, rules)
+        if rules.sources:
+            why = f"{why}, within CHECK {', '.join(dict.fromkeys(rules.sources))}"
     if _kind(pg) == "text" and not isinstance(provider, Choice):
         provider = _bounded_text(provider, pg, rules)
     return provider, why

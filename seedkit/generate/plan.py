@@ -38,6 +38,7 @@ from seedkit.generate.providers import (
     Choice,
     Constant,
     Email,
+    Later,
     PerRow,
     Provider,
     Serial,
@@ -203,7 +204,7 @@ def _table_plan(
             plan.deferred.append(Deferred(fk, breaker.how, picker))
             for c in fk.columns:
                 placeholder = by_type(table.columns[c].type, locale) if breaker.how == "deferred" else None
-                put((c,), placeholder or Constant(None), f"set after insert ({fk.name})")
+                put((c,), Later(fk.referred_table, placeholder), f"cycle broken at {fk.name}")
             continue
         if fk.referred_table == table.qualified:
             if len(fk.columns) != 1 or tuple(fk.referred_columns) != table.primary_key:

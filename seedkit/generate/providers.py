@@ -616,6 +616,21 @@ class Sometimes(Provider):
 
 
 @dataclass
+class Later(Provider):
+    """A foreign key set by UPDATE after insert (a broken cycle): NULL, or ``placeholder``'s values, at insert."""
+
+    referred_table: str
+    placeholder: Provider | None = None
+
+    def values(self, batch: Batch) -> list[Any]:
+        return [None] * batch.size if self.placeholder is None else self.placeholder.values(batch)
+
+    def describe(self) -> str:
+        first = "NULL" if self.placeholder is None else "a placeholder (constraint deferred)"
+        return f"{first} at insert, then a key of {self.referred_table} by UPDATE"
+
+
+@dataclass
 class PerRow(Provider):
     """``function(rng)`` called once per row (an override written in Python)."""
 
