@@ -26,7 +26,13 @@ BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 @pytest.mark.parametrize(
     ("document", "minimum_blocks"),
-    [("determinism.md", 4), ("factories.md", 4), ("migrating-from-factory-boy.md", 1), ("../README.md", 1)],
+    [
+        ("determinism.md", 4),
+        ("factories.md", 4),
+        ("migrating-from-factory-boy.md", 1),
+        ("../README.md", 1),
+        ("async.md", 2),
+    ],
 )
 def test_examples_run(
     document: str, minimum_blocks: int, pg_server_url: str, reference_template: str

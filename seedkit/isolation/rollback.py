@@ -10,6 +10,8 @@ seeded data (committed once before the run) is never re-created.
 Uncommitted data is invisible to other connections: a server under test in another process
 cannot see it. End-to-end tests use ``truncate`` or ``snapshot`` instead.
 
+Async tests (:meth:`RollbackStrategy.begin_async`) get the same recipe on an ``AsyncConnection``.
+
 Mongo cannot join that transaction, so after each test the seeded collections are restored
 from an in-memory copy (:class:`~seedkit.stores.mongo_state.MongoBaseline`).
 """
@@ -21,9 +23,11 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlalchemy.orm import sessionmaker
 
 from seedkit.errors import IsolationError
+from seedkit.isolation.asynchronous import AsyncHandle, async_engine, async_mongo, close_async
 from seedkit.isolation.base import Handle
 from seedkit.stores.mongo_state import MongoBaseline, check_mongo_destructive
 
@@ -87,6 +91,56 @@ class RollbackStrategy:
                 outer.rollback()
         finally:
             connection.close()
+        self._restore_mongo()
+
+    async def begin_async(self, *, driver: str = "psycopg", mongo_url: str | None = None) -> AsyncHandle:
+        """The async form of :meth:`begin`: an ``AsyncConnection`` holds the outer transaction.
+
+        SQLAlchemy's recipe for an ``AsyncSession`` joining an external transaction: the
+        test's ``AsyncSession`` (and those of ``session_factory``) are bound to that connection
+        with ``join_transaction_mode="create_savepoint"``, so their commits release savepoints.
+        ``driver`` is ``psycopg`` or ``asyncpg``; ``mongo_url`` is where ``self.mongo`` lives
+        (None: mongomock).
+        """
+        if self._engine is None:
+            raise IsolationError("RollbackStrategy.prepare() was not called")
+        engine = async_engine(self.database_url, driver)
+        try:
+            connection = await engine.connect()
+            outer = await connection.begin()
+        except BaseException:
+            await engine.dispose()
+            raise
+        factory = async_sessionmaker(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        mongo, error = async_mongo(self.mongo, mongo_url)
+        return AsyncHandle(
+            url=self.database_url,
+            engine=engine,
+            bind=connection,
+            session=factory(),
+            session_factory=factory,
+            mongo=mongo,
+            visible_to_other_processes=False,
+            mongo_error=error,
+            extra={"transaction": outer},
+        )
+
+    async def end_async(self, handle: AsyncHandle) -> None:
+        """The async form of :meth:`end`: roll back the outer transaction, restore Mongo."""
+        try:
+            await handle.session.close()
+            outer = handle.extra["transaction"]
+            if outer.is_active:
+                await outer.rollback()
+            assert isinstance(handle.bind, AsyncConnection)
+            await handle.bind.close()
+        finally:
+            await close_async(handle)
+            self._restore_mongo()
+
+    def _restore_mongo(self) -> None:
         if self.mongo is not None and self._baseline is not None:
             self._baseline.restore(self.mongo, allow_unsafe=self.allow_unsafe)
 

@@ -67,6 +67,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "(on a function, class or module via pytestmark)",
     )
     config.pluginmanager.register(_Reporter(config), "seedkit-reporter")
+    from seedkit.pytest import async_fixtures  # the fixtures of asyncio tests (pytest-asyncio)
+
+    config.pluginmanager.register(async_fixtures, "seedkit-async")
 
 
 def _option(config: pytest.Config, name: str) -> str | None:

@@ -86,6 +86,8 @@ class PreparedDatabase:
         database: the worker's database (under ``snapshot``, the prefix of the per-test clones).
         url: the worker database's URL (``None`` under ``snapshot``: every test has its own clone).
         mongo: the worker's Mongo database (mongomock unless a Mongo URL is configured).
+        real_mongo: whether ``mongo`` is on a server (``mongo_url``) rather than mongomock.
+        mongo_url: the Mongo server's URL, or None for mongomock.
         fingerprint: the seeded data's fingerprint (both stores), taken before any test ran.
     """
 
@@ -99,6 +101,7 @@ class PreparedDatabase:
     mongo: Database[Any]
     fingerprint: Fingerprint
     real_mongo: bool = False
+    mongo_url: str | None = None
     per_test_clone: bool = False
     kept: list[str] = field(default_factory=list)
 
@@ -233,6 +236,7 @@ class SeedkitRun:
             mongo=mongo,
             fingerprint=seeded,
             real_mongo=real_mongo,
+            mongo_url=configured_mongo_url(self.settings, profile, self.mongo_url),
             per_test_clone=per_test_clone,
         )
 
