@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import factory
+import pymongo
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
@@ -33,7 +34,7 @@ from seedkit.stores.fingerprint import fingerprint
 from seedkit.stores.mongo import connect, connect_async
 from seedkit.stores.postgres import async_url
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.mongo]
+pytestmark = pytest.mark.asyncio
 
 SEED = 23
 START = "2025-06-01T00:00:00Z"
@@ -57,10 +58,13 @@ async def async_session(request: pytest.FixtureRequest, db_url: str) -> AsyncIte
     await engine.dispose()
 
 
-@pytest.fixture
-def async_mongo(mongo_db: Any) -> Any:
+@pytest_asyncio.fixture
+async def async_mongo(mongo_db: Any) -> AsyncIterator[Any]:
     """An asyncio database on the same documents as ``mongo_db``."""
-    return connect_async(os.environ.get("SEEDKIT_TEST_MONGO_URL"), mongo_db)
+    db = connect_async(os.environ.get("SEEDKIT_TEST_MONGO_URL"), mongo_db)
+    yield db
+    if isinstance(db.client, pymongo.AsyncMongoClient):
+        await db.client.close()
 
 
 def _scenario_sync(session: Session, mongo: Any) -> list[Any]:
@@ -83,6 +87,7 @@ async def _scenario_async(session: AsyncSession, mongo: Any) -> list[Any]:
         return [order.id, order.created_at, [u.id for u in users], event, notes]
 
 
+@pytest.mark.mongo
 async def test_create_async_makes_the_same_rows_documents_ids_and_times_as_create(
     async_session: AsyncSession, async_mongo: Any, mongo_db: Any, pg_server_url: str, reference_template: str
 ) -> None:
@@ -127,6 +132,7 @@ async def test_sync_create_on_an_async_session_refuses_with_a_hint(async_session
     assert (await async_session.execute(sa.text("SELECT count(*) FROM users"))).scalar_one() == 0
 
 
+@pytest.mark.mongo
 async def test_sync_create_on_an_async_mongo_database_refuses_with_a_hint(
     async_mongo: Any, mongo_db: Any, engine: sa.Engine
 ) -> None:
@@ -191,6 +197,7 @@ class StampFactory(MongoFactory):
     at = factory.Iterator([datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 2)])  # the second is naive
 
 
+@pytest.mark.mongo
 async def test_an_async_batch_that_fails_while_building_inserts_no_document(
     async_mongo: Any, mongo_db: Any
 ) -> None:
@@ -203,6 +210,7 @@ async def test_an_async_batch_that_fails_while_building_inserts_no_document(
     assert mongo_db.stamps.count_documents({}) == 0
 
 
+@pytest.mark.mongo
 async def test_a_duplicate_id_is_one_readable_error(async_mongo: Any, mongo_db: Any) -> None:
     with deterministic(seed=SEED), bind(mongo=async_mongo):
         await AuditEventFactory.create_async(_id="dup", actor_user_id="u1", actor=None)
@@ -211,6 +219,7 @@ async def test_a_duplicate_id_is_one_readable_error(async_mongo: Any, mongo_db: 
     assert [d["actor_user_id"] for d in mongo_db.audit_events.find({})] == ["u1"]
 
 
+@pytest.mark.mongo
 async def test_create_batch_async_writes_one_insert_many_per_collection(
     async_mongo: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
