@@ -31,11 +31,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, fewer runs (minutes, not tens)")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
     parser.add_argument("--out", default=str(REPO / "docs"), help="where benchmarks.md and .png go")
+    parser.add_argument(
+        "--methods",
+        default=",".join(seeding.METHODS),
+        help=f"comma-separated seeding methods to run, of {', '.join(seeding.METHODS)}",
+    )
     args = parser.parse_args(argv)
     wanted = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(wanted) - set(SECTIONS))
     if unknown:
         parser.error(f"unknown section(s) {unknown}; known: {', '.join(SECTIONS)}")
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = sorted(set(methods) - set(seeding.METHODS))
+    if unknown:
+        parser.error(f"unknown method(s) {unknown}; known: {', '.join(seeding.METHODS)}")
 
     def log(line: str) -> None:
         print(line, flush=True)
@@ -49,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"PostgreSQL {results['environment']['postgres']} on {results['environment']['cpus']} CPUs")
         if "seeding" in wanted:
             log("seeding throughput")
-            results["seeding"] = seeding.run(server_url, quick=args.quick, log=log)
+            results["seeding"] = seeding.run(server_url, quick=args.quick, log=log, methods=methods)
         if "resets" in wanted:
             log("per-test resets")
             results["resets"] = resets.run(server_url, quick=args.quick, log=log)
@@ -62,12 +71,27 @@ def main(argv: list[str] | None = None) -> int:
         log("embedded PostgreSQL start-up")
         results["startup"] = startup.run(quick=args.quick, log=log)
     results["elapsed_s"] = time.perf_counter() - started
+    _carry_over(results, wanted, REPO / "benchmarks" / "last_run.json")
     (REPO / "benchmarks" / "last_run.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report.write(results, out / "benchmarks.md", out / "benchmarks.png")
     log(f"wrote {out / 'benchmarks.md'} and {out / 'benchmarks.png'} in {results['elapsed_s'] / 60:.1f} min")
     return 0
+
+
+def _carry_over(results: dict[str, Any], wanted: list[str], previous_path: Path) -> None:
+    """Sections not run this time keep the previous run's figures, marked with that run's date."""
+    if not previous_path.is_file():
+        return
+    previous = json.loads(previous_path.read_text())
+    carried = dict(previous.get("carried", {}))
+    for section in SECTIONS:
+        if section not in wanted and section in previous:
+            results[section] = previous[section]
+            results.setdefault("carried", {})[section] = carried.get(
+                section, previous.get("environment", {}).get("date", "?")
+            )
 
 
 def _environment(server_url: str) -> dict[str, Any]:

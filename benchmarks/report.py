@@ -48,10 +48,16 @@ def render(results: dict[str, Any], chart_name: str) -> str:
         "",
     ]
     lines += _targets(results)
-    lines += _seeding(results)
-    lines += _resets(results)
-    lines += _startup(results)
-    lines += _snapshots(results)
+    carried = results.get("carried", {})
+    for section, part in (
+        ("seeding", _seeding(results)),
+        ("resets", _resets(results)),
+        ("startup", _startup(results)),
+        ("snapshots", _snapshots(results)),
+    ):
+        if part and section in carried:  # a section this run skipped (--only): the previous run's figures
+            part[1:1] = ["", f"_Not re-run: these figures are from the run of {carried[section]}._"]
+        lines += part
     return "\n".join(lines) + "\n"
 
 
@@ -86,6 +92,7 @@ def _targets(results: dict[str, Any]) -> list[str]:
                     )
                 )
     resets = results.get("resets", {})
+    when = f", run of {results['carried']['resets']}" if "resets" in results.get("carried", {}) else ""
     restoring = [(resets[k]["median_ms"], k) for k in RESTORING if k in resets]
     if restoring:
         best_ms, best = min(restoring)
@@ -93,14 +100,14 @@ def _targets(results: dict[str, Any]) -> list[str]:
             (
                 "reset after a test that committed 10 rows, median",
                 "< 10 ms",
-                f"{best_ms:.1f} ms ({resets[best]['label']})",
+                f"{best_ms:.1f} ms ({resets[best]['label']}{when})",
                 best_ms < 10,
             )
         )
     if "seedkit-rollback" in resets:
         median = resets["seedkit-rollback"]["median_ms"]
         rows.append(
-            ("rollback isolation overhead per test, median", "< 1 ms", f"{median:.2f} ms", median < 1)
+            ("rollback isolation overhead per test, median", "< 1 ms", f"{median:.2f} ms{when}", median < 1)
         )
     if not rows:
         return []
@@ -143,6 +150,9 @@ def _seeding(results: dict[str, Any]) -> list[str]:
         "fewer than two). Rows/s counts every row written, generation included (except for raw COPY, whose",
         "tuples are generated before the clock starts); each measurement runs in a fresh process, whose peak",
         "RSS is reported (for the 2-worker run: the largest of the coordinator and its workers).",
+        "Table volumes (issue #10) generate the same graph from the reflected schema, no factory: one order",
+        "per user, two items per order and one payment per order (`per_parent`), values from the row",
+        "engine's providers (see [generate.md](generate.md)). A method missing from a size was not run.",
         "",
         "| N users | method | rows | seconds | rows/s | vs raw COPY | peak RSS |",
         "|---:|---|---:|---:|---:|---:|---:|",

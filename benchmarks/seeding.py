@@ -30,11 +30,11 @@ METHODS = (
 )
 
 
-def run(server_url: str, *, quick: bool, log: Any) -> list[dict[str, Any]]:
+def run(server_url: str, *, quick: bool, log: Any, methods: Any = METHODS) -> list[dict[str, Any]]:
     template = migrated_template(server_url, "test_bench_seed_template")
     results = []
     for users in QUICK_SIZES if quick else FULL_SIZES:
-        for method in METHODS:
+        for method in (m for m in METHODS if m in methods):
             if method in SLOW_METHODS and users > SLOW_METHODS_UP_TO:
                 results.append({"method": method, "users": users, "skipped": True})
                 continue

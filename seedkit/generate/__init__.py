@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Connection
 
 from seedkit.generate.catalog import Catalog, read_catalog
+from seedkit.generate.factory import factory_for
 from seedkit.generate.plan import GenerationPlan, PerParent, TableVolume, build_plan
 from seedkit.generate.run import generate, try_sample
 
@@ -42,6 +43,7 @@ __all__ = [
     "PerParent",
     "TableVolume",
     "build_plan",
+    "factory_for",
     "generate",
     "plan_tables",
     "read_catalog",

@@ -290,8 +290,17 @@ class Email(Provider):
         return f"email {source}"
 
 
+_LOCAL_PARTS: dict[str, str] = {}
+
+
 def _local(name: str) -> str:
-    return "".join(c for c in str(name).lower() if c.isalnum()) or "x"
+    """``name`` as the local part of an email address (lower case, letters and digits; memoized)."""
+    found = _LOCAL_PARTS.get(name)
+    if found is None:
+        found = "".join(c for c in str(name).lower() if c.isalnum()) or "x"
+        if len(_LOCAL_PARTS) < 100_000:
+            _LOCAL_PARTS[name] = found
+    return found
 
 
 @dataclass

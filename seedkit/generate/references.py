@@ -70,10 +70,11 @@ class ParentKeys(Provider):
             rng = random.Random(derive_seed(self.seed, "per", self.constraint))
             counts: list[int] = []
             total = 0
+            r, span = rng.random, high - low + 1
             for _ in self.keys:
                 if total >= self.total:
                     break
-                drawn = min(rng.randint(low, high), self.total - total)
+                drawn = min(low + int(r() * span), self.total - total)
                 counts.append(drawn)
                 total += drawn
             if total < self.total:  # the draws fell short: top parents up to ``high``, in order
