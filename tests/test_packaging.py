@@ -116,3 +116,32 @@ def test_user_factory_imports_beside_an_application_factories_package(venv: Path
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "User"
+
+
+def test_a_configuration_naming_factories_finds_the_applications_own_module(
+    venv: Path, tmp_path: Path
+) -> None:
+    """``factories = ["factories"]`` used to search the bundled reference domain instead."""
+    app = tmp_path / "helpdesk"
+    (app / "factories").mkdir(parents=True)
+    (app / "factories" / "__init__.py").write_text(
+        "import factory\n\nclass AccountFactory(factory.Factory):\n    class Meta:\n        model = dict\n"
+    )
+    (app / "seedkit.toml").write_text('factories = ["factories"]\n[profiles.demo]\nseed = 1\n')
+    code = (
+        "from pathlib import Path\n"
+        "from seedkit.seeding.config import load_settings\n"
+        "from seedkit.seeding.runner import resolve_factory\n"
+        "found = resolve_factory('AccountFactory', load_settings(Path('seedkit.toml')))\n"
+        "print(found.__module__, found.__name__)\n"
+    )
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "factories AccountFactory"
