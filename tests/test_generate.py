@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from seedkit.errors import ConfigError
-from seedkit.generate import PerParent, TableVolume, generate, plan_tables
+from seedkit.generate import Existing, PerParent, TableVolume, generate, plan_tables
 from seedkit.generate.providers import Integers
 
 SCHEMA = (Path(__file__).parent / "generate_schema.sql").read_text()
@@ -126,8 +126,12 @@ def test_every_table_gets_its_count_and_the_database_accepts_every_row(hack_url:
     assert query(
         hack_url, "SELECT count(DISTINCT challenge_id) > 1, count(DISTINCT user_id) > 1 FROM submissions"
     )[0] == (True, True)
-    # Partitioned table in another schema, rows spread over its partitions' range.
-    assert query(hack_url, "SELECT count(*) FROM billing.invoices_2024") == [(120,)]
+    # Partitioned table in another schema: every row has a partition, both partitions get rows.
+    spread = query(
+        hack_url, "SELECT tableoid::regclass::text, count(*) FROM billing.invoices GROUP BY 1 ORDER BY 1"
+    )
+    assert [name for name, _ in spread] == ["billing.invoices_2024", "billing.invoices_2025"]
+    assert sum(n for _, n in spread) == 120
     # Values follow names and CHECKs: emails from the row's names, created_at <= updated_at.
     email, first, last = query(hack_url, "SELECT email, first_name, last_name FROM users LIMIT 1")[0]
     assert email.startswith(f"{first.lower()}.{last.lower()}".replace(" ", "").replace("'", ""))
@@ -306,3 +310,56 @@ def test_an_unsatisfiable_check_is_refused_before_anything_is_written(
     with pytest.raises(ConfigError, match=message):
         run(empty_db_url, [TableVolume(table, 5)])
     assert count(empty_db_url, table) == 0
+
+
+def test_existing_refers_only_to_rows_that_were_there_before_generation(hack_url: str) -> None:
+    engine = sa.create_engine(hack_url)
+    with engine.begin() as conn:  # what a pack would have loaded: two labelled challenges
+        conn.exec_driver_sql("INSERT INTO categories (id, name) VALUES (500, 'packed')")
+        conn.exec_driver_sql(
+            "INSERT INTO challenges (id, category_id, title, points) VALUES "
+            "('00000000-0000-4000-8000-000000000001', 500, 'easy', 1), "
+            "('00000000-0000-4000-8000-000000000002', 500, 'hard', 9)"
+        )
+    engine.dispose()
+    run(
+        hack_url,
+        [
+            TableVolume("teams", 5),
+            TableVolume("users", 20),
+            TableVolume("challenges", 10),
+            TableVolume("submissions", 60, {"challenge_id": Existing()}),
+        ],
+    )
+    assert count(hack_url, "challenges") == 12
+    used = {str(c) for (c,) in query(hack_url, "SELECT DISTINCT challenge_id FROM submissions")}
+    assert used == {"00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"}
+    # Generated challenges refer to generated categories or the packed one, whichever exist: the
+    # categories table has no volume, so its existing row is the only one to refer to.
+    assert query(hack_url, "SELECT DISTINCT category_id FROM challenges") == [(500,)]
+
+
+BOUNDED = """
+CREATE TABLE events (
+    id integer PRIMARY KEY,
+    day date NOT NULL CHECK (day >= '2030-01-01' AND day < '2030-02-01'),
+    at timestamptz NOT NULL CHECK (at > '2031-06-01 00:00:00+00')
+);
+CREATE TABLE regional (id integer, region text NOT NULL, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+CREATE TABLE regional_eu PARTITION OF regional FOR VALUES IN ('eu', 'uk');
+CREATE TABLE regional_us PARTITION OF regional FOR VALUES IN ('us');
+"""
+
+
+def test_date_bounds_and_list_partitions_are_satisfied_by_construction(empty_db_url: str) -> None:
+    engine = sa.create_engine(empty_db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(BOUNDED)
+    engine.dispose()
+    assert run(empty_db_url, [TableVolume("events", 200), TableVolume("regional", 90)]) == {
+        "events": 200,
+        "regional": 90,
+    }
+    low, high, first = query(empty_db_url, "SELECT min(day), max(day), min(at) FROM events")[0]
+    assert str(low) >= "2030-01-01" and str(high) < "2030-02-01" and first.year == 2031
+    assert {r for (r,) in query(empty_db_url, "SELECT DISTINCT region FROM regional")} == {"eu", "uk", "us"}

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from seedkit.generate.catalog import Catalog, read_catalog
 from seedkit.generate.factory import factory_for
-from seedkit.generate.plan import GenerationPlan, PerParent, TableVolume, build_plan
+from seedkit.generate.plan import Existing, GenerationPlan, PerParent, TableVolume, build_plan
 from seedkit.generate.run import generate, try_sample
 
 
@@ -39,6 +39,7 @@ def plan_tables(
 
 __all__ = [
     "Catalog",
+    "Existing",
     "GenerationPlan",
     "PerParent",
     "TableVolume",

@@ -110,6 +110,11 @@ class Table:
     uniques: list[Unique] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    partition_strategy: str = ""
+    """``r`` (range), ``l`` (list) or ``h`` (hash) for a partitioned table."""
+    partition_key: tuple[str, ...] = ()
+    partition_bounds: list[str] = field(default_factory=list)
+    """Each partition's bound as PostgreSQL prints it (``FOR VALUES FROM ('2024-01-01') TO (...)``)."""
 
     @property
     def qualified(self) -> str:
@@ -185,6 +190,16 @@ ORDER BY i.indrelid, ic.relname
 """
 
 
+_PARTITIONS = """
+SELECT p.partrelid, p.partstrat, p.partattrs::int2[], pg_get_expr(c.relpartbound, c.oid)
+FROM pg_partitioned_table p
+JOIN pg_inherits i ON i.inhparent = p.partrelid
+JOIN pg_class c ON c.oid = i.inhrelid
+WHERE p.partrelid = ANY(:oids)
+ORDER BY p.partrelid, c.relname
+"""
+
+
 def read_catalog(conn: Connection, exclude: tuple[str, ...] = EXCLUDED_TABLES) -> Catalog:
     """The tables of the database on ``conn`` (five catalog queries; no table data is read)."""
     relations = conn.execute(text(_TABLES)).all()
@@ -233,6 +248,11 @@ def read_catalog(conn: Connection, exclude: tuple[str, ...] = EXCLUDED_TABLES) -
         tables[relid].uniques.append(
             Unique(index, columns, predicate=predicate, expression=bool(expressions))
         )
+    for relid, strategy, keys, bound in conn.execute(text(_PARTITIONS), {"oids": oids}):
+        table = tables[relid]
+        table.partition_strategy = strategy
+        table.partition_key = tuple(names[relid][k] for k in keys if k)
+        table.partition_bounds.append(bound)
     return Catalog({table.qualified: table for table in tables.values()})
 
 

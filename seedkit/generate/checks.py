@@ -170,7 +170,55 @@ def read_checks(table: Table) -> TableRules:
         for reader in readers:
             assert reader is not None
             reader(rules, check.name)
+    read_partitions(table, rules)
     return rules
+
+
+_RANGE_BOUND = re.compile(r"FOR VALUES FROM \((.+)\) TO \((.+)\)")
+_LIST_BOUND = re.compile(r"FOR VALUES IN \((.+)\)")
+
+
+def read_partitions(table: Table, rules: TableRules) -> None:
+    """Narrow the partition key's rules to the partitions' bounds (so every row has a partition).
+
+    Range partitions on one column: from the lowest ``FROM`` to the highest ``TO`` (exclusive;
+    gaps between partitions are not seen); list partitions: the union of their values. A
+    ``DEFAULT`` partition, ``MINVALUE``/``MAXVALUE`` and hash partitions take any value.
+    """
+    if len(table.partition_key) != 1 or not table.partition_bounds or "DEFAULT" in table.partition_bounds:
+        return
+    (name,) = table.partition_key
+    source = f"partitions of {table.qualified}"
+    if table.partition_strategy == "r":
+        lows, highs = [], []
+        for bound in table.partition_bounds:
+            match = _RANGE_BOUND.fullmatch(bound)
+            if match is None:
+                return
+            lows.append(match.group(1).strip())
+            highs.append(match.group(2).strip())
+        if any("MINVALUE" in v or "MAXVALUE" in v or "," in v for v in lows + highs):
+            return
+        low = min((_constant(v) for v in lows), key=_order)
+        high = max((_constant(v) for v in highs), key=_order)
+        column = rules.column(name)
+        column.low, column.low_inclusive = low, True
+        column.high, column.high_inclusive = high, False
+        column.sources.append(source)
+    elif table.partition_strategy == "l":
+        values: list[str | Decimal] = []
+        for bound in table.partition_bounds:
+            match = _LIST_BOUND.fullmatch(bound)
+            if match is None:
+                return
+            values.extend(_constant(e) for e in _ELEMENT.findall(match.group(1)))
+        column = rules.column(name)
+        column.choices = tuple(values)
+        column.sources.append(source)
+
+
+def _order(value: Decimal | str) -> tuple[int, Decimal | str]:
+    return (0, value) if isinstance(value, Decimal) else (1, value)
 
 
 def _reader(part: str, columns: set[str]) -> Callable[[TableRules, str], None] | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -235,6 +235,8 @@ def _narrow(provider: Provider, pg: PgType, rules: ColumnRules) -> Provider:
         )
         low_d, high_d = _within(provider.low, provider.high, floor_d, ceiling_d, Decimal(1000))
         return Decimals(low_d, high_d, provider.scale)
+    if kind in ("date", "instant") and isinstance(provider, Dates | Instants):
+        return _within_dates(provider, rules)
     if kind == "number" and isinstance(provider, Floats):
         low_f, high_f = provider.low, provider.high
         if isinstance(rules.low, Decimal):
@@ -245,6 +247,43 @@ def _narrow(provider: Provider, pg: PgType, rules: ColumnRules) -> Provider:
             low_f = min(low_f, high_f)
         return Floats(low_f, high_f)
     return provider
+
+
+def _within_dates(provider: Dates | Instants, rules: ColumnRules) -> Provider:
+    """Dates or instants inside string bounds (``d >= '2024-01-01'``, range partitions); a year wide if open."""
+    try:
+        if isinstance(provider, Dates):
+            floor = date.fromisoformat(rules.low) if isinstance(rules.low, str) else None
+            ceiling = date.fromisoformat(rules.high) if isinstance(rules.high, str) else None
+            if floor is not None and not rules.low_inclusive:
+                floor += timedelta(days=1)
+            if ceiling is not None and not rules.high_inclusive:
+                ceiling -= timedelta(days=1)
+            floor = floor or (ceiling - timedelta(days=365) if ceiling else None)
+            ceiling = ceiling or (floor + timedelta(days=365) if floor else None)
+            return Dates(provider.low, provider.high, floor, ceiling) if floor and ceiling else provider
+        low = _instant(rules.low, provider.aware)
+        high = _instant(rules.high, provider.aware)
+        low = low or (high - timedelta(days=365) if high else None)
+        high = high or (low + timedelta(days=365) if low else None)
+        if low is None or high is None:
+            return provider
+        if not rules.low_inclusive:
+            low += timedelta(seconds=1)
+        return Instants(provider.low, provider.high, provider.aware, low, high)
+    except ValueError:  # a bound that is not a plain date: left to the sample check
+        return provider
+
+
+def _instant(value: object, aware: bool) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    moment = datetime.fromisoformat(value)
+    if aware and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if not aware:
+        moment = moment.replace(tzinfo=None)
+    return moment
 
 
 def _within(low: Any, high: Any, floor: Any, ceiling: Any, width: Any) -> tuple[Any, Any]:

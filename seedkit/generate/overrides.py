@@ -6,6 +6,7 @@ In a profile, a table volume may override columns::
       { table = "teams", count = 2_000 },
       { table = "users", count = 10_000, columns = {
           team_id = { per_parent = "3-5" },            # 3 to 5 users per team
+          # challenge_id = { existing = true },        # only rows there before (a pack's challenges)
           status = { choice = ["active", "invited"], weights = [9, 1] },
           country_code = "NL",                          # a constant
           score = { range = [0, 100] },                 # whole numbers (decimals if a bound has a dot)
@@ -27,10 +28,10 @@ from typing import Any
 from faker import Faker
 
 from seedkit.errors import ConfigError
-from seedkit.generate.plan import PerParent
+from seedkit.generate.plan import Existing, PerParent
 from seedkit.generate.providers import Choice, Decimals, Integers, Pattern
 
-FORMS = ("choice", "weights", "per_parent", "range", "faker", "pattern", "locale")
+FORMS = ("choice", "weights", "per_parent", "existing", "range", "faker", "pattern", "locale")
 
 
 def from_config(column: str, value: Any, where: str) -> Any:
@@ -43,6 +44,12 @@ def from_config(column: str, value: Any, where: str) -> Any:
         raise ConfigError(
             f"{at}: unknown key(s) {', '.join(unknown) or '(none given)'}; use one of {', '.join(FORMS)}"
         )
+    if "existing" in value:
+        if value["existing"] is not True or len(value) > 1:
+            raise ConfigError(
+                f"{at}: existing = true stands alone (refer only to rows there before generation)"
+            )
+        return Existing()
     if "per_parent" in value:
         try:
             return PerParent.parse(value["per_parent"])

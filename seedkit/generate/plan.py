@@ -71,6 +71,15 @@ class PerParent:
 
 
 @dataclass(frozen=True)
+class Existing:
+    """An override for a foreign-key column: refer only to rows that were there before generation.
+
+    Those loaded by packs (their labelled rows, e.g. "every submission belongs to one of the
+    pack's challenges") or made by factory volumes; not the rows the table's own volume adds.
+    """
+
+
+@dataclass(frozen=True)
 class TableVolume:
     """``count`` rows of ``table`` (``"users"`` or ``"billing.invoices"``), columns overridden by ``columns``.
 
@@ -187,7 +196,7 @@ def _table_plan(
         taken.update(columns)
 
     for column_name, override in overrides.items():
-        if not isinstance(override, PerParent):
+        if not isinstance(override, PerParent | Existing):
             put((column_name,), override, "override")
     # Foreign keys.
     pickers: dict[str, ParentKeys] = {}
@@ -217,19 +226,25 @@ def _table_plan(
                 f"self-reference {fk.name}",
             )
             continue
-        if per is not None and fk.referred_table in counts:
+        if (
+            per is not None
+            and fk.referred_table in counts
+            and not any(isinstance(o, Existing) for c, o in overrides.items() if c in fk.columns)
+        ):
             most = counts[fk.referred_table] * per.high
             if volume.count > most:
                 raise ConfigError(
                     f"{at}: {volume.count} rows cannot have {per.low}-{per.high} per {fk.referred_table} row: "
                     f"its volume has {counts[fk.referred_table]} (at most {most})"
                 )
+        existing = any(isinstance(o, Existing) for c, o in overrides.items() if c in fk.columns)
         picker = ParentKeys(
             fk.referred_table,
             fk.referred_columns,
             fk.name,
             per=(per.low, per.high) if per else None,
             nullable=nullable,
+            existing=existing,
         )
         pickers[fk.name] = picker
         providers[fk.columns] = Step(fk.columns, picker, f"foreign key {fk.name}")
@@ -283,9 +298,10 @@ def _overrides(table: Table, volume: TableVolume, at: str) -> dict[str, Any]:
             raise ConfigError(f"{at}: override of unknown column {name!r}{did_you_mean}")
         if column.generated:
             raise ConfigError(f"{at}: column {name} is GENERATED ALWAYS AS (...): the database computes it")
-        if isinstance(value, PerParent):
+        if isinstance(value, PerParent | Existing):
             if name not in fk_columns:
-                raise ConfigError(f"{at}: column {name}: per_parent applies to a foreign-key column")
+                what = "per_parent" if isinstance(value, PerParent) else "existing"
+                raise ConfigError(f"{at}: column {name}: {what} applies to a foreign-key column")
             out[name] = value
         elif isinstance(value, Provider):
             out[name] = value
@@ -393,10 +409,7 @@ def _make_unique(
         covered.add(name)
         providers.pop((name,), None)
     combination_domains: list[list[Any] | None] = [static[p] for p in parts]
-    referred = [
-        next(((f.referred_table, f.referred_columns) for f in table.foreign_keys if f.columns == p), None)
-        for p in parts
-    ]
+    referred = [next((pickers[f.name] for f in table.foreign_keys if f.columns == p), None) for p in parts]
     combination = Combination(unique.name, parts, static=combination_domains, referred=referred)
     size = 1
     known = True
@@ -405,7 +418,7 @@ def _make_unique(
             size *= len(domain)
             continue
         fk = next(f for f in table.foreign_keys if f.columns == part)
-        if fk.referred_table in counts:
+        if fk.referred_table in counts and not pickers[fk.name].existing:
             size *= counts[fk.referred_table]
         else:
             known = False

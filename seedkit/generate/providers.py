@@ -190,14 +190,21 @@ class Instants(Provider):
     low: float = -365 * 86400.0
     high: float = 0.0
     aware: bool = True
+    floor: datetime | None = None
+    """With ``ceiling``: instants in ``[floor, ceiling)`` instead (bounds from CHECKs or partitions)."""
+    ceiling: datetime | None = None
 
     def values(self, batch: Batch) -> list[Any]:
         base = batch.base if self.aware else batch.base.replace(tzinfo=None)
         low, span, r = self.low, self.high - self.low, batch.rng.random
+        if self.floor is not None and self.ceiling is not None:
+            base, low, span = self.floor, 0, (self.ceiling - self.floor).total_seconds() - 1
         return [base + timedelta(seconds=int(low + r() * span)) for _ in range(batch.size)]
 
     def describe(self) -> str:
         kind = "timestamptz" if self.aware else "timestamp"
+        if self.floor is not None and self.ceiling is not None:
+            return f"{kind} from {self.floor.isoformat()} to before {self.ceiling.isoformat()}"
         return f"{kind} in the {(self.high - self.low) / 86400:g} days before the clock start"
 
 
@@ -207,13 +214,20 @@ class Dates(Provider):
 
     low: int = -365
     high: int = -1
+    floor: date | None = None
+    """With ``ceiling``: dates in ``[floor, ceiling]`` instead (bounds from CHECKs or partitions)."""
+    ceiling: date | None = None
 
     def values(self, batch: Batch) -> list[Any]:
         base = batch.base.date()
         low, span, r = self.low, self.high - self.low + 1, batch.rng.random
+        if self.floor is not None and self.ceiling is not None:
+            base, low, span = self.floor, 0, (self.ceiling - self.floor).days + 1
         return [base + timedelta(days=low + int(r() * span)) for _ in range(batch.size)]
 
     def describe(self) -> str:
+        if self.floor is not None and self.ceiling is not None:
+            return f"date from {self.floor.isoformat()} to {self.ceiling.isoformat()}"
         return f"date, days {self.low}..{self.high} from the clock start"
 
 

@@ -33,6 +33,8 @@ class ParentKeys(Provider):
     per: tuple[int, int] | None = None
     nullable: bool = False
     """With no parent rows at all, NULL instead of an error."""
+    existing: bool = False
+    """Only rows that were in the parent table before generation started (packs, factory volumes)."""
     seed: int = 0
     total: int = 0
     keys: list[Any] = field(default_factory=list)
@@ -47,8 +49,9 @@ class ParentKeys(Provider):
         if not keys and self.nullable:
             return [None] * batch.size
         if not keys:
+            before = " before generation" if self.existing else ""
             raise ConfigError(
-                f"foreign key {self.constraint}: {self.referred_table} has no rows to refer to "
+                f"foreign key {self.constraint}: {self.referred_table} has no rows{before} to refer to "
                 f"(give it a volume or load it with a pack first)"
             )
         if self.per is None:
@@ -94,7 +97,8 @@ class ParentKeys(Provider):
 
     def describe(self) -> str:
         how = f"{self.per[0]}-{self.per[1]} per parent" if self.per else "uniform"
-        return f"key of {self.referred_table} ({how})"
+        rows = "existing row" if self.existing else "key"
+        return f"{rows} of {self.referred_table} ({how})"
 
 
 @dataclass
@@ -145,8 +149,8 @@ class Combination(Provider):
     """The columns of each domain (several for a composite foreign key, whose values are tuples)."""
     static: list[list[Any] | None] = field(default_factory=list)
     """Each part's domain when known from the schema; None for a foreign key (its parent's keys)."""
-    referred: list[tuple[str, tuple[str, ...]] | None] = field(default_factory=list)
-    """Each foreign-key part's parent table and columns (None for the other parts)."""
+    referred: list[ParentKeys | None] = field(default_factory=list)
+    """Each foreign-key part's key picker, for its parent table and columns (None for the other parts)."""
     domains: list[list[Any]] = field(default_factory=list)
     seed: int = 0
 

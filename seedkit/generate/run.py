@@ -113,10 +113,15 @@ class _Keys:
             else:
                 target.extend(tuple(row[i] for i in positions) for row in rows)
 
-    def get(self, table: str, columns: tuple[str, ...], sql_name: str) -> list[Any]:
-        key = (table, columns)
+    def get(self, table: str, columns: tuple[str, ...], sql_name: str, existing: bool = False) -> list[Any]:
+        """The keys to refer to: those generated in this run, else (or with ``existing``) the table's rows.
+
+        With ``existing`` the rows are read once, before anything is generated (see
+        :func:`_prefetch_existing`).
+        """
+        key = (table, columns) if not existing else ("existing:" + table, columns)
         if key not in self.found:
-            if table in self.generated:
+            if table in self.generated and not existing:
                 return []
             if self.writer is not None:
                 self.writer.wait_idle()
@@ -124,6 +129,19 @@ class _Keys:
             rows = self.conn.exec_driver_sql(f"SELECT {listed} FROM {sql_name} ORDER BY {listed}").all()
             self.found[key] = [row[0] if len(columns) == 1 else tuple(row) for row in rows]
         return self.found[key]
+
+
+def _prefetch_existing(keys: _Keys, plan: GenerationPlan, names: dict[str, str]) -> None:
+    """Read the keys ``existing`` foreign keys refer to, before any row is generated."""
+    for table_plan in plan.tables:
+        for step in table_plan.steps:
+            provider = step.provider
+            pickers = provider.referred if isinstance(provider, Combination) else [provider]
+            for picker in pickers:
+                if isinstance(picker, ParentKeys) and picker.existing:
+                    keys.get(
+                        picker.referred_table, picker.referred_columns, names[picker.referred_table], True
+                    )
 
 
 def _prepare(
@@ -144,7 +162,10 @@ def _prepare(
         provider = step.provider
         if isinstance(provider, ParentKeys):
             found = keys.get(
-                provider.referred_table, provider.referred_columns, names[provider.referred_table]
+                provider.referred_table,
+                provider.referred_columns,
+                names[provider.referred_table],
+                provider.existing,
             )
             # A sample may run before packs fill a parent: NULL stands in (CHECKs rarely read keys).
             provider.set_keys(found or ([None] if sample is not None else []), seed, total)
@@ -155,7 +176,12 @@ def _prepare(
                     domains.append(static)
                 else:
                     assert referred is not None
-                    found = keys.get(referred[0], referred[1], names[referred[0]])
+                    found = keys.get(
+                        referred.referred_table,
+                        referred.referred_columns,
+                        names[referred.referred_table],
+                        referred.existing,
+                    )
                     domains.append(found or ([None] if sample is not None else []))
             provider.set_domains(domains, seed)
     for column, serial in plan.serials:
@@ -175,6 +201,7 @@ def try_sample(conn: Connection, plan: GenerationPlan, base: datetime) -> None:
     """
     keys = _Keys(conn, plan, None)
     names = _names(plan, conn)
+    _prefetch_existing(keys, plan, names)
     for table_plan in plan.tables:
         size = min(table_plan.count, SAMPLE_ROWS)
         _prepare(table_plan, keys, plan, names, conn, sample=size)
@@ -271,6 +298,7 @@ def generate(
     try:
         keys = _Keys(conn, plan, writer)
         names = _names(plan, conn)
+        _prefetch_existing(keys, plan, names)
         deferred = [(t, d) for t in plan.tables for d in t.deferred if d.how == "deferred"]
         if deferred:
             listed = ", ".join(f'"{t.table.schema}"."{d.foreign_key.name}"' for t, d in deferred)
