@@ -292,17 +292,31 @@ def test_seed_with_workers_gives_the_same_data_for_any_number_of_workers(
     assert reports["one"]["fingerprint"] != reports["plain"]["fingerprint"]
 
 
-def test_seed_with_workers_failing_in_a_partition_says_what_stays(empty_db_url: str, tmp_path: Path) -> None:
+def test_seed_with_workers_failing_in_a_partition_leaves_both_stores_as_they_were(
+    empty_db_url: str, tmp_path: Path
+) -> None:
     config = PARTITIONED_CONFIG.format(factories=(REPO / "factories").as_posix())
+    (tmp_path / "seedkit.toml").write_text(config)
+    seeded = run_cli("seed", "--profile", "small", "--database-url", empty_db_url, cwd=tmp_path)
+    assert seeded.returncode == 0, seeded.stderr
+    before = stores_fingerprint(empty_db_url, tmp_path)
     (tmp_path / "seedkit.toml").write_text(config.replace('orders = "0-2"', 'orders = "two"'))
     failed = run_cli(
         "seed", "--profile", "small", "--database-url", empty_db_url, "--workers", "2",
-        "--partition-size", "100", cwd=tmp_path,
+        "--partition-size", "100", "--reset", cwd=tmp_path,
     )  # fmt: skip
     assert_one_error_line(failed, r"profile 'small': seeding the volumes with 2 worker\(s\) failed: .*two")
-    assert "partially seeded" in failed.stderr and "--reset" in failed.stderr
+    assert "both stores are as they were" in failed.stderr
+    # the command undid its own run (nothing left for the next command's recovery): nothing is
+    # left prepared, no undo kept, and the reset, packs, small volumes and partitions are undone
     engine = sa.create_engine(empty_db_url)
-    with engine.connect() as conn:  # packs, then the small volumes, committed; every partition failed
-        counts = {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in E2E_ROWS}
-    assert counts == {**E2E_ROWS, "organizations": 1 + 2, "products": 6 + 12}
+    with engine.connect() as conn:
+        assert (
+            conn.execute(
+                sa.text("SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()")
+            ).scalar_one()
+            == 0
+        )
     engine.dispose()
+    assert not list((tmp_path / ".seedkit" / "runs").iterdir())
+    assert stores_fingerprint(empty_db_url, tmp_path) == before

@@ -36,7 +36,9 @@ from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from seedkit import faults
 from seedkit.bulk.collect import CollectingDatabase
+from seedkit.bulk.coordinator import Coordinator, join_run, prepare_transaction
 from seedkit.bulk.seeder import DEFAULT_CHUNK_SIZE, MONGO_BATCH, BulkSeeder
 from seedkit.core.clock import DEFAULT_START
 from seedkit.core.determinism import Deterministic, deterministic
@@ -77,6 +79,8 @@ class _Partition:
     step: timedelta
     bulk: bool
     chunk_size: int
+    gid: str | None
+    """With a coordinator: the global id to PREPARE under instead of committing."""
 
 
 @dataclass
@@ -107,11 +111,16 @@ def seed_partitioned(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     mongo: Database[Any] | None = None,
     context: Deterministic | None = None,
+    coordinator: Coordinator | None = None,
 ) -> PartitionedResult:
     """Create ``volumes`` in order on the database at ``url`` (see the module docstring).
 
-    Commits as it goes (each serial stretch of volumes, then each partition), so a failure
-    leaves earlier work committed: run it on a database you can reset. ``bulk=False`` uses the
+    Without ``coordinator`` it commits as it goes (each serial stretch of volumes, then each
+    partition), so a failure leaves earlier work committed: run it on a database you can reset.
+    With a :class:`~seedkit.bulk.coordinator.Coordinator` (entered, its undo kept), each
+    partition is prepared under the coordinator's global id and the partitions of a volume are
+    committed together once all are prepared; on any failure the caller's coordinator rolls the
+    whole run back (see :mod:`seedkit.bulk.coordinator`). ``bulk=False`` uses the
     per-object path (``create_batch`` through a session) with the same partitioning, and gives
     the same rows.
 
@@ -163,15 +172,25 @@ def seed_partitioned(
                             context.clock.step,
                             bulk,
                             chunk_size,
+                            coordinator.gid(number + i + 1) if coordinator else None,
                         )
                         for i, n in enumerate(counts)
                     ]
                     outcomes = pool.map(_run_partition, jobs) if pool else map(_run_partition, jobs)
-                    for rows, documents in outcomes:
+                    for job, (rows, documents) in zip(jobs, outcomes, strict=True):
+                        if job.gid is not None and coordinator is not None:
+                            coordinator.prepared_by(job.gid)
                         result.rows.update(rows)
                         _insert_documents(mongo, documents, result)
+                if coordinator is not None:
+                    coordinator.commit_stage()  # the next volume's partitions see these rows
                 number += len(counts)
                 result.partitions += len(counts)
+    except BaseException:
+        if pool is not None:  # no partition starts after a failure; running ones end first
+            pool.shutdown(cancel_futures=True)
+            pool = None
+        raise
     finally:
         if pool is not None:
             pool.shutdown()
@@ -219,10 +238,12 @@ def _run_serial(
 
 
 def _run_partition(job: _Partition) -> tuple[Counter[str], dict[str, list[dict[str, Any]]]]:
-    """Create one partition on its own connection and snapshot; commit. Runs in a worker."""
-    engine = sa.create_engine(job.url)
+    """Create one partition on its own connection and snapshot; commit (or prepare). Runs in a worker."""
+    engine = sa.create_engine(job.url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
+            if job.gid is not None:
+                join_run(conn, job.gid)
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{job.snapshot}'")
@@ -235,9 +256,14 @@ def _run_partition(job: _Partition) -> tuple[Counter[str], dict[str, list[dict[s
                     _create(spec.factory, job.count, spec.fields, seeder, job.chunk_size)
                     if seeder is not None:
                         seeder.finish()
-                        return Counter(seeder.rows), seeder.take_documents()
-                    session.flush()
-                    return Counter(), collector.take()
+                        outcome = Counter(seeder.rows), seeder.take_documents()
+                    else:
+                        session.flush()
+                        outcome = Counter(), collector.take()
+                if job.gid is not None:
+                    prepare_transaction(conn, job.gid)
+                    faults.point("workers.prepared")
+            return outcome
     finally:
         engine.dispose()
 

@@ -13,6 +13,7 @@ import typer
 
 from seedkit import __version__
 from seedkit.cli import seeding
+from seedkit.cli.common import interruption
 from seedkit.cli.db import db_app
 from seedkit.cli.packs import packs_app
 from seedkit.cli.snapshot import snapshot_app
@@ -62,8 +63,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.stderr.write(f"error: {message}\n")
         sys.exit(error.exit_code or 1)
     except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted; nothing was committed by the interrupted step\n")
-        sys.exit(130)
+        _interrupted()
+    except SystemExit as exit_:
+        if _caused_by_interrupt(exit_):  # Typer turns Ctrl-C into a silent exit 130
+            _interrupted()
+        raise
+
+
+def _caused_by_interrupt(error: BaseException) -> bool:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _interrupted() -> None:
+    """One line saying what state both stores are in, then exit 130 (128 + SIGINT) as shells do."""
+    sys.stderr.write(f"error: interrupted; {interruption.state}\n")
+    sys.exit(130)
 
 
 __all__ = ["app", "main"]

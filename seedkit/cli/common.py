@@ -41,6 +41,28 @@ AllowUnsafeOption = Annotated[
 ]
 
 
+class Interruption:
+    """What an interrupt (Ctrl-C) at this moment leaves: the command says, the CLI prints it."""
+
+    UNDONE = "nothing was changed: both stores are as they were"
+    DONE = "the command had finished: both stores hold its result"
+
+    def __init__(self) -> None:
+        self.state = "the command was stopped"
+
+    def writes_all_or_nothing(self) -> None:
+        """Called by a command whose writes are undone when interrupted (seed, reset, restore)."""
+        self.state = self.UNDONE
+
+    def finished(self) -> None:
+        """Called once the command's writes are committed."""
+        self.state = self.DONE
+
+
+interruption = Interruption()
+"""The running command's :class:`Interruption` (one command per process)."""
+
+
 def load(config: Path | None) -> Settings:
     """The settings from ``--config``, the nearest configuration file, or the built-in one.
 

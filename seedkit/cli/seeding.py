@@ -19,6 +19,7 @@ from seedkit.cli.common import (
     MongoUrlOption,
     ProfileOption,
     err,
+    interruption,
     load,
     note,
     out,
@@ -71,7 +72,7 @@ def seed(
             "--workers",
             min=1,
             help="Create the volumes in fixed partitions on N processes: the same data for any N, "
-            "but not the data of a run without --workers; not all or nothing.",
+            "but not the data of a run without --workers; all or nothing (two-phase commit).",
         ),
     ] = None,
     partition_size: Annotated[
@@ -90,11 +91,12 @@ def seed(
 
     The database must be empty unless --reset is given. With no database URL anywhere, the
     embedded PostgreSQL under ./.seedkit is started (and left running for your app).
-    With --workers N the packs commit first and the volumes are created in partitions, each
-    committed on its own (see docs/cli.md).
+    With --workers N the volumes are created in partitions on N processes, prepared and
+    committed together; a failure restores both stores from an undo snapshot (see docs/cli.md).
     """
     from seedkit.seeding.runner import seed_profile
 
+    interruption.writes_all_or_nothing()
     settings = load(config)
     name = _choose_profile(settings, profile)
     settings.profile(name)  # an unknown profile fails before anything starts
@@ -112,6 +114,7 @@ def seed(
             workers=workers,
             partition_size=partition_size,
         )
+    interruption.finished()
     if json_output:
         print_json(report.to_dict())
         return
@@ -157,8 +160,10 @@ def reset(
     """Empty every table (but alembic_version) and every Mongo collection (indexes kept)."""
     from seedkit.seeding.runner import reset_targets
 
+    interruption.writes_all_or_nothing()
     settings, targets = settings_and_targets(config, profile, database_url, mongo_url)
     emptied = reset_targets(settings, targets, allow_unsafe=allow_unsafe)
+    interruption.finished()
     if json_output:
         print_json({"database_url": libpq_url(_redacted(targets.database_url)), "emptied": emptied})
         return

@@ -21,6 +21,7 @@ from seedkit.cli.common import (
     JsonOption,
     MongoUrlOption,
     ProfileOption,
+    interruption,
     load,
     out,
     print_json,
@@ -95,6 +96,7 @@ def restore(
     json: JsonOption = False,
 ) -> None:
     """Replace both stores' contents with snapshot NAME (checked first; nothing changes if it is refused)."""
+    interruption.writes_all_or_nothing()
     settings, targets = settings_and_targets(config, profile, database_url, mongo_url)
     with open_targets(targets) as (engine, mongo_db):
         info = snapshot.restore(
@@ -104,6 +106,7 @@ def restore(
             mongo=mongo_db,
             allow_unsafe=allow_unsafe or settings.allow_unsafe,
         )
+    interruption.finished()
     if json:
         print_json(_summary(info))
         return

@@ -17,13 +17,15 @@ On any error the PostgreSQL transaction is rolled back (the Alembic migration wi
 Mongo side is put back as it was (see :class:`seedkit.stores.mongo_undo.MongoRun`), then the
 :class:`SeedkitError` is raised.
 
-With ``workers`` (``seedkit seed --workers N``), step 4 is split: the migration, the reset and
-the packs run in one transaction, committed; then the volumes are created by
+With ``workers`` (``seedkit seed --workers N``), step 4 is split: the migration commits first;
+then a :class:`seedkit.bulk.coordinator.Coordinator` keeps an undo snapshot of both stores, the
+reset and the packs commit in one transaction, and the volumes are created by
 :func:`seedkit.bulk.seed_partitioned` in the same deterministic context (volumes larger than
-``partition_size`` cut into partitions run on ``workers`` processes, each committing on its
-own). The data is the same for every number of workers, but differs from the default path's
-(each partition has its own random stream); a failure there leaves the database partially
-seeded (the error says so; seed again with ``reset``).
+``partition_size`` cut into partitions run on ``workers`` processes, each prepared, committed
+together per volume). The data is the same for every number of workers, but differs from the
+default path's (each partition has its own random stream). A failure or an interrupt rolls back
+the prepared partitions and restores the undo; a killed run is undone by the next command
+(see docs/safety.md).
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
 
+from seedkit import faults
 from seedkit.bulk import DEFAULT_PARTITION_SIZE, BulkSeeder, VolumeSpec, seed_partitioned
+from seedkit.bulk.coordinator import JOURNAL_DIR, Coordinator, check_prepared_transactions
+from seedkit.bulk.partitions import plan_partitions
 from seedkit.core.clock import parse_instant
 from seedkit.core.determinism import Deterministic, deterministic
 from seedkit.errors import ConfigError, FactoryError, SeedkitError
@@ -262,6 +267,9 @@ def seed_profile(
             with engine.connect() as conn, conn.begin():
                 generation = _plan_generation(plan, conn)
         if workers is not None:
+            stages = [plan_partitions(volume.count, partition_size) for volume, _ in plan.factories]
+            check_prepared_transactions(engine, max((len(p) for p in stages if len(p) > 1), default=0))
+        if workers is not None:
             done = _run_partitioned(
                 plan,
                 engine,
@@ -280,20 +288,25 @@ def seed_profile(
             return _report(plan, targets, done, reset, result, time.perf_counter() - started)
         schema = checked or _migrate_outside(engine, db, settings, chosen)
         with engine.connect() as conn:
-            mongo_run = MongoRun(db)
+            mongo_run = MongoRun(db, conn)
             try:
                 with conn.begin():
+                    mongo_run.follow(conn, reset=reset)
                     if schema is None:  # Alembic: in the seeding's transaction, undone with it
                         schema = prepare_schema(conn, db, settings, chosen)
+                        faults.point("seed.migrated")
                     if reset:
                         _empty(conn, mongo_run, targets, unsafe_ok)
+                        faults.point("seed.reset")
                     _run(plan, conn, db, progress, generation)
+                    faults.point("seed.before-commit")
             except sa.exc.DBAPIError as exc:  # e.g. a deferred constraint checked at COMMIT
                 mongo_run.rollback()
                 raise SeedkitError(f"PostgreSQL refused the seeding: {_reason(exc)}") from exc
             except BaseException:
                 mongo_run.rollback()
                 raise
+            faults.point("seed.committed")
             mongo_run.commit()
             result = fingerprint(conn, db)  # of what was committed
     return _report(plan, targets, schema, reset, result, time.perf_counter() - started)
@@ -336,16 +349,27 @@ def _run_partitioned(
     progress: Progress | None,
     generation: GenerationPlan | None = None,
 ) -> str:
-    """Schema, reset and packs in one committed transaction, then the volumes in partitions."""
+    """The schema first (committed), then one all-or-nothing run: reset, packs, partitioned volumes.
+
+    The run is a :class:`~seedkit.bulk.coordinator.Coordinator`: an undo snapshot of both stores
+    is kept before its first write, each volume's partitions are prepared and committed together,
+    and any failure or interrupt rolls the prepared partitions back and restores the undo.
+    """
     profile = plan.profile
     schema = checked or _migrate_outside(engine, db, plan.settings, profile)
-    with deterministic(plan.seed, start=profile.clock_start, step=profile.clock_step) as context:
+    if schema is None:  # the undo snapshot is of the migrated schema: the migration commits first
+        with engine.connect() as conn, conn.begin():
+            schema = prepare_schema(conn, db, plan.settings, profile)
+    with (
+        Coordinator(engine, targets.state_dir / JOURNAL_DIR, mongo=db) as run,
+        deterministic(plan.seed, start=profile.clock_start, step=profile.clock_step) as context,
+    ):
+        run.keep_undo()
         with engine.connect() as conn:
-            mongo_run = MongoRun(db)
+            mongo_run = MongoRun(db, conn)
             try:
                 with conn.begin():
-                    if schema is None:
-                        schema = prepare_schema(conn, db, plan.settings, profile)
+                    mongo_run.follow(conn, reset=reset)
                     if reset:
                         _empty(conn, mongo_run, targets, allow_unsafe)
                     if plan.packs:
@@ -357,8 +381,9 @@ def _run_partitioned(
                 mongo_run.rollback()
                 raise
             mongo_run.commit()
+        faults.point("workers.stage")
         if plan.factories:
-            _seed_factory_partitions(plan, engine, db, context, workers, partition_size, progress)
+            _seed_factory_partitions(plan, engine, db, context, workers, partition_size, progress, run)
         if plan.tables:
             with engine.connect() as conn:
                 try:
@@ -367,9 +392,10 @@ def _run_partitioned(
                         assert generation is not None
                         _generate_tables(plan, conn, generation, context, progress, workers, partition_size)
                 except SeedkitError as exc:
-                    raise SeedkitError(
-                        f"{exc}; the packs and factory volumes committed before stay: seed again with --reset"
-                    ) from exc
+                    run.rollback()
+                    raise SeedkitError(f"{exc}; nothing was kept: both stores are as they were") from exc
+        faults.point("workers.before-commit")
+        run.commit()
     return schema
 
 
@@ -381,8 +407,12 @@ def _seed_factory_partitions(
     workers: int,
     partition_size: int,
     progress: Progress | None,
+    run: Coordinator,
 ) -> None:
-    """The factory volumes in partitions on ``workers`` processes (see :func:`seedkit.bulk.seed_partitioned`)."""
+    """The factory volumes in partitions on ``workers`` processes (see :func:`seedkit.bulk.seed_partitioned`).
+
+    Each partition is prepared under ``run``; a failure rolls the whole run back.
+    """
     profile = plan.profile
     volumes = [
         VolumeSpec(factory_class, volume.count, volume.fields) for volume, factory_class in plan.factories
@@ -399,12 +429,13 @@ def _seed_factory_partitions(
             partition_size=partition_size,
             mongo=db,
             context=context,
+            coordinator=run,
         )
     except Exception as exc:
+        run.rollback()
         raise SeedkitError(
             f"profile {profile.name!r}: seeding the volumes with {workers} worker(s) failed: {_reason(exc)}; "
-            "the packs and the parts committed before the failure stay (the database is partially "
-            "seeded): seed again with --reset"
+            "nothing was kept: both stores are as they were"
         ) from exc
     if progress:
         progress(task, total, total)
@@ -467,6 +498,8 @@ def _run(
             # The bulk path: the factories' own rows, written by COPY chunk by chunk (flat memory).
             with BulkSeeder(conn, mongo=db) as seeder:
                 for index, (volume, factory_class) in enumerate(plan.factories):
+                    if index:
+                        faults.point("seed.volumes")
                     _create_volume(profile, index, volume, factory_class, seeder, progress)
         if plan.tables:
             # Planned here when the schema was made in this transaction (Alembic runs inside it).
@@ -583,10 +616,12 @@ def reset_targets(settings: Settings, targets: Targets, *, allow_unsafe: bool = 
     unsafe_ok = allow_unsafe or settings.allow_unsafe
     check_destructive(targets.database_url, action="reset", allow_unsafe=unsafe_ok)
     with open_targets(targets) as (engine, db), engine.connect() as conn:
-        mongo_run = MongoRun(db)
+        mongo_run = MongoRun(db, conn)
         try:
             with conn.begin():
+                mongo_run.follow(conn, reset=True)
                 emptied = _empty(conn, mongo_run, targets, unsafe_ok)
+                faults.point("reset.truncated")
         except BaseException:
             mongo_run.rollback()
             raise

@@ -17,8 +17,10 @@ from typing import Any
 from pymongo.database import Database
 from sqlalchemy.engine import Engine
 
+from seedkit.bulk.coordinator import recover
 from seedkit.seeding.config import Profile, Settings
 from seedkit.stores import mongo, postgres
+from seedkit.stores.mongo_undo import recover as recover_mongo_run
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,17 @@ def resolve_targets(
 
 @contextmanager
 def open_targets(targets: Targets) -> Iterator[tuple[Engine, Database[Any]]]:
-    """An engine (connection checked) and the Mongo database; mongomock state is saved on success."""
+    """An engine (connection checked) and the Mongo database; mongomock state is saved on success.
+
+    Before yielding, :func:`seedkit.bulk.coordinator.recover` resolves what a killed parallel
+    run left on this database: its orphaned prepared transactions and its undo snapshot.
+    """
     engine = postgres.create_engine(targets.database_url)
     try:
         with mongo.open_database(targets.mongo_url, targets.mongo_database, targets.state_dir) as db:
+            # What a killed run left (its Mongo record, prepared transactions, undo) is resolved first.
+            recover_mongo_run(db, engine)
+            recover(engine, db, targets.state_dir)
             yield engine, db
     finally:
         engine.dispose()

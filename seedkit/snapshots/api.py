@@ -15,7 +15,9 @@ A snapshot ``<name>.seedkit.zip`` in the snapshots directory holds:
 :func:`restore` verifies every checksum and the schema revision before it changes anything,
 refusing a truncated, corrupt or mismatched file with a :class:`SnapshotError` naming the file
 and the member. PostgreSQL is then restored in one transaction (TRUNCATE, COPY FROM in
-insertion order, sequences set back, fingerprint checked before COMMIT), then Mongo.
+insertion order, sequences set back, fingerprint checked before COMMIT), and Mongo inside it:
+its collections are set aside under a :class:`~seedkit.stores.mongo_undo.MongoRun` record, so
+an interrupted or killed restore leaves both stores as before, or both as the snapshot.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy.engine import Engine
 
+from seedkit import faults
 from seedkit.errors import SnapshotError
 from seedkit.snapshots.archive import (
     FORMAT,
@@ -53,6 +56,7 @@ from seedkit.snapshots.postgres import (
 )
 from seedkit.stores.fingerprint import fingerprint
 from seedkit.stores.mongo_state import check_mongo_destructive, replace_collections
+from seedkit.stores.mongo_undo import MongoRun
 from seedkit.stores.safety import check_destructive
 from seedkit.stores.truncate import url_of
 
@@ -147,11 +151,30 @@ def restore(
             with engine.connect() as conn:
                 schema_info = check_postgres_matches(snapshot, conn, schema)
         mongo_contents = read_mongo(snapshot) if mongo is not None else None
-        if engine is not None and schema_info is not None:
-            with engine.begin() as conn:
-                restore_postgres(snapshot, conn, schema_info, schema, verify)
-        if mongo is not None and mongo_contents is not None:
-            replace_collections(mongo, mongo_contents)
+        if engine is None or schema_info is None:
+            if mongo is not None and mongo_contents is not None:
+                replace_collections(mongo, mongo_contents)
+            return read_info(path)
+        with engine.connect() as conn:
+            # Both stores or neither: Mongo is replaced inside PostgreSQL's transaction, its old
+            # collections set aside under a record that PostgreSQL's commit decides on.
+            mongo_run = MongoRun(mongo, conn) if mongo is not None else None
+            try:
+                with conn.begin():
+                    if mongo_run is not None:
+                        mongo_run.follow(conn, reset=True)
+                    restore_postgres(snapshot, conn, schema_info, schema, verify)
+                    faults.point("restore.loaded")
+                    if mongo_run is not None and mongo_contents is not None:
+                        mongo_run.clear()
+                        replace_collections(mongo_run.db, mongo_contents)
+            except BaseException:
+                if mongo_run is not None:
+                    mongo_run.rollback()
+                raise
+            faults.point("restore.committed")
+            if mongo_run is not None:
+                mongo_run.commit()
     return read_info(path)
 
 

@@ -29,6 +29,7 @@ SERVER_SETTINGS = {
     "synchronous_commit": "off",
     "full_page_writes": "off",
     "max_connections": "200",
+    "max_prepared_transactions": "64",  # seedkit seed --workers prepares each partition (two-phase commit)
     "listen_addresses": "127.0.0.1",
     "timezone": "UTC",
 }

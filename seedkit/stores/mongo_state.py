@@ -53,7 +53,7 @@ def replace_collections(
     so its options such as validators stay), its indexes rebuilt only if they differ, then the
     documents are inserted in the given order.
     """
-    existing = set(user_collections(db))
+    existing = {name for name in user_collections(db) if not _is_seedkits_own(name)}
     for name in sorted(existing - set(contents)):
         db.drop_collection(name)
     for name, (documents, indexes) in contents.items():
@@ -67,6 +67,13 @@ def replace_collections(
             create_indexes(db, name, indexes)
         if documents:
             collection.insert_many(documents)
+
+
+def _is_seedkits_own(name: str) -> bool:
+    """A seeding run's backup or record (see :mod:`seedkit.stores.mongo_undo`): never user data."""
+    from seedkit.stores.mongo_undo import BACKUP_PREFIX, RECORD
+
+    return name.startswith(BACKUP_PREFIX) or name == RECORD
 
 
 @dataclass(frozen=True)

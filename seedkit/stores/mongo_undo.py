@@ -1,4 +1,4 @@
-"""Putting Mongo back as it was when a seeding run fails.
+"""Putting Mongo back as it was when a seeding run fails, even when its process is killed.
 
 PostgreSQL needs no help: ``TRUNCATE`` and inserts are transactional, so the seeding's
 transaction undoes them on rollback. MongoDB has no such transaction on a standalone server,
@@ -6,71 +6,144 @@ so :class:`MongoRun` keeps what a rollback needs: a reset sets each collection a
 backup name (``rename``, instant and index-preserving) and recreates it empty with the same
 indexes; :meth:`MongoRun.rollback` drops what the run wrote and renames the backups back;
 :meth:`MongoRun.commit` drops the backups.
+
+A killed process can neither commit nor roll back, and PostgreSQL may have committed just before
+the kill. So :meth:`MongoRun.follow` writes a record into Mongo before the run's first Mongo
+write: the PostgreSQL transaction's id (``pg_current_xact_id()``), the collections and document
+ids there were, and the collections set aside. The next run (or :func:`recover`) asks
+PostgreSQL's commit log what became of that transaction (``pg_xact_status``): committed, the
+run is finished (backups dropped); aborted or unknown, it is undone. Either way Mongo ends up
+with the PostgreSQL side it belongs to.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from pymongo.database import Database
+from sqlalchemy.engine import Connection, Engine
 
+from seedkit.errors import SeedkitError
 from seedkit.stores import mongo
 
 BACKUP_PREFIX = "_seedkit_reset."
+RECORD = "_seedkit_run"
+"""The collection holding the record of a run in progress (one document)."""
 
 
 def live_collections(db: Database[Any]) -> list[str]:
-    """The collections seedkit manages: not ``system.*``, not reset backups."""
-    return [name for name in mongo.user_collections(db) if not name.startswith(BACKUP_PREFIX)]
+    """The collections seedkit manages: not ``system.*``, not reset backups, not a run's record."""
+    return [
+        name for name in mongo.user_collections(db) if not name.startswith(BACKUP_PREFIX) and name != RECORD
+    ]
 
 
 class MongoRun:
     """What one seeding run did to a Mongo database, so that it can be undone.
 
     Created before the run writes anything; it remembers each collection's document ids.
-    Backups left by a run that was killed mid-way are restored first: that run's PostgreSQL
-    transaction was rolled back, so the backups are the data that belongs with the database.
+    What a killed run left is resolved first (see the module docstring); ``bind`` is the
+    PostgreSQL engine or connection to ask about that run's transaction.
     """
 
-    def __init__(self, db: Database[Any]) -> None:
+    def __init__(self, db: Database[Any], bind: Engine | Connection | None = None) -> None:
         self.db = db
-        self._restore_leftovers()
+        recover(db, bind)
         self.before: dict[str, list[Any]] = {
             name: [doc["_id"] for doc in db[name].find({}, {"_id": 1})] for name in live_collections(db)
         }
         self.set_aside: dict[str, str] = {}
+        self._record: dict[str, Any] | None = None
+
+    def follow(self, conn: Connection, *, reset: bool = False) -> None:
+        """Tie this run to ``conn``'s open PostgreSQL transaction; call before the first Mongo write.
+
+        ``reset``: the run will :meth:`clear` every collection, so the record keeps their names
+        only (the backups hold the documents), not every document id.
+        """
+        xid = conn.execute(sa.text("SELECT pg_current_xact_id()::text")).scalar_one()
+        before = {name: [] for name in self.before} if reset else self.before
+        self._record = {"_id": "run", "xid": xid, "before": before, "set_aside": {}}
+        self.db[RECORD].replace_one({"_id": "run"}, self._record, upsert=True)
 
     def clear(self) -> None:
         """Empty every collection, keeping it and its indexes; reversible until :meth:`commit`."""
         for name in self.before:
             backup = BACKUP_PREFIX + name
-            self.db[name].rename(backup)
             self.set_aside[name] = backup
+            if self._record is not None:  # recorded before the rename, so a kill never loses it
+                self.db[RECORD].update_one({"_id": "run"}, {"$set": {f"set_aside.{name}": backup}})
+            self.db[name].rename(backup)
             self.db.create_collection(name)
             mongo.create_indexes(self.db, name, mongo.index_specs(self.db, backup))
 
     def commit(self) -> None:
         """Keep the run's writes: drop the backups of cleared collections."""
-        for backup in self.set_aside.values():
-            self.db.drop_collection(backup)
+        _finish(self.db, self.set_aside)
         self.set_aside.clear()
 
     def rollback(self) -> None:
         """Undo the run: drop new collections, delete new documents, restore cleared collections."""
-        for name in live_collections(self.db):
-            if name in self.set_aside:
-                self.db.drop_collection(name)
-            elif name in self.before:
-                self.db[name].delete_many({"_id": {"$nin": self.before[name]}})
-            else:
-                self.db.drop_collection(name)
-        for name, backup in self.set_aside.items():
-            self.db[backup].rename(name)
+        _undo(self.db, self.before, self.set_aside)
         self.set_aside.clear()
 
-    def _restore_leftovers(self) -> None:
-        for backup in sorted(self.db.list_collection_names()):
-            if backup.startswith(BACKUP_PREFIX):
-                name = backup[len(BACKUP_PREFIX) :]
-                self.db.drop_collection(name)
-                self.db[backup].rename(name)
+
+def _finish(db: Database[Any], set_aside: dict[str, str]) -> None:
+    for backup in set_aside.values():
+        db.drop_collection(backup)
+    db.drop_collection(RECORD)
+
+
+def _undo(db: Database[Any], before: dict[str, list[Any]], set_aside: dict[str, str]) -> None:
+    names = set(db.list_collection_names())
+    for name in live_collections(db):
+        if name in set_aside and set_aside[name] in names:
+            db.drop_collection(name)
+        elif name in before:
+            db[name].delete_many({"_id": {"$nin": before[name]}})
+        elif name not in set_aside:
+            db.drop_collection(name)
+    for name, backup in set_aside.items():
+        if backup in names:
+            db[backup].rename(name, dropTarget=True)
+    db.drop_collection(RECORD)
+
+
+def recover(db: Database[Any], bind: Engine | Connection | None) -> str | None:
+    """Finish or undo what a killed run left in ``db``; returns ``"committed"``/``"undone"`` or None.
+
+    With a record, PostgreSQL decides (``pg_xact_status`` of the recorded transaction): a
+    committed transaction keeps the run's documents, anything else undoes them; a transaction
+    still in progress is another live run, refused. Backups without a record (an older run)
+    are restored.
+    """
+    record = db[RECORD].find_one({"_id": "run"})
+    if record is None:
+        leftovers = {
+            name[len(BACKUP_PREFIX) :]: name
+            for name in sorted(db.list_collection_names())
+            if name.startswith(BACKUP_PREFIX)
+        }
+        if not leftovers:
+            return None
+        _undo(db, {}, leftovers)
+        return "undone"
+    status = _status(bind, str(record["xid"])) if bind is not None else None
+    if status == "in progress":
+        raise SeedkitError(
+            f"another seeding run (PostgreSQL transaction {record['xid']}) is writing to Mongo database "
+            f"{db.name!r}; wait for it to finish"
+        )
+    if status == "committed":
+        _finish(db, dict(record.get("set_aside", {})))
+        return "committed"
+    _undo(db, dict(record.get("before", {})), dict(record.get("set_aside", {})))
+    return "undone"
+
+
+def _status(bind: Engine | Connection, xid: str) -> str | None:
+    """``pg_xact_status`` of ``xid``, asked on a connection of its own (``bind``'s stays untouched)."""
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT pg_xact_status(CAST(:x AS xid8))"), {"x": xid}).scalar()
