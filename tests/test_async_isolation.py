@@ -3,6 +3,7 @@ the rollback strategy's async recipe (an AsyncConnection holding the outer trans
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,19 @@ from seedkit.isolation import NoIsolation, RollbackStrategy
 from seedkit.isolation.asynchronous import begin_async, end_async
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def plugin_mongo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plugin in the subprocess uses the suite's Mongo server (SEEDKIT_TEST_MONGO_URL), else mongomock:
+    its async fixtures then run on pymongo's AsyncMongoClient, else on mongomock-motor."""
+    url = os.environ.get("SEEDKIT_TEST_MONGO_URL")
+    if url:
+        monkeypatch.setenv("SEEDKIT_MONGO_URL", url)
+    else:
+        monkeypatch.delenv("SEEDKIT_MONGO_URL", raising=False)
+
+
 out = test_plugin.out  # the same fixtures as the sync suite's test
 e2e_fingerprint = test_plugin.e2e_fingerprint
 
@@ -35,7 +49,13 @@ e2e_fingerprint = test_plugin.e2e_fingerprint
     ],
 )
 def test_each_strategy_isolates_async_tests_and_keeps_the_seed_intact(
-    pytester: pytest.Pytester, out: Path, pg_server_url: str, e2e_fingerprint: str, strategy: str, driver: str
+    pytester: pytest.Pytester,
+    out: Path,
+    pg_server_url: str,
+    e2e_fingerprint: str,
+    strategy: str,
+    driver: str,
+    plugin_mongo: None,
 ) -> None:
     use_sample(pytester, "async_isolation_suite.py", "test_async_isolation")
     pytester.makeconftest(
@@ -70,7 +90,9 @@ async def test_rollback_joins_the_async_connections_transaction_and_restores_mon
     strategy = RollbackStrategy(db_url, mongo_db, allow_unsafe=True)
     strategy.prepare()
     try:
-        handle = await begin_async(strategy, driver="asyncpg")
+        handle = await begin_async(
+            strategy, driver="asyncpg", mongo_url=os.environ.get("SEEDKIT_TEST_MONGO_URL")
+        )
         with deterministic(seed=3), bind(session=handle.session, mongo=handle.mongo):
             await OrganizationFactory.create_async(slug="by-factory")
             async with handle.session_factory() as app_session:  # app code that commits

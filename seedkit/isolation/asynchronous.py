@@ -110,11 +110,11 @@ async def begin_async(
     sync = strategy.begin()
     try:
         engine = async_engine(sync.url, driver)
+        mongo, error = async_mongo(sync.mongo, mongo_url)
     except BaseException:
         strategy.end(sync)
         raise
     factory = async_sessionmaker(bind=engine, expire_on_commit=False)
-    mongo, error = async_mongo(sync.mongo, mongo_url)
     return AsyncHandle(
         url=sync.url,
         engine=engine,

@@ -108,13 +108,13 @@ class RollbackStrategy:
         try:
             connection = await engine.connect()
             outer = await connection.begin()
+            mongo, error = async_mongo(self.mongo, mongo_url)
         except BaseException:
             await engine.dispose()
             raise
         factory = async_sessionmaker(
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
         )
-        mongo, error = async_mongo(self.mongo, mongo_url)
         return AsyncHandle(
             url=self.database_url,
             engine=engine,

@@ -80,7 +80,8 @@ async def seedkit_async_handle(
     try:
         # Without an async Mongo database (mongomock-motor missing), Mongo factories still work
         # on the sync one: create_async inserts into it after the call.
-        with bind(session=handle.session, mongo=handle.mongo or seedkit_database.mongo):
+        mongo = handle.mongo if handle.mongo is not None else seedkit_database.mongo
+        with bind(session=handle.session, mongo=mongo):
             yield handle
     finally:
         with _user_errors():

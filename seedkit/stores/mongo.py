@@ -55,6 +55,10 @@ def connect_async(url: str | None, like: Database[Any]) -> Any:
             url, serverSelectionTimeoutMS=SERVER_TIMEOUT_MS, tz_aware=True
         )
         return client[like.name]
+    if not isinstance(like.client, mongomock.MongoClient):
+        raise ConfigError(
+            f"Mongo database {like.name!r} is on a server: its URL is needed to open it with AsyncMongoClient"
+        )
     try:
         from mongomock_motor import AsyncMongoMockClient
     except ImportError:
