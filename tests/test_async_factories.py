@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import warnings
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
 from seedkit.core.determinism import deterministic
-from seedkit.errors import FactoryError
+from seedkit.errors import ConfigError, FactoryError
 from seedkit.factories.binding import bind
 from seedkit.factories.mongo import MongoFactory
 from seedkit.stores.fingerprint import fingerprint
@@ -236,3 +237,20 @@ async def test_create_batch_async_writes_one_insert_many_per_collection(
         documents = await AuditEventFactory.create_batch_async(5, actor=None, actor_user_id="u")
     assert calls == [("audit_events", 5)]
     assert len({d["_id"] for d in documents}) == 5
+
+
+async def test_an_async_twin_of_mongomock_needs_mongomock_motor(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mongomock
+
+    monkeypatch.setitem(sys.modules, "mongomock_motor", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"needs mongomock-motor: pip install 'seedkit\[async\]'"):
+        connect_async(None, mongomock.MongoClient()["app"])
+
+
+async def test_an_async_twin_of_a_server_database_needs_its_url() -> None:
+    client: pymongo.MongoClient[Any] = pymongo.MongoClient("mongodb://127.0.0.1:9", connect=False)
+    try:
+        with pytest.raises(ConfigError, match="'app' is on a server: its URL is needed"):
+            connect_async(None, client["app"])
+    finally:
+        client.close()
