@@ -19,11 +19,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from benchmarks import report, resets, seeding, snapshots, startup
+from benchmarks import long_suite, report, resets, seeding, snapshots, startup
 from seedkit.stores.embedded import EmbeddedPostgres
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("seeding", "resets", "startup", "snapshots")
+SECTIONS = ("seeding", "resets", "startup", "snapshots", "long_suite")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         if "snapshots" in wanted:
             log("snapshots")
             results["snapshots"] = snapshots.run(server_url, quick=args.quick, log=log)
+        if "long_suite" in wanted:
+            log("per-test overhead over a long suite")
+            results["long_suite"] = long_suite.run(server_url, quick=args.quick, log=log)
     finally:
         server.stop()
     if "startup" in wanted:  # after the shared server is gone: nothing else competes for the CPUs

@@ -54,6 +54,7 @@ def render(results: dict[str, Any], chart_name: str) -> str:
         ("resets", _resets(results)),
         ("startup", _startup(results)),
         ("snapshots", _snapshots(results)),
+        ("long_suite", _long_suite(results)),
     ):
         if part and section in carried:  # a section this run skipped (--only): the previous run's figures
             part[1:1] = ["", f"_Not re-run: these figures are from the run of {carried[section]}._"]
@@ -238,6 +239,39 @@ def _snapshots(results: dict[str, Any]) -> list[str]:
         f"| {snap['pg_restore_ms']:.0f} ms | {snap['pg_dump_bytes'] / 1e6:.1f} MB |",
         "",
     ]
+
+
+def _long_suite(results: dict[str, Any]) -> list[str]:
+    suite = results.get("long_suite")
+    if not suite:
+        return []
+    flavours = {
+        "session": "`seedkit_session` only",
+        "factoryboy": "pytest-factoryboy's `user`, then `seedkit_session`",
+    }
+    rows = [(label, suite[key]) for key, label in flavours.items() if key in suite]
+    if not rows:
+        return []
+    count = rows[0][1]["tests"]
+    early = rows[0][1]["early_test"]
+    out = [
+        "## Per-test overhead over a long suite",
+        "",
+        f"{count:,} trivial tests in one pytest process (profile `e2e`, strategy `rollback`, no xdist):",
+        "each test's set-up + teardown as pytest reports them, median of the "
+        f"{suite['window']} tests ending at test {early} and at test {count:,}. Target: no growth (within noise).",
+        "",
+        f"| each test asks for | test {early} | test {count:,} | growth | whole suite "
+        "| factory classes alive at the end |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, entry in rows:
+        growth = entry["late_ms"] / entry["early_ms"] if entry["early_ms"] else float("nan")
+        out.append(
+            f"| {label} | {entry['early_ms']:.1f} ms | {entry['late_ms']:.1f} ms | {growth:.2f}x "
+            f"| {entry['suite_s']:.0f} s | {entry['factory_classes_alive']} |"
+        )
+    return [*out, ""]
 
 
 def draw(results: dict[str, Any], path: Path) -> None:

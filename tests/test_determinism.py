@@ -4,6 +4,7 @@ randomness (factory_boy and Faker) from the seed, partitions that never collide.
 from __future__ import annotations
 
 import gc
+import types
 import weakref
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -255,3 +256,23 @@ def test_a_factory_whose_definition_raised_does_not_break_later_contexts() -> No
             assert _palette(1)
     finally:
         gc.enable()
+
+
+def test_factories_defined_between_contexts_are_reset_at_any_depth() -> None:
+    class Leaf(factory.DictFactory):
+        n = factory.Sequence(lambda n: n)
+
+    with deterministic(seed=1):
+        Leaf()  # a context has seen Leaf without subclasses
+
+    class Namespaced(Leaf):  # another model: its own counter
+        class Meta:
+            model = types.SimpleNamespace
+
+    class Colored(Leaf):  # shares Leaf's counter, adds an Iterator
+        color = factory.Iterator(["red", "green"])
+
+    for _ in range(3):
+        Namespaced(), Colored()
+    with deterministic(seed=1):
+        assert (Namespaced().n, Colored()["color"], Colored()["color"]) == (0, "red", "green")

@@ -15,6 +15,7 @@ context is activated and given back, as it was, when the outermost activation en
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import random
@@ -22,6 +23,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 import factory
 import factory.random
@@ -40,48 +42,139 @@ def derive_seed(seed: int, *parts: object) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
-def _concrete_factories() -> list[type[BaseFactory]]:
-    """Every non-abstract factory class alive (factory_boy keeps no registry).
+class _FactoryState(NamedTuple):
+    """The factories whose state a context owns, found by one walk of the factory classes.
 
-    Read from ``__subclasses__()``, which holds classes weakly: a factory class nobody refers to
-    any more (pytest-factoryboy makes one per model fixture per test) drops out once collected.
+    Attributes:
+        counters: one concrete factory per sequence counter chain (a subclass of the same
+            model shares its parent's counter: resetting the parent resets it).
+        iterators: every ``factory.Iterator`` declared, each once.
     """
-    found: list[type[BaseFactory]] = []
-    seen: set[type[BaseFactory]] = set()
+
+    counters: list[type[BaseFactory]]
+    iterators: list[factory.Iterator]
+
+
+class _ClassInfo(NamedTuple):
+    """What one factory class adds to a context's state (decided once: declarations and counter are fixed)."""
+
+    ref: weakref.ref[type[BaseFactory]]
+    owns_counter: bool
+    new_iterators: tuple[factory.Iterator, ...]
+
+
+class _Subclasses:
+    """The direct subclasses of one factory class, described once each and forgotten when freed.
+
+    A walk describes only the classes defined since the last one; a weak reference per class
+    tells when one is freed (before its id can be reused). Only the classes that own a counter
+    or declare a new ``factory.Iterator`` are kept in ``relevant``.
+    """
+
+    def __init__(self, parent: type[BaseFactory]) -> None:
+        self.parent = weakref.ref(parent)
+        self.known: dict[int, weakref.ref[type[BaseFactory]]] = {}
+        self.relevant: dict[int, _ClassInfo] = {}
+        self.freed: list[int] = []
+
+    def update(self, subclasses: list[type[BaseFactory]]) -> None:
+        """Forget the classes freed since the last walk, describe the new ones.
+
+        ``__subclasses__()`` lists classes in the order they were defined, so the new ones are
+        its last; anything else (``__bases__`` reassigned...) falls back to comparing every id.
+        """
+        while self.freed:
+            key = self.freed.pop()
+            self.known.pop(key, None)
+            self.relevant.pop(key, None)
+        extra = len(subclasses) - len(self.known)
+        if extra == 0:
+            return
+        new = subclasses[-extra:] if extra > 0 else []
+        if extra < 0 or any(id(sub) in self.known for sub in new):
+            alive = set(map(id, subclasses))
+            for key in [key for key in self.known if key not in alive]:
+                del self.known[key]
+                self.relevant.pop(key, None)
+            new = [sub for sub in subclasses if id(sub) not in self.known]
+        for sub in new:
+            key = id(sub)
+            self.known[key] = weakref.ref(sub, functools.partial(_note_freed, self.freed, key))
+            info = _describe(sub)
+            if info.owns_counter or info.new_iterators:
+                self.relevant[key] = info
+
+
+def _note_freed(freed: list[int], key: int, _ref: object) -> None:
+    freed.append(key)  # only appends: it may run during a walk, whenever the collector runs
+
+
+# By id of a factory class that has subclasses; an entry names its class weakly.
+_SUBCLASSES: dict[int, _Subclasses] = {}
+
+
+def _factory_state() -> _FactoryState:
+    """Walk every factory class alive (factory_boy keeps no registry) for counters and Iterators.
+
+    ``__subclasses__()`` holds classes weakly, but a freed factory class (pytest-factoryboy
+    makes one per model fixture per test) lingers until a full garbage collection, which may be
+    thousands of tests away. So the walk's Python work is per class that owns a counter or
+    declares a new ``factory.Iterator``, per class with subclasses, and per class defined since
+    the last walk; the other subclasses cost it a C call each (see :class:`_Subclasses`).
+    """
+    counters: dict[int, type[BaseFactory]] = {}
+    iterators: dict[int, factory.Iterator] = {}
+    visited: set[int] = set()
     stack: list[type[BaseFactory]] = [BaseFactory]
     while stack:
-        for sub in stack.pop().__subclasses__():
-            if sub in seen:
+        parent = stack.pop()
+        subclasses = type.__subclasses__(parent)
+        if id(parent) in visited or not subclasses:
+            continue
+        visited.add(id(parent))
+        entry = _SUBCLASSES.get(id(parent))
+        if entry is None or entry.parent() is not parent:
+            entry = _SUBCLASSES[id(parent)] = _Subclasses(parent)
+        entry.update(subclasses)
+        for key, info in entry.relevant.items():
+            cls = info.ref()
+            if cls is None:
                 continue
-            seen.add(sub)
-            stack.append(sub)
-            meta = getattr(sub, "_meta", None)
-            # counter_reference is None in a class whose definition raised (e.g. a bad Meta option):
-            # it is unusable, and only waits for the garbage collector.
-            if meta is not None and not meta.abstract and meta.counter_reference is not None:
-                found.append(sub)
-    return found
+            if info.owns_counter:
+                counters[key] = cls
+            for declaration in info.new_iterators:
+                iterators.setdefault(id(declaration), declaration)
+        stack.extend(itertools.compress(subclasses, map(type.__subclasses__, subclasses)))
+    if len(_SUBCLASSES) > 2 * len(visited) + 64:  # entries of parents freed since
+        for key in [key for key in _SUBCLASSES if key not in visited]:
+            del _SUBCLASSES[key]
+    return _FactoryState(list(counters.values()), list(iterators.values()))
 
 
-def _sequence_state() -> list[tuple[type[BaseFactory], int | None]]:
-    """Each factory's next sequence number, or None when its counter was never set up."""
-    return [(f, f._meta._counter.seq if f._meta._counter else None) for f in _concrete_factories()]
-
-
-_DECLARED_ITERATORS: weakref.WeakKeyDictionary[type[BaseFactory], tuple[factory.Iterator, ...]] = (
-    weakref.WeakKeyDictionary()
-)
+def _describe(factory_class: type[BaseFactory]) -> _ClassInfo:
+    meta: Any = getattr(factory_class, "_meta", None)
+    # counter_reference is None in a class whose definition raised (e.g. a bad Meta option):
+    # it is unusable, and only waits for the garbage collector.
+    usable = meta is not None and meta.counter_reference is not None
+    # A counter is shared down a model's subclasses (and from an abstract base with a model):
+    # resetting the first concrete class of the chain resets it for its subclasses.
+    base_meta: Any = getattr(meta.base_factory, "_meta", None) if usable else None
+    covered = (
+        base_meta is not None
+        and not getattr(base_meta, "abstract", True)
+        and getattr(base_meta, "counter_reference", None) is meta.counter_reference
+    )
+    owns_counter = usable and not meta.abstract and not covered
+    inherited: set[int] = set()
+    for base in factory_class.__bases__:
+        if isinstance(base, type) and issubclass(base, BaseFactory) and getattr(base, "_meta", None):
+            inherited.update(map(id, _declared_iterators(base)))
+    new = tuple(it for it in _declared_iterators(factory_class) if id(it) not in inherited) if usable else ()
+    return _ClassInfo(weakref.ref(factory_class), owns_counter, new)
 
 
 def _declared_iterators(factory_class: type[BaseFactory]) -> tuple[factory.Iterator, ...]:
-    """Every ``factory.Iterator`` one factory declares, also inside traits, ``Maybe`` and sub-factory arguments.
-
-    Cached per class (declarations are fixed when a factory class is defined), weakly: the
-    cache never keeps a class alive, so caching costs nothing for classes made per test.
-    """
-    cached = _DECLARED_ITERATORS.get(factory_class)
-    if cached is not None:
-        return cached
+    """Every ``factory.Iterator`` one factory declares, also inside traits, ``Maybe`` and sub-factory arguments."""
     found: dict[int, factory.Iterator] = {}
     seen: set[int] = set()
     stack: list[object] = [factory_class._meta.declarations]
@@ -98,33 +191,25 @@ def _declared_iterators(factory_class: type[BaseFactory]) -> tuple[factory.Itera
             stack.extend(value)
         elif isinstance(value, BaseDeclaration | PostGenerationDeclaration):
             stack.extend(getattr(value, "__dict__", {}).values())
-    cached = _DECLARED_ITERATORS[factory_class] = tuple(found.values())
-    return cached
+    return tuple(found.values())
 
 
-def _iterators() -> list[factory.Iterator]:
-    """Every ``factory.Iterator`` of every factory alive, each once (subclasses share their parents')."""
-    found: dict[int, factory.Iterator] = {}
-    for factory_class in _concrete_factories():
-        for declaration in _declared_iterators(factory_class):
-            found.setdefault(id(declaration), declaration)
-    return list(found.values())
-
-
-def _iterator_positions() -> list[tuple[factory.Iterator, int]]:
+def _iterator_positions(iterators: list[factory.Iterator]) -> list[tuple[factory.Iterator, int]]:
     """How far each Iterator has been read (what it returned so far, replayed after a reset)."""
     positions = []
-    for declaration in _iterators():
+    for declaration in iterators:
         reader = declaration.iterator
         if reader is not None:
             positions.append((declaration, len(reader.past_elements) - len(reader.next_elements)))
     return positions
 
 
-def _rewind_iterators(positions: list[tuple[factory.Iterator, int]]) -> None:
+def _rewind_iterators(
+    iterators: list[factory.Iterator], positions: list[tuple[factory.Iterator, int]]
+) -> None:
     """Put every Iterator back where ``positions`` says (at the start when it is not listed)."""
     where = {id(declaration): position for declaration, position in positions}
-    for declaration in _iterators():
+    for declaration in iterators:
         reader = declaration.iterator
         if reader is not None:
             reader.next_elements.clear()
@@ -176,15 +261,16 @@ class Deterministic:
         self.ids.reset()
         self._reset_streams()
 
-    def _reset_streams(self) -> None:
+    def _reset_streams(self, state: _FactoryState | None = None) -> None:
         """Reset what the context shares with factory_boy and Faker (not its clock and IDs)."""
+        state = state or _factory_state()
         self.random.seed(self._stream_seed)
         factory.random.reseed_random(self._stream_seed)
         for fake in factory.Faker._FAKER_REGISTRY.values():
             fake.unique.clear()
-        for factory_class in _concrete_factories():
+        for factory_class in state.counters:
             factory_class.reset_sequence(self.sequence_start, force=True)
-        _rewind_iterators([])  # factory.Iterator declarations start again, like sequences
+        _rewind_iterators(state.iterators, [])  # factory.Iterator declarations start again, like sequences
 
     def for_partition(self, partition: int) -> Deterministic:
         """A sibling context with the same seed and clock settings for another partition."""
@@ -228,22 +314,28 @@ def ensure_active() -> Iterator[Deterministic]:
 class _GlobalStreams:
     """The process-wide state a context shares with factory_boy: its and Faker's random, and sequences."""
 
-    def __init__(self) -> None:
+    def __init__(self, state: _FactoryState) -> None:
         # Saved separately: factory.random.get_random_state() would overwrite Faker's with factory_boy's.
         self.factory_random = factory.random.randgen.getstate()
         self.faker_random = faker.generator.random.getstate()
-        self.sequences = _sequence_state()
-        self.iterators = _iterator_positions()
+        self.sequences = [(f, f._meta._counter.seq if f._meta._counter else None) for f in state.counters]
+        self.iterators = _iterator_positions(state.iterators)
 
-    def restore(self) -> None:
+    def restore(self, state: _FactoryState) -> None:
+        """Give the streams back; ``state``: the factories alive now (Iterators not saved start over)."""
         factory.random.randgen.setstate(self.factory_random)
         faker.generator.random.setstate(self.faker_random)
         for factory_class, seq in self.sequences:
-            if seq is None:  # never set up: factory_boy sets it up again on first use
-                factory_class._meta._counter = None
-            else:
+            if seq is not None:
                 factory_class.reset_sequence(seq, force=True)
-        _rewind_iterators(self.iterators)
+                continue
+            # Never set up: put it where factory_boy would set it up on first use, in place, so
+            # the subclasses sharing the counter keep sharing it.
+            try:
+                factory_class.reset_sequence(force=True)
+            except Exception:  # e.g. a _setup_next_sequence that needs a database: set up lazily
+                factory_class._meta._counter = None
+        _rewind_iterators(state.iterators, self.iterators)
 
 
 @contextmanager
@@ -253,15 +345,16 @@ def activate(context: Deterministic, *, freeze: bool = False) -> Iterator[Determ
     A context activated for the first time is reset first. On exit, the context keeps its
     streams for a later activation and the outer context continues as if the block had not run.
     """
-    outer = _GlobalStreams()
+    state = _factory_state()
+    outer = _GlobalStreams(state)
     paused, context._paused = context._paused, None
     if not _stack:
         faker_weights.install()  # same values as Faker's own picks, computed faster
     _stack.append(context)
     if paused is None:
-        context._reset_streams()  # a new context's clock and IDs are at their start already
+        context._reset_streams(state)  # a new context's clock and IDs are at their start already
     else:
-        paused.restore()
+        paused.restore(state)
     try:
         if freeze:
             with context.clock.freeze():
@@ -269,9 +362,10 @@ def activate(context: Deterministic, *, freeze: bool = False) -> Iterator[Determ
         else:
             yield context
     finally:
-        context._paused = _GlobalStreams()
+        state = _factory_state()
+        context._paused = _GlobalStreams(state)
         _stack.remove(context)
-        outer.restore()
+        outer.restore(state)
         if not _stack:
             faker_weights.uninstall()
 

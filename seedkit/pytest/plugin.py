@@ -303,6 +303,23 @@ def seedkit_handle(
         yield handle
 
 
+@pytest.fixture(autouse=True)
+def _seedkit_first(request: pytest.FixtureRequest) -> None:
+    """Start seedkit before the test's other function-scoped fixtures, in whatever order it asks.
+
+    A test that uses ``seedkit_handle`` (directly, or through ``seedkit_session``,
+    ``seedkit_mongo``, ``seedkit_db_url`` or a fixture of its own) gets its stores bound and its
+    deterministic context active before any other function-scoped fixture runs, so fixtures
+    that create rows (pytest-factoryboy's model fixtures, the project's own) can come first in
+    the signature. A test that uses only ``seedkit_deterministic`` gets the context first. Other
+    tests are not touched (a name lookup in the test's fixture closure).
+    """
+    for name in ("seedkit_handle", "seedkit_deterministic"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
+            return
+
+
 @pytest.fixture
 def seedkit_session(seedkit_handle: Handle) -> Session:
     """A SQLAlchemy session on the test's isolated database; factories write through it."""

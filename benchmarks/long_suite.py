@@ -1,0 +1,156 @@
+"""Per-test overhead over a long suite: does the plugin's set-up and teardown grow with the tests run?
+
+A generated project runs 2,000 trivial tests in one pytest process (no xdist) on the shared
+server, profile ``e2e``, strategy ``rollback``, in two flavours:
+
+- ``session``: each test asks for ``seedkit_session`` only;
+- ``factoryboy``: each test asks for pytest-factoryboy's ``user`` fixture (a seedkit factory
+  registered with ``register()``; pytest-factoryboy makes a factory subclass per model fixture
+  per test) before ``seedkit_session``.
+
+pytest's own report durations give each test's set-up and teardown; the figures are the
+median of the 20 tests ending at test 100 and at test 2,000 (``--quick``: 500). At the end the
+suite counts the factory classes still alive after ``gc.collect()``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+FLAVOURS = {
+    "session": "seedkit_session",
+    "factoryboy": "user, seedkit_session",
+}
+WINDOW = 20
+EARLY = 100
+
+_CONFTEST = """
+import gc
+import json
+import os
+
+import pytest
+
+_durations = []
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_logreport(report):
+    if report.when == "setup":
+        _durations.append([report.duration, 0.0])
+    elif report.when == "teardown" and _durations:
+        _durations[-1][1] = report.duration
+
+
+def pytest_sessionfinish(session):
+    from factory.base import BaseFactory
+
+    gc.collect()
+    alive, stack = 0, [BaseFactory]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            stack.append(sub)
+            alive += 1
+    with open(os.environ["SEEDKIT_BENCH_OUT"], "w") as out:
+        json.dump({"durations": _durations, "factory_classes_alive": alive}, out)
+"""
+
+_TESTS = """
+import pytest
+from pytest_factoryboy import register
+from seedkit_reference.model_factories import OrganizationFactory, UserFactory
+
+register(OrganizationFactory)
+register(UserFactory)
+
+
+@pytest.mark.parametrize("n", range({count}))
+def test_trivial(n, {fixtures}):
+    assert n >= 0
+"""
+
+
+def _run_suite(server_url: str, flavour: str, count: int, workdir: Path) -> dict[str, Any]:
+    project = workdir / flavour
+    project.mkdir()
+    (project / "conftest.py").write_text(textwrap.dedent(_CONFTEST))
+    (project / "test_long.py").write_text(_TESTS.format(count=count, fixtures=FLAVOURS[flavour]))
+    out = project / "durations.json"
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "--seedkit-profile=e2e",
+            "--seedkit-strategy=rollback",
+            f"--seedkit-database-url={server_url}",
+            str(project),
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**_environ(), "SEEDKIT_BENCH_OUT": str(out)},
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise RuntimeError(
+            f"long suite ({flavour}) failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
+        )
+    data = json.loads(out.read_text())
+    per_test = [(setup + teardown) * 1000 for setup, teardown in data["durations"]]
+    assert len(per_test) == count, (len(per_test), count)
+    early = per_test[EARLY - WINDOW : EARLY]
+    late = per_test[count - WINDOW : count]
+    return {
+        "tests": count,
+        "early_test": EARLY,
+        "early_ms": statistics.median(early),
+        "late_ms": statistics.median(late),
+        "setup_early_ms": statistics.median(d[0] * 1000 for d in data["durations"][EARLY - WINDOW : EARLY]),
+        "setup_late_ms": statistics.median(d[0] * 1000 for d in data["durations"][count - WINDOW : count]),
+        "teardown_early_ms": statistics.median(
+            d[1] * 1000 for d in data["durations"][EARLY - WINDOW : EARLY]
+        ),
+        "teardown_late_ms": statistics.median(d[1] * 1000 for d in data["durations"][count - WINDOW : count]),
+        "suite_s": elapsed,
+        "factory_classes_alive": data["factory_classes_alive"],
+    }
+
+
+def _environ() -> dict[str, str]:
+    import os
+
+    environ = dict(os.environ)
+    environ.pop("PYTEST_ADDOPTS", None)
+    return environ
+
+
+def run(server_url: str, *, quick: bool, log: Any) -> dict[str, Any]:
+    """Both flavours' per-test set-up + teardown at test 100 and at the last test (ms)."""
+    count = 500 if quick else 2_000
+    results: dict[str, Any] = {"window": WINDOW}
+    with tempfile.TemporaryDirectory(prefix="seedkit-bench-suite-") as tmp:
+        for flavour in FLAVOURS:
+            entry = _run_suite(server_url, flavour, count, Path(tmp))
+            results[flavour] = entry
+            log(
+                f"  {flavour}: test {EARLY} {entry['early_ms']:.1f} ms, test {count:,} {entry['late_ms']:.1f} ms "
+                f"(set-up + teardown), suite {entry['suite_s']:.0f} s, "
+                f"{entry['factory_classes_alive']} factory classes alive at the end"
+            )
+    return results
