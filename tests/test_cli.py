@@ -27,12 +27,16 @@ REPO = Path(__file__).resolve().parent.parent
 E2E_ROWS = {"organizations": 1, "users": 2, "products": 6, "orders": 1, "order_items": 2, "payments": 1}
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``python -m seedkit.cli ARGS`` in ``cwd`` with no seedkit settings from the environment."""
+def run_cli(
+    *args: str, cwd: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m seedkit.cli ARGS`` in ``cwd`` with no seedkit settings from the environment
+    (but ``extra_env``)."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("SEEDKIT_") and k not in ("ENV", "APP_ENV")
     }
     env["COLUMNS"] = "200"
+    env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "seedkit.cli", *args],
         cwd=cwd,

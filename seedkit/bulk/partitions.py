@@ -22,10 +22,8 @@ an in-process mongomock database works too).
 
 from __future__ import annotations
 
-import multiprocessing
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,6 +37,7 @@ from sqlalchemy.orm import Session
 from seedkit import faults
 from seedkit.bulk.collect import CollectingDatabase
 from seedkit.bulk.coordinator import Coordinator, join_run, prepare_transaction
+from seedkit.bulk.executors import PartitionExecutor, open_executor
 from seedkit.bulk.seeder import DEFAULT_CHUNK_SIZE, MONGO_BATCH, BulkSeeder
 from seedkit.core.clock import DEFAULT_START
 from seedkit.core.determinism import Deterministic, deterministic
@@ -112,6 +111,8 @@ def seed_partitioned(
     mongo: Database[Any] | None = None,
     context: Deterministic | None = None,
     coordinator: Coordinator | None = None,
+    executor: str | PartitionExecutor = "processes",
+    scheduler: str | None = None,
 ) -> PartitionedResult:
     """Create ``volumes`` in order on the database at ``url`` (see the module docstring).
 
@@ -123,6 +124,11 @@ def seed_partitioned(
     whole run back (see :mod:`seedkit.bulk.coordinator`). ``bulk=False`` uses the
     per-object path (``create_batch`` through a session) with the same partitioning, and gives
     the same rows.
+
+    ``executor``: where partitions run: ``"processes"`` (a local pool of ``workers`` processes),
+    ``"dask"`` (a Dask LocalCluster of ``workers`` processes, or the scheduler at ``scheduler``),
+    or an open :class:`~seedkit.bulk.executors.PartitionExecutor` (not closed here). The data
+    is the same whichever runs them.
 
     ``context``: an active ``deterministic(...)`` context to continue (e.g. after packs were
     applied in it) instead of opening ``deterministic(seed, start, step)``; the seed, start and
@@ -141,10 +147,14 @@ def seed_partitioned(
     specs = [v if isinstance(v, VolumeSpec) else VolumeSpec(*v) for v in volumes]
     result = PartitionedResult(workers=workers)
     engine = sa.create_engine(url)
-    pool = _pool(workers)
+    opened_executor = (
+        open_executor(executor, workers, scheduler=scheduler)
+        if isinstance(executor, str)
+        else nullcontext(executor)
+    )
     try:
         opened = nullcontext(context) if context is not None else deterministic(seed, start, step)
-        with opened as context, engine.connect() as conn:
+        with opened_executor as runner, opened as context, engine.connect() as conn:
             info: Any = {}
             serial: list[VolumeSpec] = []
             number = 0
@@ -176,7 +186,7 @@ def seed_partitioned(
                         )
                         for i, n in enumerate(counts)
                     ]
-                    outcomes = pool.map(_run_partition, jobs) if pool else map(_run_partition, jobs)
+                    outcomes = runner.map(_run_partition, jobs)
                     for job, (rows, documents) in zip(jobs, outcomes, strict=True):
                         if job.gid is not None and coordinator is not None:
                             coordinator.prepared_by(job.gid)
@@ -186,23 +196,9 @@ def seed_partitioned(
                     coordinator.commit_stage()  # the next volume's partitions see these rows
                 number += len(counts)
                 result.partitions += len(counts)
-    except BaseException:
-        if pool is not None:  # no partition starts after a failure; running ones end first
-            pool.shutdown(cancel_futures=True)
-            pool = None
-        raise
     finally:
-        if pool is not None:
-            pool.shutdown()
         engine.dispose()
     return result
-
-
-def _pool(workers: int) -> ProcessPoolExecutor | None:
-    if workers == 1:
-        return None
-    # spawn, not fork: the parent holds connections and threads a fork would copy.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 @contextmanager

@@ -83,6 +83,22 @@ def seed(
             help="Roots per partition with --workers (default 10,000); it shapes the data, keep it fixed.",
         ),
     ] = None,
+    executor: Annotated[
+        str,
+        typer.Option(
+            "--executor",
+            help="Where --workers partitions run: 'processes' (local) or 'dask' (a Dask cluster; "
+            "pip install 'seedkit[dask]'). The data is the same.",
+        ),
+    ] = "processes",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="With --executor dask: a running Dask scheduler's address (tcp://host:8786); "
+            "default: a local cluster of --workers processes.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
     allow_unsafe: AllowUnsafeOption = False,
     config: ConfigOption = None,
@@ -100,6 +116,8 @@ def seed(
     settings = load(config)
     name = _choose_profile(settings, profile)
     settings.profile(name)  # an unknown profile fails before anything starts
+    if (executor != "processes" or scheduler is not None) and workers is None:
+        raise ConfigError("--executor and --scheduler go with --workers N")
     note(f"seeding profile {name!r}" + (f" with {workers} worker(s)..." if workers else "..."))
     with _progress_bars(not json_output) as progress:
         report = seed_profile(
@@ -113,6 +131,8 @@ def seed(
             progress=progress,
             workers=workers,
             partition_size=partition_size,
+            executor=executor,
+            scheduler=scheduler,
         )
     interruption.finished()
     if json_output:

@@ -44,6 +44,7 @@ from sqlalchemy.engine import Connection, Engine
 from seedkit import faults
 from seedkit.bulk import DEFAULT_PARTITION_SIZE, BulkSeeder, VolumeSpec, seed_partitioned
 from seedkit.bulk.coordinator import JOURNAL_DIR, Coordinator, check_prepared_transactions
+from seedkit.bulk.executors import PartitionExecutor, open_executor
 from seedkit.bulk.partitions import plan_partitions
 from seedkit.core.clock import parse_instant
 from seedkit.core.determinism import Deterministic, deterministic
@@ -225,6 +226,8 @@ def seed_profile(
     progress: Progress | None = None,
     workers: int | None = None,
     partition_size: int | None = None,
+    executor: str = "processes",
+    scheduler: str | None = None,
 ) -> SeedReport:
     """Seed the targets with ``profile`` (see the module docstring); returns a :class:`SeedReport`.
 
@@ -234,7 +237,10 @@ def seed_profile(
     seeding is only reproducible from empty, and adding to a seeded database would collide on
     its deterministic keys. ``workers``: seed the volumes in partitions of ``partition_size``
     roots (default :data:`seedkit.bulk.DEFAULT_PARTITION_SIZE`) on that many processes (see the
-    module docstring); ``partition_size`` shapes the data, so keep it fixed.
+    module docstring); ``partition_size`` shapes the data, so keep it fixed. ``executor``
+    (``processes`` or ``dask``, with ``scheduler`` an address of a running Dask scheduler) says
+    where the partitions run (:mod:`seedkit.bulk.executors`); a Dask cluster's workers are checked
+    (modules, versions, database) before anything is written.
     """
     if workers is not None and workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
@@ -270,19 +276,25 @@ def seed_profile(
             stages = [plan_partitions(volume.count, partition_size) for volume, _ in plan.factories]
             check_prepared_transactions(engine, max((len(p) for p in stages if len(p) > 1), default=0))
         if workers is not None:
-            done = _run_partitioned(
-                plan,
-                engine,
-                db,
-                targets,
-                checked,
-                reset,
-                unsafe_ok,
-                workers,
-                partition_size,
-                progress,
-                generation,
-            )
+            with open_executor(executor, workers, scheduler=scheduler) as runner:
+                runner.check(
+                    sorted({factory_class.__module__ for _, factory_class in plan.factories}),
+                    engine.url.render_as_string(hide_password=False),
+                )
+                done = _run_partitioned(
+                    plan,
+                    engine,
+                    db,
+                    targets,
+                    checked,
+                    reset,
+                    unsafe_ok,
+                    workers,
+                    partition_size,
+                    progress,
+                    generation,
+                    runner,
+                )
             with engine.connect() as conn:
                 result = fingerprint(conn, db)
             return _report(plan, targets, done, reset, result, time.perf_counter() - started)
@@ -348,6 +360,7 @@ def _run_partitioned(
     partition_size: int,
     progress: Progress | None,
     generation: GenerationPlan | None = None,
+    executor: PartitionExecutor | None = None,
 ) -> str:
     """The schema first (committed), then one all-or-nothing run: reset, packs, partitioned volumes.
 
@@ -383,7 +396,9 @@ def _run_partitioned(
             mongo_run.commit()
         faults.point("workers.stage")
         if plan.factories:
-            _seed_factory_partitions(plan, engine, db, context, workers, partition_size, progress, run)
+            _seed_factory_partitions(
+                plan, engine, db, context, workers, partition_size, progress, run, executor
+            )
         if plan.tables:
             with engine.connect() as conn:
                 try:
@@ -408,6 +423,7 @@ def _seed_factory_partitions(
     partition_size: int,
     progress: Progress | None,
     run: Coordinator,
+    executor: PartitionExecutor | None = None,
 ) -> None:
     """The factory volumes in partitions on ``workers`` processes (see :func:`seedkit.bulk.seed_partitioned`).
 
@@ -430,6 +446,7 @@ def _seed_factory_partitions(
             mongo=db,
             context=context,
             coordinator=run,
+            executor=executor or "processes",
         )
     except Exception as exc:
         run.rollback()
