@@ -108,7 +108,10 @@ def test_each_test_gets_its_own_clone_visible_to_other_processes(
     server_under_test.dispose()
     first.mongo["audit_events"].insert_one({"action": "a.only"})  # type: ignore[index]
     strategy.end(first)
-    assert list_templates(pg_server_url, prefix=strategy.clone_prefix) == []  # the clone is gone
+    assert strategy.wait_warm()
+    clones = list_templates(pg_server_url, prefix=strategy.clone_prefix)
+    assert first.extra["database"] not in clones  # the used clone is gone
+    assert len(clones) == strategy.pool_size  # what is left are the ready ones
 
     second = strategy.begin()
     assert second.url != first.url

@@ -78,8 +78,11 @@ class PostgresAdmin:
         query = sa.text("SELECT datname FROM pg_database WHERE starts_with(datname, :p) ORDER BY 1")
         return list(self.conn.execute(query, {"p": prefix}).scalars())
 
-    def create(self, name: str, *, template: str | None = None) -> str:
-        """``CREATE DATABASE name [TEMPLATE template]``; returns the new database's URL.
+    def create(self, name: str, *, template: str | None = None, strategy: str | None = None) -> str:
+        """``CREATE DATABASE name [TEMPLATE template] [STRATEGY strategy]``; returns the new database's URL.
+
+        ``strategy`` is PostgreSQL's (15 or later) ``WAL_LOG`` or ``FILE_COPY``; None leaves the
+        server's default (``WAL_LOG``).
 
         Raises:
             IsolationError: a name is not a plain identifier.
@@ -88,6 +91,12 @@ class PostgresAdmin:
         """
         check_database_name(name)
         clause = f" TEMPLATE {quote_ident(check_database_name(template))}" if template else ""
+        if strategy is not None:
+            if strategy.upper() not in {"WAL_LOG", "FILE_COPY"}:
+                raise IsolationError(
+                    f"CREATE DATABASE strategy must be WAL_LOG or FILE_COPY, got {strategy!r}"
+                )
+            clause += f" STRATEGY {strategy.upper()}"
         try:
             self.conn.execute(sa.text(f"CREATE DATABASE {quote_ident(name)}{clause}"))
         except sa.exc.DBAPIError as exc:
