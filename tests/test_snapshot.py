@@ -274,7 +274,14 @@ def test_cycles_identities_sequences_and_triggers_round_trip(awkward: sa.Engine,
     before = stores_fingerprint(awkward)
     with awkward.connect() as conn:
         assert conn.execute(sa.text("SELECT updated_by FROM players WHERE id = 1")).scalar_one() == "stamp-4"
-    snapshot.save("awkward", directory=tmp_path, engine=awkward)
+    saved = snapshot.save("awkward", directory=tmp_path, engine=awkward)
+    with zipfile.ZipFile(saved.path) as archive:
+        counted = {
+            t["name"]: t["rows"] for t in json.loads(archive.read("manifest.json"))["postgres"]["tables"]
+        }
+    with awkward.connect() as conn:
+        actual = {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in counted}
+    assert counted == actual == {"teams": 2, "players": 3, "invoices": 1}  # a quoted line break is one row
     with awkward.begin() as conn:
         conn.execute(sa.text("UPDATE players SET updated_by = 'restore must not fire me'"))
         conn.execute(sa.text("UPDATE teams SET captain_id = NULL"))

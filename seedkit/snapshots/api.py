@@ -35,6 +35,7 @@ from sqlalchemy.engine import Engine
 from seedkit import faults
 from seedkit.errors import SnapshotError
 from seedkit.snapshots.archive import (
+    COMPRESS_LEVEL,
     FORMAT,
     FORMAT_VERSION,
     MANIFEST,
@@ -58,6 +59,7 @@ from seedkit.stores.fingerprint import fingerprint
 from seedkit.stores.mongo_state import check_mongo_destructive, replace_collections
 from seedkit.stores.mongo_undo import MongoRun
 from seedkit.stores.safety import check_destructive
+from seedkit.stores.schema import reflect_schema
 from seedkit.stores.truncate import url_of
 
 
@@ -86,7 +88,9 @@ def save(
     partial = path.with_name(path.name + ".partial")
     manifest: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION, "name": name_of(path)}
     try:
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        with zipfile.ZipFile(
+            partial, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=COMPRESS_LEVEL
+        ) as archive:
             writer = Writer(archive)
             if engine is not None:
                 with (
@@ -95,8 +99,9 @@ def save(
                 ):
                     conn.execute(sa.text("SET TRANSACTION READ ONLY"))
                     manifest["revision"] = schema_revision(conn, schema)
-                    manifest["postgres"] = save_postgres(conn, writer, schema)
-                    taken = fingerprint(conn, mongo, schema)
+                    info = reflect_schema(conn, schema)
+                    manifest["postgres"] = save_postgres(conn, writer, schema, info)
+                    taken = fingerprint(conn, mongo, schema, info=info)
             else:
                 manifest["revision"] = None
                 taken = fingerprint(None, mongo)

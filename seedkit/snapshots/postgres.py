@@ -23,6 +23,9 @@ from seedkit.stores.schema import SchemaInfo, reflect_schema
 from seedkit.stores.truncate import truncate_tables
 
 SEQUENCES = "postgres/sequences.json"
+BLOCK = 1 << 18
+"""Bytes of COPY rows gathered before they are written to a member (one write per row costs
+more than the compression)."""
 _SETTINGS = (
     "SET LOCAL TimeZone = 'UTC'",
     "SET LOCAL DateStyle = 'ISO, YMD'",
@@ -44,17 +47,22 @@ def schema_revision(conn: Connection, schema: str = "public") -> tuple[str, ...]
     return tuple(rows.scalars())
 
 
-def _columns(conn: Connection, schema: str, table: str) -> list[tuple[str, str]]:
-    """(name, type) of the columns COPY can write: not dropped, not generated, in table order."""
+def _columns(conn: Connection, schema: str) -> dict[str, list[tuple[str, str]]]:
+    """Per table of ``schema``: (name, type) of the columns COPY can write (not dropped, not
+    generated), in table order; one catalog query for the whole schema."""
     rows = conn.execute(
         sa.text(
-            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-            "WHERE a.attrelid = to_regclass(format('%I.%I', CAST(:s AS text), CAST(:t AS text))) "
-            "AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum"
+            "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = :s AND c.relkind IN ('r', 'p') "
+            "AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY c.relname, a.attnum"
         ),
-        {"s": schema, "t": table},
+        {"s": schema},
     )
-    return [(str(r[0]), str(r[1])) for r in rows]
+    columns: dict[str, list[tuple[str, str]]] = {}
+    for table, name, type_ in rows:
+        columns.setdefault(str(table), []).append((str(name), str(type_)))
+    return columns
 
 
 def _sequences(conn: Connection, schema: str) -> dict[str, list[Any]]:
@@ -80,27 +88,47 @@ def _driver(conn: Connection) -> Any:
     return driver
 
 
-def save_postgres(conn: Connection, writer: Writer, schema: str) -> dict[str, Any]:
-    """Write every table of ``schema`` and its sequences into ``writer``; returns the manifest's part."""
+def save_postgres(conn: Connection, writer: Writer, schema: str, info: SchemaInfo) -> dict[str, Any]:
+    """Write every table of ``schema`` (as reflected in ``info``) and its sequences into ``writer``.
+
+    Returns the manifest's part. Each table is one ``COPY ... TO STDOUT``; the server sends one
+    message per row (the first is the CSV header), so the row count comes from the stream; rows
+    are written to the member in blocks of about :data:`BLOCK` bytes.
+    """
     for setting in _SETTINGS:
         conn.execute(sa.text(setting))
-    info = reflect_schema(conn, schema)
+    all_columns = _columns(conn, schema)
     driver = _driver(conn)
     tables = []
     for index, table in enumerate(info.insertion_order()):
-        columns = _columns(conn, schema, table)
+        columns = all_columns[table]
         member = member_for("postgres", table, ".csv", index)
         column_list = ", ".join(quote_ident(c) for c, _ in columns)
         statement = (
             f"COPY {qualified(schema, table)} ({column_list}) TO STDOUT WITH (FORMAT csv, HEADER true)"
         )
+        messages = 0
         with writer.member(member) as stream, driver.cursor() as cursor, cursor.copy(statement) as copy:
+            block: list[bytes | memoryview] = []
+            size = 0
             for chunk in copy:
-                stream.write(chunk)
-        rows = conn.execute(
-            sa.text(f"SELECT count(*) FROM {quote_ident(schema)}.{quote_ident(table)}")
-        ).scalar_one()
-        tables.append({"name": table, "member": member, "columns": [list(c) for c in columns], "rows": rows})
+                messages += 1
+                block.append(chunk)
+                size += len(chunk)
+                if size >= BLOCK:
+                    stream.write(b"".join(block))
+                    block.clear()
+                    size = 0
+            if block:
+                stream.write(b"".join(block))
+        tables.append(
+            {
+                "name": table,
+                "member": member,
+                "columns": [list(c) for c in columns],
+                "rows": max(messages - 1, 0),
+            }
+        )
     writer.write(SEQUENCES, json.dumps(_sequences(conn, schema), indent=1, sort_keys=True).encode())
     server = conn.execute(sa.text("SHOW server_version")).scalar_one()
     return {"schema": schema, "server_version": server, "tables": tables, "sequences_member": SEQUENCES}
@@ -125,6 +153,7 @@ def check_postgres_matches(snapshot: Snapshot, conn: Connection, schema: str) ->
             "migrate the database to the snapshot's revision, or save a new snapshot"
         )
     info = reflect_schema(conn, schema)
+    all_columns = _columns(conn, schema)
     saved = {t["name"]: t for t in pg.get("tables", [])}
     missing = sorted(set(saved) - set(info.tables))
     unknown = sorted(set(info.tables) - set(saved))
@@ -139,7 +168,7 @@ def check_postgres_matches(snapshot: Snapshot, conn: Connection, schema: str) ->
         )
         raise snapshot.fail(f"does not match the database schema ({detail})")
     for name, table in saved.items():
-        columns = [list(c) for c in _columns(conn, schema, name)]
+        columns = [list(c) for c in all_columns.get(name, [])]
         if columns != table["columns"]:
             raise snapshot.fail(
                 f"columns of table {name!r} differ: snapshot has {table['columns']}, database has {columns}",
@@ -257,7 +286,7 @@ def restore_postgres(
         conn.execute(sa.text(f"ALTER TABLE {qualified[table]} ENABLE TRIGGER USER"))
     if verify:
         expected = {k: v for k, v in snapshot.manifest["fingerprint"]["parts"].items() if k.startswith("pg:")}
-        actual = {k: [p.count, p.digest] for k, p in postgres_parts(conn, schema).items()}
+        actual = {k: [p.count, p.digest] for k, p in postgres_parts(conn, schema, info=info).items()}
         if actual != expected:
             differing = sorted(k for k in set(expected) | set(actual) if expected.get(k) != actual.get(k))
             raise snapshot.fail(

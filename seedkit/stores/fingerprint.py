@@ -19,7 +19,7 @@ from pymongo.database import Database
 from sqlalchemy.engine import Connection
 
 from seedkit.stores.quoting import quote_ident
-from seedkit.stores.schema import EXCLUDED_TABLES, reflect_schema
+from seedkit.stores.schema import EXCLUDED_TABLES, SchemaInfo, reflect_schema
 
 _STABLE_SETTINGS = (
     "SET LOCAL TimeZone = 'UTC'",
@@ -50,10 +50,19 @@ class Fingerprint:
 
 
 def postgres_parts(
-    conn: Connection, schema: str = "public", exclude: tuple[str, ...] = EXCLUDED_TABLES
+    conn: Connection,
+    schema: str = "public",
+    exclude: tuple[str, ...] = EXCLUDED_TABLES,
+    *,
+    info: SchemaInfo | None = None,
 ) -> dict[str, Part]:
-    """Per table: row count and a digest of its rows in primary-key order."""
-    info = reflect_schema(conn, schema, exclude)
+    """Per table: row count and a digest of its rows in primary-key order.
+
+    ``info``: the schema as already reflected by the caller (``exclude`` is then not applied
+    again: pass a reflection made with the same ``exclude``); reflected here when None.
+    """
+    if info is None:
+        info = reflect_schema(conn, schema, exclude)
     parts: dict[str, Part] = {}
     with conn.begin_nested() if conn.in_transaction() else conn.begin():
         for setting in _STABLE_SETTINGS:
@@ -99,12 +108,16 @@ def mongo_parts(db: Database[Any]) -> dict[str, Part]:
 
 
 def fingerprint(
-    conn: Connection | None = None, mongo: Database[Any] | None = None, schema: str = "public"
+    conn: Connection | None = None,
+    mongo: Database[Any] | None = None,
+    schema: str = "public",
+    *,
+    info: SchemaInfo | None = None,
 ) -> Fingerprint:
-    """The fingerprint of the given stores (either may be None)."""
+    """The fingerprint of the given stores (either may be None); ``info`` as for :func:`postgres_parts`."""
     parts: dict[str, Part] = {}
     if conn is not None:
-        parts.update(postgres_parts(conn, schema))
+        parts.update(postgres_parts(conn, schema, info=info))
     if mongo is not None:
         parts.update(mongo_parts(mongo))
     combined = hashlib.sha256()
