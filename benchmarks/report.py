@@ -12,6 +12,7 @@ METHOD_LABELS = {
     "tables-2-workers": "seedkit table volumes, `workers=2`",
     "bulk": "seedkit bulk (reference factories)",
     "bulk-2-workers": "seedkit bulk, `seed_partitioned(workers=2)`",
+    "ordinary": "seedkit bulk, ordinary factory_boy factories (benchmarks/ordinary.py)",
     "per-object": "seedkit per-object (`create_batch`, flush per object)",
     "naive": "factory_boy naive (`create_batch`, flush per object)",
 }
@@ -110,9 +111,10 @@ def _targets(results: dict[str, Any]) -> list[str]:
         rows.append(
             ("rollback isolation overhead per test, median", "< 1 ms", f"{median:.2f} ms{when}", median < 1)
         )
+    rows += _speed_targets(results)
     if not rows:
         return []
-    out = ["## Targets (issues #5, #10)", "", "| target | goal | measured | met |", "|---|---|---|---|"]
+    out = ["## Targets (issues #5, #10, #11)", "", "| target | goal | measured | met |", "|---|---|---|---|"]
     out += [
         f"| {name} | {goal} | {value} | {'yes' if met else '**no**'} |" for name, goal, value, met in rows
     ]
@@ -137,6 +139,53 @@ def _targets(results: dict[str, Any]) -> list[str]:
             "",
         ]
     return out
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    return f"{fmt.format(min(values))} - {fmt.format(max(values))}"
+
+
+def _speed_targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    """Issue #11's rows: ordinary factories, the warm clone pool, snapshots vs pg_dump; each a ratio
+    measured within this run, with its spread where the run repeated it."""
+    rows = []
+    by_size = _seeding_by_size(results)
+    if by_size:
+        largest = max(by_size)
+        copy, ordinary = by_size[largest].get("copy"), by_size[largest].get("ordinary")
+        if copy and ordinary and not ordinary.get("skipped"):
+            ratio = ordinary["rows_per_second"] / copy["rows_per_second"]
+            rows.append(
+                (
+                    f"ordinary factories through BulkSeeder at N = {largest:,} vs raw COPY",
+                    ">= 50%",
+                    f"{ratio:.1%}",
+                    ratio >= 0.5,
+                )
+            )
+    pool = results.get("resets", {}).get("pool_rounds")
+    if pool:
+        rows.append(
+            (
+                "snapshot strategy per test, pool warm, vs bare CREATE DATABASE ... TEMPLATE + DROP (median)",
+                "<= 25%",
+                f"{pool['median_ratio']:.1%} (rounds: {_spread(pool['ratios'], '{:.1%}')})",
+                pool["median_ratio"] <= 0.25,
+            )
+        )
+    snap = results.get("snapshots", {})
+    for key, peer in (("seedkit_save", "pg_dump -Fc"), ("seedkit_restore", "pg_restore")):
+        if f"{key}_ratio" in snap:
+            ratio = snap[f"{key}_ratio"]
+            rows.append(
+                (
+                    f"snapshot {key.split('_')[1]} vs {peer} (median of per-round ratios)",
+                    "<= 1.2x",
+                    f"{ratio:.2f}x (rounds: {_spread(snap[f'{key}_ratios'], '{:.2f}x')})",
+                    ratio <= 1.2,
+                )
+            )
+    return rows
 
 
 def _seeding(results: dict[str, Any]) -> list[str]:
@@ -195,7 +244,7 @@ def _resets(results: dict[str, Any]) -> list[str]:
         "|---|---:|---:|---|",
     ]
     for entry in resets.values():
-        if not isinstance(entry, dict):
+        if not isinstance(entry, dict) or "label" not in entry:
             continue
         restored = {True: "yes", False: "**no**", None: "no (empties)"}[entry["restores_seed"]]
         out.append(
@@ -281,7 +330,7 @@ def draw(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     by_size = _seeding_by_size(results)
-    resets = {k: v for k, v in results.get("resets", {}).items() if isinstance(v, dict)}
+    resets = {k: v for k, v in results.get("resets", {}).items() if isinstance(v, dict) and "label" in v}
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6.5))
     if by_size:
         sizes = sorted(by_size)

@@ -122,7 +122,17 @@ def run(server_url: str, *, quick: bool, log: Any) -> dict[str, Any]:
         ("seedkit truncate strategy, reseed from a server-side copy", "seedkit-truncate", _seedkit_truncate),
         ("DELETE in FK order (empties them only)", "delete", _delete_only),
         ("template clone (DROP + CREATE DATABASE ... TEMPLATE)", "template", _template_clone),
-        ("seedkit snapshot strategy (clone per test)", "seedkit-template", _seedkit_template),
+        (
+            "template clone, STRATEGY FILE_COPY (DROP + CREATE DATABASE ... TEMPLATE)",
+            "template-file-copy",
+            _template_clone_file_copy,
+        ),
+        ("seedkit snapshot strategy, warm pool of clones", "seedkit-template", _seedkit_template),
+        (
+            "seedkit snapshot strategy, no pool (`pool_size=0`)",
+            "seedkit-template-no-pool",
+            _seedkit_template_no_pool,
+        ),
         ("pg_restore --clean of a pg_dump -Fc", "pg_restore", _pg_restore),
         ("seedkit changed-rows reset (only what the test touched)", "changed", _seedkit_changed),
     ]
@@ -142,8 +152,40 @@ def run(server_url: str, *, quick: bool, log: Any) -> dict[str, Any]:
             f"  reset {label:<58} median {results[key]['median_ms']:8.2f} ms  "
             f"p90 {results[key]['p90_ms']:8.2f} ms"
         )
+    results["pool_rounds"] = _pool_rounds(
+        server_url, seeded_name, rounds=3 if quick else 5, runs=runs, log=log
+    )
     drop_database(server_url, seeded_name)
     return results
+
+
+def _pool_rounds(server_url: str, seeded: str, *, rounds: int, runs: int, log: Any) -> dict[str, Any]:
+    """The warm pool against a bare ``DROP`` + ``CREATE DATABASE ... TEMPLATE``, in alternating rounds.
+
+    Each round measures both (``runs`` tests each) and keeps the ratio of their medians, so the
+    spread of the ratio from round to round is on record (issue #11's target: <= 25%).
+    """
+    ratios = []
+    for _ in range(rounds):
+        work_name = "test_bench_resets_work"
+        work_url = create_database(server_url, work_name, template=seeded)
+        bare = statistics.median(_template_clone(server_url, seeded, work_url, runs))
+        drop_database(server_url, work_name)
+        pooled = statistics.median(_seedkit_template(server_url, seeded, work_url, runs))
+        ratios.append(pooled / bare)
+    result = {
+        "rounds": rounds,
+        "runs": runs,
+        "ratios": ratios,
+        "median_ratio": statistics.median(ratios),
+        "min_ratio": min(ratios),
+        "max_ratio": max(ratios),
+    }
+    log(
+        f"  warm pool / bare clone + drop: median {result['median_ratio']:.1%} "
+        f"(rounds {result['min_ratio']:.1%} - {result['max_ratio']:.1%})"
+    )
+    return result
 
 
 def _fingerprint(url: str) -> str:
@@ -249,7 +291,7 @@ def _delete_only(server_url: str, seeded: str, url: str, runs: int) -> list[floa
     return _timed_loop(url, runs, delete, reseed_from_copy)
 
 
-def _template_clone(server_url: str, seeded: str, url: str, runs: int) -> list[float]:
+def _template_clone(server_url: str, seeded: str, url: str, runs: int, strategy: str = "") -> list[float]:
     work = url.rsplit("/", 1)[-1]
     engine = admin(server_url)
     samples = []
@@ -261,17 +303,48 @@ def _template_clone(server_url: str, seeded: str, url: str, runs: int) -> list[f
             test_engine.dispose()
             started = time.perf_counter()
             conn.execute(sa.text(f'DROP DATABASE "{work}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{work}" TEMPLATE "{seeded}"'))
+            conn.execute(sa.text(f'CREATE DATABASE "{work}" TEMPLATE "{seeded}"{strategy}'))
             samples.append(time.perf_counter() - started)
     engine.dispose()
     return samples
 
 
+def _template_clone_file_copy(server_url: str, seeded: str, url: str, runs: int) -> list[float]:
+    return _template_clone(server_url, seeded, url, runs, " STRATEGY FILE_COPY")
+
+
 def _seedkit_template(server_url: str, seeded: str, url: str, runs: int) -> list[float]:
+    """The snapshot strategy with its pool warm: each test starts once the pool is full and idle
+    (as when tests last longer than a clone); ``begin()`` + ``end()`` are timed."""
     from seedkit.isolation import SnapshotStrategy
 
     strategy = SnapshotStrategy(
         with_database(server_url, seeded), server_url=server_url, clone_prefix="test_bench_clone"
+    )
+    strategy.prepare()
+    samples = []
+    try:
+        for _ in range(runs):
+            if not strategy.wait_warm(120):
+                raise RuntimeError("the clone pool did not fill within 120 s")
+            started = time.perf_counter()
+            handle = strategy.begin()
+            overhead = time.perf_counter() - started
+            with handle.engine.begin() as conn:
+                test_writes(conn)
+            started = time.perf_counter()
+            strategy.end(handle)
+            samples.append(overhead + time.perf_counter() - started)
+    finally:
+        strategy.close()
+    return samples
+
+
+def _seedkit_template_no_pool(server_url: str, seeded: str, url: str, runs: int) -> list[float]:
+    from seedkit.isolation import SnapshotStrategy
+
+    strategy = SnapshotStrategy(
+        with_database(server_url, seeded), server_url=server_url, clone_prefix="test_bench_clone", pool_size=0
     )
     return _strategy_loop(strategy, runs, time_begin=True)  # begin() clones the database
 

@@ -25,6 +25,7 @@ METHODS = (
     "tables-2-workers",
     "bulk",
     "bulk-2-workers",
+    "ordinary",
     "per-object",
     "naive",
 )
@@ -108,6 +109,13 @@ def _seed(method: str, users: int, conn: sa.Connection, prepared: list[Any]) -> 
         with deterministic(seed=1), BulkSeeder(conn) as seeder:
             for factory_class, count, fields in _reference_volumes(users):
                 seeder.create(factory_class, count, **fields)
+    elif method == "ordinary":
+        from benchmarks.ordinary import seed_ordinary
+        from seedkit.bulk import BulkSeeder
+        from seedkit.core.determinism import deterministic
+
+        with deterministic(seed=1), BulkSeeder(conn) as seeder:
+            seed_ordinary(seeder, users, ORGANIZATIONS, PRODUCTS)
     elif method == "per-object":
         from seedkit.core.determinism import deterministic
         from seedkit.factories.binding import bind

@@ -25,6 +25,7 @@ METHODS = (
     "tables-2-workers",
     "bulk",
     "bulk-2-workers",
+    "ordinary",
     "per-object",
     "naive",
 )

@@ -50,9 +50,15 @@ def run(server_url: str, *, quick: bool, log: Any) -> dict[str, Any]:
     result: dict[str, Any] = {"rounds": rounds, **sizes}
     for key, samples in timings.items():
         result[f"{key}_ms"] = statistics.median(samples) * 1000
+    for ours, theirs in (("seedkit_save", "pg_dump"), ("seedkit_restore", "pg_restore")):
+        # each round ran both side by side: the ratio per round, and its spread over the rounds
+        ratios = [a / b for a, b in zip(timings[ours], timings[theirs], strict=True)]
+        result[f"{ours}_ratios"] = ratios
+        result[f"{ours}_ratio"] = statistics.median(ratios)
     log(
         f"  snapshot save {result['seedkit_save_ms']:.0f} ms / "
         f"restore {result['seedkit_restore_ms']:.0f} ms; "
-        f"pg_dump {result['pg_dump_ms']:.0f} ms / pg_restore {result['pg_restore_ms']:.0f} ms"
+        f"pg_dump {result['pg_dump_ms']:.0f} ms / pg_restore {result['pg_restore_ms']:.0f} ms; "
+        f"ratios {result['seedkit_save_ratio']:.2f}x / {result['seedkit_restore_ratio']:.2f}x"
     )
     return result
