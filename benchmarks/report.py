@@ -13,6 +13,7 @@ METHOD_LABELS = {
     "bulk": "seedkit bulk (reference factories)",
     "bulk-2-workers": "seedkit bulk, `seed_partitioned(workers=2)`",
     "ordinary": "seedkit bulk, ordinary factory_boy factories (benchmarks/ordinary.py)",
+    "bulk-2-dask": "seedkit bulk, `seed_partitioned(workers=2, executor=\"dask\")` (LocalCluster)",
     "per-object": "seedkit per-object (`create_batch`, flush per object)",
     "naive": "factory_boy naive (`create_batch`, flush per object)",
 }
@@ -74,6 +75,7 @@ def _targets(results: dict[str, Any]) -> list[str]:
             ("tables-2-workers", "table volumes (#10), 2 workers"),
             ("bulk", "bulk seeding, one process"),
             ("bulk-2-workers", "bulk seeding, 2 workers"),
+            ("bulk-2-dask", "bulk seeding, 2 Dask workers"),
         ):
             bulk = by_size[largest].get(method)
             if copy and bulk:

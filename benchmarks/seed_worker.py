@@ -69,10 +69,11 @@ def run(method: str, users: int, url: str) -> dict[str, Any]:
     if method == "copy":  # generated before the clock starts: only the writes are timed
         prepared = list(tuples(users, fake_names=False))
     started = time.perf_counter()
-    if method == "bulk-2-workers":
+    if method in ("bulk-2-workers", "bulk-2-dask"):
         from seedkit.bulk import seed_partitioned
 
-        seed_partitioned(url, _reference_volumes(users), seed=1, workers=2)
+        executor = "dask" if method == "bulk-2-dask" else "processes"
+        seed_partitioned(url, _reference_volumes(users), seed=1, workers=2, executor=executor)
     else:
         with engine.connect() as conn, conn.begin():
             _seed(method, users, conn, prepared)
