@@ -13,7 +13,7 @@ METHOD_LABELS = {
     "bulk": "seedkit bulk (reference factories)",
     "bulk-2-workers": "seedkit bulk, `seed_partitioned(workers=2)`",
     "ordinary": "seedkit bulk, ordinary factory_boy factories (benchmarks/ordinary.py)",
-    "bulk-2-dask": "seedkit bulk, `seed_partitioned(workers=2, executor=\"dask\")` (LocalCluster)",
+    "bulk-2-dask": 'seedkit bulk, `seed_partitioned(workers=2, executor="dask")` (LocalCluster)',
     "per-object": "seedkit per-object (`create_batch`, flush per object)",
     "naive": "factory_boy naive (`create_batch`, flush per object)",
 }

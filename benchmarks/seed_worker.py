@@ -26,6 +26,7 @@ METHODS = (
     "bulk",
     "bulk-2-workers",
     "ordinary",
+    "bulk-2-dask",
     "per-object",
     "naive",
 )
