@@ -54,7 +54,10 @@ def test_system_binaries_can_replace_the_wheel(monkeypatch: pytest.MonkeyPatch, 
 def test_a_server_in_a_deep_directory_starts(tmp_path: Path) -> None:
     """A socket path longer than PostgreSQL's limit (107 bytes) moved the server's failure to start
     into every project kept in a deep directory; the socket then goes to a short directory."""
-    deep = tmp_path / ("nested-project-directory-" * 4) / "state"
+    project = tmp_path / ("nested-project-directory-" * 4)
+    project.mkdir(mode=0o755)  # as a project directory is (whatever the umask of the run)
+    project.chmod(0o755)
+    deep = project / "state"
     server = EmbeddedPostgres(deep, throwaway=True)
     assert len(str(deep / "sock" / ".s.PGSQL.65535")) > 107
     try:
