@@ -8,9 +8,11 @@ server, profile ``e2e``, strategy ``rollback``, in two flavours:
   registered with ``register()``; pytest-factoryboy makes a factory subclass per model fixture
   per test) before ``seedkit_session``.
 
-pytest's own report durations give each test's set-up and teardown; the figures are the
-median of the 20 tests ending at test 100 and at test 2,000 (``--quick``: 500). At the end the
-suite counts the factory classes still alive after ``gc.collect()``.
+pytest's own report durations give each test's set-up and teardown (wall clock), and the CPU
+time the test process spent in them (``time.process_time``: what other work on a shared machine
+changes least); the figures are the median of the 50 tests ending at test 100 and at test 2,000
+(``--quick``: 500). At the end the suite counts the factory classes still alive after
+``gc.collect()``.
 """
 
 from __future__ import annotations
@@ -29,24 +31,43 @@ FLAVOURS = {
     "session": "seedkit_session",
     "factoryboy": "user, seedkit_session",
 }
-WINDOW = 20
+WINDOW = 50
 EARLY = 100
 
 _CONFTEST = """
 import gc
 import json
 import os
+import time
 
 import pytest
 
-_durations = []
+_durations = []  # per test: [set-up s, teardown s, set-up CPU s, teardown CPU s]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    started = time.process_time()
+    try:
+        return (yield)
+    finally:
+        _durations.append([0.0, 0.0, time.process_time() - started, 0.0])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    started = time.process_time()
+    try:
+        return (yield)
+    finally:
+        _durations[-1][3] = time.process_time() - started
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_logreport(report):
     if report.when == "setup":
-        _durations.append([report.duration, 0.0])
-    elif report.when == "teardown" and _durations:
+        _durations[-1][0] = report.duration
+    elif report.when == "teardown":
         _durations[-1][1] = report.duration
 
 
@@ -62,6 +83,7 @@ def pytest_sessionfinish(session):
     with open(os.environ["SEEDKIT_BENCH_OUT"], "w") as out:
         json.dump({"durations": _durations, "factory_classes_alive": alive}, out)
 """
+
 
 _TESTS = """
 import pytest
@@ -112,21 +134,20 @@ def _run_suite(server_url: str, flavour: str, count: int, workdir: Path) -> dict
             f"long suite ({flavour}) failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
         )
     data = json.loads(out.read_text())
-    per_test = [(setup + teardown) * 1000 for setup, teardown in data["durations"]]
-    assert len(per_test) == count, (len(per_test), count)
-    early = per_test[EARLY - WINDOW : EARLY]
-    late = per_test[count - WINDOW : count]
+    durations = data["durations"]
+    assert len(durations) == count, (len(durations), count)
+    early, late = durations[EARLY - WINDOW : EARLY], durations[count - WINDOW : count]
+
+    def median_ms(rows: list[list[float]], *columns: int) -> float:
+        return statistics.median(sum(row[c] for c in columns) * 1000 for row in rows)
+
     return {
         "tests": count,
         "early_test": EARLY,
-        "early_ms": statistics.median(early),
-        "late_ms": statistics.median(late),
-        "setup_early_ms": statistics.median(d[0] * 1000 for d in data["durations"][EARLY - WINDOW : EARLY]),
-        "setup_late_ms": statistics.median(d[0] * 1000 for d in data["durations"][count - WINDOW : count]),
-        "teardown_early_ms": statistics.median(
-            d[1] * 1000 for d in data["durations"][EARLY - WINDOW : EARLY]
-        ),
-        "teardown_late_ms": statistics.median(d[1] * 1000 for d in data["durations"][count - WINDOW : count]),
+        "early_ms": median_ms(early, 0, 1),
+        "late_ms": median_ms(late, 0, 1),
+        "early_cpu_ms": median_ms(early, 2, 3),
+        "late_cpu_ms": median_ms(late, 2, 3),
         "suite_s": elapsed,
         "factory_classes_alive": data["factory_classes_alive"],
     }
@@ -150,7 +171,8 @@ def run(server_url: str, *, quick: bool, log: Any) -> dict[str, Any]:
             results[flavour] = entry
             log(
                 f"  {flavour}: test {EARLY} {entry['early_ms']:.1f} ms, test {count:,} {entry['late_ms']:.1f} ms "
-                f"(set-up + teardown), suite {entry['suite_s']:.0f} s, "
+                f"(set-up + teardown; CPU {entry['early_cpu_ms']:.1f} / {entry['late_cpu_ms']:.1f} ms), "
+                f"suite {entry['suite_s']:.0f} s, "
                 f"{entry['factory_classes_alive']} factory classes alive at the end"
             )
     return results
