@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         log("embedded PostgreSQL start-up")
         results["startup"] = startup.run(quick=args.quick, log=log)
     results["elapsed_s"] = time.perf_counter() - started
-    _carry_over(results, wanted, REPO / "benchmarks" / "last_run.json")
+    _carry_over(results, wanted, methods, REPO / "benchmarks" / "last_run.json")
     (REPO / "benchmarks" / "last_run.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -83,12 +83,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _carry_over(results: dict[str, Any], wanted: list[str], previous_path: Path) -> None:
-    """Sections not run this time keep the previous run's figures, marked with that run's date."""
+def _carry_over(results: dict[str, Any], wanted: list[str], methods: list[str], previous_path: Path) -> None:
+    """Sections and seeding methods not run this time keep the previous run's figures, marked with its date.
+
+    Carried seeding methods are kept apart with that run's raw COPY (their ratios are against it).
+    """
     if not previous_path.is_file():
         return
     previous = json.loads(previous_path.read_text())
     carried = dict(previous.get("carried", {}))
+    if "seeding" in wanted and "seeding" in previous and set(methods) != set(seeding.METHODS):
+        old = previous.get("seeding_carried") or {
+            "date": previous.get("environment", {}).get("date", "?"),
+            "entries": previous["seeding"],
+        }
+        kept = [e for e in old["entries"] if e["method"] not in methods or e["method"] == "copy"]
+        if any(e["method"] != "copy" for e in kept):
+            results["seeding_carried"] = {"date": old["date"], "entries": kept}
     for section in SECTIONS:
         if section not in wanted and section in previous:
             results[section] = previous[section]

@@ -42,7 +42,12 @@ def render(results: dict[str, Any], chart_name: str) -> str:
         f"(embedded, fsync={env.get('fsync', '?')}), Python {env.get('python', '?')}, "
         f"{env.get('cpus', '?')} CPUs, {env.get('platform', '?')}."
         + (" **Quick run: small sizes, fewer repetitions.**" if results.get("quick") else ""),
-        "Every figure below comes from this one run: compared methods ran side by side on the same server.",
+        "Every figure below comes from this one run: compared methods ran side by side on the same server"
+        + (
+            " (except what is marked as not re-run, from an earlier run, as marked)."
+            if results.get("carried") or results.get("seeding_carried")
+            else "."
+        ),
         "The machine may be shared with other work, so single figures can be noisy; compare within a run.",
         "How the numbers are reached and where the time goes: [performance.md](performance.md).",
         "",
@@ -61,12 +66,40 @@ def render(results: dict[str, Any], chart_name: str) -> str:
         if part and section in carried:  # a section this run skipped (--only): the previous run's figures
             part[1:1] = ["", f"_Not re-run: these figures are from the run of {carried[section]}._"]
         lines += part
+        if section == "seeding" and results.get("seeding_carried"):
+            old = results["seeding_carried"]
+            table = _seeding({"seeding": old["entries"]})
+            if table:
+                lines += [
+                    f"Methods not re-run in this run, from the run of {old['date']} (their ratios are against",
+                    "that run's raw COPY, shown again):",
+                    "",
+                    *table[
+                        table.index(
+                            "| N users | method | rows | seconds | rows/s | vs raw COPY | peak RSS |"
+                        ) :
+                    ],
+                ]
     return "\n".join(lines) + "\n"
 
 
 def _targets(results: dict[str, Any]) -> list[str]:
-    by_size = _seeding_by_size(results)
-    rows = []
+    rows = _seeding_targets(_seeding_by_size(results), "")
+    old = results.get("seeding_carried")
+    if old:
+        carried = {"seeding": old["entries"]}
+        rows += [
+            r
+            for r in _seeding_targets(_seeding_by_size(carried), f", run of {old['date']}")
+            if "bulk" in r[0]
+        ]
+    return _other_targets(results, rows)
+
+
+def _seeding_targets(
+    by_size: dict[int, dict[str, dict[str, Any]]], when: str
+) -> list[tuple[str, str, str, bool]]:
+    rows: list[tuple[str, str, str, bool]] = []
     if by_size:
         largest = max(by_size)
         copy = by_size[largest].get("copy")
@@ -81,7 +114,7 @@ def _targets(results: dict[str, Any]) -> list[str]:
             if copy and bulk:
                 ratio = bulk["rows_per_second"] / copy["rows_per_second"]
                 name = f"{how} at N = {largest:,} vs raw COPY"
-                rows.append((name, ">= 50%", f"{ratio:.1%}", ratio >= 0.5))
+                rows.append((name, ">= 50%", f"{ratio:.1%}{when}", ratio >= 0.5))
         for method, label in (("tables", "table volumes"), ("bulk", "bulk")):
             sizes = sorted(s for s in by_size if method in by_size[s])
             if len(sizes) >= 2:
@@ -91,10 +124,14 @@ def _targets(results: dict[str, Any]) -> list[str]:
                     (
                         f"{label} peak RSS growth, N = {small:,} -> {large:,}",
                         "< 2x",
-                        f"{growth:.2f}x",
+                        f"{growth:.2f}x{when}",
                         growth < 2,
                     )
                 )
+    return rows
+
+
+def _other_targets(results: dict[str, Any], rows: list[tuple[str, str, str, bool]]) -> list[str]:
     resets = results.get("resets", {})
     when = f", run of {results['carried']['resets']}" if "resets" in results.get("carried", {}) else ""
     restoring = [(resets[k]["median_ms"], k) for k in RESTORING if k in resets]

@@ -96,7 +96,7 @@ class _Keys:
         self.wanted: dict[str, set[tuple[str, ...]]] = {}
         for table_plan in plan.tables:
             table = table_plan.table
-            if table.primary_key:
+            if table.primary_key and table_plan.deferred:  # rows to UPDATE when closing a cycle
                 self.wanted.setdefault(table.qualified, set()).add(table.primary_key)
             for fk in table.foreign_keys:
                 self.wanted.setdefault(fk.referred_table, set()).add(fk.referred_columns)
@@ -325,6 +325,7 @@ def generate(
                 written[table_plan.name] += len(rows)
                 if progress:
                     progress(task, done, table_plan.count)
+            _release(table_plan, keys, plan)
         writer.wait_idle()
         for table_plan in plan.tables:
             for item in table_plan.deferred:
@@ -337,6 +338,25 @@ def generate(
             pool.shutdown()
         writer.close(raise_errors=False)
     return written
+
+
+def _release(done: TablePlan, keys: _Keys, plan: GenerationPlan) -> None:
+    """Forget the keys no table after ``done`` (nor a cycle's UPDATE) refers to: memory stays flat."""
+    position = plan.tables.index(done)
+    later = plan.tables[position + 1 :]
+    needed = {(fk.referred_table, fk.referred_columns) for t in later for fk in t.table.foreign_keys}
+    for table_plan in plan.tables:
+        for item in table_plan.deferred:
+            needed.add((item.foreign_key.referred_table, item.foreign_key.referred_columns))
+            needed.add((table_plan.name, table_plan.table.primary_key))
+    for key in list(keys.found):
+        if not key[0].startswith("existing:") and key not in needed:
+            del keys.found[key]
+    for step in done.steps:  # the table's pickers hold their parents' keys too
+        if isinstance(step.provider, ParentKeys):
+            step.provider.set_keys([], plan.seed, done.count)
+        elif isinstance(step.provider, Combination):
+            step.provider.set_domains([], plan.seed)
 
 
 def _close_cycle(
