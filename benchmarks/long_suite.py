@@ -6,7 +6,9 @@ server, profile ``e2e``, strategy ``rollback``, in two flavours:
 - ``session``: each test asks for ``seedkit_session`` only;
 - ``factoryboy``: each test asks for pytest-factoryboy's ``user`` fixture (a seedkit factory
   registered with ``register()``; pytest-factoryboy makes a factory subclass per model fixture
-  per test) before ``seedkit_session``.
+  per test) before ``seedkit_session``;
+- ``plain-factoryboy``: the same with plain factory_boy factories of the same models, writing
+  through the session the plugin binds: what pytest-factoryboy and pytest cost by themselves.
 
 pytest's own report durations give each test's set-up and teardown (wall clock), and the CPU
 time the test process spent in them (``time.process_time``: what other work on a shared machine
@@ -27,9 +29,59 @@ import time
 from pathlib import Path
 from typing import Any
 
+_SEEDKIT_FACTORIES = """
+from seedkit_reference.model_factories import OrganizationFactory, UserFactory
+
+register(OrganizationFactory)
+register(UserFactory)
+"""
+
+# The same models with plain factory_boy factories, writing through the session the plugin binds:
+# what pytest-factoryboy and pytest cost by themselves.
+_PLAIN_FACTORIES = """
+import datetime
+import uuid
+
+import factory
+import factory.alchemy
+from seedkit.factories.binding import current_session
+from seedkit_reference.models import Organization, User
+
+
+class OrganizationFactory(factory.alchemy.SQLAlchemyModelFactory):
+    class Meta:
+        model = Organization
+        sqlalchemy_session_factory = current_session
+        sqlalchemy_session_persistence = "flush"
+
+    id = factory.LazyFunction(uuid.uuid4)
+    name = factory.Faker("company")
+    slug = factory.Sequence(lambda n: f"plain-{n}")
+    created_at = factory.LazyFunction(lambda: datetime.datetime.now(datetime.UTC))
+
+
+class UserFactory(factory.alchemy.SQLAlchemyModelFactory):
+    class Meta:
+        model = User
+        sqlalchemy_session_factory = current_session
+        sqlalchemy_session_persistence = "flush"
+
+    id = factory.LazyFunction(uuid.uuid4)
+    organization = factory.SubFactory(OrganizationFactory)
+    full_name = factory.Faker("name")
+    email = factory.Sequence(lambda n: f"plain.{n}@example.com")
+    role = "member"
+    created_at = factory.LazyFunction(lambda: datetime.datetime.now(datetime.UTC))
+
+
+register(OrganizationFactory)
+register(UserFactory)
+"""
+
 FLAVOURS = {
-    "session": "seedkit_session",
-    "factoryboy": "user, seedkit_session",
+    "session": ("", "seedkit_session"),
+    "factoryboy": (_SEEDKIT_FACTORIES, "user, seedkit_session"),
+    "plain-factoryboy": (_PLAIN_FACTORIES, "user, seedkit_session"),
 }
 WINDOW = 50
 EARLY = 100
@@ -88,11 +140,7 @@ def pytest_sessionfinish(session):
 _TESTS = """
 import pytest
 from pytest_factoryboy import register
-from seedkit_reference.model_factories import OrganizationFactory, UserFactory
-
-register(OrganizationFactory)
-register(UserFactory)
-
+{factories}
 
 @pytest.mark.parametrize("n", range({count}))
 def test_trivial(n, {fixtures}):
@@ -104,7 +152,8 @@ def _run_suite(server_url: str, flavour: str, count: int, workdir: Path) -> dict
     project = workdir / flavour
     project.mkdir()
     (project / "conftest.py").write_text(textwrap.dedent(_CONFTEST))
-    (project / "test_long.py").write_text(_TESTS.format(count=count, fixtures=FLAVOURS[flavour]))
+    factories, fixtures = FLAVOURS[flavour]
+    (project / "test_long.py").write_text(_TESTS.format(count=count, factories=factories, fixtures=fixtures))
     out = project / "durations.json"
     started = time.perf_counter()
     completed = subprocess.run(

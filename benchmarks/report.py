@@ -336,6 +336,7 @@ def _long_suite(results: dict[str, Any]) -> list[str]:
     flavours = {
         "session": "`seedkit_session` only",
         "factoryboy": "pytest-factoryboy's `user`, then `seedkit_session`",
+        "plain-factoryboy": "the same with plain factory_boy factories (no seedkit factory)",
     }
     rows = [(label, suite[key]) for key, label in flavours.items() if key in suite]
     if not rows:
