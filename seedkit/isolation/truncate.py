@@ -19,7 +19,7 @@ from seedkit.errors import IsolationError
 from seedkit.isolation.base import Handle, Reseed, committing_handle, guard_stores
 from seedkit.stores.mongo_state import clear_collections
 from seedkit.stores.safety import check_destructive
-from seedkit.stores.truncate import schema_tables, truncate_tables, url_of
+from seedkit.stores.truncate import Schemas, schema_tables, truncate_tables, url_of
 
 
 def truncate_and_reload(
@@ -28,7 +28,7 @@ def truncate_and_reload(
     reseed: Reseed | None = None,
     *,
     tables: Sequence[str] | None = None,
-    schema: str = "public",
+    schema: Schemas = None,
     skip_unused: bool = False,
     allow_unsafe: bool = False,
 ) -> None:
@@ -66,7 +66,7 @@ class TruncateStrategy:
         reseed: Reseed | None = None,
         skip_unused: bool = False,
         allow_unsafe: bool = False,
-        schema: str = "public",
+        schema: Schemas = None,
     ) -> None:
         self.database_url = database_url
         self.mongo = mongo

@@ -49,7 +49,13 @@ class Labels:
                 self._by_key.setdefault((record.table, record.label), []).append(record)
 
     def lookup(self, ref: Ref, source: Record, field: str) -> Record:
-        """The record ``ref`` names, visible from ``source``'s pack; else a PackError at ``field``."""
+        """The record ``ref`` names, visible from ``source``'s pack; else a PackError at ``field``.
+
+        A table outside the default schema has a dotted name (``@billing.invoices.march``): every
+        way of splitting the reference into table and label is tried, and more than one match
+        is an error.
+        """
+        ref = self._split(ref, source, field)
         found = self._by_key.get((ref.table, ref.label), [])
         if not found:
             tables = sorted({table for table, _ in self._by_key})
@@ -70,6 +76,15 @@ class Labels:
                 field,
             )
         return target
+
+    def _split(self, ref: Ref, source: Record, field: str) -> Ref:
+        text = f"{ref.table}.{ref.label}"
+        splits = [Ref(text[:i], text[i + 1 :]) for i, char in enumerate(text) if char == "."]
+        matches = [r for r in splits if (r.table, r.label) in self._by_key]
+        if len(matches) > 1:
+            names = " and ".join(repr(r.table) for r in matches)
+            raise source.error(f"ambiguous reference {ref}: it names a record in {names}", field)
+        return matches[0] if matches else ref
 
     def ref_id(self, ref: Ref, source: Record, field: str, clock: Clock) -> Any:
         """The ID ``ref`` stands for; a PackError at ``source``'s ``field`` when there is none."""

@@ -28,6 +28,7 @@ from seedkit.packs.labels import MONGO_ID, Labels
 from seedkit.packs.model import MONGO, POSTGRES, STORE_PREFIX, Pack, Record
 from seedkit.packs.plan import Planner, Row
 from seedkit.packs.validate import validate_packs
+from seedkit.stores.quoting import quote_ident
 from seedkit.stores.schema import SchemaInfo, TableInfo, reflect_schema
 
 
@@ -160,7 +161,21 @@ def _parents_first(rows: list[Row]) -> list[Row]:
 
 def _sa_table(schema: SchemaInfo, table: TableInfo) -> sa.TableClause:
     columns = [sa.column(c.name, c.type) for c in table.columns.values()]
-    return sa.table(table.name, *columns, schema=schema.schema)
+    return sa.table(table.name, *columns, schema=table.schema)
+
+
+def _insert(table: TableInfo, clause: sa.TableClause, values: dict[str, Any]) -> Any:
+    """An INSERT of ``values``; ``OVERRIDING SYSTEM VALUE`` when it writes a ``GENERATED ALWAYS`` identity."""
+    if not any(table.columns[name].identity == "always" for name in values):
+        return clause.insert()
+    names = list(values)
+    statement = sa.text(
+        f"INSERT INTO {table.qualified} ({', '.join(quote_ident(n) for n in names)}) "
+        f"OVERRIDING SYSTEM VALUE VALUES ({', '.join(f':p{i}' for i in range(len(names)))})"
+    ).bindparams(
+        *(sa.bindparam(f"p{i}", values[n], type_=table.columns[n].type) for i, n in enumerate(names))
+    )
+    return statement
 
 
 def _write_postgres(
@@ -184,7 +199,8 @@ def _write_postgres(
                     )
                 updates.append((row, column, values[column]))
                 values[column] = None
-        _execute(connection, tables[row.record.table].insert(), values, row, written)
+        statement = _insert(info, tables[row.record.table], values)
+        _execute(connection, statement, {} if isinstance(statement, sa.TextClause) else values, row, written)
         inserted.add(id(row.record))
         written.append(row)
         counts[f"{STORE_PREFIX[POSTGRES]}:{row.record.table}"] += 1

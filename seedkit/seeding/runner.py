@@ -205,9 +205,9 @@ def ensure_mongo_indexes(db: Database[Any], settings: Settings) -> bool:
 def existing_data(conn: Connection, db: Database[Any]) -> dict[str, list[str]]:
     """The non-empty tables and collections: ``{"tables": [...], "collections": [...]}``."""
     tables = [
-        name
-        for name in reflect_schema(conn).tables
-        if conn.execute(sa.text(f'SELECT EXISTS (SELECT 1 FROM "{name}")')).scalar()
+        key
+        for key, table in reflect_schema(conn).tables.items()
+        if conn.execute(sa.text(f"SELECT EXISTS (SELECT 1 FROM {table.qualified})")).scalar()
     ]
     collections = [name for name in live_collections(db) if db[name].find_one({}, {"_id": 1}) is not None]
     return {"tables": tables, "collections": collections}

@@ -10,6 +10,7 @@ index definitions. Column names are part of a table's hash; the Alembic version 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,15 +52,18 @@ class Fingerprint:
 
 def postgres_parts(
     conn: Connection,
-    schema: str = "public",
+    schema: str | Sequence[str] | None = None,
     exclude: tuple[str, ...] = EXCLUDED_TABLES,
     *,
     info: SchemaInfo | None = None,
 ) -> dict[str, Part]:
-    """Per table: row count and a digest of its rows in primary-key order.
+    """Per table (``pg:<key>``, see :class:`~seedkit.stores.schema.TableInfo`): row count and a
+    digest of its rows in primary-key order (whole-row order without a primary key).
 
-    ``info``: the schema as already reflected by the caller (``exclude`` is then not applied
-    again: pass a reflection made with the same ``exclude``); reflected here when None.
+    ``schema``: one schema, several, or None for every application schema. A partitioned
+    table is hashed through its parent (its partitions' rows together). ``info``: the schema
+    as already reflected by the caller (``exclude`` is then not applied again: pass a
+    reflection made with the same ``exclude``); reflected here when None.
     """
     if info is None:
         info = reflect_schema(conn, schema, exclude)
@@ -72,7 +76,7 @@ def postgres_parts(
             row = conn.execute(
                 sa.text(
                     f"SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' ORDER BY {order})), '') "
-                    f"FROM {quote_ident(schema)}.{quote_ident(name)} AS t"
+                    f"FROM {table.qualified} AS t"
                 )
             ).one()
             header = ",".join(f"{c.name}:{c.type}" for c in table.columns.values())
@@ -110,11 +114,12 @@ def mongo_parts(db: Database[Any]) -> dict[str, Part]:
 def fingerprint(
     conn: Connection | None = None,
     mongo: Database[Any] | None = None,
-    schema: str = "public",
+    schema: str | Sequence[str] | None = None,
     *,
     info: SchemaInfo | None = None,
 ) -> Fingerprint:
-    """The fingerprint of the given stores (either may be None); ``info`` as for :func:`postgres_parts`."""
+    """The fingerprint of the given stores (either may be None); ``schema`` and ``info`` as in
+    :func:`postgres_parts`."""
     parts: dict[str, Part] = {}
     if conn is not None:
         parts.update(postgres_parts(conn, schema, info=info))

@@ -6,25 +6,72 @@ reference domain's models, so they use this reflected view instead of ORM classe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from seedkit.stores.quoting import quote_ident
+
 EXCLUDED_TABLES = ("alembic_version",)
+"""Tables no feature touches (bare names, in every schema): Alembic's version table."""
+
+_CLOCK_DEFAULT = re.compile(
+    r"\b(now|clock_timestamp|statement_timestamp|transaction_timestamp|timeofday)\s*\("
+    r"|\b(current_timestamp|current_date|current_time|localtimestamp|localtime)\b",
+    re.IGNORECASE,
+)
+_RANDOM_DEFAULT = re.compile(
+    r"\b(gen_random_uuid|uuid_generate_v[14]\w*|uuidv[47]|random|gen_random_bytes|txid_current)\s*\(",
+    re.IGNORECASE,
+)
+
+SYSTEM_SCHEMA_PREFIXES = ("pg_", "seedkit_")
+"""Schemas never reflected by default: PostgreSQL's own and seedkit's (the changed strategy's copies)."""
 
 
 @dataclass(frozen=True)
 class ColumnInfo:
+    """One reflected column.
+
+    ``default`` is the server default's SQL text (``now()``, ``nextval('t_id_seq'::regclass)``...);
+    ``identity`` is ``"always"`` or ``"by default"`` for an identity column; ``generated`` marks a
+    ``GENERATED ALWAYS AS (...) STORED`` column, which is never written; ``sequence`` is the
+    schema-qualified, quoted sequence that feeds the column (serial, identity or a ``nextval``
+    default), or None.
+    """
+
     name: str
     type: sa.types.TypeEngine[object]
     nullable: bool
     has_default: bool
+    default: str | None = None
+    identity: str | None = None
+    generated: bool = False
+    sequence: str | None = None
+
+    @property
+    def volatile_default(self) -> str | None:
+        """``"clock"`` when the server default reads the wall clock (``now()``, ``CURRENT_TIMESTAMP``,
+        ``clock_timestamp()``...), ``"random"`` when it reads a random source (``gen_random_uuid()``,
+        ``uuid_generate_v4()``, ``random()``...), else None. seedkit fills such columns itself.
+        """
+        if self.default is None:
+            return None
+        if _CLOCK_DEFAULT.search(self.default):
+            return "clock"
+        if _RANDOM_DEFAULT.search(self.default):
+            return "random"
+        return None
 
 
 @dataclass(frozen=True)
 class ForeignKeyInfo:
+    """A foreign key; ``referred_table`` is the referred table's key in :attr:`SchemaInfo.tables`."""
+
     name: str
     columns: tuple[str, ...]
     referred_table: str
@@ -33,21 +80,56 @@ class ForeignKeyInfo:
 
 @dataclass(frozen=True)
 class TableInfo:
+    """One reflected table (an ordinary or a partitioned one; partitions are reached through it).
+
+    ``name`` is the bare name, ``schema`` its schema, ``key`` the name seedkit uses for it (the
+    bare name in the default schema, ``schema.name`` elsewhere: pack files, ``pg:<key>``
+    fingerprint parts), ``kind`` ``"table"`` or ``"partitioned"``.
+    """
+
     name: str
     columns: dict[str, ColumnInfo]
     primary_key: tuple[str, ...]
     foreign_keys: tuple[ForeignKeyInfo, ...]
+    schema: str = "public"
+    key: str = ""
+    kind: str = "table"
+    unlogged: bool = False
 
     def fk_nullable(self, fk: ForeignKeyInfo) -> bool:
         return all(self.columns[c].nullable for c in fk.columns)
 
+    @property
+    def qualified(self) -> str:
+        """The table's quoted, schema-qualified SQL name (``"billing"."invoices"``)."""
+        return f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
+
+    @property
+    def writable_columns(self) -> tuple[str, ...]:
+        """The columns an INSERT may name (generated columns left out)."""
+        return tuple(c.name for c in self.columns.values() if not c.generated)
+
+    @property
+    def sequences(self) -> dict[str, str]:
+        """Column -> the quoted sequence feeding it, for the columns that have one."""
+        return {c.name: c.sequence for c in self.columns.values() if c.sequence is not None}
+
 
 @dataclass
 class SchemaInfo:
-    """The reflected tables of one PostgreSQL schema (``public`` by default)."""
+    """The reflected tables of an application's PostgreSQL schemas, by :attr:`TableInfo.key`.
+
+    ``schema`` is the default schema (whose tables go by their bare names), ``schemas`` every
+    reflected one.
+    """
 
     schema: str
     tables: dict[str, TableInfo] = field(default_factory=dict)
+    schemas: tuple[str, ...] = ()
+
+    def qualified(self, key: str) -> str:
+        """The quoted SQL name of the table seedkit calls ``key``; KeyError for an unknown one."""
+        return self.tables[key].qualified
 
     def _edges(self, skip: set[tuple[str, str]], within: set[str]) -> dict[str, set[str]]:
         """table -> tables it references (parents) among ``within``, ignoring self-references and ``skip``."""
@@ -139,46 +221,158 @@ def _find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def reflect_schema(
-    bind: Connection | Engine, schema: str = "public", exclude: Iterable[str] = EXCLUDED_TABLES
-) -> SchemaInfo:
-    """Reflect the tables of ``schema`` (without ``exclude``) through SQLAlchemy's inspector.
+def application_schemas(bind: Connection | Engine) -> tuple[str, ...]:
+    """The schemas an application's tables live in, found from the database.
 
-    Uses the inspector's multi-table methods (``get_multi_columns``, ``get_multi_pk_constraint``,
-    ``get_multi_foreign_keys``): one catalog query per kind for the whole schema instead of
-    three per table.
+    Every schema but PostgreSQL's own (``pg_*``, ``information_schema``), seedkit's
+    (``seedkit_*``) and those an extension owns, that holds an ordinary or partitioned table;
+    the current schema (``public`` usually) first even when empty, the others by name.
     """
-    inspector = sa.inspect(bind)
-    excluded = set(exclude)
-    info = SchemaInfo(schema=schema)
-    names = sorted(name for name in inspector.get_table_names(schema=schema) if name not in excluded)
-    if not names:
-        return info
-    all_columns = inspector.get_multi_columns(schema=schema, filter_names=names)
-    all_pks = inspector.get_multi_pk_constraint(schema=schema, filter_names=names)
-    all_fks = inspector.get_multi_foreign_keys(schema=schema, filter_names=names)
-    for name in names:
-        key = (schema, name)
-        columns = {
-            col["name"]: ColumnInfo(
-                name=col["name"],
-                type=col["type"],
-                nullable=bool(col["nullable"]),
-                has_default=col.get("default") is not None or col.get("identity") is not None,
+    with bind.connect() if isinstance(bind, Engine) else nullcontext(bind) as conn:
+        current_schema = conn.execute(sa.text("SELECT current_schema()")).scalar() or "public"
+        found = conn.execute(
+            sa.text(
+                "SELECT n.nspname FROM pg_namespace n "
+                "WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' "
+                "AND n.nspname NOT LIKE 'seedkit\\_%' "
+                "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass "
+                "  AND d.objid = n.oid AND d.deptype = 'e') "
+                "AND EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p')) "
+                "ORDER BY n.nspname"
             )
-            for col in all_columns.get(key, ())
-        }
-        primary = all_pks.get(key)
-        pk = tuple((primary["constrained_columns"] if primary else None) or ())
-        fks = tuple(
-            ForeignKeyInfo(
-                name=fk.get("name") or f"{name}_{'_'.join(fk['constrained_columns'])}_fkey",
-                columns=tuple(fk["constrained_columns"]),
-                referred_table=fk["referred_table"],
-                referred_columns=tuple(fk["referred_columns"]),
+        ).scalars()
+        return (current_schema, *(name for name in found if name != current_schema))
+
+
+def reflect_schema(
+    bind: Connection | Engine,
+    schema: str | Sequence[str] | None = None,
+    exclude: Iterable[str] = EXCLUDED_TABLES,
+) -> SchemaInfo:
+    """Reflect the tables of ``schema`` (one name, several, or None: :func:`application_schemas`).
+
+    The first schema is the default one (bare table keys). Ordinary and partitioned tables are
+    reflected, partitions are not (they are reached through their parent); views, materialized
+    views and foreign tables are left alone. Foreign keys between reflected schemas are kept,
+    those to other schemas dropped. ``exclude`` names bare table names skipped in every schema.
+    """
+    with bind.connect() if isinstance(bind, Engine) else nullcontext(bind) as conn:
+        if schema is None:
+            schemas = application_schemas(conn)
+        elif isinstance(schema, str):
+            schemas = (schema,)
+        else:
+            schemas = tuple(dict.fromkeys(schema))
+        return _reflect(conn, schemas, set(exclude))
+
+
+def _reflect(conn: Connection, schemas: tuple[str, ...], excluded: set[str]) -> SchemaInfo:
+    default_schema = schemas[0] if schemas else "public"
+    info = SchemaInfo(schema=default_schema, schemas=schemas)
+
+    def key_of(schema: str, name: str) -> str:
+        return name if schema == default_schema else f"{schema}.{name}"
+
+    relations = conn.execute(
+        sa.text(
+            "SELECT n.nspname, c.relname, c.relkind, c.relpersistence FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = ANY(:schemas) AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+            "ORDER BY n.nspname, c.relname"
+        ),
+        {"schemas": list(schemas)},
+    ).all()
+    sequences = _column_sequences(conn, schemas)
+    wanted: dict[str, list[tuple[str, str, str]]] = {}
+    for nsp, name, relkind, persistence in relations:
+        if name not in excluded:
+            wanted.setdefault(nsp, []).append((name, relkind, persistence))
+    inspector = sa.inspect(conn)
+    search_schema = inspector.default_schema_name or "public"  # SQLAlchemy leaves it out of foreign keys
+    for nsp in schemas:
+        entries = wanted.get(nsp, [])
+        if not entries:
+            continue
+        names = [name for name, _, _ in entries]
+        kinds = sa.engine.reflection.ObjectKind.TABLE
+        all_columns = inspector.get_multi_columns(schema=nsp, filter_names=names, kind=kinds)
+        all_pks = inspector.get_multi_pk_constraint(schema=nsp, filter_names=names, kind=kinds)
+        all_fks = inspector.get_multi_foreign_keys(schema=nsp, filter_names=names, kind=kinds)
+        for name, relkind, persistence in entries:
+            columns: dict[str, ColumnInfo] = {}
+            for col in all_columns.get((nsp, name), []):
+                default = col.get("default")
+                identity = col.get("identity")
+                sequence = sequences.get((nsp, name, col["name"]))
+                columns[col["name"]] = ColumnInfo(
+                    name=col["name"],
+                    type=col["type"],
+                    nullable=bool(col["nullable"]),
+                    has_default=default is not None or identity is not None or "computed" in col,
+                    default=None if default is None else str(default),
+                    identity=None
+                    if identity is None
+                    else ("always" if identity.get("always") else "by default"),
+                    generated="computed" in col,
+                    sequence=sequence,
+                )
+            pk_constraint = all_pks.get((nsp, name))
+            pk = tuple(pk_constraint["constrained_columns"] or ()) if pk_constraint else ()
+            fks = tuple(
+                ForeignKeyInfo(
+                    name=fk.get("name") or f"{name}_{'_'.join(fk['constrained_columns'])}_fkey",
+                    columns=tuple(fk["constrained_columns"]),
+                    referred_table=key_of(fk.get("referred_schema") or search_schema, fk["referred_table"]),
+                    referred_columns=tuple(fk["referred_columns"]),
+                )
+                for fk in all_fks.get((nsp, name), [])
+                if (fk.get("referred_schema") or search_schema) in schemas
             )
-            for fk in all_fks.get(key, ())
-            if (fk.get("referred_schema") or schema) == schema
-        )
-        info.tables[name] = TableInfo(name=name, columns=columns, primary_key=pk, foreign_keys=fks)
+            key = key_of(nsp, name)
+            info.tables[key] = TableInfo(
+                name=name,
+                columns=columns,
+                primary_key=pk,
+                foreign_keys=fks,
+                schema=nsp,
+                key=key,
+                kind="partitioned" if relkind == "p" else "table",
+                unlogged=persistence == "u",
+            )
+    info.tables = dict(sorted(info.tables.items()))
     return info
+
+
+def _column_sequences(conn: Connection, schemas: tuple[str, ...]) -> dict[tuple[str, str, str], str]:
+    """(schema, table, column) -> quoted sequence: owned by the column (serial, identity) or in its default.
+
+    Both come from ``pg_depend``: an owned sequence depends on its column, a ``nextval('s')``
+    default on the sequence it names (resolved by the server, whatever the search path).
+    """
+    rows = conn.execute(
+        sa.text(
+            "SELECT tn.nspname, t.relname, a.attname, sn.nspname, s.relname FROM pg_depend d "
+            "JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
+            "JOIN pg_namespace sn ON sn.oid = s.relnamespace "
+            "JOIN pg_class t ON t.oid = d.refobjid "
+            "JOIN pg_namespace tn ON tn.oid = t.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid "
+            "WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass "
+            "AND d.deptype IN ('a', 'i') AND tn.nspname = ANY(:schemas) "
+            "UNION "
+            "SELECT tn.nspname, t.relname, a.attname, sn.nspname, s.relname FROM pg_attrdef ad "
+            "JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid "
+            "AND d.refclassid = 'pg_class'::regclass "
+            "JOIN pg_class s ON s.oid = d.refobjid AND s.relkind = 'S' "
+            "JOIN pg_namespace sn ON sn.oid = s.relnamespace "
+            "JOIN pg_class t ON t.oid = ad.adrelid "
+            "JOIN pg_namespace tn ON tn.oid = t.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ad.adnum "
+            "WHERE tn.nspname = ANY(:schemas)"
+        ),
+        {"schemas": list(schemas)},
+    ).all()
+    return {
+        (nsp, table, column): f"{quote_ident(seq_nsp)}.{quote_ident(seq)}"
+        for nsp, table, column, seq_nsp, seq in sorted(rows)
+    }
