@@ -17,10 +17,10 @@ from test_packs_support import write_pack
 from seedkit.core.determinism import deterministic
 from seedkit.core.ids import label_int
 from seedkit.errors import PackError
-from seedkit.isolation.truncate import truncate_tables, used_tables
 from seedkit.packs import apply_packs, resolve_packs
 from seedkit.stores.fingerprint import fingerprint
 from seedkit.stores.schema import application_schemas, reflect_schema
+from seedkit.stores.truncate import truncate_tables, used_tables
 
 APP_DDL = (
     "CREATE SCHEMA billing",
@@ -196,3 +196,24 @@ def test_ambiguous_dotted_reference_is_refused(tmp_path: Path, app: sa.Engine) -
     )
     with pytest.raises(PackError, match=r"ambiguous reference @billing\.accounts\.main"):
         load(app, tmp_path, "amb")
+
+
+def test_portable_snapshot_of_a_schema_with_a_partitioned_table_round_trips(
+    tmp_path: Path, app: sa.Engine
+) -> None:
+    from seedkit.snapshots import api as snapshot
+
+    sql(
+        app,
+        "INSERT INTO customers (name) VALUES ('a')",
+        "INSERT INTO billing.accounts (customer_id, label) VALUES (1, 'main')",
+        "INSERT INTO billing.invoices VALUES (1, '2025-03-01', 1, 10), (2, '2026-03-01', 1, 20)",
+    )
+    with app.connect() as conn:
+        before = fingerprint(conn, schema="billing")
+    snapshot.save("billing", directory=tmp_path, engine=app, schema="billing")  # COPY TO refused the parent
+    sql(app, "DELETE FROM billing.invoices WHERE id = 2", "UPDATE billing.invoices SET amount = 99")
+    snapshot.restore("billing", directory=tmp_path, engine=app, schema="billing")
+    with app.connect() as conn:
+        assert fingerprint(conn, schema="billing") == before
+    assert sql(app, "SELECT id, doubled FROM billing.invoices_2026") == [(2, 40)]

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapper, RelationshipDirection
 
+from seedkit.core.volatile import column_volatility, injector
 from seedkit.errors import FactoryError
 
 _MISSING = object()
@@ -53,17 +54,34 @@ class TableLayout:
         self.names = [col.name for col in self.columns]
         self.keys = [mapper.get_property_by_column(col).key for col in self.columns]
         index: dict[Any, int] = {col: i for i, col in enumerate(self.columns)}
-        self.defaults: list[Callable[[], Any] | None] = [self._default(col) for col in self.columns]
+        injected = [
+            injector(column_volatility(col), col.type, f"{col.table.name}.{col.name}") for col in self.columns
+        ]
+        self.defaults: list[Callable[[], Any] | None] = [
+            inject or self._default(col) for inject, col in zip(injected, self.columns, strict=True)
+        ]
         self.processors: list[Callable[[Any], Any] | None] = [
             col.type.dialect_impl(dialect).bind_processor(dialect) for col in self.columns
         ]
         self.has_processors = any(p is not None for p in self.processors)
         self.server_generated = [
-            col.server_default is not None
-            or col.identity is not None
-            or col is self.table.autoincrement_column
-            for col in self.columns
+            inject is None
+            and (
+                col.server_default is not None
+                or col.identity is not None
+                or col is self.table.autoincrement_column
+            )
+            for inject, col in zip(injected, self.columns, strict=True)
         ]
+        primary_key = list(self.table.primary_key.columns)
+        self.reserved_key: tuple[str, sa.Column[Any]] | None = None
+        """``(attribute, column)`` of a single-column key the database generates from a sequence
+        (serial or identity): the seeder reserves such keys with ``nextval`` before writing, so
+        that children can refer to their parents."""
+        if len(primary_key) == 1:
+            (pk,) = primary_key
+            if pk.identity is not None or pk is self.table.autoincrement_column:
+                self.reserved_key = (mapper.get_property_by_column(pk).key, pk)
         self.foreign_keys: list[_ForeignKeySource] = []
         self.child_syncs: list[_ChildSync] = []
         for rel in mapper.relationships:

@@ -40,6 +40,7 @@ from seedkit.bulk.rows import MISSING, TableLayout
 from seedkit.errors import FactoryError
 from seedkit.factories.binding import bind
 from seedkit.factories.builder import lean_builds
+from seedkit.stores.quoting import qualified
 
 DEFAULT_CHUNK_SIZE = 2_000
 """Root objects generated between two writes."""
@@ -92,6 +93,7 @@ class BulkSeeder:
         self._writer = CopyWriter(connection, background=background)
         self._layouts: dict[Any, TableLayout] = {}
         self._order: dict[frozenset[sa.Table], list[sa.Table]] = {}
+        self._sequences: dict[TableLayout, str | None] = {}
         event.listen(connection, "before_cursor_execute", self._before_query)
         self._closed = False
 
@@ -177,7 +179,38 @@ class BulkSeeder:
             self._order[tables] = sa.schema.sort_tables(tables)
         return self._order[tables]
 
+    def _reserve_keys(self, pending: list[Any]) -> None:
+        """Give objects whose key the database generates (serial, identity) one from its sequence.
+
+        One ``nextval`` call per table and chunk reserves as many keys as objects lack one; the
+        keys are set before any row is read, so children copy their parents' keys as a flush
+        would. A key column without a sequence of its own is left to the database, as before.
+        """
+        lacking: dict[TableLayout, list[Any]] = {}
+        for obj in pending:
+            layout = self._layout(obj)
+            if layout.reserved_key is not None and obj.__dict__.get(layout.reserved_key[0]) is None:
+                lacking.setdefault(layout, []).append(obj)
+        for layout, objects in lacking.items():
+            assert layout.reserved_key is not None
+            attribute, column = layout.reserved_key
+            if layout not in self._sequences:
+                table = qualified(layout.table.schema, layout.table.name)
+                self._sequences[layout] = self.connection.execute(
+                    sa.text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table, "c": column.name}
+                ).scalar()
+            sequence = self._sequences[layout]
+            if sequence is None:
+                continue
+            keys = self.connection.execute(
+                sa.text("SELECT nextval(CAST(:s AS regclass)) FROM generate_series(1, :n)"),
+                {"s": sequence, "n": len(objects)},
+            ).scalars()
+            for obj, key in zip(objects, keys, strict=True):
+                obj.__dict__[attribute] = key
+
     def _copy_jobs(self, pending: list[Any]) -> list[CopyJob]:
+        self._reserve_keys(pending)
         by_table: dict[sa.Table, tuple[TableLayout, list[list[Any]]]] = {}
         for obj in pending:
             layout = self._layout(obj)

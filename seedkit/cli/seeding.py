@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -240,11 +241,25 @@ def fingerprint(
     mongo_url: MongoUrlOption = None,
     json_output: JsonOption = False,
     config: ConfigOption = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Seed the profile twice into fresh scratch databases and name every table.column "
+            "(and collection.field) whose values differ; exit 1 unless they agree.",
+        ),
+    ] = False,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="With --check: override the profile's seed.")
+    ] = None,
 ) -> None:
     """Print the stable content hash of both stores (the same data gives the same hash anywhere)."""
     from seedkit.seeding.targets import open_targets
     from seedkit.stores.fingerprint import fingerprint as compute
 
+    if check:
+        _check(profile, database_url, mongo_url, json_output, config, seed)
+        return
     _, targets = settings_and_targets(config, profile, database_url, mongo_url)
     with open_targets(targets) as (engine, db), engine.connect() as conn:
         result = compute(conn, db)
@@ -310,6 +325,45 @@ def plan(
         out.print("not generated:")
         for item in result["not_generated"]:
             out.print(f"  {item['table']}.{item['column']}: {item['what']}")
+
+
+def _check(
+    profile: str | None,
+    database_url: str | None,
+    mongo_url: str | None,
+    json_output: bool,
+    config: Path | None,
+    seed: int | None,
+) -> None:
+    from seedkit.seeding.check import check_determinism
+
+    settings = load(config)
+    name = profile or (next(iter(settings.profiles)) if len(settings.profiles) == 1 else None)
+    report = check_determinism(
+        settings, _choose_profile(settings, name), database_url=database_url, mongo_url=mongo_url, seed=seed
+    )
+    if json_output:
+        print_json(
+            {
+                "profile": report.profile,
+                "fingerprints": list(report.fingerprints),
+                "differing": list(report.differing),
+            }
+        )
+    elif report.clean:
+        out.print(
+            f"profile {report.profile!r} seeded twice: the same data (fingerprint {report.fingerprints[0]})"
+        )
+    else:
+        out.print(
+            f"profile {report.profile!r} seeded twice gives different data "
+            f"({report.fingerprints[0][:16]} vs {report.fingerprints[1][:16]}); values differ in:"
+        )
+        for key in report.differing:
+            out.print(f"  {key}")
+        out.print("fill them from seedkit.clock() / seedkit.ids() (see docs/determinism.md)")
+    if not report.clean:
+        raise typer.Exit(1)
 
 
 def profiles(json_output: JsonOption = False, config: ConfigOption = None) -> None:

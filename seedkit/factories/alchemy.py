@@ -27,7 +27,7 @@ import difflib
 import functools
 import inspect
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -37,7 +37,7 @@ import factory.random
 import sqlalchemy as sa
 from factory import enums
 from factory.alchemy import SQLAlchemyModelFactory, SQLAlchemyOptions
-from factory.declarations import SKIP
+from factory.declarations import SKIP, BaseDeclaration
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import (
@@ -51,6 +51,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.mapper import _event_on_init
 
 from seedkit.core.determinism import current, ensure_active
+from seedkit.core.volatile import column_volatility, injector
 from seedkit.factories.asynchronous import create_async, create_batch_async, sync_session_of
 from seedkit.factories.binding import bound_session, current_session
 from seedkit.factories.builder import generate, lean_building
@@ -215,6 +216,8 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
                 if chosen is not None:  # refuse an AsyncSession outside create_async, naming this factory
                     sync_session_of(chosen, cls.__name__)
             cls._use_passed_foreign_keys(strategy, params)
+            if strategy == enums.CREATE_STRATEGY and (existing := cls._existing_row(params)) is not None:
+                return existing
             token = _passed_names.set(frozenset(params))  # get_or_create's fallback lookup reads them
             try:
                 if lean_building():
@@ -222,6 +225,20 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
                 return super()._generate(strategy, params)
             finally:
                 _passed_names.reset(token)
+
+    @classmethod
+    def _existing_row(cls, params: dict[str, Any]) -> Any:
+        """With ``sqlalchemy_get_or_create`` fields all passed as values: the row they match, or None.
+
+        Looked up before any declaration runs, so that a found row costs no write at all
+        (factory_boy would build the SubFactory parents first and leave them orphaned). Lookup
+        fields that come from declarations are matched in ``_create``, after building.
+        """
+        fields = tuple(_options(cls).sqlalchemy_get_or_create)
+        if not fields or any(f not in params or isinstance(params[f], BaseDeclaration) for f in fields):
+            return None
+        lookup = sa.select(cls._meta.model).filter_by(**{f: params[f] for f in fields})
+        return session_for(cls).scalars(lookup).one_or_none()
 
     @classmethod
     def _use_passed_foreign_keys(cls, strategy: str, params: dict[str, Any]) -> None:
@@ -301,6 +318,7 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
     @classmethod
     def _save(cls, model_class: type, session: Session, args: Any, kwargs: dict[str, Any]) -> Any:
         obj = _new_instance(model_class, args, kwargs)
+        _fill_volatile(obj)
         session.add(obj)
         cls._persist(session)
         _remember(session, obj)
@@ -341,6 +359,7 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
             return found
         savepoint = session.begin_nested()  # flushes pending work first, outside the savepoint
         obj = model_class(*args, **kwargs)
+        _fill_volatile(obj)
         try:
             with savepoint:
                 session.add(obj)
@@ -431,6 +450,40 @@ def _plain_columns(model: type) -> frozenset[str] | None:
     ):
         return None
     return frozenset(prop.key for prop in mapper.column_attrs if not manager[prop.key].impl.dispatch.set)
+
+
+@functools.cache
+def _volatile_columns(model: type) -> tuple[tuple[str, Callable[[], Any]], ...]:
+    """Attributes whose column default reads the wall clock or a random source, each with the
+    callable giving the injected value instead (see :mod:`seedkit.core.volatile`)."""
+    mapper = _mapper(model)
+    if mapper is None:
+        return ()
+    found = []
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if isinstance(column, sa.Column):
+            entity = f"{column.table.name}.{column.name}"
+            make = injector(column_volatility(column), column.type, entity)
+            if make is not None:
+                found.append((prop.key, make))
+    return tuple(found)
+
+
+def _fill_volatile(obj: Any) -> None:
+    """Set the attributes :func:`_volatile_columns` names that the factory left unset."""
+    model: type = type(obj)
+    volatile = _volatile_columns(model)
+    if not volatile:
+        return
+    values = obj.__dict__
+    plain = _plain_columns(model) if lean_building() else None
+    for key, make in volatile:
+        if key not in values:
+            if plain is not None and key in plain:
+                values[key] = make()
+            else:
+                setattr(obj, key, make())
 
 
 _DECLARATIVE_CONSTRUCTOR = decl_api._declarative_constructor

@@ -5,7 +5,8 @@ begins a transaction, and the test's sessions join it with
 ``join_transaction_mode="create_savepoint"``, so code under test that calls
 ``session.commit()`` or ``session.rollback()`` only releases or rolls back a savepoint. At the
 end the outer transaction is rolled back: nothing the test wrote was ever committed, and the
-seeded data (committed once before the run) is never re-created.
+seeded data (committed once before the run) is never re-created. Sequences are not
+transactional: the ones a test moved are set back to their seeded positions.
 
 Uncommitted data is invisible to other connections: a server under test in another process
 cannot see it. End-to-end tests use ``truncate`` or ``snapshot`` instead.
@@ -30,6 +31,7 @@ from seedkit.errors import IsolationError
 from seedkit.isolation.asynchronous import AsyncHandle, async_engine, async_mongo, close_async
 from seedkit.isolation.base import Handle
 from seedkit.stores.mongo_state import MongoBaseline, check_mongo_destructive
+from seedkit.stores.sequences import Positions, restore_sequence_positions, sequence_positions
 
 
 class RollbackStrategy:
@@ -51,6 +53,7 @@ class RollbackStrategy:
         self.allow_unsafe = allow_unsafe
         self._engine: Engine | None = None
         self._baseline: MongoBaseline | None = None
+        self._sequences: Positions = {}
 
     @property
     def engine(self) -> Engine:
@@ -60,6 +63,8 @@ class RollbackStrategy:
 
     def prepare(self) -> None:
         self._engine = sa.create_engine(self.database_url)
+        with self._engine.connect() as conn:
+            self._sequences = sequence_positions(conn)
         if self.mongo is not None:
             check_mongo_destructive(
                 self.mongo, action="use rollback isolation on", allow_unsafe=self.allow_unsafe
@@ -89,6 +94,9 @@ class RollbackStrategy:
         try:
             if outer.is_active:
                 outer.rollback()
+            if self._sequences:  # sequences ignore the rollback: put back what the test used
+                with connection.begin():
+                    restore_sequence_positions(connection, self._sequences)
         finally:
             connection.close()
         self._restore_mongo()

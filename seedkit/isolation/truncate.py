@@ -31,13 +31,17 @@ def truncate_and_reload(
     schema: Schemas = None,
     skip_unused: bool = False,
     allow_unsafe: bool = False,
+    keep: Sequence[str] = (),
 ) -> None:
-    """Empty both stores, then (when given) call ``reseed(engine, mongo)`` to put the seed data back."""
+    """Empty both stores (but the ``keep`` tables; the migrations' rows are put back), then (when
+    given) call ``reseed(engine, mongo)`` to put the seed data back."""
     check_destructive(
         url_of(engine), action="truncate the tables of", allow_unsafe=allow_unsafe
     )  # before connecting
     with engine.begin() as conn:
-        truncate_tables(conn, tables, schema=schema, skip_unused=skip_unused, allow_unsafe=allow_unsafe)
+        truncate_tables(
+            conn, tables, schema=schema, skip_unused=skip_unused, allow_unsafe=allow_unsafe, keep=keep
+        )
     if mongo is not None:
         clear_collections(mongo, allow_unsafe=allow_unsafe)
     if reseed is not None:
@@ -53,6 +57,7 @@ class TruncateStrategy:
         reseed: puts the seed data back after each reset (``reseed(engine, mongo)``); without it,
             tests after the first one start from empty stores.
         skip_unused: truncate only tables that hold rows or used their sequences (wide schemas).
+        keep: tables (keys) never emptied: state the application keeps through resets.
         allow_unsafe: lift the safety guard (never for a shared database).
     """
 
@@ -67,6 +72,7 @@ class TruncateStrategy:
         skip_unused: bool = False,
         allow_unsafe: bool = False,
         schema: Schemas = None,
+        keep: Sequence[str] = (),
     ) -> None:
         self.database_url = database_url
         self.mongo = mongo
@@ -74,6 +80,7 @@ class TruncateStrategy:
         self.skip_unused = skip_unused
         self.allow_unsafe = allow_unsafe
         self.schema = schema
+        self.keep = tuple(keep)
         self._engine: Engine | None = None
         self._tables: list[str] = []
 
@@ -107,6 +114,7 @@ class TruncateStrategy:
             schema=self.schema,
             skip_unused=self.skip_unused,
             allow_unsafe=self.allow_unsafe,
+            keep=self.keep,
         )
 
     def close(self) -> None:

@@ -30,6 +30,7 @@ from seedkit.packs.plan import Planner, Row
 from seedkit.packs.validate import validate_packs
 from seedkit.stores.quoting import quote_ident
 from seedkit.stores.schema import SchemaInfo, TableInfo, reflect_schema
+from seedkit.stores.sequences import advance_sequences
 
 
 def apply_packs(
@@ -72,6 +73,7 @@ def apply_packs(
         counts = _counts(packs)
         if connection is not None and schema is not None:
             _write_postgres(connection, schema, pg_rows, counts)
+            advance_sequences(connection, schema)  # past the labels' keys
         if mongo is not None:
             _write_mongo(mongo, mongo_rows, counts, inserted_documents)
         if transaction is not None:

@@ -20,6 +20,7 @@ from typing import Any
 from bson import Decimal128
 
 from seedkit.core.clock import Clock
+from seedkit.core.volatile import injected_value
 from seedkit.errors import PackError
 from seedkit.packs.builders import build, factory_names, find_factory
 from seedkit.packs.coerce import coerce, is_structured, is_time_type, parse_json_text
@@ -80,13 +81,15 @@ class Planner:
                     self._deep(
                         record, name, raw, mongo=record.store == MONGO, need_ids=self.schema is not None
                     )
+                elif name in table.columns and table.columns[name].generated:
+                    raise record.error("is a generated column: the database computes its value", name)
                 elif name in table.columns:
                     self._column_value(record, table.columns[name], raw)
                 elif name in factory_fields:
                     self._deep(record, name, raw, mongo=False)
                 else:
                     raise record.error(
-                        f"unknown column of table {table.name!r} (columns: {', '.join(table.columns)})", name
+                        f"unknown column of table {table.key!r} (columns: {', '.join(table.columns)})", name
                     )
             except PackError as exc:
                 problems.append(exc)
@@ -136,11 +139,20 @@ class Planner:
             factory = self.factory(record)
             built = self._build(record, factory, {**given, **extra})
             for name, value in built.items():
-                if name in table.columns and name not in given:
+                if name in table.columns and name not in given and not table.columns[name].generated:
                     try:
                         values[name] = coerce(value, table.columns[name].type, clock=self.clock)
                     except ValueError as exc:
                         raise record.error(f"{record.factory} built {value!r}: {exc}", name) from None
+        for column in table.columns.values():
+            volatility = column.volatile_default
+            if column.name not in values and volatility is not None and not column.generated:
+                try:
+                    values[column.name] = injected_value(
+                        volatility, column.type, f"{table.key}.{column.name}"
+                    )
+                except TypeError as exc:
+                    raise record.error(f"{exc}; give it a value", column.name) from None
         for column in table.columns.values():
             if (
                 column.name not in values

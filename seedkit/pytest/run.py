@@ -250,14 +250,18 @@ class SeedkitRun:
         return documents is None or documents > 0
 
     def _options(self, strategy_class: type[Any], profile: Profile) -> dict[str, Any]:
-        """The options the strategy's class accepts among ``reseed`` and ``allow_unsafe``."""
+        """The options the strategy's class accepts among ``reseed``, ``allow_unsafe`` and ``keep``."""
 
         def reseed(engine: Engine, mongo: Database[Any] | None) -> None:
             assert mongo is not None
             with engine.begin() as conn:
                 seed_stores(self.settings, profile, conn, mongo)
 
-        offered: dict[str, Any] = {"reseed": reseed, "allow_unsafe": self.allow_unsafe}
+        offered: dict[str, Any] = {
+            "reseed": reseed,
+            "allow_unsafe": self.allow_unsafe,
+            "keep": self.settings.keep_tables,
+        }
         accepted = inspect.signature(strategy_class).parameters
         return {key: value for key, value in offered.items() if key in accepted}
 

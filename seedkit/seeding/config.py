@@ -89,6 +89,11 @@ class Settings:
     snapshot_dir: Path = Path("snapshots")
     allow_unsafe: bool = False
     profiles: dict[str, Profile] = field(default_factory=dict)
+    schemas: tuple[str, ...] | None = None
+    """The PostgreSQL schemas seedkit handles (the first is the default one, whose tables go by
+    their bare names); None: every application schema found in the database."""
+    keep_tables: tuple[str, ...] = ()
+    """Tables (keys: ``table`` or ``schema.table``) no reset empties and no emptiness check counts."""
 
     def profile(self, name: str) -> Profile:
         """The named profile, or a :class:`ConfigError` listing the known ones."""
@@ -157,6 +162,8 @@ _SETTINGS_KEYS = {
     "state_dir",
     "allow_unsafe",
     "profiles",
+    "schemas",
+    "keep_tables",
 }
 _PROFILE_KEYS = {
     "description",
@@ -206,7 +213,17 @@ def _parse(data: dict[str, Any], *, root: Path, source: Path | None, state_root:
         snapshot_dir=_path(state_root if source is None else root, data.get("snapshots", "snapshots")),
         allow_unsafe=_checked(data.get("allow_unsafe", False), _boolean, f"{where}: allow_unsafe"),
         profiles=profiles,
+        schemas=(_names(data["schemas"], f"{where}: schemas") or None) if "schemas" in data else None,
+        keep_tables=_names(data.get("keep_tables", []), f"{where}: keep_tables"),
     )
+
+
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    """A list of non-empty names (a single name is a list of one)."""
+    names = _as_list(value) if isinstance(value, str | list | tuple) else [value]
+    if not all(isinstance(n, str) and n for n in names):
+        raise ConfigError(f"{where}: expected a list of names, got {value!r}")
+    return tuple(names)
 
 
 def _parse_profile(name: str, body: dict[str, Any], where: str) -> Profile:

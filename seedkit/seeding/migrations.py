@@ -30,6 +30,8 @@ from sqlalchemy.engine import Connection, Engine
 from seedkit.errors import ConfigError, SchemaError
 from seedkit.seeding.config import Profile, Settings
 from seedkit.seeding.imports import import_object, project_on_path
+from seedkit.stores.baseline import record_baseline
+from seedkit.stores.schema import reflect_schema
 from seedkit.stores.urls import redact
 
 STDERR_TAIL_LINES = 8
@@ -226,14 +228,22 @@ def migrate(bind: Engine | Connection, settings: Settings, profile: Profile | No
     """Bring ``bind``'s database to head: the profile's ``migration_command``, else Alembic.
 
     ``bind``: an engine, or a connection whose transaction Alembic joins. Returns a short
-    description of what ran, for the user.
+    description of what ran, for the user. A database migrated from empty gets its baseline
+    recorded (the rows the migrations wrote; see :mod:`seedkit.stores.baseline`).
     """
+    with _transaction(bind) as conn:
+        fresh = not reflect_schema(conn, settings.schemas).tables
     if profile is not None and profile.migration_command:
         url = bind.engine.url.render_as_string(hide_password=False)
         run_migration_command(profile.migration_command, url, cwd=settings.root)
-        return f"ran {profile.migration_command!r}"
-    upgrade(bind, settings)
-    return f"alembic upgrade head ({head_revision(settings)})"
+        done = f"ran {profile.migration_command!r}"
+    else:
+        upgrade(bind, settings)
+        done = f"alembic upgrade head ({head_revision(settings)})"
+    if fresh:
+        with _transaction(bind) as conn:
+            record_baseline(conn, reflect_schema(conn, settings.schemas))
+    return done
 
 
 def libpq_url(url: str) -> str:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import difflib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -55,11 +55,13 @@ from seedkit.seeding import migrations
 from seedkit.seeding.config import Profile, Settings, Volume
 from seedkit.seeding.imports import import_module, import_object
 from seedkit.seeding.targets import Targets, open_targets, resolve_targets
+from seedkit.stores.baseline import tables_beyond_baseline
 from seedkit.stores.fingerprint import Fingerprint, fingerprint
 from seedkit.stores.mongo_state import check_mongo_destructive
 from seedkit.stores.mongo_undo import MongoRun, live_collections
 from seedkit.stores.safety import check_destructive
 from seedkit.stores.schema import reflect_schema
+from seedkit.stores.sequences import advance_sequences
 from seedkit.stores.truncate import truncate_tables
 from seedkit.stores.urls import redact
 
@@ -202,13 +204,13 @@ def ensure_mongo_indexes(db: Database[Any], settings: Settings) -> bool:
 
 
 # -- seeding -----------------------------------------------------------------------------------
-def existing_data(conn: Connection, db: Database[Any]) -> dict[str, list[str]]:
-    """The non-empty tables and collections: ``{"tables": [...], "collections": [...]}``."""
-    tables = [
-        key
-        for key, table in reflect_schema(conn).tables.items()
-        if conn.execute(sa.text(f"SELECT EXISTS (SELECT 1 FROM {table.qualified})")).scalar()
-    ]
+def existing_data(conn: Connection, db: Database[Any], keep: Sequence[str] = ()) -> dict[str, list[str]]:
+    """The tables and collections holding data: ``{"tables": [...], "collections": [...]}``.
+
+    The rows the migrations wrote (the baseline, :mod:`seedkit.stores.baseline`) and the
+    tables in ``keep`` do not count.
+    """
+    tables = tables_beyond_baseline(conn, reflect_schema(conn), keep)
     collections = [name for name in live_collections(db) if db[name].find_one({}, {"_id": 1}) is not None]
     return {"tables": tables, "collections": collections}
 
@@ -267,7 +269,7 @@ def seed_profile(
         checked = None if chosen.migrate else prepare_schema(engine, db, settings, chosen)
         if not reset:
             with engine.connect() as conn, conn.begin():
-                _refuse_existing_data(conn, db, targets)
+                _refuse_existing_data(conn, db, targets, settings.keep_tables)
         generation = None
         if checked is not None:  # the schema is there already: table volumes are checked now too
             with engine.connect() as conn, conn.begin():
@@ -308,7 +310,7 @@ def seed_profile(
                         schema = prepare_schema(conn, db, settings, chosen)
                         faults.point("seed.migrated")
                     if reset:
-                        _empty(conn, mongo_run, targets, unsafe_ok)
+                        _empty(conn, mongo_run, targets, unsafe_ok, settings.keep_tables)
                         faults.point("seed.reset")
                     _run(plan, conn, db, progress, generation)
                     faults.point("seed.before-commit")
@@ -384,7 +386,7 @@ def _run_partitioned(
                 with conn.begin():
                     mongo_run.follow(conn, reset=reset)
                     if reset:
-                        _empty(conn, mongo_run, targets, allow_unsafe)
+                        _empty(conn, mongo_run, targets, allow_unsafe, plan.settings.keep_tables)
                     if plan.packs:
                         _apply_packs(plan, conn, db, context, progress)
             except sa.exc.DBAPIError as exc:
@@ -411,6 +413,9 @@ def _run_partitioned(
                     raise SeedkitError(f"{exc}; nothing was kept: both stores are as they were") from exc
         faults.point("workers.before-commit")
         run.commit()
+    if plan.factories or plan.tables:
+        with engine.begin() as conn:
+            advance_sequences(conn)  # past the keys the volumes wrote: the application's inserts work
     return schema
 
 
@@ -458,18 +463,20 @@ def _seed_factory_partitions(
         progress(task, total, total)
 
 
-def _empty(conn: Connection, mongo_run: MongoRun, targets: Targets, allow_unsafe: bool) -> list[str]:
+def _empty(
+    conn: Connection, mongo_run: MongoRun, targets: Targets, allow_unsafe: bool, keep: Sequence[str] = ()
+) -> list[str]:
     """Truncate every table and set every Mongo collection aside (guarded; undone by a rollback)."""
     check_destructive(targets.database_url, action="reset", allow_unsafe=allow_unsafe)
     if targets.mongo_url is not None:
         check_mongo_destructive(mongo_run.db, action="reset", allow_unsafe=allow_unsafe)
-    tables = truncate_tables(conn, allow_unsafe=allow_unsafe)
+    tables = truncate_tables(conn, allow_unsafe=allow_unsafe, keep=keep)
     mongo_run.clear()
     return [*tables, *mongo_run.set_aside]
 
 
-def _refuse_existing_data(conn: Connection, db: Database[Any], targets: Targets) -> None:
-    found = existing_data(conn, db)
+def _refuse_existing_data(conn: Connection, db: Database[Any], targets: Targets, keep: Sequence[str]) -> None:
+    found = existing_data(conn, db, keep)
     if not any(found.values()):
         return
     shown = "; ".join(f"{kind} {_some(names)}" for kind, names in found.items() if names)
@@ -523,6 +530,8 @@ def _run(
             generation = generation or _plan_generation(plan, conn)
             assert generation is not None
             _generate_tables(plan, conn, generation, context, progress)
+        if plan.factories or plan.tables:
+            advance_sequences(conn)  # past the keys the volumes wrote: the application's inserts work
 
 
 def _generate_tables(
@@ -637,7 +646,7 @@ def reset_targets(settings: Settings, targets: Targets, *, allow_unsafe: bool = 
         try:
             with conn.begin():
                 mongo_run.follow(conn, reset=True)
-                emptied = _empty(conn, mongo_run, targets, unsafe_ok)
+                emptied = _empty(conn, mongo_run, targets, unsafe_ok, settings.keep_tables)
                 faults.point("reset.truncated")
         except BaseException:
             mongo_run.rollback()

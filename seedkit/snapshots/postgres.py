@@ -104,23 +104,27 @@ def save_postgres(conn: Connection, writer: Writer, schema: str, info: SchemaInf
         columns = all_columns[table]
         member = member_for("postgres", table, ".csv", index)
         column_list = ", ".join(quote_ident(c) for c, _ in columns)
-        statement = (
-            f"COPY {qualified(schema, table)} ({column_list}) TO STDOUT WITH (FORMAT csv, HEADER true)"
+        statement = (  # a query, not the table: COPY TO refuses partitioned tables
+            f"COPY (SELECT {column_list} FROM {qualified(schema, table)}) TO STDOUT WITH (FORMAT csv, HEADER true)"
         )
         messages = 0
-        with writer.member(member) as stream, driver.cursor() as cursor, cursor.copy(statement) as copy:
-            block: list[bytes | memoryview] = []
-            size = 0
-            for chunk in copy:
-                messages += 1
-                block.append(chunk)
-                size += len(chunk)
-                if size >= BLOCK:
+        try:
+            with writer.member(member) as stream, driver.cursor() as cursor, cursor.copy(statement) as copy:
+                block: list[bytes | memoryview] = []
+                size = 0
+                for chunk in copy:
+                    messages += 1
+                    block.append(chunk)
+                    size += len(chunk)
+                    if size >= BLOCK:
+                        stream.write(b"".join(block))
+                        block.clear()
+                        size = 0
+                if block:
                     stream.write(b"".join(block))
-                    block.clear()
-                    size = 0
-            if block:
-                stream.write(b"".join(block))
+        except psycopg.Error as exc:  # one line naming the table, not the driver's traceback
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SnapshotError(f"cannot save table {qualified(schema, table)}: {reason}") from None
         tables.append(
             {
                 "name": table,
@@ -212,7 +216,8 @@ def restore_postgres(
     triggered = sorted(t for t in triggered if t in qualified)
     for table in triggered:
         conn.execute(sa.text(f"ALTER TABLE {qualified[table]} DISABLE TRIGGER USER"))
-    truncate_tables(conn, list(info.tables), schema=schema, allow_unsafe=True)  # the guard ran in restore()
+    # the guard ran in restore(); the snapshot holds the baseline rows itself
+    truncate_tables(conn, list(info.tables), schema=schema, allow_unsafe=True, baseline=False)
     try:
         breakers = {(t, fk) for t, fk in info.cycle_breakers()}
     except ValueError as exc:

@@ -85,6 +85,60 @@ def postgres_parts(
     return parts
 
 
+def postgres_column_digests(
+    conn: Connection, schema: str | Sequence[str] | None = None, exclude: tuple[str, ...] = EXCLUDED_TABLES
+) -> dict[str, str]:
+    """``<table key>.<column>`` -> a digest of the column's values as a sorted multiset.
+
+    Sorting each column by its own values (not by the primary key) names exactly the columns
+    that differ between two databases: a random key differs alone, not every column ordered by
+    it. ``<table key>.*`` holds the whole-row digest, which also catches values that are the
+    same per column but paired differently. Same session settings as :func:`postgres_parts`.
+    """
+    info = reflect_schema(conn, schema, exclude)
+    digests: dict[str, str] = {}
+    with conn.begin_nested() if conn.in_transaction() else conn.begin():
+        for setting in _STABLE_SETTINGS:
+            conn.execute(sa.text(setting))
+        for key, table in info.tables.items():
+            names = list(table.columns)
+            texts = [f"coalesce(t.{quote_ident(c)}::text, E'\\\\N')" for c in names]
+            aggregates = [
+                f"md5(coalesce(string_agg({text}, E'\\x1f' ORDER BY {text}), ''))" for text in texts
+            ]
+            aggregates.append("md5(coalesce(string_agg(t::text, E'\\x1f' ORDER BY t::text), ''))")
+            row = conn.execute(sa.text(f"SELECT {', '.join(aggregates)} FROM {table.qualified} AS t")).one()
+            for name, digest in zip([*names, "*"], row, strict=True):
+                digests[f"{key}.{name}"] = str(digest)
+    return digests
+
+
+def mongo_field_digests(db: Database[Any]) -> dict[str, str]:
+    """``<collection>.<top-level field>`` -> a digest of the field's values (canonical Extended JSON,
+    a missing field marked) as a sorted multiset; ``<collection>.*`` for the indexes."""
+    digests: dict[str, str] = {}
+    for name in sorted(db.list_collection_names()):
+        if name.startswith("system."):
+            continue
+        collection = db[name]
+        values: dict[str, list[str]] = {}
+        for count, document in enumerate(collection.find({})):
+            for field_name in set(document) | set(values):
+                text = (
+                    json_util.dumps(
+                        document[field_name], json_options=json_util.CANONICAL_JSON_OPTIONS, sort_keys=True
+                    )
+                    if field_name in document
+                    else "<missing>"
+                )
+                values.setdefault(field_name, ["<missing>"] * count).append(text)
+        for field_name, texts in values.items():
+            digests[f"{name}.{field_name}"] = hashlib.sha256("\x1f".join(sorted(texts)).encode()).hexdigest()
+        indexes = sorted((n, str(list(i["key"]))) for n, i in collection.index_information().items())
+        digests[f"{name}.*"] = hashlib.sha256(repr(indexes).encode()).hexdigest()
+    return digests
+
+
 def mongo_parts(db: Database[Any]) -> dict[str, Part]:
     """Per collection: document count and a digest of canonical documents in ``_id`` order, and indexes."""
     parts: dict[str, Part] = {}

@@ -6,7 +6,6 @@ reference domain's models, so they use this reflected view instead of ORM classe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -14,20 +13,11 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from seedkit.core.volatile import Volatility, sql_volatility
 from seedkit.stores.quoting import quote_ident
 
 EXCLUDED_TABLES = ("alembic_version",)
 """Tables no feature touches (bare names, in every schema): Alembic's version table."""
-
-_CLOCK_DEFAULT = re.compile(
-    r"\b(now|clock_timestamp|statement_timestamp|transaction_timestamp|timeofday)\s*\("
-    r"|\b(current_timestamp|current_date|current_time|localtimestamp|localtime)\b",
-    re.IGNORECASE,
-)
-_RANDOM_DEFAULT = re.compile(
-    r"\b(gen_random_uuid|uuid_generate_v[14]\w*|uuidv[47]|random|gen_random_bytes|txid_current)\s*\(",
-    re.IGNORECASE,
-)
 
 SYSTEM_SCHEMA_PREFIXES = ("pg_", "seedkit_")
 """Schemas never reflected by default: PostgreSQL's own and seedkit's (the changed strategy's copies)."""
@@ -54,18 +44,10 @@ class ColumnInfo:
     sequence: str | None = None
 
     @property
-    def volatile_default(self) -> str | None:
-        """``"clock"`` when the server default reads the wall clock (``now()``, ``CURRENT_TIMESTAMP``,
-        ``clock_timestamp()``...), ``"random"`` when it reads a random source (``gen_random_uuid()``,
-        ``uuid_generate_v4()``, ``random()``...), else None. seedkit fills such columns itself.
-        """
-        if self.default is None:
-            return None
-        if _CLOCK_DEFAULT.search(self.default):
-            return "clock"
-        if _RANDOM_DEFAULT.search(self.default):
-            return "random"
-        return None
+    def volatile_default(self) -> Volatility | None:
+        """``"clock"``/``"random"`` when the server default reads the wall clock or a random source
+        (see :mod:`seedkit.core.volatile`); seedkit fills such columns itself."""
+        return sql_volatility(self.default)
 
 
 @dataclass(frozen=True)

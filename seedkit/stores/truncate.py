@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from seedkit.errors import IsolationError
+from seedkit.stores.baseline import restore_baseline
 from seedkit.stores.safety import check_destructive
 from seedkit.stores.schema import EXCLUDED_TABLES, TableInfo, reflect_schema
 
@@ -79,17 +80,21 @@ def truncate_tables(
     skip_unused: bool = False,
     allow_unsafe: bool = False,
     lock_timeout: str = "30s",
+    keep: Sequence[str] = (),
+    baseline: bool = True,
 ) -> list[str]:
     """Empty ``tables`` (keys; default: every reflected table but ``alembic_version``) in one statement.
 
     Runs inside ``conn``'s transaction (the caller commits). Identities and the sequences the
     tables use restart; tables that reference the emptied ones are emptied too (``CASCADE``).
-    Returns the tables named in the statement. Refused by the safety guard before anything
-    runs unless the target is a local test database or ``allow_unsafe`` is set.
+    Returns the tables named in the statement. Tables in ``keep`` are left alone; with
+    ``baseline``, the rows the migrations wrote are put back (:mod:`seedkit.stores.baseline`).
+    Refused by the safety guard before anything runs unless the target is a local test
+    database or ``allow_unsafe`` is set.
     """
     check_destructive(url_of(conn), action="truncate the tables of", allow_unsafe=allow_unsafe)
     info = reflect_schema(conn, schema, EXCLUDED_TABLES)
-    names = [t for t in (info.tables if tables is None else tables) if t in info.tables]
+    names = [t for t in (info.tables if tables is None else tables) if t in info.tables and t not in keep]
     if skip_unused:
         names = used_tables(conn, names, schema)
     if not names:
@@ -99,6 +104,8 @@ def truncate_tables(
     try:
         conn.execute(sa.text(statement))
         _restart_default_sequences(conn, [info.tables[t] for t in names])
+        if baseline:
+            restore_baseline(conn, info, sorted(info.dependents(names)))  # CASCADE emptied those too
     except sa.exc.OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
             raise IsolationError(

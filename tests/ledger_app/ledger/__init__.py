@@ -1,0 +1,1 @@
+"""The ledger test application (see tests/ledger_app/seedkit.toml)."""

@@ -1,0 +1,173 @@
+"""Column defaults that read the clock or a random source, database-generated keys and sequences,
+on an application's own models (not the reference domain), through every seeding path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import factory
+import pytest
+import sqlalchemy as sa
+from seedkit_reference.model_factories import UserFactory
+from seedkit_reference.models import Organization
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+import seedkit
+from seedkit.bulk import BulkSeeder
+from seedkit.core.declarations import IntegerFor
+from seedkit.core.determinism import deterministic
+from seedkit.factories.binding import bind
+from seedkit.isolation import RollbackStrategy
+from seedkit.stores.sequences import advance_sequences
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Category(Base):
+    __tablename__ = "categories"
+    id: Mapped[int] = mapped_column(sa.Integer, sa.Identity(always=True), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(50))
+
+
+class Item(Base):
+    __tablename__ = "items"
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    category_id: Mapped[int] = mapped_column(sa.ForeignKey("categories.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    stamped: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=dt.datetime.now)
+    token: Mapped[uuid.UUID] = mapped_column(sa.Uuid, server_default=sa.text("gen_random_uuid()"))
+    category: Mapped[Category] = relationship()
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)  # serial
+    label: Mapped[str] = mapped_column(sa.String(50))
+
+
+class CategoryFactory(seedkit.SQLAlchemyFactory):
+    class Meta:
+        model = Category
+
+    name = factory.Sequence(lambda n: f"category {n}")
+
+
+class ItemFactory(seedkit.SQLAlchemyFactory):
+    class Meta:
+        model = Item
+
+    category = factory.SubFactory(CategoryFactory)
+
+
+class TagFactory(seedkit.SQLAlchemyFactory):
+    class Meta:
+        model = Tag
+
+    id = IntegerFor("tags")
+    label = factory.Faker("word")
+
+
+@pytest.fixture
+def app_engine(empty_db_url: str) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(empty_db_url)
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def items(engine: sa.Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        query = "SELECT id, category_id, created_at, stamped, token FROM items ORDER BY created_at, id"
+        return [tuple(row) for row in conn.execute(sa.text(query))]
+
+
+def reset(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE items, categories, tags RESTART IDENTITY"))
+
+
+def per_object(engine: sa.Engine) -> list[tuple[Any, ...]]:
+    with deterministic(5, start="2025-02-01T10:00:00Z"), Session(engine) as session, bind(session=session):
+        ItemFactory.create_batch(3)
+        session.commit()
+    return items(engine)
+
+
+def bulk(engine: sa.Engine) -> list[tuple[Any, ...]]:
+    with deterministic(5, start="2025-02-01T10:00:00Z"), engine.connect() as conn:
+        with BulkSeeder(conn) as seeder:
+            seeder.create(ItemFactory, 3)
+        conn.commit()
+    return items(engine)
+
+
+def test_clock_and_random_defaults_come_from_the_context_on_the_per_object_path(
+    app_engine: sa.Engine,
+) -> None:
+    first = per_object(app_engine)
+    reset(app_engine)
+    second = per_object(app_engine)
+    assert first == second
+    created = [row[2] for row in first]
+    assert created[0] == dt.datetime(2025, 2, 1, 10, tzinfo=dt.UTC) and created == sorted(set(created))
+    assert all(row[3].year == 2025 for row in first)  # datetime.now default: the injected clock
+
+
+def test_the_bulk_path_fills_them_too_and_reserves_database_generated_parent_keys(
+    app_engine: sa.Engine,
+) -> None:
+    first = bulk(app_engine)  # categories' identity keys: reserved from the sequence, not null
+    assert [row[1] for row in first] == [1, 2, 3]
+    reset(app_engine)
+    assert bulk(app_engine) == first
+    reset(app_engine)
+    assert per_object(app_engine) == first  # the same rows as the per-object path
+
+
+def test_explicit_serial_keys_move_the_sequence_past_them(app_engine: sa.Engine) -> None:
+    with deterministic(1), app_engine.connect() as conn:
+        with BulkSeeder(conn) as seeder:
+            seeder.create(TagFactory, 4)
+        assert advance_sequences(conn) == ['"public"."tags_id_seq"']
+        conn.commit()
+    with app_engine.begin() as conn:
+        new_id = conn.execute(sa.text("INSERT INTO tags (label) VALUES ('own') RETURNING id")).scalar()
+    assert new_id == 5
+
+
+def test_rollback_strategy_puts_back_the_sequences_a_test_used(
+    app_engine: sa.Engine, empty_db_url: str
+) -> None:
+    strategy = RollbackStrategy(empty_db_url)
+    strategy.prepare()
+    try:
+        for _ in range(2):
+            handle = strategy.begin()
+            assert handle.session is not None
+            tag = Tag(label="t")
+            handle.session.add(tag)
+            handle.session.flush()
+            assert tag.id == 1  # every test sees the sequence where the seed left it
+            strategy.end(handle)
+    finally:
+        strategy.close()
+
+
+def test_get_or_create_finding_the_row_writes_no_subfactory_parent(engine: sa.Engine) -> None:
+    class UserByEmailFactory(UserFactory):
+        class Meta:
+            sqlalchemy_get_or_create = ("email",)
+
+    with Session(engine) as session, deterministic(seed=3), bind(session=session):
+        existing = UserFactory(email="ada@example.com")
+        session.commit()
+        organizations = session.scalar(sa.select(sa.func.count()).select_from(Organization))
+        again = UserByEmailFactory(email="ada@example.com")
+        session.commit()
+        assert again.id == existing.id
+        assert session.scalar(sa.select(sa.func.count()).select_from(Organization)) == organizations

@@ -1,0 +1,146 @@
+"""An application outside the reference domain (tests/ledger_app): every promise holds on it.
+
+The ledger has a second schema (``billing``), a serial key, a ``GENERATED ALWAYS`` identity key,
+clock defaults (``now()``, ``CURRENT_TIMESTAMP``), random defaults (``uuid.uuid4``,
+``gen_random_uuid()``), a data migration (roles) and a partitioned table (invoices).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import create_database, drop_database
+from test_cli import run_cli
+
+from seedkit.isolation import TruncateStrategy
+from seedkit.seeding.config import load_settings
+from seedkit.seeding.runner import seed_stores
+from seedkit.stores.fingerprint import fingerprint
+from seedkit.stores.mongo import connect as connect_mongo
+
+APP = Path(__file__).resolve().parent / "ledger_app"
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Path:
+    """A copy of the ledger project (commands write their state beside the configuration)."""
+    shutil.copytree(APP, tmp_path / "ledger_app", ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path / "ledger_app"
+
+
+@pytest.fixture
+def second_db_url(pg_server_url: str) -> Iterator[str]:
+    name = "ledger_second_test"
+    drop_database(pg_server_url, name)
+    yield create_database(pg_server_url, name)
+    drop_database(pg_server_url, name)
+
+
+def seed(ledger: Path, url: str, *args: str) -> dict[str, object]:
+    result = run_cli("seed", "--profile", "demo", "--database-url", url, "--json", *args, cwd=ledger)
+    assert result.returncode == 0, result.stderr
+    report: dict[str, object] = json.loads(result.stdout)
+    return report
+
+
+def query(url: str, statement: str) -> list[tuple[object, ...]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(sa.text(statement))
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def test_seeded_twice_from_fresh_databases_gives_one_fingerprint(
+    ledger: Path, empty_db_url: str, second_db_url: str
+) -> None:
+    first = seed(ledger, empty_db_url)  # the migrated roles are no obstacle: they are the baseline
+    second = seed(ledger, second_db_url)
+    assert first["rows"] == {
+        "billing.accounts": 7,
+        "billing.invoices": 7,
+        "customers": 9,
+        "roles": 2,
+        "settings": 0,
+    }
+    assert first["fingerprint"] == second["fingerprint"]
+    # the clock and random defaults came from the injected clock and IDs
+    assert query(empty_db_url, "SELECT min(created_at) FROM customers")[0][0].year == 2025  # type: ignore[union-attr]
+    assert query(empty_db_url, "SELECT count(DISTINCT token) FROM billing.accounts") == [(7,)]
+
+
+def test_the_application_inserts_after_seeding(ledger: Path, empty_db_url: str) -> None:
+    seed(ledger, empty_db_url)
+    # serial and identity keys: the sequences were moved past every seeded key
+    (customer,) = query(
+        empty_db_url,
+        "INSERT INTO customers (name, role_id, public_id) VALUES ('New', 2, gen_random_uuid()) RETURNING id",
+    )[0]
+    assert customer == 1 + max(
+        row[0] for row in query(empty_db_url, "SELECT id FROM customers WHERE name <> 'New'")
+    )  # type: ignore[operator]
+    query(empty_db_url, f"INSERT INTO billing.accounts (customer_id) VALUES ({customer})")
+    assert query(empty_db_url, "INSERT INTO roles (name) VALUES ('auditor') RETURNING id") == [(3,)]
+
+
+def test_fingerprint_check_is_clean_and_names_a_leaky_factory(ledger: Path, empty_db_url: str) -> None:
+    # the scratch databases go on the target's server; the target itself stays empty
+    clean = run_cli("fingerprint", "--check", "--profile", "demo", "--database-url", empty_db_url, cwd=ledger)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "seeded twice: the same data" in clean.stdout
+
+    leaky = run_cli(
+        "fingerprint", "--check", "--profile", "leaky", "--json", "--database-url", empty_db_url, cwd=ledger
+    )
+    assert leaky.returncode == 1, leaky.stderr
+    report = json.loads(leaky.stdout)
+    assert report["differing"] == ["pg:customers.*", "pg:customers.public_id"]
+    assert query(empty_db_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
+
+
+def test_truncate_strategy_returns_to_the_seeded_state_with_the_migrations_rows(
+    ledger: Path, empty_db_url: str
+) -> None:
+    seed(ledger, empty_db_url)
+    engine = sa.create_engine(empty_db_url)
+    with engine.connect() as conn:
+        seeded = fingerprint(conn).parts
+    engine.dispose()
+    settings = load_settings(ledger / "seedkit.toml")
+    profile = settings.profile("demo")
+    mongo = connect_mongo(None, "ledger_test")
+    query(empty_db_url, "INSERT INTO settings VALUES ('plugin_version', '7')")
+
+    def reseed(engine: sa.Engine, db: object) -> None:
+        with engine.begin() as conn:
+            seed_stores(settings, profile, conn, mongo)
+
+    strategy = TruncateStrategy(empty_db_url, mongo, reseed=reseed, keep=settings.keep_tables)
+    strategy.prepare()
+    try:
+        handle = strategy.begin()
+        query(
+            empty_db_url,
+            "INSERT INTO customers (name, role_id, public_id) VALUES ('T', 1, gen_random_uuid())",
+        )
+        query(empty_db_url, "DELETE FROM billing.invoices")
+        strategy.end(handle)
+        with strategy.engine.connect() as conn:
+            after = fingerprint(conn)
+        assert query(empty_db_url, "SELECT name FROM roles ORDER BY id") == [("admin",), ("member",)]
+        assert query(empty_db_url, "SELECT value FROM settings") == [("7",)]
+        assert after.parts["pg:customers"].count == 9
+        # everything but the kept settings row is as seeded (sequences included)
+        assert {k: p for k, p in after.parts.items() if k != "pg:settings"} == {
+            k: p for k, p in seeded.items() if k != "pg:settings"
+        }
+        assert query(empty_db_url, "INSERT INTO roles (name) VALUES ('auditor') RETURNING id") == [(3,)]
+    finally:
+        strategy.close()
