@@ -217,3 +217,24 @@ def test_portable_snapshot_of_a_schema_with_a_partitioned_table_round_trips(
     with app.connect() as conn:
         assert fingerprint(conn, schema="billing") == before
     assert sql(app, "SELECT id, doubled FROM billing.invoices_2026") == [(2, 40)]
+
+
+def test_the_schemas_setting_limits_what_seedkit_looks_at(tmp_path: Path, app: sa.Engine) -> None:
+    from seedkit.seeding.config import load_settings
+    from seedkit.seeding.runner import existing_data
+    from seedkit.stores.mongo import connect
+
+    config = tmp_path / "seedkit.toml"
+    config.write_text('schemas = ["billing"]\nkeep_tables = ["accounts"]\n')
+    settings = load_settings(config)
+    assert (settings.schemas, settings.keep_tables) == (("billing",), ("accounts",))
+    sql(
+        app,
+        "INSERT INTO customers (name) VALUES ('a')",
+        "INSERT INTO billing.accounts (customer_id, label) VALUES (1, 'main')",
+    )
+    mongo = connect(None, "schemas_test")
+    with app.connect() as conn:
+        assert existing_data(conn, mongo)["tables"] == ["billing.accounts", "customers"]
+        assert existing_data(conn, mongo, schemas=settings.schemas)["tables"] == ["accounts"]
+        assert existing_data(conn, mongo, settings.keep_tables, settings.schemas)["tables"] == []

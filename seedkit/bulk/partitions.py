@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import factory
 import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
@@ -38,10 +39,13 @@ from seedkit import faults
 from seedkit.bulk.collect import CollectingDatabase
 from seedkit.bulk.coordinator import Coordinator, join_run, prepare_transaction
 from seedkit.bulk.executors import PartitionExecutor, open_executor
+from seedkit.bulk.rows import int_range
 from seedkit.bulk.seeder import DEFAULT_CHUNK_SIZE, MONGO_BATCH, BulkSeeder
 from seedkit.core.clock import DEFAULT_START
+from seedkit.core.declarations import IntegerFor
 from seedkit.core.determinism import Deterministic, deterministic
-from seedkit.errors import SeedkitError
+from seedkit.core.ids import DEFAULT_INT_STRIDE
+from seedkit.errors import FactoryError, SeedkitError
 from seedkit.factories.binding import bind
 
 DEFAULT_PARTITION_SIZE = 10_000
@@ -145,6 +149,8 @@ def seed_partitioned(
     if partition_size < 1:
         raise ValueError("partition_size must be >= 1")
     specs = [v if isinstance(v, VolumeSpec) else VolumeSpec(*v) for v in volumes]
+    stride = context.int_stride if context is not None else DEFAULT_INT_STRIDE
+    check_key_ranges(specs, partition_size, stride)
     result = PartitionedResult(workers=workers)
     engine = sa.create_engine(url)
     opened_executor = (
@@ -199,6 +205,46 @@ def seed_partitioned(
     finally:
         engine.dispose()
     return result
+
+
+def check_key_ranges(specs: Sequence[VolumeSpec], partition_size: int, stride: int) -> None:
+    """Refuse, before anything is written, partitions whose keys would not fit an integer column.
+
+    Partition ``p``'s ``IntegerFor`` keys and factory sequences start at ``p * stride``: a
+    volume cut into many partitions reaches past ``integer`` (from partition 3 with the
+    default stride). Each factory's ``IntegerFor`` and ``Sequence`` declarations feeding a
+    ``smallint``/``integer`` column of its model (its SubFactories' too) are checked.
+    """
+    last = 0
+    for spec in specs:
+        if spec.count > partition_size:
+            last += len(plan_partitions(spec.count, partition_size))
+    if last == 0:
+        return
+    highest_key = last * stride + partition_size
+    seen: set[type] = set()
+    pending = [spec.factory for spec in specs if spec.count > partition_size]
+    while pending:
+        factory_class = pending.pop()
+        if factory_class in seen:
+            continue
+        seen.add(factory_class)
+        table = getattr(getattr(factory_class._meta, "model", None), "__table__", None)
+        for name, declaration in factory_class._meta.declarations.items():
+            if isinstance(declaration, factory.SubFactory):
+                pending.append(declaration.get_factory())
+                continue
+            if not isinstance(declaration, IntegerFor | factory.Sequence) or table is None:
+                continue
+            column = table.columns.get(name)
+            bounds = int_range(column.type) if column is not None else None
+            if bounds is not None and highest_key > bounds[1]:
+                kind = "IntegerFor" if isinstance(declaration, IntegerFor) else "Sequence"
+                raise FactoryError(
+                    f"{factory_class.__name__}.{name} ({kind}) feeds {table.name}.{name} ({column.type}): "
+                    f"with {last} partitions its keys reach {highest_key:,}, past {bounds[1]:,}; make the "
+                    "column bigint, use larger partitions (--partition-size) or seed without --workers"
+                )
 
 
 @contextmanager

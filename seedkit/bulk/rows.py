@@ -22,6 +22,17 @@ from seedkit.errors import FactoryError
 _MISSING = object()
 
 
+def int_range(type_: sa.types.TypeEngine[Any]) -> tuple[int, int] | None:
+    """The values an integer column's type holds (``smallint``, ``integer``, ``bigint``), else None."""
+    if isinstance(type_, sa.BigInteger):
+        return -(2**63), 2**63 - 1
+    if isinstance(type_, sa.SmallInteger):
+        return -(2**15), 2**15 - 1
+    if isinstance(type_, sa.Integer):
+        return -(2**31), 2**31 - 1
+    return None
+
+
 @dataclass(frozen=True)
 class _ForeignKeySource:
     """A many-to-one relationship: ``(column index, target attribute)`` pairs to copy."""
@@ -73,6 +84,11 @@ class TableLayout:
             )
             for inject, col in zip(injected, self.columns, strict=True)
         ]
+        self.int_ranges: list[tuple[int, int, int]] = [
+            (i, *bounds) for i, col in enumerate(self.columns) if (bounds := int_range(col.type)) is not None
+        ]
+        """``(column index, lowest, highest)`` of the integer columns: binary COPY would wrap a value
+        out of range without an error, so the seeder checks them first."""
         primary_key = list(self.table.primary_key.columns)
         self.reserved_key: tuple[str, sa.Column[Any]] | None = None
         """``(attribute, column)`` of a single-column key the database generates from a sequence

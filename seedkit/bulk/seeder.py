@@ -37,6 +37,7 @@ from sqlalchemy.orm.attributes import instance_state
 from seedkit.bulk.collect import CollectingDatabase, CollectingSession
 from seedkit.bulk.copy import CopyJob, CopyWriter
 from seedkit.bulk.rows import MISSING, TableLayout
+from seedkit.core.determinism import current
 from seedkit.errors import FactoryError
 from seedkit.factories.binding import bind
 from seedkit.factories.builder import lean_builds
@@ -223,6 +224,7 @@ class BulkSeeder:
         jobs = []
         for table in self._tables_in_order(frozenset(by_table)):
             layout, rows = by_table[table]
+            _check_int_ranges(layout, rows)
             columns, finished = _finish_rows(layout, rows)
             jobs.append(CopyJob(table.schema, table.name, columns, finished))
             self.rows[table.name] += len(finished)
@@ -315,6 +317,22 @@ def _sync_children(layout: TableLayout, parent: Any) -> None:
         for child in children:
             for child_attribute, parent_attribute in sync.child_pairs:
                 setattr(child, child_attribute, getattr(parent, parent_attribute))
+
+
+def _check_int_ranges(layout: TableLayout, rows: list[list[Any]]) -> None:
+    """Refuse, naming table, column and partition, an integer the column's type cannot hold."""
+    for i, lowest, highest in layout.int_ranges:
+        values = [value for row in rows if type(value := row[i]) is int]
+        if not values:
+            continue
+        for value in (min(values), max(values)):
+            if not lowest <= value <= highest:
+                partition = current().partition
+                where = f" (partition {partition})" if partition else ""
+                raise FactoryError(
+                    f"bulk seeding{where}: {layout.table.name}.{layout.names[i]} = {value} does not fit "
+                    f"{layout.columns[i].type} ({lowest}..{highest}); nothing of this chunk was written"
+                )
 
 
 def _finish_rows(layout: TableLayout, rows: list[list[Any]]) -> tuple[tuple[str, ...], list[list[Any]]]:

@@ -260,9 +260,9 @@ def fingerprint(
     if check:
         _check(profile, database_url, mongo_url, json_output, config, seed)
         return
-    _, targets = settings_and_targets(config, profile, database_url, mongo_url)
+    settings, targets = settings_and_targets(config, profile, database_url, mongo_url)
     with open_targets(targets) as (engine, db), engine.connect() as conn:
-        result = compute(conn, db)
+        result = compute(conn, db, settings.schemas)
     if json_output:
         parts = {key: {"count": p.count, "digest": p.digest} for key, p in sorted(result.parts.items())}
         print_json({"fingerprint": result.digest, "parts": parts})

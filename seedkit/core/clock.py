@@ -121,3 +121,15 @@ class Clock:
 
     def __repr__(self) -> str:
         return f"Clock(now={self._now.isoformat()}, step={self.step})"
+
+
+def column_time(value: datetime, timezone: bool) -> datetime:
+    """``value`` as a ``timestamptz`` (``timezone``) or ``timestamp`` column should get it.
+
+    The one rule on every path (packs, per-object factories, bulk): a naive datetime means
+    UTC. An aware one going into ``timestamp without time zone`` is converted to UTC first. So
+    the stored instant never depends on the server's ``TimeZone``.
+    """
+    if timezone:
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)

@@ -30,6 +30,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 
 import factory
@@ -50,6 +51,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm.mapper import _event_on_init
 
+from seedkit.core.clock import column_time
 from seedkit.core.determinism import current, ensure_active
 from seedkit.core.volatile import column_volatility, injector
 from seedkit.factories.asynchronous import create_async, create_batch_async, sync_session_of
@@ -470,20 +472,45 @@ def _volatile_columns(model: type) -> tuple[tuple[str, Callable[[], Any]], ...]:
     return tuple(found)
 
 
+@functools.cache
+def _datetime_columns(model: type) -> tuple[tuple[str, bool], ...]:
+    """``(attribute, timezone)`` of the model's ``DateTime`` columns."""
+    mapper = _mapper(model)
+    if mapper is None:
+        return ()
+    return tuple(
+        (prop.key, bool(prop.columns[0].type.timezone))
+        for prop in mapper.column_attrs
+        if isinstance(prop.columns[0], sa.Column) and isinstance(prop.columns[0].type, sa.DateTime)
+    )
+
+
 def _fill_volatile(obj: Any) -> None:
-    """Set the attributes :func:`_volatile_columns` names that the factory left unset."""
+    """Set the attributes :func:`_volatile_columns` names that the factory left unset, and give
+    every datetime the column's form (:func:`~seedkit.core.clock.column_time`: naive means UTC)."""
     model: type = type(obj)
     volatile = _volatile_columns(model)
-    if not volatile:
+    times = _datetime_columns(model)
+    if not volatile and not times:
         return
     values = obj.__dict__
     plain = _plain_columns(model) if lean_building() else None
+
+    def put(key: str, value: Any) -> None:
+        if plain is not None and key in plain:
+            values[key] = value
+        else:
+            setattr(obj, key, value)
+
     for key, make in volatile:
         if key not in values:
-            if plain is not None and key in plain:
-                values[key] = make()
-            else:
-                setattr(obj, key, make())
+            put(key, make())
+    for key, timezone in times:
+        value = values.get(key)
+        if isinstance(value, datetime):
+            fixed = column_time(value, timezone)
+            if fixed is not value:
+                put(key, fixed)
 
 
 _DECLARATIVE_CONSTRUCTOR = decl_api._declarative_constructor

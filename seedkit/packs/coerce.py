@@ -7,9 +7,11 @@ with a short reason; the caller adds file, record and field.
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -201,18 +203,28 @@ def _interval(value: Any) -> timedelta:
 
 
 def _string(value: Any, type_: sa.String) -> str:
+    enums = getattr(type_, "enums", None)
+    if isinstance(value, enum.Enum):  # a factory's Python Enum member, as volumes accept it
+        value = _enum_label(value, enums)
     if isinstance(value, str):
         text = value
     elif isinstance(value, int | Decimal | uuid.UUID | ObjectId) and not isinstance(value, bool):
         text = str(value)
     else:
         raise ValueError(f"expected text, got {_shown(value)} (quote it to store it as text)")
-    enums = getattr(type_, "enums", None)
     if enums and text not in enums:
         raise ValueError(f"{text!r} is not one of {', '.join(map(repr, enums))}")
     if type_.length is not None and len(text) > type_.length:
         raise ValueError(f"{text!r} is longer than {type_.length} characters ({type_name(type_)})")
     return text
+
+
+def _enum_label(member: enum.Enum, labels: Sequence[str] | None) -> str:
+    """The label a Python Enum member stands for: its name (SQLAlchemy's ``Enum`` stores names),
+    or its value when that is one of the column's labels."""
+    if labels and member.name not in labels and isinstance(member.value, str) and member.value in labels:
+        return member.value
+    return member.name
 
 
 def jsonable(value: Any) -> Any:

@@ -40,19 +40,26 @@ def apply_packs(
     mongo: Database[Any] | None,
     context: Deterministic,
     factory_modules: Sequence[str | ModuleType] = (),
+    schema: str | Sequence[str] | None = None,
 ) -> dict[str, int]:
     """Write ``packs`` (dependencies first, as :func:`resolve_packs` returns them).
 
     Returns the number of rows or documents written per ``pg:<table>`` / ``mongo:<collection>``.
     Raises PackError (naming file, record and field) and leaves both stores as they were.
     Times, IDs and factory values come from ``context`` (activated for the load if it is not the active one).
+    ``schema``: the PostgreSQL schemas reflected (one, several; default: every application schema).
     """
     packs = list(packs)
     _require_stores(packs, connection, mongo)
     if context is not current():
         with activate(context):
             return apply_packs(
-                packs, connection=connection, mongo=mongo, context=context, factory_modules=factory_modules
+                packs,
+                connection=connection,
+                mongo=mongo,
+                context=context,
+                factory_modules=factory_modules,
+                schema=schema,
             )
     modules = import_modules(factory_modules)
     transaction = None
@@ -61,19 +68,19 @@ def apply_packs(
     inserted_documents: list[tuple[str, Any]] = []
     collections_before = set(mongo.list_collection_names()) if mongo is not None else set()
     try:
-        schema = reflect_schema(connection) if connection is not None else None
-        problems = validate_packs(packs, schema=schema, factory_modules=modules)
+        info = reflect_schema(connection, schema) if connection is not None else None
+        problems = validate_packs(packs, schema=info, factory_modules=modules)
         if problems:
             raise _summary(problems)
-        planner = Planner(Labels(packs, schema), schema, context.clock, modules)
-        pg_rows = _plan_postgres(planner, packs, schema)
+        planner = Planner(Labels(packs, info), info, context.clock, modules)
+        pg_rows = _plan_postgres(planner, packs, info)
         mongo_rows = [
             planner.row(r) for pack in packs for f in pack.files if f.store == MONGO for r in f.records
         ]
         counts = _counts(packs)
-        if connection is not None and schema is not None:
-            _write_postgres(connection, schema, pg_rows, counts)
-            advance_sequences(connection, schema)  # past the labels' keys
+        if connection is not None and info is not None:
+            _write_postgres(connection, info, pg_rows, counts)
+            advance_sequences(connection, info)  # past the labels' keys
         if mongo is not None:
             _write_mongo(mongo, mongo_rows, counts, inserted_documents)
         if transaction is not None:

@@ -26,7 +26,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from seedkit.errors import ConfigError, IsolationError
-from seedkit.isolation import STRATEGIES, Handle, SnapshotStrategy, Strategy
+from seedkit.isolation import STRATEGIES, Handle, SnapshotStrategy, Strategy, TruncateStrategy
 from seedkit.isolation import create_strategy as _create_strategy
 from seedkit.pytest.seeding import build_template, seed_mongo_only, template_mongo_documents
 from seedkit.pytest.server import start_shared_embedded
@@ -262,6 +262,8 @@ class SeedkitRun:
             "allow_unsafe": self.allow_unsafe,
             "keep": self.settings.keep_tables,
         }
+        if strategy_class is TruncateStrategy:  # the others take one schema (changed) or none
+            offered["schema"] = self.settings.schemas
         accepted = inspect.signature(strategy_class).parameters
         return {key: value for key, value in offered.items() if key in accepted}
 

@@ -85,7 +85,7 @@ def check_determinism(
                     embedded=False,
                 )
                 seed_profile(settings, chosen, scratch, seed=seed)
-                results.append(_digests(scratch))
+                results.append(_digests(scratch, settings.schemas))
         finally:
             for name in created:  # made by this check: dropped whatever the server's name or host
                 admin.drop(name, allow_unsafe=True)
@@ -100,11 +100,11 @@ def check_determinism(
     return CheckReport(chosen.name, (first, second), tuple(differing))
 
 
-def _digests(targets: Targets) -> tuple[str, dict[str, str]]:
+def _digests(targets: Targets, schemas: tuple[str, ...] | None) -> tuple[str, dict[str, str]]:
     with open_targets(targets) as (engine, db), engine.connect() as conn:
-        digests = {f"pg:{key}": value for key, value in postgres_column_digests(conn).items()}
+        digests = {f"pg:{key}": value for key, value in postgres_column_digests(conn, schemas).items()}
         digests.update({f"mongo:{key}": value for key, value in mongo_field_digests(db).items()})
-        return fingerprint(conn, db).digest, digests
+        return fingerprint(conn, db, schemas).digest, digests
 
 
 __all__ = ["SCRATCH_PREFIX", "CheckReport", "check_determinism"]

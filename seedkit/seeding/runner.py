@@ -45,9 +45,10 @@ from seedkit import faults
 from seedkit.bulk import DEFAULT_PARTITION_SIZE, BulkSeeder, VolumeSpec, seed_partitioned
 from seedkit.bulk.coordinator import JOURNAL_DIR, Coordinator, check_prepared_transactions
 from seedkit.bulk.executors import PartitionExecutor, open_executor
-from seedkit.bulk.partitions import plan_partitions
+from seedkit.bulk.partitions import check_key_ranges, plan_partitions
 from seedkit.core.clock import parse_instant
 from seedkit.core.determinism import Deterministic, deterministic
+from seedkit.core.ids import DEFAULT_INT_STRIDE
 from seedkit.errors import ConfigError, FactoryError, SeedkitError
 from seedkit.generate import GenerationPlan, TableVolume, generate, plan_tables, try_sample
 from seedkit.packs import Pack, apply_packs, resolve_packs, validate_packs
@@ -204,13 +205,16 @@ def ensure_mongo_indexes(db: Database[Any], settings: Settings) -> bool:
 
 
 # -- seeding -----------------------------------------------------------------------------------
-def existing_data(conn: Connection, db: Database[Any], keep: Sequence[str] = ()) -> dict[str, list[str]]:
+def existing_data(
+    conn: Connection, db: Database[Any], keep: Sequence[str] = (), schemas: Sequence[str] | None = None
+) -> dict[str, list[str]]:
     """The tables and collections holding data: ``{"tables": [...], "collections": [...]}``.
 
     The rows the migrations wrote (the baseline, :mod:`seedkit.stores.baseline`) and the
-    tables in ``keep`` do not count.
+    tables in ``keep`` do not count; ``schemas``: the schemas looked at (default: every
+    application schema).
     """
-    tables = tables_beyond_baseline(conn, reflect_schema(conn), keep)
+    tables = tables_beyond_baseline(conn, reflect_schema(conn, schemas), keep)
     collections = [name for name in live_collections(db) if db[name].find_one({}, {"_id": 1}) is not None]
     return {"tables": tables, "collections": collections}
 
@@ -258,6 +262,12 @@ def seed_profile(
         targets = resolve_targets(settings, chosen, database_url=database_url, mongo_url=mongo_url)
     plan = _plan(settings, chosen, seed)
     _check_packs(plan)
+    if workers is not None:  # keys of many partitions must fit their columns
+        specs = [VolumeSpec(cls, volume.count, volume.fields) for volume, cls in plan.factories]
+        try:
+            check_key_ranges(specs, partition_size, DEFAULT_INT_STRIDE)
+        except FactoryError as exc:
+            raise FactoryError(f"profile {chosen.name!r}: {exc}") from None
     # ... the production guard on the URL (before connecting: a missing database is refused too),
     targets = targets or resolve_targets(settings, chosen, database_url=database_url, mongo_url=mongo_url)
     if reset:
@@ -269,7 +279,7 @@ def seed_profile(
         checked = None if chosen.migrate else prepare_schema(engine, db, settings, chosen)
         if not reset:
             with engine.connect() as conn, conn.begin():
-                _refuse_existing_data(conn, db, targets, settings.keep_tables)
+                _refuse_existing_data(conn, db, targets, settings)
         generation = None
         if checked is not None:  # the schema is there already: table volumes are checked now too
             with engine.connect() as conn, conn.begin():
@@ -298,7 +308,7 @@ def seed_profile(
                     runner,
                 )
             with engine.connect() as conn:
-                result = fingerprint(conn, db)
+                result = fingerprint(conn, db, settings.schemas)
             return _report(plan, targets, done, reset, result, time.perf_counter() - started)
         schema = checked or _migrate_outside(engine, db, settings, chosen)
         with engine.connect() as conn:
@@ -310,7 +320,7 @@ def seed_profile(
                         schema = prepare_schema(conn, db, settings, chosen)
                         faults.point("seed.migrated")
                     if reset:
-                        _empty(conn, mongo_run, targets, unsafe_ok, settings.keep_tables)
+                        _empty(conn, mongo_run, targets, unsafe_ok, settings)
                         faults.point("seed.reset")
                     _run(plan, conn, db, progress, generation)
                     faults.point("seed.before-commit")
@@ -322,7 +332,7 @@ def seed_profile(
                 raise
             faults.point("seed.committed")
             mongo_run.commit()
-            result = fingerprint(conn, db)  # of what was committed
+            result = fingerprint(conn, db, settings.schemas)  # of what was committed
     return _report(plan, targets, schema, reset, result, time.perf_counter() - started)
 
 
@@ -386,7 +396,7 @@ def _run_partitioned(
                 with conn.begin():
                     mongo_run.follow(conn, reset=reset)
                     if reset:
-                        _empty(conn, mongo_run, targets, allow_unsafe, plan.settings.keep_tables)
+                        _empty(conn, mongo_run, targets, allow_unsafe, plan.settings)
                     if plan.packs:
                         _apply_packs(plan, conn, db, context, progress)
             except sa.exc.DBAPIError as exc:
@@ -415,7 +425,7 @@ def _run_partitioned(
         run.commit()
     if plan.factories or plan.tables:
         with engine.begin() as conn:
-            advance_sequences(conn)  # past the keys the volumes wrote: the application's inserts work
+            advance_sequences(conn, reflect_schema(conn, plan.settings.schemas))  # the app's inserts work
     return schema
 
 
@@ -464,19 +474,21 @@ def _seed_factory_partitions(
 
 
 def _empty(
-    conn: Connection, mongo_run: MongoRun, targets: Targets, allow_unsafe: bool, keep: Sequence[str] = ()
+    conn: Connection, mongo_run: MongoRun, targets: Targets, allow_unsafe: bool, settings: Settings
 ) -> list[str]:
     """Truncate every table and set every Mongo collection aside (guarded; undone by a rollback)."""
     check_destructive(targets.database_url, action="reset", allow_unsafe=allow_unsafe)
     if targets.mongo_url is not None:
         check_mongo_destructive(mongo_run.db, action="reset", allow_unsafe=allow_unsafe)
-    tables = truncate_tables(conn, allow_unsafe=allow_unsafe, keep=keep)
+    tables = truncate_tables(
+        conn, allow_unsafe=allow_unsafe, keep=settings.keep_tables, schema=settings.schemas
+    )
     mongo_run.clear()
     return [*tables, *mongo_run.set_aside]
 
 
-def _refuse_existing_data(conn: Connection, db: Database[Any], targets: Targets, keep: Sequence[str]) -> None:
-    found = existing_data(conn, db, keep)
+def _refuse_existing_data(conn: Connection, db: Database[Any], targets: Targets, settings: Settings) -> None:
+    found = existing_data(conn, db, settings.keep_tables, settings.schemas)
     if not any(found.values()):
         return
     shown = "; ".join(f"{kind} {_some(names)}" for kind, names in found.items() if names)
@@ -531,7 +543,8 @@ def _run(
             assert generation is not None
             _generate_tables(plan, conn, generation, context, progress)
         if plan.factories or plan.tables:
-            advance_sequences(conn)  # past the keys the volumes wrote: the application's inserts work
+            # past the keys the volumes wrote: the application's inserts work
+            advance_sequences(conn, reflect_schema(conn, plan.settings.schemas))
 
 
 def _generate_tables(
@@ -569,7 +582,12 @@ def _apply_packs(
         progress(task, 0, 1)
     try:
         apply_packs(
-            plan.packs, connection=conn, mongo=db, context=context, factory_modules=plan.factory_modules
+            plan.packs,
+            connection=conn,
+            mongo=db,
+            context=context,
+            factory_modules=plan.factory_modules,
+            schema=plan.settings.schemas,
         )
     except sa.exc.SQLAlchemyError as exc:
         raise SeedkitError(f"profile {plan.profile.name!r}: {task}: {_reason(exc)}") from exc
@@ -646,7 +664,7 @@ def reset_targets(settings: Settings, targets: Targets, *, allow_unsafe: bool = 
         try:
             with conn.begin():
                 mongo_run.follow(conn, reset=True)
-                emptied = _empty(conn, mongo_run, targets, unsafe_ok, settings.keep_tables)
+                emptied = _empty(conn, mongo_run, targets, unsafe_ok, settings)
                 faults.point("reset.truncated")
         except BaseException:
             mongo_run.rollback()
