@@ -28,7 +28,9 @@ def test_labels_whose_keys_collide_get_distinct_keys_in_any_order(tmp_path: Path
         write_pack(tmp_path / name, "tags", {"tags.yaml": text})
         with deterministic(0) as context, engine.connect() as conn:
             # used to fail with an IntegrityError on the primary key
-            apply_packs(resolve_packs(["tags"], [tmp_path / name]), connection=conn, mongo=None, context=context)
+            apply_packs(
+                resolve_packs(["tags"], [tmp_path / name]), connection=conn, mongo=None, context=context
+            )
         with engine.begin() as conn:
             keys.append(dict(conn.execute(sa.text("SELECT name, id FROM tags")).all()))
             conn.execute(sa.text("DELETE FROM tags"))
