@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from seedkit.errors import IsolationError
 from seedkit.isolation.base import Handle, Reseed, committing_handle, guard_stores
-from seedkit.stores.mongo_state import clear_collections
+from seedkit.stores.mongo_state import capture_indexes, clear_collections
 from seedkit.stores.safety import check_destructive
 from seedkit.stores.truncate import Schemas, schema_tables, truncate_tables, url_of
 
@@ -32,6 +32,7 @@ def truncate_and_reload(
     skip_unused: bool = False,
     allow_unsafe: bool = False,
     keep: Sequence[str] = (),
+    mongo_indexes: dict[str, dict[str, dict[str, Any]]] | None = None,
 ) -> None:
     """Empty both stores (but the ``keep`` tables; the migrations' rows are put back), then (when
     given) call ``reseed(engine, mongo)`` to put the seed data back."""
@@ -43,7 +44,7 @@ def truncate_and_reload(
             conn, tables, schema=schema, skip_unused=skip_unused, allow_unsafe=allow_unsafe, keep=keep
         )
     if mongo is not None:
-        clear_collections(mongo, allow_unsafe=allow_unsafe)
+        clear_collections(mongo, allow_unsafe=allow_unsafe, indexes=mongo_indexes)
     if reseed is not None:
         reseed(engine, mongo)
 
@@ -83,6 +84,7 @@ class TruncateStrategy:
         self.keep = tuple(keep)
         self._engine: Engine | None = None
         self._tables: list[str] = []
+        self._mongo_indexes: dict[str, dict[str, dict[str, Any]]] | None = None
 
     @property
     def engine(self) -> Engine:
@@ -96,6 +98,8 @@ class TruncateStrategy:
         )
         self._engine = sa.create_engine(self.database_url)
         self._tables = schema_tables(self._engine, self.schema)
+        if self.mongo is not None:  # the seeded indexes: a test's created or dropped ones are undone
+            self._mongo_indexes = capture_indexes(self.mongo)
 
     def begin(self) -> Handle:
         return committing_handle(self.database_url, self.engine, self.mongo)
@@ -115,6 +119,7 @@ class TruncateStrategy:
             skip_unused=self.skip_unused,
             allow_unsafe=self.allow_unsafe,
             keep=self.keep,
+            mongo_indexes=self._mongo_indexes,
         )
 
     def close(self) -> None:

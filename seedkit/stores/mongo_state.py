@@ -37,11 +37,30 @@ def check_mongo_destructive(db: Database[Any], *, action: str, allow_unsafe: boo
     check_destructive(mongo_target_url(db), action=action, allow_unsafe=allow_unsafe)
 
 
-def clear_collections(db: Database[Any], *, allow_unsafe: bool = False) -> None:
-    """Delete every document of every collection; collections and their indexes stay."""
+def clear_collections(
+    db: Database[Any],
+    *,
+    allow_unsafe: bool = False,
+    indexes: dict[str, dict[str, dict[str, Any]]] | None = None,
+) -> None:
+    """Delete every document of every collection; collections stay.
+
+    ``indexes`` (from :func:`capture_indexes`): the indexes each collection must have
+    afterwards; a collection whose indexes differ (a test created or dropped one) gets them
+    rebuilt. Without it, the indexes stay as they are.
+    """
     check_mongo_destructive(db, action="delete all documents of", allow_unsafe=allow_unsafe)
     for name in user_collections(db):
         db[name].delete_many({})
+        wanted = indexes.get(name) if indexes is not None else None
+        if wanted is not None and index_specs(db, name) != wanted:
+            db[name].drop_indexes()
+            create_indexes(db, name, wanted)
+
+
+def capture_indexes(db: Database[Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every collection's index definitions (:func:`~seedkit.stores.mongo.index_specs`), by name."""
+    return {name: index_specs(db, name) for name in user_collections(db)}
 
 
 def replace_collections(
