@@ -329,13 +329,26 @@ class _GlobalStreams:
             if seq is not None:
                 factory_class.reset_sequence(seq, force=True)
                 continue
-            # Never set up: put it where factory_boy would set it up on first use, in place, so
-            # the subclasses sharing the counter keep sharing it.
-            try:
-                factory_class.reset_sequence(force=True)
-            except Exception:  # e.g. a _setup_next_sequence that needs a database: set up lazily
-                factory_class._meta._counter = None
+            # Never set up: back to "not set up" (factory_boy sets it up on first use, calling
+            # the factory's own _setup_next_sequence then, not now), together with every subclass
+            # that shares the counter, so that they keep sharing the one set up later.
+            _unset_counter(factory_class)
         _rewind_iterators(state.iterators, self.iterators)
+
+
+def _unset_counter(factory_class: type[BaseFactory]) -> None:
+    """Set ``factory_class``'s sequence counter, and its subclasses' copies of it, back to None."""
+    counter = factory_class._meta._counter
+    factory_class._meta._counter = None
+    if counter is None:
+        return
+    stack = list(factory_class.__subclasses__())
+    while stack:
+        sub = stack.pop()
+        meta = getattr(sub, "_meta", None)
+        if meta is not None and meta._counter is counter:
+            meta._counter = None
+        stack.extend(sub.__subclasses__())
 
 
 @contextmanager
