@@ -51,11 +51,13 @@ def test_system_binaries_can_replace_the_wheel(monkeypatch: pytest.MonkeyPatch, 
         assert server.is_running()
 
 
-def test_a_server_in_a_deep_directory_starts(tmp_path: Path) -> None:
-    """A socket path longer than PostgreSQL's limit (107 bytes) moved the server's failure to start
-    into every project kept in a deep directory; the socket then goes to a short directory."""
-    project = tmp_path / ("nested-project-directory-" * 4)
-    project.mkdir(mode=0o755)  # as a project directory is (whatever the umask of the run)
+def test_a_server_in_a_deep_directory_starts() -> None:
+    """A socket path longer than PostgreSQL's limit (107 bytes) made the server fail to start for
+    every project kept in a deep directory; the socket then goes to a short directory."""
+    base = Path(tempfile.mkdtemp(prefix="seedkit-deep-"))
+    base.chmod(0o755)  # as a project's directories are (the server may run as another user)
+    project = base / ("nested-project-directory-" * 4)
+    project.mkdir(mode=0o755)
     project.chmod(0o755)
     deep = project / "state"
     server = EmbeddedPostgres(deep, throwaway=True)
@@ -68,4 +70,5 @@ def test_a_server_in_a_deep_directory_starts(tmp_path: Path) -> None:
         engine.dispose()
     finally:
         server.stop()
+        shutil.rmtree(base, ignore_errors=True)
     assert not server.socket_dir.exists()
