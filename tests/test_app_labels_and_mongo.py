@@ -58,3 +58,17 @@ def test_truncate_strategy_puts_the_seeded_mongo_indexes_back(empty_db_url: str,
         assert [d["kind"] for d in mongo_db["events"].find({}, {"_id": 0})] == ["seeded"]
     finally:
         strategy.close()
+
+
+def test_mongo_field_digests_name_the_field_that_differs(mongo_db: Any) -> None:
+    from seedkit.stores.fingerprint import mongo_field_digests
+    from seedkit.stores.mongo import connect
+
+    other = connect(None, f"{mongo_db.name}_b")
+    try:
+        for db, token in ((mongo_db, "a1"), (other, "b2")):
+            db["events"].insert_many([{"_id": 1, "kind": "x", "token": token}, {"_id": 2, "kind": "y"}])
+        first, second = mongo_field_digests(mongo_db), mongo_field_digests(other)
+        assert sorted(k for k in first if first[k] != second.get(k)) == ["events.token"]
+    finally:
+        other.client.drop_database(other.name)

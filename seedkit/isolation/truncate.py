@@ -19,7 +19,8 @@ from seedkit.errors import IsolationError
 from seedkit.isolation.base import Handle, Reseed, committing_handle, guard_stores
 from seedkit.stores.mongo_state import capture_indexes, clear_collections
 from seedkit.stores.safety import check_destructive
-from seedkit.stores.truncate import Schemas, schema_tables, truncate_tables, url_of
+from seedkit.stores.schema import EXCLUDED_TABLES, SchemaInfo, reflect_schema
+from seedkit.stores.truncate import Schemas, truncate_tables, url_of
 
 
 def truncate_and_reload(
@@ -33,15 +34,23 @@ def truncate_and_reload(
     allow_unsafe: bool = False,
     keep: Sequence[str] = (),
     mongo_indexes: dict[str, dict[str, dict[str, Any]]] | None = None,
+    info: SchemaInfo | None = None,
 ) -> None:
     """Empty both stores (but the ``keep`` tables; the migrations' rows are put back), then (when
-    given) call ``reseed(engine, mongo)`` to put the seed data back."""
+    given) call ``reseed(engine, mongo)`` to put the seed data back. ``info``: the reflected
+    schema, kept by the caller."""
     check_destructive(
         url_of(engine), action="truncate the tables of", allow_unsafe=allow_unsafe
     )  # before connecting
     with engine.begin() as conn:
         truncate_tables(
-            conn, tables, schema=schema, skip_unused=skip_unused, allow_unsafe=allow_unsafe, keep=keep
+            conn,
+            tables,
+            schema=schema,
+            skip_unused=skip_unused,
+            allow_unsafe=allow_unsafe,
+            keep=keep,
+            info=info,
         )
     if mongo is not None:
         clear_collections(mongo, allow_unsafe=allow_unsafe, indexes=mongo_indexes)
@@ -84,6 +93,7 @@ class TruncateStrategy:
         self.keep = tuple(keep)
         self._engine: Engine | None = None
         self._tables: list[str] = []
+        self._info: SchemaInfo | None = None
         self._mongo_indexes: dict[str, dict[str, dict[str, Any]]] | None = None
 
     @property
@@ -97,7 +107,8 @@ class TruncateStrategy:
             self.database_url, self.mongo, action="use truncate isolation on", allow_unsafe=self.allow_unsafe
         )
         self._engine = sa.create_engine(self.database_url)
-        self._tables = schema_tables(self._engine, self.schema)
+        self._info = reflect_schema(self._engine, self.schema, EXCLUDED_TABLES)  # once, not per test
+        self._tables = list(self._info.tables)
         if self.mongo is not None:  # the seeded indexes: a test's created or dropped ones are undone
             self._mongo_indexes = capture_indexes(self.mongo)
 
@@ -115,6 +126,7 @@ class TruncateStrategy:
             self.mongo,
             self.reseed,
             tables=self._tables,
+            info=self._info,
             schema=self.schema,
             skip_unused=self.skip_unused,
             allow_unsafe=self.allow_unsafe,

@@ -42,6 +42,8 @@ class ColumnInfo:
     identity: str | None = None
     generated: bool = False
     sequence: str | None = None
+    sequence_owned: bool = False
+    """Whether :attr:`sequence` belongs to the column (serial, identity), not only named in its default."""
 
     @property
     def volatile_default(self) -> Volatility | None:
@@ -285,7 +287,7 @@ def _reflect(conn: Connection, schemas: tuple[str, ...], excluded: set[str]) -> 
             for col in all_columns.get((nsp, name), []):
                 default = col.get("default")
                 identity = col.get("identity")
-                sequence = sequences.get((nsp, name, col["name"]))
+                sequence, owned = sequences.get((nsp, name, col["name"]), (None, False))
                 columns[col["name"]] = ColumnInfo(
                     name=col["name"],
                     type=col["type"],
@@ -297,6 +299,7 @@ def _reflect(conn: Connection, schemas: tuple[str, ...], excluded: set[str]) -> 
                     else ("always" if identity.get("always") else "by default"),
                     generated="computed" in col,
                     sequence=sequence,
+                    sequence_owned=owned,
                 )
             pk_constraint = all_pks.get((nsp, name))
             pk = tuple(pk_constraint["constrained_columns"] or ()) if pk_constraint else ()
@@ -325,15 +328,18 @@ def _reflect(conn: Connection, schemas: tuple[str, ...], excluded: set[str]) -> 
     return info
 
 
-def _column_sequences(conn: Connection, schemas: tuple[str, ...]) -> dict[tuple[str, str, str], str]:
-    """(schema, table, column) -> quoted sequence: owned by the column (serial, identity) or in its default.
+def _column_sequences(
+    conn: Connection, schemas: tuple[str, ...]
+) -> dict[tuple[str, str, str], tuple[str, bool]]:
+    """(schema, table, column) -> (quoted sequence, owned): owned by the column (serial, identity),
+    or named in its default.
 
     Both come from ``pg_depend``: an owned sequence depends on its column, a ``nextval('s')``
     default on the sequence it names (resolved by the server, whatever the search path).
     """
     rows = conn.execute(
         sa.text(
-            "SELECT tn.nspname, t.relname, a.attname, sn.nspname, s.relname FROM pg_depend d "
+            "SELECT tn.nspname, t.relname, a.attname, sn.nspname, s.relname, true FROM pg_depend d "
             "JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
             "JOIN pg_namespace sn ON sn.oid = s.relnamespace "
             "JOIN pg_class t ON t.oid = d.refobjid "
@@ -342,7 +348,7 @@ def _column_sequences(conn: Connection, schemas: tuple[str, ...]) -> dict[tuple[
             "WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass "
             "AND d.deptype IN ('a', 'i') AND tn.nspname = ANY(:schemas) "
             "UNION "
-            "SELECT tn.nspname, t.relname, a.attname, sn.nspname, s.relname FROM pg_attrdef ad "
+            "SELECT tn.nspname, t.relname, a.attname, sn.nspname, s.relname, false FROM pg_attrdef ad "
             "JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid "
             "AND d.refclassid = 'pg_class'::regclass "
             "JOIN pg_class s ON s.oid = d.refobjid AND s.relkind = 'S' "
@@ -354,7 +360,7 @@ def _column_sequences(conn: Connection, schemas: tuple[str, ...]) -> dict[tuple[
         ),
         {"schemas": list(schemas)},
     ).all()
-    return {
-        (nsp, table, column): f"{quote_ident(seq_nsp)}.{quote_ident(seq)}"
-        for nsp, table, column, seq_nsp, seq in sorted(rows)
-    }
+    found: dict[tuple[str, str, str], tuple[str, bool]] = {}
+    for nsp, table, column, seq_nsp, seq, owned in sorted(rows, key=lambda r: (r[:5], not r[5])):
+        found.setdefault((nsp, table, column), (f"{quote_ident(seq_nsp)}.{quote_ident(seq)}", bool(owned)))
+    return found

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from seedkit.errors import IsolationError
 from seedkit.stores.baseline import restore_baseline
 from seedkit.stores.safety import check_destructive
-from seedkit.stores.schema import EXCLUDED_TABLES, TableInfo, reflect_schema
+from seedkit.stores.schema import EXCLUDED_TABLES, SchemaInfo, TableInfo, reflect_schema
 
 
 def url_of(bind: Engine | Connection) -> str:
@@ -35,7 +35,9 @@ def schema_tables(bind: Engine | Connection, schema: Schemas = None) -> list[str
     return list(reflect_schema(bind, schema, EXCLUDED_TABLES).tables)
 
 
-def used_tables(conn: Connection, tables: Sequence[str], schema: Schemas = None) -> list[str]:
+def used_tables(
+    conn: Connection, tables: Sequence[str], schema: Schemas = None, info: SchemaInfo | None = None
+) -> list[str]:
     """The tables among ``tables`` (keys) that differ from freshly truncated ones, in one query.
 
     A table counts when it holds a row, or when a sequence that feeds one of its columns
@@ -45,7 +47,7 @@ def used_tables(conn: Connection, tables: Sequence[str], schema: Schemas = None)
     """
     if not tables:
         return []
-    info = reflect_schema(conn, schema, EXCLUDED_TABLES)
+    info = reflect_schema(conn, schema, EXCLUDED_TABLES) if info is None else info
     known = [t for t in tables if t in info.tables]
     probes = [
         f"SELECT {i} AS n WHERE EXISTS (SELECT 1 FROM {info.qualified(t)})" for i, t in enumerate(known)
@@ -82,6 +84,7 @@ def truncate_tables(
     lock_timeout: str = "30s",
     keep: Sequence[str] = (),
     baseline: bool = True,
+    info: SchemaInfo | None = None,
 ) -> list[str]:
     """Empty ``tables`` (keys; default: every reflected table but ``alembic_version``) in one statement.
 
@@ -90,13 +93,14 @@ def truncate_tables(
     Returns the tables named in the statement. Tables in ``keep`` are left alone; with
     ``baseline``, the rows the migrations wrote are put back (:mod:`seedkit.stores.baseline`).
     Refused by the safety guard before anything runs unless the target is a local test
-    database or ``allow_unsafe`` is set.
+    database or ``allow_unsafe`` is set. ``info``: the reflected schema, when the caller keeps
+    one (a strategy resetting after every test), instead of reflecting again.
     """
     check_destructive(url_of(conn), action="truncate the tables of", allow_unsafe=allow_unsafe)
-    info = reflect_schema(conn, schema, EXCLUDED_TABLES)
+    info = reflect_schema(conn, schema, EXCLUDED_TABLES) if info is None else info
     names = [t for t in (info.tables if tables is None else tables) if t in info.tables and t not in keep]
     if skip_unused:
-        names = used_tables(conn, names, schema)
+        names = used_tables(conn, names, schema, info)
     if not names:
         return []
     conn.execute(sa.text(f"SET LOCAL lock_timeout = '{lock_timeout}'"))
@@ -118,6 +122,13 @@ def truncate_tables(
 
 def _restart_default_sequences(conn: Connection, tables: Sequence[TableInfo]) -> None:
     """Restart the sequences named in ``nextval`` defaults (``RESTART IDENTITY`` only restarts owned ones)."""
-    sequences = sorted({seq for table in tables for seq in table.sequences.values()})
+    sequences = sorted(
+        {
+            c.sequence
+            for table in tables
+            for c in table.columns.values()
+            if c.sequence and not c.sequence_owned
+        }
+    )
     for sequence in sequences:
         conn.execute(sa.text(f"ALTER SEQUENCE {sequence} RESTART"))
