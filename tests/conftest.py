@@ -2,7 +2,10 @@
 
 Set ``SEEDKIT_TEST_DATABASE_URL`` to use an existing server (it must allow CREATE DATABASE);
 otherwise an embedded PostgreSQL is started in a temporary directory. Mongo tests use mongomock,
-or the server at ``SEEDKIT_TEST_MONGO_URL`` when set.
+or the server at ``SEEDKIT_TEST_MONGO_URL`` when set; every test that reads or writes Mongo is marked
+``@pytest.mark.mongo``, so ``pytest -m mongo`` runs the Mongo lane (``tests/mongo_wire/lane.py`` runs
+it against a MongoDB wire-protocol server). A test that uses the ``mongo_db`` or ``mongo_name``
+fixtures without the marker is refused at collection.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from pymongo.database import Database
 
 from seedkit.seeding import migrations
 from seedkit.seeding.config import BUILTIN_CONFIG, load_settings
@@ -23,6 +27,35 @@ from seedkit.stores.postgres import normalize_url, with_database
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE_MIGRATIONS = REPO / "factories" / "migrations"
+MONGO_URL_VARIABLE = "SEEDKIT_TEST_MONGO_URL"
+MONGO_FIXTURES = ("mongo_db", "mongo_name")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a test that uses the suite's Mongo without ``@pytest.mark.mongo`` (the lane would miss it)."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if set(MONGO_FIXTURES) & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("mongo") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            f"{len(unmarked)} test(s) use {' or '.join(MONGO_FIXTURES)} without @pytest.mark.mongo: "
+            + ", ".join(unmarked)
+        )
+
+
+def suite_mongo_url() -> str | None:
+    """The Mongo server the suite runs against (``SEEDKIT_TEST_MONGO_URL``), or None for mongomock."""
+    return os.environ.get(MONGO_URL_VARIABLE) or None
+
+
+def connect_test_mongo(name: str) -> Database[Any]:
+    """The database ``name`` on the suite's Mongo: the server at SEEDKIT_TEST_MONGO_URL, else mongomock."""
+    from seedkit.stores.mongo import connect
+
+    return connect(suite_mongo_url(), name)
 
 
 @pytest.fixture(scope="session")
@@ -100,11 +133,20 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 
 
 @pytest.fixture
-def mongo_db() -> Iterator[Any]:
-    """A fresh Mongo database: mongomock, or a real server at SEEDKIT_TEST_MONGO_URL."""
-    from seedkit.stores.mongo import connect
-
+def mongo_name() -> Iterator[str]:
+    """A fresh database name on the suite's Mongo (see :func:`connect_test_mongo`), dropped afterwards."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    db = connect(os.environ.get("SEEDKIT_TEST_MONGO_URL"), name)
+    yield name
+    if suite_mongo_url() is not None:
+        db = connect_test_mongo(name)
+        db.client.drop_database(name)
+        db.client.close()
+
+
+@pytest.fixture
+def mongo_db(mongo_name: str) -> Iterator[Database[Any]]:
+    """A fresh Mongo database: mongomock, or a real server at SEEDKIT_TEST_MONGO_URL."""
+    db = connect_test_mongo(mongo_name)
     yield db
-    db.client.drop_database(name)
+    db.client.drop_database(mongo_name)
+    db.client.close()

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 import sqlalchemy as sa
-from conftest import create_database, drop_database
+from conftest import connect_test_mongo, create_database, drop_database
 from seedkit_reference.document_factories import AuditEventFactory, NotificationFactory
 from seedkit_reference.model_factories import (
     CustomerFactory,
@@ -25,7 +25,6 @@ from seedkit.core.determinism import deterministic
 from seedkit.errors import FactoryError
 from seedkit.factories.binding import bind
 from seedkit.stores.fingerprint import fingerprint
-from seedkit.stores.mongo import connect
 
 Volume = tuple[type[Any], int, dict[str, Any]]
 
@@ -51,9 +50,10 @@ def second_db(pg_server_url: str, reference_template: str) -> Iterator[str]:
 @pytest.fixture
 def second_mongo() -> Iterator[Any]:
     name = f"test_{uuid.uuid4().hex[:12]}"
-    db = connect(None, name)
+    db = connect_test_mongo(name)
     yield db
     db.client.drop_database(name)
+    db.client.close()
 
 
 def seed_per_object(url: str, mongo: Any, volumes: list[Volume]) -> Any:
@@ -91,6 +91,7 @@ def seed_bulk(url: str, mongo: Any, volumes: list[Volume], chunk_size: int) -> A
         engine.dispose()
 
 
+@pytest.mark.mongo
 @pytest.mark.parametrize("chunk_size", [7, 1000])
 def test_bulk_writes_the_same_rows_and_documents_as_the_per_object_path(
     db_url: str, second_db: str, mongo_db: Any, second_mongo: Any, chunk_size: int

@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import create_database, drop_database
+from conftest import connect_test_mongo, create_database, drop_database
 from seedkit_reference.document_factories import AuditEventFactory
 from seedkit_reference.model_factories import CustomerFactory, OrganizationFactory, ProductFactory
 
 from seedkit.bulk.partitions import VolumeSpec, plan_partitions, seed_partitioned
 from seedkit.stores.fingerprint import Fingerprint, fingerprint
-from seedkit.stores.mongo import connect
 
 VOLUMES = [
     VolumeSpec(OrganizationFactory, 3),
@@ -38,13 +37,14 @@ def make_db(pg_server_url: str, reference_template: str) -> Iterator[Any]:
 
 
 def seeded(url: str, **options: Any) -> tuple[Fingerprint, sa.Engine]:
-    mongo = connect(None, f"test_{uuid.uuid4().hex[:12]}")
+    mongo = connect_test_mongo(f"test_{uuid.uuid4().hex[:12]}")
     result = seed_partitioned(url, VOLUMES, seed=5, partition_size=10, mongo=mongo, **options)
     assert result.partitions == 5 + 2  # customers 45 -> 10,10,10,10,5; audit events 12 -> 10,2
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         found = fingerprint(conn, mongo)
     mongo.client.drop_database(mongo.name)
+    mongo.client.close()
     return found, engine
 
 
@@ -54,6 +54,7 @@ def test_plan_partitions_cuts_fixed_sizes() -> None:
     assert plan_partitions(0, 10) == []
 
 
+@pytest.mark.mongo
 def test_two_workers_give_the_same_fingerprint_as_one(make_db: Any) -> None:
     one, engine = seeded(make_db(), workers=1)
     two, _ = seeded(make_db(), workers=2)
@@ -75,6 +76,7 @@ def test_two_workers_give_the_same_fingerprint_as_one(make_db: Any) -> None:
     assert emails == users
 
 
+@pytest.mark.mongo
 def test_partitioned_bulk_and_per_object_paths_agree(make_db: Any) -> None:
     bulk, _ = seeded(make_db(), workers=1, bulk=True)
     per_object, _ = seeded(make_db(), workers=1, bulk=False)

@@ -28,7 +28,7 @@ def seed_small_graph(
     url: str, mongo_name: str, seed: int, partition: int, migrate: bool
 ) -> dict[str, object]:
     """Runs in the child process: migrate, seed both stores, fingerprint them."""
-    from conftest import migrate_reference
+    from conftest import connect_test_mongo, migrate_reference, suite_mongo_url
     from seedkit_reference.document_factories import AuditEventFactory, NotificationFactory
     from seedkit_reference.documents import ensure_indexes
     from seedkit_reference.model_factories import (
@@ -42,11 +42,10 @@ def seed_small_graph(
     from seedkit.core.determinism import deterministic
     from seedkit.factories.binding import bind
     from seedkit.stores.fingerprint import fingerprint
-    from seedkit.stores.mongo import connect
 
     if migrate:
         migrate_reference(url)
-    mongo = connect(os.environ.get("SEEDKIT_TEST_MONGO_URL"), mongo_name)
+    mongo = connect_test_mongo(mongo_name)
     ensure_indexes(mongo)
     engine = sa.create_engine(url)
     with (
@@ -68,7 +67,7 @@ def seed_small_graph(
     with engine.connect() as conn:
         result = fingerprint(conn, mongo)
     engine.dispose()
-    if os.environ.get("SEEDKIT_TEST_MONGO_URL"):
+    if suite_mongo_url() is not None:
         mongo.client.drop_database(mongo_name)
     return {"digest": result.digest, "counts": {name: part.count for name, part in result.parts.items()}}
 
@@ -105,6 +104,7 @@ def fresh_databases(pg_server_url: str) -> Iterator[list[str]]:
         drop_database(pg_server_url, name)
 
 
+@pytest.mark.mongo
 def test_same_seed_in_two_processes_gives_identical_data(fresh_databases: list[str]) -> None:
     first, second, other = fresh_databases
     children = [
@@ -123,6 +123,7 @@ def test_same_seed_in_two_processes_gives_identical_data(fresh_databases: list[s
     assert c["digest"] != a["digest"]
 
 
+@pytest.mark.mongo
 def test_parallel_partitions_write_one_database_without_collisions(
     pg_server_url: str, reference_template: str
 ) -> None:

@@ -6,7 +6,6 @@ at the reference schema as ``engine`` and a fresh Mongo database as ``mongo_db``
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import types
@@ -16,14 +15,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import create_database, drop_database
-
-from seedkit.stores.mongo import connect
+from conftest import connect_test_mongo, create_database, drop_database
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
+@pytest.mark.mongo
 @pytest.mark.parametrize(
     ("document", "minimum_blocks"),
     [
@@ -47,7 +45,7 @@ def test_examples_run(
         for number, code in enumerate(blocks, start=1):
             name = f"test_{uuid.uuid4().hex[:12]}"
             engine = sa.create_engine(create_database(pg_server_url, name, template=reference_template))
-            mongo_db = connect(os.environ.get("SEEDKIT_TEST_MONGO_URL"), name)
+            mongo_db = connect_test_mongo(name)
             namespace.update(engine=engine, mongo_db=mongo_db)
             try:
                 exec(compile(code, f"docs/{document} (python block {number})", "exec"), namespace)

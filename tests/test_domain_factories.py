@@ -48,6 +48,7 @@ def test_domain_factories_are_importable_from_seedkit() -> None:
     assert seedkit.MongoFactory is document_factories.MongoFactory
 
 
+@pytest.mark.mongo
 def test_an_explicit_organization_is_used_and_no_other_is_created(session: Session) -> None:
     org = OrganizationFactory()
     users = [UserFactory(organization=org), UserFactory(organization=org, admin=True)]
@@ -57,12 +58,14 @@ def test_an_explicit_organization_is_used_and_no_other_is_created(session: Sessi
     assert count(session, "users") == 2
 
 
+@pytest.mark.mongo
 def test_user_gets_its_own_organization_through_the_sub_factory(session: Session) -> None:
     a, b = UserFactory.create_batch(2)
     assert a.organization is not b.organization
     assert count(session, "organizations") == 2
 
 
+@pytest.mark.mongo
 def test_emails_slugs_and_skus_are_unique(session: Session) -> None:
     users = UserFactory.create_batch(30)
     products = ProductFactory.create_batch(30)
@@ -72,6 +75,7 @@ def test_emails_slugs_and_skus_are_unique(session: Session) -> None:
     session.commit()  # the database's unique constraints agree
 
 
+@pytest.mark.mongo
 def test_build_creates_nothing(session: Session) -> None:
     order = OrderFactory.build(paid=True, items=2)
     assert order.status == "paid" and len(order.items) == 2 and len(order.payments) == 1
@@ -79,6 +83,7 @@ def test_build_creates_nothing(session: Session) -> None:
     assert count(session, "orders") == 0 and count(session, "organizations") == 0
 
 
+@pytest.mark.mongo
 def test_paid_order_totals_add_up_in_the_database(session: Session) -> None:
     order = OrderFactory(paid=True, items=3)
     session.commit()
@@ -102,6 +107,7 @@ def test_paid_order_totals_add_up_in_the_database(session: Session) -> None:
     assert payments == [(stored.total, "captured")]
 
 
+@pytest.mark.mongo
 def test_order_items_are_distinct_products_of_the_customers_organization(session: Session) -> None:
     org = OrganizationFactory()
     ProductFactory.create_batch(6, organization=org)
@@ -115,6 +121,7 @@ def test_order_items_are_distinct_products_of_the_customers_organization(session
     assert count(session, "products") == 7  # picked among existing ones, none created
 
 
+@pytest.mark.mongo
 def test_missing_products_are_created_for_the_organization(session: Session) -> None:
     customer = CustomerFactory()
     order = OrderFactory(user=customer, items=2)
@@ -122,6 +129,7 @@ def test_missing_products_are_created_for_the_organization(session: Session) -> 
     assert {item.product.organization_id for item in order.items} == {customer.organization_id}
 
 
+@pytest.mark.mongo
 def test_pending_order_without_items_is_empty(session: Session) -> None:
     order = OrderFactory()
     assert (order.status, order.subtotal, order.total, order.items, order.payments) == (
@@ -133,6 +141,7 @@ def test_pending_order_without_items_is_empty(session: Session) -> None:
     )
 
 
+@pytest.mark.mongo
 def test_payment_factory_alone_pays_a_new_order_once(session: Session) -> None:
     payment = PaymentFactory()
     assert payment.order.status == "paid"
@@ -140,6 +149,7 @@ def test_payment_factory_alone_pays_a_new_order_once(session: Session) -> None:
     assert count(session, "payments") == 1
 
 
+@pytest.mark.mongo
 def test_order_item_factory_alone_builds_its_order_and_a_product_of_that_shop(session: Session) -> None:
     item = OrderItemFactory(quantity=2)
     assert item.line_total == item.unit_price * 2 == item.product.price * 2
@@ -153,6 +163,7 @@ def test_order_item_ids_come_from_the_integer_generator(engine: sa.Engine) -> No
     assert ids == [3_000_000_001, 3_000_000_002, 3_000_000_003]
 
 
+@pytest.mark.mongo
 def test_customer_orders_count_or_range(session: Session) -> None:
     assert len(CustomerFactory(orders=2).orders) == 2
     counts = [len(c.orders) for c in CustomerFactory.create_batch(40, orders="0-5")]
@@ -174,6 +185,7 @@ def test_customer_orders_are_deterministic(engine: sa.Engine) -> None:
     assert run() == run()
 
 
+@pytest.mark.mongo
 def test_bad_orders_value_is_a_clear_error(session: Session) -> None:
     with pytest.raises(
         FactoryError, match=r"CustomerFactory\.orders: expected a number or a range like '0-5'"
@@ -181,6 +193,7 @@ def test_bad_orders_value_is_a_clear_error(session: Session) -> None:
         CustomerFactory(orders="few")
 
 
+@pytest.mark.mongo
 def test_volumes_spread_over_existing_organizations(session: Session) -> None:
     orgs = OrganizationFactory.create_batch(5)
     ProductFactory.create_batch(40)
@@ -208,6 +221,7 @@ def test_volumes_spread_over_existing_organizations(session: Session) -> None:
     assert totals_off == 0
 
 
+@pytest.mark.mongo
 def test_audit_event_points_at_postgres_rows(session: Session, mongo_db: Any) -> None:
     order = OrderFactory(paid=True, items=2)
     event = AuditEventFactory(order=order)
@@ -218,6 +232,7 @@ def test_audit_event_points_at_postgres_rows(session: Session, mongo_db: Any) ->
     assert stored["data"]["total"] == Decimal128(order.total)
 
 
+@pytest.mark.mongo
 def test_audit_event_without_rows_creates_its_actor_in_postgres(session: Session, mongo_db: Any) -> None:
     event = AuditEventFactory()
     user = session.get(User, uuid.UUID(event["actor_user_id"]))
@@ -227,6 +242,7 @@ def test_audit_event_without_rows_creates_its_actor_in_postgres(session: Session
     assert explicit["actor_user_id"] == str(user.id) and count(session, "users") == 1
 
 
+@pytest.mark.mongo
 def test_notifications_for_an_order_and_for_a_user(session: Session, mongo_db: Any) -> None:
     order = OrderFactory(paid=True)
     about_order = NotificationFactory(order=order)

@@ -24,6 +24,7 @@ def strategy(db_url: str, mongo_db: Any) -> Iterator[RollbackStrategy]:
     chosen.close()
 
 
+@pytest.mark.mongo
 def test_app_code_that_commits_is_still_rolled_back(strategy: RollbackStrategy) -> None:
     first = strategy.begin()
     app_creates_organization(first.session, "committed-by-app")
@@ -44,6 +45,7 @@ def test_app_code_that_commits_is_still_rolled_back(strategy: RollbackStrategy) 
     assert count_slug(strategy.engine, "committed-by-app") == 0
 
 
+@pytest.mark.mongo
 def test_app_rollback_undoes_only_its_own_work(strategy: RollbackStrategy) -> None:
     handle = strategy.begin()
     app_creates_organization(handle.session, "kept-until-test-end")
@@ -55,6 +57,7 @@ def test_app_rollback_undoes_only_its_own_work(strategy: RollbackStrategy) -> No
     assert count_slug(strategy.engine, "kept-until-test-end") == 0
 
 
+@pytest.mark.mongo
 def test_seeded_data_is_identical_after_50_isolated_tests(strategy: RollbackStrategy) -> None:
     seeded = stores_fingerprint(strategy.engine, strategy.mongo)
     for n in range(50):
@@ -70,6 +73,7 @@ def test_seeded_data_is_identical_after_50_isolated_tests(strategy: RollbackStra
     assert seeded.parts["pg:payments"].count == 6
 
 
+@pytest.mark.mongo
 def test_mongo_baseline_restores_documents_indexes_and_collections_exactly(mongo_db: Any) -> None:
     mongo_db.kept.create_index([("a", 1), ("b", -1)], name="a_b", unique=True)
     mongo_db.kept.insert_many([{"_id": 1, "a": 1, "b": {"x": [1, 2]}}, {"_id": 2, "a": 2, "b": None}])

@@ -98,6 +98,7 @@ def seed_domain_mongo_only(mongo_db: Any) -> None:
     mongo_db.audit_events.insert_many([{"_id": n, "action": f"seeded.{n}"} for n in range(5)])
 
 
+@pytest.mark.mongo
 def test_each_test_gets_its_own_clone_visible_to_other_processes(
     strategy: SnapshotStrategy, pg_server_url: str
 ) -> None:
@@ -120,6 +121,7 @@ def test_each_test_gets_its_own_clone_visible_to_other_processes(
     strategy.end(second)
 
 
+@pytest.mark.mongo
 def test_seeded_data_is_identical_after_50_isolated_tests(strategy: SnapshotStrategy) -> None:
     handle = strategy.begin()
     seeded = stores_fingerprint(handle.engine, strategy.mongo)

@@ -25,6 +25,7 @@ def strategy(db_url: str, mongo_db: Any) -> Iterator[TruncateStrategy]:
     chosen.close()
 
 
+@pytest.mark.mongo
 def test_a_commit_in_one_test_is_gone_in_the_next_and_the_seed_is_back(strategy: TruncateStrategy) -> None:
     seeded = stores_fingerprint(strategy.engine, strategy.mongo)
     first = strategy.begin()
@@ -43,6 +44,7 @@ def test_a_commit_in_one_test_is_gone_in_the_next_and_the_seed_is_back(strategy:
     strategy.end(second)
 
 
+@pytest.mark.mongo
 def test_seeded_data_is_identical_after_50_isolated_tests(strategy: TruncateStrategy) -> None:
     seeded = stores_fingerprint(strategy.engine, strategy.mongo)
     for n in range(50):
@@ -55,6 +57,7 @@ def test_seeded_data_is_identical_after_50_isolated_tests(strategy: TruncateStra
     assert stores_fingerprint(strategy.engine, strategy.mongo) == seeded
 
 
+@pytest.mark.mongo
 def test_without_reseed_tests_start_from_empty_stores_but_alembic_version_stays(
     db_url: str, mongo_db: Any
 ) -> None:
@@ -124,6 +127,7 @@ def test_a_connection_holding_a_lock_gives_a_clear_error_instead_of_hanging(wide
         holder.rollback()
 
 
+@pytest.mark.mongo
 def test_clearing_mongo_keeps_collections_and_indexes(mongo_db: Any) -> None:
     mongo_db.events.create_index("kind", name="by_kind")
     mongo_db.events.insert_many([{"kind": "a"}, {"kind": "b"}])

@@ -41,6 +41,7 @@ def db(mongo_db: Any) -> Iterator[Any]:
         yield mongo_db
 
 
+@pytest.mark.mongo
 def test_id_comes_from_the_id_generator(db: Any) -> None:
     docs = InvoiceFactory.create_batch(3)
     expected = IdGenerator(seed=11)
@@ -48,11 +49,13 @@ def test_id_comes_from_the_id_generator(db: Any) -> None:
     assert [d["_id"] for d in db.invoices.find({}, sort=[("number", 1)])] == [d["_id"] for d in docs]
 
 
+@pytest.mark.mongo
 def test_a_given_id_is_kept(db: Any) -> None:
     doc = InvoiceFactory(_id="inv-1")
     assert db.invoices.find_one({"_id": "inv-1"})["number"] == doc["number"]
 
 
+@pytest.mark.mongo
 def test_values_are_stored_bson_safe(db: Any) -> None:
     doc = InvoiceFactory(
         issued_at=datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
@@ -68,17 +71,20 @@ def test_values_are_stored_bson_safe(db: Any) -> None:
     assert stored == doc
 
 
+@pytest.mark.mongo
 def test_clock_driven_times(db: Any) -> None:
     docs = InvoiceFactory.build_batch(2)
     assert [d["issued_at"] for d in docs] == [datetime(2025, 3, 1, 0, 0, s, tzinfo=UTC) for s in (0, 1)]
 
 
+@pytest.mark.mongo
 def test_naive_datetime_is_refused_naming_the_field(db: Any) -> None:
     with pytest.raises(FactoryError, match=r"InvoiceFactory: field 'issued_at': naive datetime"):
         InvoiceFactory(issued_at=datetime(2025, 1, 1))
     assert db.invoices.count_documents({}) == 0
 
 
+@pytest.mark.mongo
 @pytest.mark.parametrize(
     ("value", "field", "kind"),
     [
@@ -97,12 +103,14 @@ def test_values_bson_cannot_encode_are_refused_before_insert(
     assert db.invoices.count_documents({}) == 0
 
 
+@pytest.mark.mongo
 def test_build_returns_the_document_without_inserting(db: Any) -> None:
     doc = InvoiceFactory.build()
     assert doc["number"].startswith("INV-") and isinstance(doc["amount"], Decimal128)
     assert db.invoices.count_documents({}) == 0
 
 
+@pytest.mark.mongo
 def test_create_batch_uses_one_insert_many(db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, int]] = []
     collection_class = type(db.invoices)
@@ -125,6 +133,7 @@ def test_create_batch_uses_one_insert_many(db: Any, monkeypatch: pytest.MonkeyPa
     assert db.invoices.count_documents({}) == 26
 
 
+@pytest.mark.mongo
 def test_a_failing_batch_writes_nothing(db: Any) -> None:
     class SometimesBadFactory(InvoiceFactory):
         extra = factory.Sequence(lambda n: {1, 2} if n % 3 == 2 else n)
@@ -134,12 +143,14 @@ def test_a_failing_batch_writes_nothing(db: Any) -> None:
     assert db.invoices.count_documents({}) == 0
 
 
+@pytest.mark.mongo
 def test_duplicate_id_is_a_factory_error(db: Any) -> None:
     InvoiceFactory(_id="same")
     with pytest.raises(FactoryError, match=r"cannot insert into 'invoices'"):
         InvoiceFactory(_id="same")
 
 
+@pytest.mark.mongo
 def test_database_from_argument_or_clear_error(mongo_db: Any) -> None:
     with pytest.raises(FactoryError, match=r"seedkit\.bind\(mongo="):
         InvoiceFactory()
@@ -147,6 +158,7 @@ def test_database_from_argument_or_clear_error(mongo_db: Any) -> None:
     assert mongo_db.invoices.count_documents({}) == 1
 
 
+@pytest.mark.mongo
 def test_missing_collection_is_a_clear_error(db: Any) -> None:
     with pytest.raises(FactoryError, match=r"NoCollectionFactory: set `class Meta: collection"):
         NoCollectionFactory()

@@ -45,6 +45,7 @@ def doc_packs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.mark.mongo
 def test_the_shop_example_loads_as_described(doc_packs: Path, engine: sa.Engine, mongo_db: Any) -> None:
     packs = resolve_packs(["shop"], [doc_packs])
     assert validate_packs(packs, factory_modules=DOMAIN_FACTORIES) == []
@@ -81,6 +82,7 @@ def test_the_error_example_is_what_validation_reports(doc_packs: Path) -> None:
     assert [str(problem) for problem in problems] == [expected.strip()]
 
 
+@pytest.mark.mongo
 def test_the_python_api_example_runs(engine: sa.Engine, mongo_db: Any) -> None:
     examples = [body for lang, _, body in blocks() if lang == "python"]
     assert examples

@@ -131,6 +131,7 @@ def before(engine: sa.Engine, mongo_db: Any) -> tuple[str, dict[str, int]]:
     return state(engine, mongo_db)
 
 
+@pytest.mark.mongo
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_pack_raises_one_located_error_and_changes_nothing(
     case: str, tmp_path: Path, engine: sa.Engine, mongo_db: Any, before: tuple[str, dict[str, int]]
@@ -150,6 +151,7 @@ def test_bad_pack_raises_one_located_error_and_changes_nothing(
     assert mongo_db.audit_events.find_one({"action": "kept"}) is not None
 
 
+@pytest.mark.mongo
 def test_yaml_syntax_error_fails_before_anything_is_written(
     tmp_path: Path, engine: sa.Engine, mongo_db: Any, before: tuple[str, dict[str, int]]
 ) -> None:
@@ -179,6 +181,7 @@ def test_missing_store_is_an_error(tmp_path: Path, engine: sa.Engine) -> None:
         apply_packs(resolve_packs(["docs"], [tmp_path]), connection=conn, mongo=None, context=context)
 
 
+@pytest.mark.mongo
 def test_duplicate_key_between_two_documents_names_both_records(tmp_path: Path, mongo_db: Any) -> None:
     mongo_db.notifications.create_index("dedupe_key", unique=True)
     files = {
@@ -194,6 +197,7 @@ def test_duplicate_key_between_two_documents_names_both_records(tmp_path: Path, 
     assert "notifications" in mongo_db.list_collection_names()  # it existed before: kept, with its index
 
 
+@pytest.mark.mongo
 def test_a_context_that_is_not_active_is_activated_for_the_load(engine: sa.Engine, mongo_db: Any) -> None:
     from seedkit.core.determinism import Deterministic
     from seedkit.isolation import clear_collections, truncate_tables

@@ -46,6 +46,7 @@ def second_engine(pg_server_url: str, reference_template: str) -> Iterator[sa.En
     drop_database(pg_server_url, name)
 
 
+@pytest.mark.mongo
 def test_golden_gives_the_expected_rows_and_references(engine: sa.Engine, mongo_db: Any) -> None:
     counts = load(engine, mongo_db, ["golden"])
     assert counts == {
@@ -98,6 +99,7 @@ def test_golden_gives_the_expected_rows_and_references(engine: sa.Engine, mongo_
     assert (notification["user_id"], notification["order_id"]) == (str(customer), str(order_id))
 
 
+@pytest.mark.mongo
 def test_same_pack_gives_the_same_data_on_two_fresh_databases(
     engine: sa.Engine, second_engine: sa.Engine, mongo_db: Any
 ) -> None:
@@ -110,6 +112,7 @@ def test_same_pack_gives_the_same_data_on_two_fresh_databases(
     assert first == second and first[1]["pg:users"] == 2
 
 
+@pytest.mark.mongo
 def test_file_order_does_not_matter(
     tmp_path: Path, engine: sa.Engine, second_engine: sa.Engine, mongo_db: Any
 ) -> None:
@@ -129,6 +132,7 @@ def test_file_order_does_not_matter(
     assert state(engine, mongo_db) == state(second_engine, other_mongo)
 
 
+@pytest.mark.mongo
 def test_factory_records_fill_the_rest_deterministically(
     engine: sa.Engine, second_engine: sa.Engine, mongo_db: Any
 ) -> None:
@@ -154,6 +158,7 @@ def test_factory_records_fill_the_rest_deterministically(
     assert state(engine, mongo_db) == state(second_engine, other_mongo)
 
 
+@pytest.mark.mongo
 def test_factories_do_not_touch_a_bound_session(engine: sa.Engine, mongo_db: Any) -> None:
     """The profile runner binds a session on the same connection: the load must not use it."""
     packs = resolve_packs(["customers"], [REFERENCE_PACKS])
@@ -169,12 +174,14 @@ def test_factories_do_not_touch_a_bound_session(engine: sa.Engine, mongo_db: Any
     assert state(engine)[1]["pg:users"] == 3
 
 
+@pytest.mark.mongo
 def test_load_commits_its_own_transaction(engine: sa.Engine, mongo_db: Any) -> None:
     load(engine, mongo_db, ["catalog"])
     with engine.connect() as other:
         assert other.execute(sa.text("SELECT count(*) FROM products")).scalar() == 6
 
 
+@pytest.mark.mongo
 def test_inside_a_caller_transaction_a_failure_keeps_the_callers_work(
     tmp_path: Path, engine: sa.Engine, mongo_db: Any
 ) -> None:

@@ -120,6 +120,7 @@ def test_not_null_cycle_is_a_clear_error(tmp_path: Path, custom: sa.Engine) -> N
     assert state(custom) == before
 
 
+@pytest.mark.mongo
 def test_label_ids_follow_the_primary_key_type(tmp_path: Path, custom: sa.Engine, mongo_db: Any) -> None:
     ddl(
         custom,

@@ -1,4 +1,4 @@
-"""The profile runner on real PostgreSQL (and mongomock kept in a state file, as the CLI does)."""
+"""The profile runner on real PostgreSQL, and on the suite's Mongo (mongomock, or SEEDKIT_TEST_MONGO_URL)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import create_database, drop_database
+from conftest import create_database, drop_database, suite_mongo_url
 from pymongo.database import Database
 
 from seedkit.errors import ConfigError, FactoryError, SchemaError, SeedkitError, UnsafeTargetError
@@ -36,11 +36,12 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return dataclasses.replace(load_settings(cwd=tmp_path), state_dir=tmp_path / ".seedkit")
 
 
-def targets_for(url: str, settings: Settings) -> Targets:
+def targets_for(url: str, settings: Settings, mongo_name: str) -> Targets:
+    """The test's stores; Mongo is mongomock kept in the state dir, as the CLI does, or the suite's server."""
     return Targets(
         database_url=url,
-        mongo_url=None,
-        mongo_database="seedkit",
+        mongo_url=suite_mongo_url(),
+        mongo_database=mongo_name,
         state_dir=settings.state_dir,
         embedded=False,
     )
@@ -51,8 +52,11 @@ def current_fingerprint(targets: Targets) -> Fingerprint:
         return fingerprint(conn, db)
 
 
-def test_seeding_writes_the_volumes_and_reports_them(settings: Settings, db_url: str) -> None:
-    targets = targets_for(db_url, settings)
+@pytest.mark.mongo
+def test_seeding_writes_the_volumes_and_reports_them(
+    settings: Settings, db_url: str, mongo_name: str
+) -> None:
+    targets = targets_for(db_url, settings, mongo_name)
     ticks: list[tuple[str, int, int]] = []
     report = seed_profile(
         settings, Profile("small", seed=3, volumes=SMALL), targets, progress=lambda *t: ticks.append(t)
@@ -74,8 +78,9 @@ def test_seeding_writes_the_volumes_and_reports_them(settings: Settings, db_url:
     engine.dispose()
 
 
-def test_same_seed_same_data_other_seed_other_data(settings: Settings, db_url: str) -> None:
-    targets = targets_for(db_url, settings)
+@pytest.mark.mongo
+def test_same_seed_same_data_other_seed_other_data(settings: Settings, db_url: str, mongo_name: str) -> None:
+    targets = targets_for(db_url, settings, mongo_name)
     profile = Profile("small", seed=3, volumes=SMALL)
     first = seed_profile(settings, profile, targets)
     again = seed_profile(settings, profile, targets, reset=True)
@@ -85,8 +90,9 @@ def test_same_seed_same_data_other_seed_other_data(settings: Settings, db_url: s
     assert other.rows.keys() == first.rows.keys() and other.rows["users"] == first.rows["users"]
 
 
-def test_seeding_refuses_a_database_that_holds_data(settings: Settings, db_url: str) -> None:
-    targets = targets_for(db_url, settings)
+@pytest.mark.mongo
+def test_seeding_refuses_a_database_that_holds_data(settings: Settings, db_url: str, mongo_name: str) -> None:
+    targets = targets_for(db_url, settings, mongo_name)
     profile = Profile("small", seed=3, volumes=SMALL)
     seed_profile(settings, profile, targets)
     before = current_fingerprint(targets)
@@ -95,9 +101,12 @@ def test_seeding_refuses_a_database_that_holds_data(settings: Settings, db_url: 
     assert current_fingerprint(targets) == before
 
 
-def test_a_failure_mid_run_leaves_both_stores_as_they_were(settings: Settings, db_url: str) -> None:
+@pytest.mark.mongo
+def test_a_failure_mid_run_leaves_both_stores_as_they_were(
+    settings: Settings, db_url: str, mongo_name: str
+) -> None:
     """Reset + seed fails in its last volume: the old rows AND the old documents are back."""
-    targets = targets_for(db_url, settings)
+    targets = targets_for(db_url, settings, mongo_name)
     seed_profile(settings, Profile("small", seed=3, volumes=SMALL), targets)
     before = current_fingerprint(targets)
     failing = Profile(
@@ -117,8 +126,11 @@ def test_a_failure_mid_run_leaves_both_stores_as_they_were(settings: Settings, d
         assert not [name for name in db.list_collection_names() if name.startswith("_seedkit")]
 
 
-def test_a_failure_on_an_empty_database_leaves_it_empty(settings: Settings, db_url: str) -> None:
-    targets = targets_for(db_url, settings)
+@pytest.mark.mongo
+def test_a_failure_on_an_empty_database_leaves_it_empty(
+    settings: Settings, db_url: str, mongo_name: str
+) -> None:
+    targets = targets_for(db_url, settings, mongo_name)
     empty = current_fingerprint(targets)
     failing = Profile(
         "failing", volumes=(Volume("AuditEventFactory", 2), Volume("UserFactory", 1, {"nope": 1}))
@@ -128,8 +140,11 @@ def test_a_failure_on_an_empty_database_leaves_it_empty(settings: Settings, db_u
     assert current_fingerprint(targets) == empty
 
 
-def test_unknown_factory_fails_before_anything_is_written(settings: Settings, empty_db_url: str) -> None:
-    targets = targets_for(empty_db_url, settings)
+@pytest.mark.mongo
+def test_unknown_factory_fails_before_anything_is_written(
+    settings: Settings, empty_db_url: str, mongo_name: str
+) -> None:
+    targets = targets_for(empty_db_url, settings, mongo_name)
     profile = Profile("typo", volumes=(Volume("OrganizationFactory", 1), Volume("CustomerFactry", 1)))
     with pytest.raises(
         ConfigError,
@@ -143,27 +158,32 @@ def test_unknown_factory_fails_before_anything_is_written(settings: Settings, em
     engine.dispose()
 
 
-def test_import_path_factories_are_found(settings: Settings, db_url: str) -> None:
-    targets = targets_for(db_url, settings)
+@pytest.mark.mongo
+def test_import_path_factories_are_found(settings: Settings, db_url: str, mongo_name: str) -> None:
+    targets = targets_for(db_url, settings, mongo_name)
     profile = Profile("paths", volumes=(Volume("seedkit_reference.model_factories:ProductFactory", 2),))
     assert seed_profile(settings, profile, targets).rows["products"] == 2
 
 
-def test_stale_schema_without_migrate_is_refused(settings: Settings, empty_db_url: str) -> None:
-    targets = targets_for(empty_db_url, settings)
+@pytest.mark.mongo
+def test_stale_schema_without_migrate_is_refused(
+    settings: Settings, empty_db_url: str, mongo_name: str
+) -> None:
+    targets = targets_for(empty_db_url, settings, mongo_name)
     profile = Profile("strict", migrate=False, volumes=(Volume("OrganizationFactory", 1),))
     with pytest.raises(SchemaError, match=r"never migrated.*head is 0001"):
         seed_profile(settings, profile, targets)
 
 
-def test_migration_command_replaces_alembic(settings: Settings, empty_db_url: str) -> None:
+@pytest.mark.mongo
+def test_migration_command_replaces_alembic(settings: Settings, empty_db_url: str, mongo_name: str) -> None:
     ini = settings.root / "migrations" / "alembic.ini"
     profile = Profile(
         "app",
         migration_command=f"{sys.executable} -m alembic -c {ini} upgrade head",
         volumes=(Volume("OrganizationFactory", 1),),
     )
-    report = seed_profile(settings, profile, targets_for(empty_db_url, settings))
+    report = seed_profile(settings, profile, targets_for(empty_db_url, settings, mongo_name))
     assert report.schema.startswith("ran ") and "alembic" in report.schema
     assert report.rows["organizations"] == 1
 
@@ -175,8 +195,9 @@ def production_looking_db(pg_server_url: str) -> Iterator[str]:
     drop_database(pg_server_url, name)
 
 
-def test_reset_is_guarded(settings: Settings, production_looking_db: str) -> None:
-    targets = targets_for(production_looking_db, settings)
+@pytest.mark.mongo
+def test_reset_is_guarded(settings: Settings, production_looking_db: str, mongo_name: str) -> None:
+    targets = targets_for(production_looking_db, settings, mongo_name)
     profile = Profile("small", volumes=(Volume("OrganizationFactory", 1),))
     seed_profile(settings, profile, targets)  # seeding an empty database is not destructive
     before = current_fingerprint(targets)
@@ -189,10 +210,11 @@ def test_reset_is_guarded(settings: Settings, production_looking_db: str) -> Non
     assert all(part.count == 0 for part in current_fingerprint(targets).parts.values())
 
 
+@pytest.mark.mongo
 def test_reset_empties_rows_and_documents_but_keeps_schema_and_indexes(
-    settings: Settings, db_url: str
+    settings: Settings, db_url: str, mongo_name: str
 ) -> None:
-    targets = targets_for(db_url, settings)
+    targets = targets_for(db_url, settings, mongo_name)
     seed_profile(settings, Profile("small", volumes=SMALL), targets)
     with open_targets(targets) as (_, db):
         db.audit_events.create_index("action", name="by_action")
@@ -206,6 +228,7 @@ def test_reset_empties_rows_and_documents_but_keeps_schema_and_indexes(
         assert "by_action" in db.audit_events.index_information()
 
 
+@pytest.mark.mongo
 def test_mongo_run_clears_keeping_indexes_and_rolls_back(mongo_db: Database[Any]) -> None:
     mongo_db.events.create_index([("actor", 1), ("at", -1)], name="actor_at", unique=True)
     mongo_db.events.insert_many([{"_id": 1, "actor": "a", "at": 1}, {"_id": 2, "actor": "b", "at": 2}])
@@ -230,6 +253,7 @@ def test_mongo_run_clears_keeping_indexes_and_rolls_back(mongo_db: Database[Any]
     assert mongo_db.events.index_information()["actor_at"]["unique"] is True
 
 
+@pytest.mark.mongo
 def test_mongo_run_without_reset_only_removes_its_own_documents(mongo_db: Database[Any]) -> None:
     mongo_db.events.insert_one({"_id": 1})
     run = MongoRun(mongo_db)
@@ -240,6 +264,7 @@ def test_mongo_run_without_reset_only_removes_its_own_documents(mongo_db: Databa
     assert mongo_db.list_collection_names() == ["events"]
 
 
+@pytest.mark.mongo
 def test_backups_left_by_a_killed_run_are_restored(mongo_db: Database[Any]) -> None:
     mongo_db.events.insert_one({"_id": 1})
     MongoRun(mongo_db).clear()  # ...and the process dies before commit or rollback
@@ -249,8 +274,9 @@ def test_backups_left_by_a_killed_run_are_restored(mongo_db: Database[Any]) -> N
     assert [d["_id"] for d in mongo_db.events.find()] == [1]
 
 
+@pytest.mark.mongo
 def test_a_constraint_checked_at_commit_is_one_error_and_nothing_stays(
-    settings: Settings, db_url: str
+    settings: Settings, db_url: str, mongo_name: str
 ) -> None:
     engine = sa.create_engine(db_url)
     with engine.begin() as conn:
@@ -260,7 +286,7 @@ def test_a_constraint_checked_at_commit_is_one_error_and_nothing_stays(
             )
         )
     engine.dispose()
-    targets = targets_for(db_url, settings)
+    targets = targets_for(db_url, settings, mongo_name)
     empty = current_fingerprint(targets)
     profile = Profile(
         "twins", volumes=(Volume("AuditEventFactory", 1), Volume("ProductFactory", 2, {"name": "Twin"}))

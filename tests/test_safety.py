@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import create_database, drop_database
+from conftest import connect_test_mongo, create_database, drop_database
 from isolation_support import seed_domain, stores_fingerprint
 
 from seedkit.errors import UnsafeTargetError
@@ -23,7 +23,6 @@ from seedkit.isolation import (
     truncate_tables,
 )
 from seedkit.snapshots import api as snapshot
-from seedkit.stores.mongo import connect
 from seedkit.stores.safety import check_destructive
 
 REMOTE = "postgresql+psycopg://app:s3cret-pw@db.example.com:5432/app"
@@ -135,12 +134,18 @@ def test_template_drop_refuses_a_database_not_named_for_tests(
         assert conn.execute(sa.text("SELECT count(*) FROM users")).scalar_one() > 0
 
 
+@pytest.mark.mongo
 def test_mongo_resets_refuse_a_database_not_named_for_tests() -> None:
-    shop: Any = connect(None, "shop")
-    shop.orders.insert_one({"_id": 1})
-    baseline = MongoBaseline.capture(shop)
-    with pytest.raises(UnsafeTargetError, match="mongodb://localhost/shop"):
-        clear_collections(shop)
-    with pytest.raises(UnsafeTargetError):
-        baseline.restore(shop)
-    assert shop.orders.count_documents({}) == 1
+    name = f"shop{uuid.uuid4().int % 10**8:08d}"  # its own name (no test word), even on a shared server
+    shop: Any = connect_test_mongo(name)
+    try:
+        shop.orders.insert_one({"_id": 1})
+        baseline = MongoBaseline.capture(shop)
+        with pytest.raises(UnsafeTargetError, match=rf"mongodb://[\w.:]+/{name}\b"):
+            clear_collections(shop)
+        with pytest.raises(UnsafeTargetError):
+            baseline.restore(shop)
+        assert shop.orders.count_documents({}) == 1
+    finally:
+        shop.client.drop_database(name)
+        shop.client.close()

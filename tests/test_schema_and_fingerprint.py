@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from seedkit.stores.fingerprint import fingerprint
@@ -69,6 +70,7 @@ def test_fingerprint_changes_with_any_value_and_not_with_insert_order(empty_db_u
     assert changed.parts["pg:t"].count == 2
 
 
+@pytest.mark.mongo
 def test_mongo_fingerprint_sees_documents_and_indexes(mongo_db) -> None:  # type: ignore[no-untyped-def]
     mongo_db.events.insert_many([{"_id": 2, "b": 1, "a": 2}, {"_id": 1, "x": "y"}])
     first = fingerprint(mongo=mongo_db)

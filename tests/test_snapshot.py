@@ -38,6 +38,7 @@ def wipe(engine: sa.Engine, mongo_db: Any) -> None:
     mongo_db.stray.insert_one({"_id": 1})
 
 
+@pytest.mark.mongo
 def test_round_trip_restores_both_stores_exactly(seeded: tuple[sa.Engine, Any], tmp_path: Path) -> None:
     engine, mongo_db = seeded
     before = stores_fingerprint(engine, mongo_db)
@@ -52,6 +53,7 @@ def test_round_trip_restores_both_stores_exactly(seeded: tuple[sa.Engine, Any], 
     assert "stray" not in mongo_db.list_collection_names()
 
 
+@pytest.mark.mongo
 def test_same_data_gives_the_same_bytes(seeded: tuple[sa.Engine, Any], tmp_path: Path) -> None:
     engine, mongo_db = seeded
     first = snapshot.save("s", directory=tmp_path, engine=engine, mongo=mongo_db).path.read_bytes()
@@ -61,6 +63,7 @@ def test_same_data_gives_the_same_bytes(seeded: tuple[sa.Engine, Any], tmp_path:
     assert again.path.read_bytes() == first
 
 
+@pytest.mark.mongo
 def test_restores_into_another_database_at_the_same_revision(
     seeded: tuple[sa.Engine, Any], tmp_path: Path, pg_server_url: str, reference_template: str
 ) -> None:
@@ -131,6 +134,7 @@ def rewrite_member(path: Path, member: str, change: Callable[[bytes], bytes], *,
         archive.comment = comment
 
 
+@pytest.mark.mongo
 @pytest.mark.parametrize("member", ["postgres/users.csv", "mongo/audit_events.jsonl", "manifest.json"])
 def test_a_flipped_byte_is_refused_naming_the_member(
     saved_then_changed: tuple[Path, Callable[[], bool]], seeded: Any, tmp_path: Path, member: str
@@ -146,6 +150,7 @@ def test_a_flipped_byte_is_refused_naming_the_member(
     assert unchanged()
 
 
+@pytest.mark.mongo
 def test_a_truncated_file_is_refused(saved_then_changed: Any, seeded: Any, tmp_path: Path) -> None:
     path, unchanged = saved_then_changed
     path.write_bytes(path.read_bytes()[: path.stat().st_size * 2 // 3])
@@ -155,6 +160,7 @@ def test_a_truncated_file_is_refused(saved_then_changed: Any, seeded: Any, tmp_p
     assert unchanged()
 
 
+@pytest.mark.mongo
 def test_a_modified_member_in_a_valid_zip_fails_its_checksum(
     saved_then_changed: Any, seeded: Any, tmp_path: Path
 ) -> None:
@@ -165,6 +171,7 @@ def test_a_modified_member_in_a_valid_zip_fails_its_checksum(
     assert unchanged()
 
 
+@pytest.mark.mongo
 def test_a_manifest_edited_by_hand_is_refused(saved_then_changed: Any, seeded: Any, tmp_path: Path) -> None:
     path, unchanged = saved_then_changed
     rewrite_member(path, "manifest.json", lambda b: b.replace(b'"0001"', b'"0002"'), fix_checksums=False)
@@ -173,6 +180,7 @@ def test_a_manifest_edited_by_hand_is_refused(saved_then_changed: Any, seeded: A
     assert unchanged()
 
 
+@pytest.mark.mongo
 def test_a_different_schema_revision_is_refused(saved_then_changed: Any, seeded: Any, tmp_path: Path) -> None:
     path, unchanged = saved_then_changed
     engine, _ = seeded
@@ -187,6 +195,7 @@ def test_a_different_schema_revision_is_refused(saved_then_changed: Any, seeded:
     assert stores_fingerprint(engine, seeded[1]) == unchanged_now and unchanged()
 
 
+@pytest.mark.mongo
 def test_a_never_migrated_database_is_named_so(
     seeded: tuple[sa.Engine, Any], tmp_path: Path, empty_db_url: str
 ) -> None:
@@ -204,6 +213,7 @@ def test_a_never_migrated_database_is_named_so(
     )
 
 
+@pytest.mark.mongo
 def test_a_load_failure_rolls_back_the_whole_restore(
     saved_then_changed: Any, seeded: Any, tmp_path: Path
 ) -> None:
@@ -307,6 +317,7 @@ def test_cycles_identities_sequences_and_triggers_round_trip(awkward: sa.Engine,
 # --- Mongo types, list and delete ---------------------------------------------------------
 
 
+@pytest.mark.mongo
 def test_mongo_types_and_indexes_survive(mongo_db: Any, tmp_path: Path) -> None:
     mongo_db.things.create_index([("a", 1), ("b.c", -1)], name="a_bc", unique=True, sparse=True)
     document = {
@@ -328,6 +339,7 @@ def test_mongo_types_and_indexes_survive(mongo_db: Any, tmp_path: Path) -> None:
     assert mongo_db.things.index_information()["a_bc"]["unique"] is True
 
 
+@pytest.mark.mongo
 def test_list_and_delete(seeded: tuple[sa.Engine, Any], tmp_path: Path) -> None:
     engine, mongo_db = seeded
     snapshot.save("b-second", directory=tmp_path, engine=engine)
