@@ -275,6 +275,28 @@ def test_backups_left_by_a_killed_run_are_restored(mongo_db: Database[Any]) -> N
 
 
 @pytest.mark.mongo
+@pytest.mark.parametrize("reset", [False, True])
+def test_mongo_run_rollback_gives_back_the_indexes_the_run_changed(
+    mongo_db: Database[Any], reset: bool
+) -> None:
+    """A project's index hook runs inside the run: on failure its indexes and collections go too."""
+    mongo_db.events.create_index("actor", name="by_actor")
+    mongo_db.events.insert_one({"_id": 1, "actor": "a", "at": 1})
+    before = fingerprint(mongo=mongo_db)
+    run = MongoRun(mongo_db)
+    mongo_db.events.create_index("at", name="by_at")
+    mongo_db.events.drop_index("by_actor")
+    mongo_db.made_by_the_hook.create_index("x", name="by_x")
+    if reset:
+        run.clear()
+    mongo_db.events.insert_one({"_id": 2, "actor": "b", "at": 2})
+    run.rollback()
+    assert fingerprint(mongo=mongo_db) == before
+    assert sorted(mongo_db.events.index_information()) == ["_id_", "by_actor"]
+    assert mongo_db.list_collection_names() == ["events"]
+
+
+@pytest.mark.mongo
 def test_a_constraint_checked_at_commit_is_one_error_and_nothing_stays(
     settings: Settings, db_url: str, mongo_name: str
 ) -> None:

@@ -4,8 +4,9 @@ PostgreSQL needs no help: ``TRUNCATE`` and inserts are transactional, so the see
 transaction undoes them on rollback. MongoDB has no such transaction on a standalone server,
 so :class:`MongoRun` keeps what a rollback needs: a reset sets each collection aside under a
 backup name (``rename``, instant and index-preserving) and recreates it empty with the same
-indexes; :meth:`MongoRun.rollback` drops what the run wrote and renames the backups back;
-:meth:`MongoRun.commit` drops the backups.
+indexes; :meth:`MongoRun.rollback` drops what the run wrote, renames the backups back and
+rebuilds the indexes of any collection whose indexes the run changed (a project's index hook
+runs inside the run); :meth:`MongoRun.commit` drops the backups.
 
 A killed process can neither commit nor roll back, and PostgreSQL may have committed just before
 the kill. So :meth:`MongoRun.follow` writes a record into Mongo before the run's first Mongo
@@ -42,8 +43,9 @@ def live_collections(db: Database[Any]) -> list[str]:
 class MongoRun:
     """What one seeding run did to a Mongo database, so that it can be undone.
 
-    Created before the run writes anything; it remembers each collection's document ids.
-    What a killed run left is resolved first (see the module docstring); ``bind`` is the
+    Created before the run writes anything; it remembers each collection's document ids and
+    indexes (the indexes in this process only: a killed run's record holds the ids). What a
+    killed run left is resolved first (see the module docstring); ``bind`` is the
     PostgreSQL engine or connection to ask about that run's transaction.
     """
 
@@ -53,6 +55,7 @@ class MongoRun:
         self.before: dict[str, list[Any]] = {
             name: [doc["_id"] for doc in db[name].find({}, {"_id": 1})] for name in live_collections(db)
         }
+        self.indexes = {name: mongo.index_specs(db, name) for name in self.before}
         self.set_aside: dict[str, str] = {}
         self._record: dict[str, Any] | None = None
 
@@ -84,8 +87,13 @@ class MongoRun:
         self.set_aside.clear()
 
     def rollback(self) -> None:
-        """Undo the run: drop new collections, delete new documents, restore cleared collections."""
+        """Undo the run: drop new collections, delete new documents, restore cleared collections
+        and the indexes each collection had."""
         _undo(self.db, self.before, self.set_aside)
+        for name, specs in self.indexes.items():
+            if mongo.index_specs(self.db, name) != specs:
+                self.db[name].drop_indexes()
+                mongo.create_indexes(self.db, name, specs)
         self.set_aside.clear()
 
 
