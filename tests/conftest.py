@@ -28,7 +28,7 @@ from seedkit.stores.postgres import normalize_url, with_database
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE_MIGRATIONS = REPO / "factories" / "migrations"
 MONGO_URL_VARIABLE = "SEEDKIT_TEST_MONGO_URL"
-MONGO_FIXTURES = ("mongo_db", "mongo_name")
+MONGO_FIXTURES = ("mongo_db", "mongo_name", "mongo_env")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -141,6 +141,17 @@ def mongo_name() -> Iterator[str]:
         db = connect_test_mongo(name)
         db.client.drop_database(name)
         db.client.close()
+
+
+@pytest.fixture
+def mongo_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``SEEDKIT_MONGO_URL`` set to the suite's Mongo server (removed for mongomock), so that the
+    plugin and the CLI run in subprocesses use it; they name their own databases."""
+    url = suite_mongo_url()
+    if url is None:
+        monkeypatch.delenv("SEEDKIT_MONGO_URL", raising=False)
+    else:
+        monkeypatch.setenv("SEEDKIT_MONGO_URL", url)
 
 
 @pytest.fixture
