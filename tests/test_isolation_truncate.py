@@ -58,6 +58,21 @@ def test_seeded_data_is_identical_after_50_isolated_tests(strategy: TruncateStra
 
 
 @pytest.mark.mongo
+def test_collections_and_indexes_a_test_made_or_dropped_are_put_back(strategy: TruncateStrategy) -> None:
+    """A real server keeps a collection emptied by delete_many; the seed had no such collection."""
+    seeded = stores_fingerprint(strategy.engine, strategy.mongo)
+    handle = strategy.begin()
+    handle.mongo["scratch"].insert_one({"n": 1})  # type: ignore[index]
+    handle.mongo["scratch"].create_index("n", name="by_n")  # type: ignore[index]
+    handle.mongo["audit_events"].drop_index("subject")  # type: ignore[index]
+    handle.mongo["audit_events"].create_index("action", name="by_action")  # type: ignore[index]
+    strategy.end(handle)
+    assert "scratch" not in strategy.mongo.list_collection_names()  # type: ignore[union-attr]
+    assert set(strategy.mongo["audit_events"].index_information()) == {"_id_", "actor_time", "subject"}  # type: ignore[index]
+    assert stores_fingerprint(strategy.engine, strategy.mongo) == seeded
+
+
+@pytest.mark.mongo
 def test_without_reseed_tests_start_from_empty_stores_but_alembic_version_stays(
     db_url: str, mongo_db: Any
 ) -> None:

@@ -45,12 +45,17 @@ def clear_collections(
 ) -> None:
     """Delete every document of every collection; collections stay.
 
-    ``indexes`` (from :func:`capture_indexes`): the indexes each collection must have
+    ``indexes`` (from :func:`capture_indexes`): the collections and the indexes each must have
     afterwards; a collection whose indexes differ (a test created or dropped one) gets them
-    rebuilt. Without it, the indexes stay as they are.
+    rebuilt, and a collection it does not name (a test made it) is dropped: a real server keeps a
+    collection that ``delete_many`` emptied (mongomock does not). Without it, the indexes stay
+    as they are.
     """
     check_mongo_destructive(db, action="delete all documents of", allow_unsafe=allow_unsafe)
     for name in user_collections(db):
+        if indexes is not None and name not in indexes and not _is_seedkits_own(name):
+            db.drop_collection(name)
+            continue
         db[name].delete_many({})
         wanted = indexes.get(name) if indexes is not None else None
         if wanted is not None and index_specs(db, name) != wanted:
