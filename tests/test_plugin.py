@@ -67,9 +67,15 @@ def e2e_fingerprint(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory
     return report.fingerprint
 
 
+@pytest.mark.mongo
 @pytest.mark.parametrize("strategy", ["truncate", "rollback", "snapshot", "changed"])
 def test_each_strategy_isolates_tests_and_keeps_the_seed_intact_over_50_writing_tests(
-    pytester: pytest.Pytester, out: Path, pg_server_url: str, e2e_fingerprint: str, strategy: str
+    pytester: pytest.Pytester,
+    out: Path,
+    pg_server_url: str,
+    e2e_fingerprint: str,
+    strategy: str,
+    mongo_env: None,
 ) -> None:
     use_sample(pytester, "isolation_suite.py", "test_isolation")
     result = pytester.runpytest_subprocess(
@@ -85,8 +91,9 @@ def test_each_strategy_isolates_tests_and_keeps_the_seed_intact_over_50_writing_
     assert (out / "fingerprint.txt").read_text() == e2e_fingerprint
 
 
+@pytest.mark.mongo
 def test_xdist_workers_each_get_their_own_database(
-    pytester: pytest.Pytester, out: Path, pg_server_url: str
+    pytester: pytest.Pytester, out: Path, pg_server_url: str, mongo_env: None
 ) -> None:
     use_sample(pytester, "xdist_suite.py", "test_xdist")
     result = pytester.runpytest_subprocess(
@@ -112,8 +119,9 @@ def test_xdist_workers_each_get_their_own_database(
     assert databases(pg_server_url) & {s["database"] for s in seen} == set()  # dropped at the end
 
 
+@pytest.mark.mongo
 def test_markers_choose_profile_and_strategy_per_module_and_test(
-    pytester: pytest.Pytester, pg_server_url: str
+    pytester: pytest.Pytester, pg_server_url: str, mongo_env: None
 ) -> None:
     factories = (SAMPLES.parent.parent / "factories").as_posix()
     config = (SAMPLES / "marker_seedkit.toml").read_text().replace("{factories}", factories)
@@ -142,8 +150,9 @@ def test_markers_choose_profile_and_strategy_per_module_and_test(
 KEPT_LINE = re.compile(r"^connect: psql (postgresql://\S+/(seedkit_test_e2e_(\w+?)_\w+_k\d+))$", re.M)
 
 
+@pytest.mark.mongo
 def test_keep_failed_keeps_the_failing_tests_database_and_says_how_to_connect(
-    pytester: pytest.Pytester, pg_server_url: str
+    pytester: pytest.Pytester, pg_server_url: str, mongo_env: None
 ) -> None:
     use_sample(pytester, "keep_failed_suite.py", "test_keep")
     args = ("--seedkit-profile=e2e", f"--seedkit-database-url={pg_server_url}", "-p", "no:cacheprovider")
@@ -185,8 +194,9 @@ def _port_open(url: str) -> bool:
         return sock.connect_ex((parsed.host or "127.0.0.1", parsed.port or 5432)) == 0
 
 
+@pytest.mark.mongo
 def test_without_a_url_the_workers_share_one_embedded_server_stopped_at_the_end(
-    pytester: pytest.Pytester, out: Path, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, out: Path, monkeypatch: pytest.MonkeyPatch, mongo_env: None
 ) -> None:
     for variable in ("SEEDKIT_DATABASE_URL", "SEEDKIT_CONFIG"):
         monkeypatch.delenv(variable, raising=False)
@@ -203,8 +213,9 @@ def test_without_a_url_the_workers_share_one_embedded_server_stopped_at_the_end(
     assert not _port_open(seen[0]["server"])
 
 
+@pytest.mark.mongo
 def test_a_kept_database_keeps_the_embedded_server_running_until_the_printed_command_stops_it(
-    pytester: pytest.Pytester, out: Path, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, out: Path, monkeypatch: pytest.MonkeyPatch, mongo_env: None
 ) -> None:
     for variable in ("SEEDKIT_DATABASE_URL", "SEEDKIT_CONFIG"):
         monkeypatch.delenv(variable, raising=False)

@@ -13,7 +13,10 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "pytest.md"
 MODULE_BLOCK = re.compile(r"^```python\n# (test_\w+)\.py\n(.*?)^```", re.S | re.M)
 
 
-def test_the_documented_test_modules_pass(pytester: pytest.Pytester, pg_server_url: str) -> None:
+@pytest.mark.mongo
+def test_the_documented_test_modules_pass(
+    pytester: pytest.Pytester, pg_server_url: str, mongo_env: None
+) -> None:
     modules = MODULE_BLOCK.findall(DOC.read_text())
     assert len(modules) >= 4
     pytester.makepyfile(**dict(modules))
