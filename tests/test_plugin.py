@@ -172,7 +172,9 @@ def test_keep_failed_keeps_the_failing_tests_database_and_says_how_to_connect(
         for strategy, (url, _name) in kept.items():
             assert f"psql {url}" in output.split("seedkit: databases kept for inspection")[1]  # summary
             assert ":***@" not in url and "password" not in url
-            engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+            # the printed URL leaves the password out (the user gave it); the server requires it
+            password = make_url(pg_server_url).password
+            engine = sa.create_engine(make_url(url).set(drivername="postgresql+psycopg", password=password))
             with engine.connect() as conn:
                 rows = conn.execute(sa.text("SELECT email FROM users WHERE email LIKE '%@kept.example'"))
                 assert set(rows.scalars()) == {

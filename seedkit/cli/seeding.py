@@ -152,10 +152,15 @@ def seed(
     out.print(f"schema: {report.schema}")
     out.print(f"fingerprint: {report.fingerprint}")
     out.print(f"done in {report.elapsed:.2f} s")
-    _print_where(report.database_url, report.mongo, report.embedded)
+    _print_where(report.database_url, report.mongo, report.embedded, settings)
 
 
-def _print_where(database_url: str, mongo: str, embedded: bool) -> None:
+def _print_where(database_url: str, mongo: str, embedded: bool, settings: Settings) -> None:
+    if embedded:  # a URL an app can connect with: the password stays in the owner-only passfile
+        from seedkit.pytest.run import psql_url
+        from seedkit.stores.embedded import EmbeddedPostgres
+
+        database_url = psql_url(database_url, EmbeddedPostgres(settings.state_dir / "postgres").passfile)
     out.print(f"PostgreSQL: {libpq_url(database_url)}")
     out.print(f"Mongo: {mongo}")
     if embedded:
