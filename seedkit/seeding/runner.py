@@ -49,7 +49,7 @@ from seedkit.bulk.partitions import check_key_ranges, plan_partitions
 from seedkit.core.clock import parse_instant
 from seedkit.core.determinism import Deterministic, deterministic
 from seedkit.core.ids import DEFAULT_INT_STRIDE
-from seedkit.errors import ConfigError, FactoryError, SeedkitError
+from seedkit.errors import ConfigError, FactoryError, PackError, SeedkitError
 from seedkit.generate import GenerationPlan, TableVolume, generate, plan_tables, try_sample
 from seedkit.packs import Pack, apply_packs, resolve_packs, validate_packs
 from seedkit.seeding import migrations
@@ -142,7 +142,13 @@ def resolve_factory(name: str, settings: Settings) -> type[Any]:
 
 
 def _plan(settings: Settings, profile: Profile, seed: int | None) -> _Plan:
-    packs = resolve_packs(list(profile.packs), list(settings.pack_paths)) if profile.packs else []
+    try:
+        packs = resolve_packs(list(profile.packs), list(settings.pack_paths)) if profile.packs else []
+    except PackError as exc:
+        if exc.file is not None:
+            raise
+        where = settings.source or "the built-in configuration"
+        raise ConfigError(f"{where}: profile {profile.name!r}, packs: {exc}") from None
     factories = []
     for index, volume in enumerate(profile.volumes):
         try:

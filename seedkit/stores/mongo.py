@@ -129,10 +129,13 @@ def open_database(url: str | None, database: str, state_dir: Path | None = None)
     """A Mongo database for one command: real when ``url`` is set; else mongomock, kept in
     ``state_dir/mongomock/<database>.json`` between runs when ``state_dir`` is given."""
     db = connect(url, database)
-    if url is not None or state_dir is None:
+    try:
+        if url is not None or state_dir is None:
+            yield db
+            return
+        store = MongomockFile(state_dir / "mongomock" / f"{database}.json")
+        store.load(db)
         yield db
-        return
-    store = MongomockFile(state_dir / "mongomock" / f"{database}.json")
-    store.load(db)
-    yield db
-    store.save(db)
+        store.save(db)
+    finally:
+        db.client.close()  # a real client's connection pool and monitor threads end here
