@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from test_packs_support import write_pack
 
@@ -40,6 +41,7 @@ def test_labels_whose_keys_collide_get_distinct_keys_in_any_order(tmp_path: Path
     assert keys[0][COLLIDING[1]] == label_int("tags", f"{COLLIDING[1]}#1")
 
 
+@pytest.mark.mongo
 def test_truncate_strategy_puts_the_seeded_mongo_indexes_back(empty_db_url: str, mongo_db: Any) -> None:
     mongo_db["events"].create_index("kind", name="by_kind")
     mongo_db["events"].insert_one({"kind": "seeded"})
@@ -60,6 +62,7 @@ def test_truncate_strategy_puts_the_seeded_mongo_indexes_back(empty_db_url: str,
         strategy.close()
 
 
+@pytest.mark.mongo
 def test_mongo_field_digests_name_the_field_that_differs(mongo_db: Any) -> None:
     from seedkit.stores.fingerprint import mongo_field_digests
     from seedkit.stores.mongo import connect
