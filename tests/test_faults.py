@@ -150,3 +150,50 @@ def test_faults_in_reset_and_snapshot_restore(project: Path, empty_db_url: str) 
     injected += inject(project, empty_db_url, restore, RESET_AND_RESTORE_FAULTS[2:], other, saved)
     print(f"faults injected into reset and snapshot restore: {injected}")
     assert injected == len(RESET_AND_RESTORE_FAULTS) == 5
+
+
+def test_a_kill_or_interrupt_after_the_commit_leaves_both_stores_with_the_result(
+    tmp_path: Path, pg_server_url: str
+) -> None:
+    """Mongo without a server (mongomock, kept in a file) was written only when the command
+    ended: a kill after PostgreSQL's commit left new rows beside old documents, and an interrupt
+    there said "nothing was changed". The run now writes the file before its commit."""
+    from conftest import create_database, drop_database
+
+    results = {}
+    for name, fault in (
+        ("clean", None),
+        ("killed", "seed.committed:SIGKILL"),
+        ("interrupted", "seed.committed:SIGINT"),
+    ):
+        project = tmp_path / name
+        project.mkdir()
+        (project / "seedkit.toml").write_text(
+            PARTITIONED_CONFIG.format(factories=(REPO / "factories").as_posix())
+        )
+        database = f"test_faults_after_{name}_{os.getpid()}"
+        url = create_database(pg_server_url, database)
+        try:
+            seeded(project, url)
+            with open_targets(targets(url, project)) as (_, db):  # documents the reset must take away
+                db["leftovers"].insert_one({"_id": 1})
+            command = ["seed", "--profile", "small", "--database-url", url, "--reset", "--seed", "5"]
+            result = run(project, *command, fault=fault)
+            if fault is None:
+                assert result.returncode == 0, result.stderr
+            elif fault.endswith("SIGKILL"):
+                assert result.returncode == -9, result.stderr
+            else:
+                assert result.returncode == 130, result.stderr
+                assert (
+                    result.stderr.strip()
+                    .splitlines()[-1]
+                    .startswith(
+                        "error: interrupted; the seeding was already committed: both stores hold its result"
+                    )
+                ), result.stderr
+            results[name] = digest(url, project)
+        finally:
+            drop_database(pg_server_url, database)
+    assert results["killed"] == results["clean"]
+    assert results["interrupted"] == results["clean"]

@@ -46,6 +46,10 @@ class Interruption:
 
     UNDONE = "nothing was changed: both stores are as they were"
     DONE = "the command had finished: both stores hold its result"
+    COMMITTED = (
+        "the seeding was already committed: both stores hold its result "
+        "(the next seedkit command removes what the run set aside in Mongo)"
+    )
 
     def __init__(self) -> None:
         self.state = "the command was stopped"
@@ -53,6 +57,10 @@ class Interruption:
     def writes_all_or_nothing(self) -> None:
         """Called by a command whose writes are undone when interrupted (seed, reset, restore)."""
         self.state = self.UNDONE
+
+    def committed(self) -> None:
+        """Called at the commit point of a command's writes (what follows only reads or cleans up)."""
+        self.state = self.COMMITTED
 
     def finished(self) -> None:
         """Called once the command's writes are committed."""

@@ -134,6 +134,7 @@ def seed(
             partition_size=partition_size,
             executor=executor,
             scheduler=scheduler,
+            on_commit=interruption.committed,
         )
     interruption.finished()
     if json_output:

@@ -56,6 +56,7 @@ from seedkit.seeding import migrations
 from seedkit.seeding.config import Profile, Settings, Volume
 from seedkit.seeding.imports import import_module, import_object
 from seedkit.seeding.targets import Targets, open_targets, resolve_targets
+from seedkit.stores import mongo
 from seedkit.stores.baseline import tables_beyond_baseline
 from seedkit.stores.fingerprint import Fingerprint, fingerprint
 from seedkit.stores.mongo_state import check_mongo_destructive
@@ -240,6 +241,7 @@ def seed_profile(
     partition_size: int | None = None,
     executor: str = "processes",
     scheduler: str | None = None,
+    on_commit: Callable[[], None] | None = None,
 ) -> SeedReport:
     """Seed the targets with ``profile`` (see the module docstring); returns a :class:`SeedReport`.
 
@@ -252,7 +254,9 @@ def seed_profile(
     module docstring); ``partition_size`` shapes the data, so keep it fixed. ``executor``
     (``processes`` or ``dask``, with ``scheduler`` an address of a running Dask scheduler) says
     where the partitions run (:mod:`seedkit.bulk.executors`); a Dask cluster's workers are checked
-    (modules, versions, database) before anything is written.
+    (modules, versions, database) before anything is written. ``on_commit`` is called once the
+    seeding is committed (what remains, e.g. the fingerprint, only reads): the CLI then tells an
+    interrupt that the stores hold the result.
     """
     if workers is not None and workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
@@ -313,6 +317,8 @@ def seed_profile(
                     generation,
                     runner,
                 )
+            if on_commit is not None:
+                on_commit()
             with engine.connect() as conn:
                 result = fingerprint(conn, db, settings.schemas)
             return _report(plan, targets, done, reset, result, time.perf_counter() - started)
@@ -330,12 +336,15 @@ def seed_profile(
                         faults.point("seed.reset")
                     _run(plan, conn, db, progress, generation)
                     faults.point("seed.before-commit")
+                    mongo.checkpoint(db)  # a kill after the COMMIT below finds the run's documents
             except sa.exc.DBAPIError as exc:  # e.g. a deferred constraint checked at COMMIT
                 mongo_run.rollback()
                 raise SeedkitError(f"PostgreSQL refused the seeding: {_reason(exc)}") from exc
             except BaseException:
                 mongo_run.rollback()
                 raise
+            if on_commit is not None:
+                on_commit()
             faults.point("seed.committed")
             mongo_run.commit()
             result = fingerprint(conn, db, settings.schemas)  # of what was committed
@@ -405,6 +414,7 @@ def _run_partitioned(
                         _empty(conn, mongo_run, targets, allow_unsafe, plan.settings)
                     if plan.packs:
                         _apply_packs(plan, conn, db, context, progress)
+                    mongo.checkpoint(db)
             except sa.exc.DBAPIError as exc:
                 mongo_run.rollback()
                 raise SeedkitError(f"PostgreSQL refused the seeding: {_reason(exc)}") from exc
@@ -428,6 +438,7 @@ def _run_partitioned(
                     run.rollback()
                     raise SeedkitError(f"{exc}; nothing was kept: both stores are as they were") from exc
         faults.point("workers.before-commit")
+        mongo.checkpoint(db)
         run.commit()
     if plan.factories or plan.tables:
         with engine.begin() as conn:
@@ -672,6 +683,7 @@ def reset_targets(settings: Settings, targets: Targets, *, allow_unsafe: bool = 
                 mongo_run.follow(conn, reset=True)
                 emptied = _empty(conn, mongo_run, targets, unsafe_ok, settings)
                 faults.point("reset.truncated")
+                mongo.checkpoint(db)
         except BaseException:
             mongo_run.rollback()
             raise

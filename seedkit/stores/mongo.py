@@ -135,7 +135,28 @@ def open_database(url: str | None, database: str, state_dir: Path | None = None)
             return
         store = MongomockFile(state_dir / "mongomock" / f"{database}.json")
         store.load(db)
-        yield db
+        _FILES[id(db)] = store
+        try:
+            yield db
+        finally:
+            _FILES.pop(id(db), None)
         store.save(db)
     finally:
         db.client.close()  # a real client's connection pool and monitor threads end here
+
+
+_FILES: dict[int, MongomockFile] = {}
+
+
+def checkpoint(db: Database[Any]) -> None:
+    """Write a file-backed mongomock database (:func:`open_database`) to its file now; a real
+    server's database needs nothing (its writes are durable already).
+
+    A command writes the file once more when it ends; a run calls this just before it commits
+    PostgreSQL, so that a process killed after that commit leaves a file holding the run's
+    documents and its undo record, which the next command resolves by PostgreSQL's verdict
+    (:func:`seedkit.stores.mongo_undo.recover`) like a real server's.
+    """
+    store = _FILES.get(id(db))
+    if store is not None:
+        store.save(db)
