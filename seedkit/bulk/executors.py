@@ -40,6 +40,10 @@ class PartitionExecutor(Protocol):
 
     def check(self, modules: Sequence[str], url: str) -> None: ...
 
+    def stop(self) -> None:
+        """After a failed ``map``: cancel queued jobs and wait for running ones to end, so that no
+        partition prepares after the caller rolls back. The executor takes no more jobs."""
+
 
 class SerialExecutor:
     """Every job in this process, one after the other (``--workers 1``)."""
@@ -50,21 +54,37 @@ class SerialExecutor:
     def check(self, modules: Sequence[str], url: str) -> None:
         """Nothing to check: this process imported the factories already."""
 
+    def stop(self) -> None:
+        """Nothing runs elsewhere."""
+
 
 class ProcessExecutor:
-    """A local pool of ``workers`` processes (spawned: the parent holds connections and threads)."""
+    """A local pool of ``workers`` processes (spawned: the parent holds connections and threads).
+
+    The pool lives for one :meth:`map` call: between volumes, and at the run's commit, no worker
+    process is alive (one outliving a killed coordinator would hold its pipes and connections).
+    """
 
     def __init__(self, workers: int) -> None:
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        self.workers = workers
 
     def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterable[Any]:
-        return self.pool.map(fn, jobs)
+        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            results = list(pool.map(fn, jobs))
+        except BaseException:
+            # No partition may prepare after the caller rolls back: cancel the queued ones and
+            # wait for the running ones (a broken pool's processes are terminated).
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        return results
 
     def check(self, modules: Sequence[str], url: str) -> None:
         """Nothing to check: spawned processes start from this one's environment and ``sys.path``."""
 
-    def close(self, *, cancel: bool = False) -> None:
-        self.pool.shutdown(cancel_futures=cancel)
+    def stop(self) -> None:
+        """Nothing left running: :meth:`map` ends its pool before it returns or raises."""
 
 
 def probe_worker(modules: Sequence[str], url: str) -> dict[str, Any]:
@@ -133,7 +153,7 @@ class DaskExecutor:
                         n_workers=workers,
                         threads_per_worker=1,
                         processes=True,
-                        dashboard_address=None,
+                        dashboard_address=":0",  # a free port: clusters of parallel runs never clash on 8787
                         silence_logs=logging.CRITICAL,
                     )
                     self.client = Client(self.cluster)
@@ -172,13 +192,22 @@ class DaskExecutor:
 
     def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterable[Any]:
         futures = self.client.map(fn, list(jobs), pure=False)
+        self._futures = futures
         try:
             return list(self.client.gather(futures))
         except Exception as exc:
-            self.client.cancel(futures)
             raise SeedkitError(
                 f"a partition failed on the Dask cluster: {type(exc).__name__}: {exc}"
             ) from exc
+
+    def stop(self) -> None:
+        """Wait until every submitted partition has finished or failed (a running Dask task
+        cannot be stopped from here, and must not prepare after the rollback)."""
+        from distributed import wait
+
+        futures = getattr(self, "_futures", None)
+        if futures:
+            wait(futures)
 
     def close(self, *, cancel: bool = False) -> None:
         client = getattr(self, "client", None)

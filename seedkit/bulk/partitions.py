@@ -192,7 +192,12 @@ def seed_partitioned(
                         )
                         for i, n in enumerate(counts)
                     ]
-                    outcomes = runner.map(_run_partition, jobs)
+                    try:
+                        outcomes = list(runner.map(_run_partition, jobs))
+                    except BaseException:
+                        # No partition may prepare after the caller rolls the run back: end them first.
+                        runner.stop()
+                        raise
                     for job, (rows, documents) in zip(jobs, outcomes, strict=True):
                         if job.gid is not None and coordinator is not None:
                             coordinator.prepared_by(job.gid)
