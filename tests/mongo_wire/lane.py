@@ -24,6 +24,7 @@ Only the standard library is used: this runs before anything but seedkit is inst
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import re
@@ -192,6 +193,8 @@ def run_bounded(command: Sequence[str], env: dict[str, str], timeout: float) -> 
                     break
                 except subprocess.TimeoutExpired:
                     continue
+        with contextlib.suppress(ProcessLookupError):  # what of the group outlived its leader
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
