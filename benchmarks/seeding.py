@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.db import create_database, drop_database, migrated_template
+from benchmarks.seed_worker import METHODS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -17,8 +18,7 @@ FULL_SIZES = (2_000, 20_000, 200_000)
 QUICK_SIZES = (500, 2_000)
 # factory_boy's per-object paths flush every object: 1M rows would take about half an hour each.
 SLOW_METHODS_UP_TO = 20_000
-SLOW_METHODS = ("per-object", "naive")
-METHODS = (
+SLOW_METHODS = (
     "copy",
     "faker-copy",
     "tables",
