@@ -18,18 +18,7 @@ FULL_SIZES = (2_000, 20_000, 200_000)
 QUICK_SIZES = (500, 2_000)
 # factory_boy's per-object paths flush every object: 1M rows would take about half an hour each.
 SLOW_METHODS_UP_TO = 20_000
-SLOW_METHODS = (
-    "copy",
-    "faker-copy",
-    "tables",
-    "tables-2-workers",
-    "bulk",
-    "bulk-2-workers",
-    "ordinary",
-    "bulk-2-dask",
-    "per-object",
-    "naive",
-)
+SLOW_METHODS = ("per-object", "naive")
 
 
 def run(server_url: str, *, quick: bool, log: Any, methods: Any = METHODS) -> list[dict[str, Any]]:
