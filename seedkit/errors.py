@@ -86,6 +86,10 @@ class SnapshotError(SeedkitError):
     """A snapshot is missing, corrupt or does not match the database."""
 
 
+class SeedkitWarning(UserWarning):
+    """Something seedkit recovered from but a user should know (e.g. a test's reset that needed a retry)."""
+
+
 def __getattr__(name: str) -> Any:
     """``FactoryError``, from :mod:`seedkit.factories.errors` on first use."""
     if name == "FactoryError":

@@ -112,6 +112,23 @@ async def test_rollback_joins_the_async_connections_transaction_and_restores_mon
 
 
 @pytest.mark.asyncio
+async def test_rollback_puts_back_the_sequences_an_async_test_moved(db_url: str) -> None:
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE tickets (number serial PRIMARY KEY)"))
+    engine.dispose()
+    strategy = RollbackStrategy(db_url)
+    strategy.prepare()
+    try:
+        handle = await begin_async(strategy)
+        await handle.session.execute(sa.text("INSERT INTO tickets DEFAULT VALUES"))
+        await end_async(strategy, handle)
+    finally:
+        strategy.close()
+    assert _count(db_url, "SELECT nextval('tickets_number_seq')") == 1  # as the sync form does
+
+
+@pytest.mark.asyncio
 async def test_none_keeps_what_an_async_test_committed_and_releases_its_connections(db_url: str) -> None:
     strategy = NoIsolation(db_url)
     strategy.prepare()

@@ -92,3 +92,36 @@ def test_mongo_baseline_restores_documents_indexes_and_collections_exactly(mongo
     assert fingerprint(mongo=mongo_db) == before
     assert "created_by_test" not in mongo_db.list_collection_names()
     assert mongo_db.kept.index_information()["a_b"]["unique"] is True
+
+
+@pytest.mark.mongo
+def test_end_is_retryable_after_the_tests_connection_died(db_url: str, mongo_db: Any) -> None:
+    """The plugin retries a failed reset by calling end() again: it must then finish the reset,
+    sequences and Mongo included, though the test's connection is gone."""
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE tickets (number serial PRIMARY KEY)"))
+    strategy = RollbackStrategy(db_url, mongo_db)
+    strategy.prepare()
+    before = stores_fingerprint(engine, mongo_db)
+    handle = strategy.begin()
+    mongo_db.audit_events.insert_one({"kind": "written-by-the-test"})
+    connection = handle.bind
+    assert isinstance(connection, sa.Connection)
+    connection.execute(sa.text("INSERT INTO tickets DEFAULT VALUES"))
+    pid = connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    with engine.connect() as other:
+        other.execute(sa.text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
+    failures = 0
+    for _ in range(2):
+        try:
+            strategy.end(handle)
+            break
+        except Exception:
+            failures += 1
+    strategy.close()
+    assert failures <= 1
+    assert stores_fingerprint(engine, mongo_db) == before
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT nextval('tickets_number_seq')")).scalar_one() == 1
+    engine.dispose()

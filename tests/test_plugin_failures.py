@@ -65,3 +65,24 @@ def test_keeping_a_database_says_what_the_session_could_not_commit(
     assert "lacks what the test's session had flushed but not committed" in output
     for name in set(__import__("re").findall(r"kept database '([a-z0-9_]+)'", output)):
         drop_database(pg_server_url, name)
+
+
+@pytest.mark.parametrize("strategy", ["truncate", "changed"])
+def test_a_reset_blocked_by_a_leaked_transaction_is_retried_and_the_next_test_starts_clean(
+    pytester: pytest.Pytester, pg_server_url: str, strategy: str
+) -> None:
+    use_sample(pytester, "leaked_transaction_suite.py", "test_leaked_transaction")
+    result = pytester.runpytest_subprocess(
+        "--seedkit-profile=e2e",
+        f"--seedkit-strategy={strategy}",
+        f"--seedkit-database-url={pg_server_url}",
+        "--seedkit-lock-timeout=1s",
+        "-p",
+        "no:randomly",
+        timeout=TIMEOUT,
+    )
+    result.assert_outcomes(passed=4)
+    output = result.stdout.str()
+    assert output.count("SeedkitWarning: the reset of database 'seedkit_test_e2e_") == 2
+    assert "waited more than 1s for a table lock" in output
+    assert "ended 1 session(s) that kept a transaction open on it and the retry succeeded" in output

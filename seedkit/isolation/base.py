@@ -87,7 +87,12 @@ class Strategy(Protocol):
         ...
 
     def end(self, handle: Handle) -> None:
-        """Finish one test: bring the stores back to the seeded state."""
+        """Finish one test: bring the stores back to the seeded state.
+
+        Retryable: after it raised, calling it again with the same handle redoes the reset
+        (what was done already is skipped or harmlessly repeated). The pytest plugin retries a
+        failed reset once, after ending the sessions that keep a transaction open on the database.
+        """
 
     def close(self) -> None:
         """Release engines and connections (the seeded data stays)."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import psycopg
 import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
@@ -33,6 +34,7 @@ from seedkit.isolation.base import Handle, committing_handle, guard_stores
 from seedkit.stores.mongo_state import MongoBaseline
 from seedkit.stores.quoting import quote_ident, quote_literal
 from seedkit.stores.schema import reflect_schema
+from seedkit.stores.truncate import DEFAULT_LOCK_TIMEOUT, check_lock_timeout, lock_wait_error
 
 LOG_SCHEMA = "seedkit_changes"
 COPY_SCHEMA = "seedkit_seed"
@@ -164,12 +166,17 @@ class ChangeTracker:
         self.tables = {table.name: table for table in _tables(conn, schema)}
         self.sequences = _sequences(conn, schema)
 
-    def restore(self, conn: Connection) -> list[str]:
+    def restore(self, conn: Connection, *, lock_timeout: str = DEFAULT_LOCK_TIMEOUT) -> list[str]:
         """Put the changed rows back as seeded; returns the tables that had changes.
 
         Runs in the caller's transaction (commit it); needs the right to set
-        ``session_replication_role`` (a superuser, as in test databases).
+        ``session_replication_role`` (a superuser, as in test databases). Waits at most
+        ``lock_timeout`` for a row or table lock another session holds.
+
+        Raises:
+            IsolationError: a lock was not granted within ``lock_timeout``.
         """
+        conn.execute(sa.text(f"SET LOCAL lock_timeout = '{check_lock_timeout(lock_timeout)}'"))
         changed = conn.execute(
             sa.text(f"SELECT table_name, bool_or(key IS NULL) FROM {LOG_SCHEMA}.log GROUP BY 1 ORDER BY 1")
         ).all()
@@ -187,7 +194,10 @@ class ChangeTracker:
         script = ["SET LOCAL session_replication_role = replica", *statements, *moved]
         if statements:
             script.append(f"DELETE FROM {LOG_SCHEMA}.log")
-        _script(conn, ";\n".join(script))
+        try:
+            _script(conn, ";\n".join(script))
+        except psycopg.errors.LockNotAvailable:
+            raise lock_wait_error(lock_timeout) from None
         return [name for name, _ in changed]
 
     def _statements(self, table: _Table, *, whole: bool) -> list[str]:
@@ -232,6 +242,8 @@ class ChangedRowsStrategy:
         mongo: the seeded Mongo database, or None (restored from an in-memory copy after each test).
         allow_unsafe: lift the safety guard (never for a shared database).
         schema: the PostgreSQL schema holding the seeded tables.
+        lock_timeout: how long a reset waits for a lock another session holds (PostgreSQL's
+            ``lock_timeout``); then it fails with :class:`IsolationError`.
     """
 
     name: ClassVar[str] = "changed"
@@ -243,8 +255,10 @@ class ChangedRowsStrategy:
         *,
         allow_unsafe: bool = False,
         schema: str = "public",
+        lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
         self.database_url = database_url
+        self.lock_timeout = check_lock_timeout(lock_timeout)
         self.mongo = mongo
         self.allow_unsafe = allow_unsafe
         self.schema = schema
@@ -308,7 +322,7 @@ class ChangedRowsStrategy:
             raise SeedkitError("ChangedRowsStrategy.prepare() was not called")
         try:
             with self.engine.begin() as conn:
-                changed = self._tracker.restore(conn)
+                changed = self._tracker.restore(conn, lock_timeout=self.lock_timeout)
         except sa.exc.ProgrammingError:
             if self._tracking_installed():
                 raise

@@ -92,13 +92,11 @@ class RollbackStrategy:
         assert isinstance(connection, sa.Connection)
         outer = handle.extra["transaction"]
         try:
-            if outer.is_active:
+            if not connection.closed and outer.is_active:
                 outer.rollback()
-            if self._sequences:  # sequences ignore the rollback: put back what the test used
-                with connection.begin():
-                    restore_sequence_positions(connection, self._sequences)
         finally:
-            connection.close()
+            connection.close()  # a connection that could not roll back ends its transaction here
+        self._restore_sequences()
         self._restore_mongo()
 
     async def begin_async(self, *, driver: str = "psycopg", mongo_url: str | None = None) -> AsyncHandle:
@@ -136,17 +134,24 @@ class RollbackStrategy:
         )
 
     async def end_async(self, handle: AsyncHandle) -> None:
-        """The async form of :meth:`end`: roll back the outer transaction, restore Mongo."""
+        """The async form of :meth:`end`: roll back the outer transaction, restore sequences and Mongo."""
         try:
             await handle.session.close()
             outer = handle.extra["transaction"]
-            if outer.is_active:
-                await outer.rollback()
             assert isinstance(handle.bind, AsyncConnection)
+            if not handle.bind.closed and outer.is_active:
+                await outer.rollback()
             await handle.bind.close()
         finally:
             await close_async(handle)
-            self._restore_mongo()
+        self._restore_sequences()
+        self._restore_mongo()
+
+    def _restore_sequences(self) -> None:
+        """Sequences ignore the rollback: put back the seeded positions of those the test moved."""
+        if self._sequences:
+            with self.engine.begin() as conn:
+                restore_sequence_positions(conn, self._sequences)
 
     def _restore_mongo(self) -> None:
         if self.mongo is not None and self._baseline is not None:

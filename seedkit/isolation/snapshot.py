@@ -133,13 +133,14 @@ class SnapshotStrategy:
     def end(self, handle: Handle) -> None:
         handle.close_sessions()
         handle.engine.dispose()
-        if self._pool is not None:
-            self._pool.give_back(handle.extra["database"])  # dropped by the pool's thread
-        else:
-            with self._admin_engine().connect() as conn:
-                PostgresAdmin(conn, self.server_url).drop(
-                    handle.extra["database"], allow_unsafe=self.allow_unsafe
-                )
+        name = handle.extra["database"]
+        if not handle.extra.get("returned"):  # returned by an earlier call that failed afterwards
+            if self._pool is not None:
+                self._pool.give_back(name)  # dropped by the pool's thread
+            else:
+                with self._admin_engine().connect() as conn:
+                    PostgresAdmin(conn, self.server_url).drop(name, allow_unsafe=self.allow_unsafe)
+            handle.extra["returned"] = True
         if self.mongo is not None and self._baseline is not None:
             self._baseline.restore(self.mongo, allow_unsafe=self.allow_unsafe)
 

@@ -20,7 +20,13 @@ from seedkit.isolation.base import Handle, Reseed, committing_handle, guard_stor
 from seedkit.stores.mongo_state import capture_indexes, clear_collections
 from seedkit.stores.safety import check_destructive
 from seedkit.stores.schema import EXCLUDED_TABLES, SchemaInfo, reflect_schema
-from seedkit.stores.truncate import Schemas, truncate_tables, url_of
+from seedkit.stores.truncate import (
+    DEFAULT_LOCK_TIMEOUT,
+    Schemas,
+    check_lock_timeout,
+    truncate_tables,
+    url_of,
+)
 
 
 def truncate_and_reload(
@@ -35,10 +41,12 @@ def truncate_and_reload(
     keep: Sequence[str] = (),
     mongo_indexes: dict[str, dict[str, dict[str, Any]]] | None = None,
     info: SchemaInfo | None = None,
+    lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
 ) -> None:
     """Empty both stores (but the ``keep`` tables; the migrations' rows are put back), then (when
     given) call ``reseed(engine, mongo)`` to put the seed data back. ``info``: the reflected
-    schema, kept by the caller."""
+    schema, kept by the caller. ``lock_timeout``: how long ``TRUNCATE`` waits for a table lock
+    another session holds (then :class:`IsolationError`)."""
     check_destructive(
         url_of(engine), action="truncate the tables of", allow_unsafe=allow_unsafe
     )  # before connecting
@@ -51,6 +59,7 @@ def truncate_and_reload(
             allow_unsafe=allow_unsafe,
             keep=keep,
             info=info,
+            lock_timeout=lock_timeout,
         )
     if mongo is not None:
         clear_collections(mongo, allow_unsafe=allow_unsafe, indexes=mongo_indexes)
@@ -69,6 +78,8 @@ class TruncateStrategy:
         skip_unused: truncate only tables that hold rows or used their sequences (wide schemas).
         keep: tables (keys) never emptied: state the application keeps through resets.
         allow_unsafe: lift the safety guard (never for a shared database).
+        lock_timeout: how long a reset waits for a table lock another session holds (PostgreSQL's
+            ``lock_timeout``: ``"30s"``, ``"500ms"``); then it fails with :class:`IsolationError`.
     """
 
     name: ClassVar[str] = "truncate"
@@ -83,8 +94,10 @@ class TruncateStrategy:
         allow_unsafe: bool = False,
         schema: Schemas = None,
         keep: Sequence[str] = (),
+        lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
         self.database_url = database_url
+        self.lock_timeout = check_lock_timeout(lock_timeout)
         self.mongo = mongo
         self.reseed = reseed
         self.skip_unused = skip_unused
@@ -132,6 +145,7 @@ class TruncateStrategy:
             allow_unsafe=self.allow_unsafe,
             keep=self.keep,
             mongo_indexes=self._mongo_indexes,
+            lock_timeout=self.lock_timeout,
         )
 
     def close(self) -> None:

@@ -70,13 +70,9 @@ async def seedkit_async_handle(
     rolled back). Use either these fixtures or the sync ones in a test, not both.
     """
     from seedkit.factories.binding import bind
-    from seedkit.isolation.asynchronous import begin_async, end_async
 
-    strategy = seedkit_database.strategy
     with _user_errors():
-        handle = await begin_async(
-            strategy, driver=seedkit_async_driver, mongo_url=seedkit_database.mongo_url
-        )
+        handle = await seedkit_run.begin_async(seedkit_database, driver=seedkit_async_driver)
     try:
         # Without an async Mongo database (mongomock-motor missing), Mongo factories still work
         # on the sync one: create_async inserts into it after the call.
@@ -85,7 +81,7 @@ async def seedkit_async_handle(
             yield handle
     finally:
         with _user_errors():
-            await end_async(strategy, handle)
+            await seedkit_run.end_async(seedkit_database, handle)
 
 
 @pytest.fixture

@@ -44,6 +44,8 @@ _OPTIONS = {
     "else mongomock)",
     "seedkit_config": "seedkit configuration file (default: the seedkit.toml or pyproject.toml found "
     "from the rootdir)",
+    "seedkit_lock_timeout": "how long a reset waits for a lock another session holds before it ends the "
+    "sessions keeping a transaction open on the test's database and retries once (default: 30s)",
 }
 
 
@@ -215,6 +217,7 @@ def seedkit_run(
     Session-scoped; databases are prepared on first use and dropped at the end of the session.
     """
     from seedkit.pytest.run import SeedkitRun
+    from seedkit.stores.truncate import DEFAULT_LOCK_TIMEOUT
 
     workerinput: dict[str, Any] | None = getattr(pytestconfig, "workerinput", None)
     base = tmp_path_factory.getbasetemp()
@@ -228,15 +231,17 @@ def seedkit_run(
         else:
             reporter.embedded.add(str(root))
 
-    run = SeedkitRun(
-        seedkit_settings,
-        worker=str(workerinput["workerid"]) if workerinput else "main",
-        run=str(workerinput["testrunuid"])[:8] if workerinput else None,
-        database_url=_option(pytestconfig, "seedkit_database_url"),
-        mongo_url=_option(pytestconfig, "seedkit_mongo_url"),
-        shared_dir=shared,
-        on_embedded=on_embedded,
-    )
+    with _user_errors():
+        run = SeedkitRun(
+            seedkit_settings,
+            worker=str(workerinput["workerid"]) if workerinput else "main",
+            run=str(workerinput["testrunuid"])[:8] if workerinput else None,
+            database_url=_option(pytestconfig, "seedkit_database_url"),
+            mongo_url=_option(pytestconfig, "seedkit_mongo_url"),
+            shared_dir=shared,
+            on_embedded=on_embedded,
+            lock_timeout=_option(pytestconfig, "seedkit_lock_timeout") or DEFAULT_LOCK_TIMEOUT,
+        )
     yield run
     with _user_errors():
         run.close()

@@ -15,6 +15,7 @@ import hashlib
 import inspect
 import re
 import secrets
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +27,10 @@ from pymongo.database import Database
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from seedkit.errors import ConfigError, IsolationError
+from seedkit.errors import ConfigError, IsolationError, SeedkitWarning
 from seedkit.isolation import STRATEGIES, Handle, SnapshotStrategy, Strategy, TruncateStrategy
 from seedkit.isolation import create_strategy as _create_strategy
+from seedkit.isolation.asynchronous import AsyncHandle, begin_async, end_async
 from seedkit.pytest.seeding import build_template, seed_mongo_only, template_mongo_documents
 from seedkit.pytest.server import start_shared_embedded
 from seedkit.seeding.config import Profile, Settings
@@ -41,6 +43,7 @@ from seedkit.stores.fingerprint import Fingerprint, fingerprint
 from seedkit.stores.mongo_state import check_mongo_destructive
 from seedkit.stores.postgres import database_name, normalize_url, with_database
 from seedkit.stores.postgres_admin import MAX_IDENTIFIER, PostgresAdmin, clone, drop
+from seedkit.stores.truncate import DEFAULT_LOCK_TIMEOUT, check_lock_timeout
 
 _UNSAFE_NAME = re.compile(r"[^a-z0-9]+")
 
@@ -128,6 +131,8 @@ class SeedkitRun:
         mongo_url: the Mongo server; None: the profile's, the configuration's, else mongomock.
         shared_dir: a directory every worker of the run shares (for the embedded server's lock).
         on_embedded: called with the embedded server's root when this process needed it.
+        lock_timeout: how long a reset (truncate, changed) waits for a lock another session
+            holds before it fails and is retried once (PostgreSQL's ``lock_timeout``).
     """
 
     def __init__(
@@ -140,8 +145,10 @@ class SeedkitRun:
         mongo_url: str | None = None,
         shared_dir: Path | None = None,
         on_embedded: Callable[[Path], None] | None = None,
+        lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
         self.settings = settings
+        self.lock_timeout = check_lock_timeout(lock_timeout)
         self.worker = worker
         self.run = run or secrets.token_hex(4)  # a name for this run's databases, not test data
         self.database_url = database_url
@@ -275,6 +282,7 @@ class SeedkitRun:
             "reseed": reseed,
             "allow_unsafe": self.allow_unsafe,
             "keep": self.settings.keep_tables,
+            "lock_timeout": self.lock_timeout,
         }
         if strategy_class is TruncateStrategy:  # the others take one schema (changed) or none
             offered["schema"] = self.settings.schemas
@@ -288,26 +296,91 @@ class SeedkitRun:
         A test never starts on stores that were not reset: after a failed reset every later
         test of the same database errors with the reason (the others run as usual).
         """
+        self._refuse_broken(prepared)
+        return prepared.strategy.begin()
+
+    def _refuse_broken(self, prepared: PreparedDatabase) -> None:
         if prepared.broken is not None:
             raise IsolationError(
                 f"not starting on database {prepared.database!r}: an earlier test's reset failed, "
                 f"so it may hold that test's data ({prepared.broken})"
             )
-        return prepared.strategy.begin()
 
     def end(self, prepared: PreparedDatabase, handle: Handle) -> None:
-        """Finish a test: the strategy puts the seeded state back (a failure marks the stores broken)."""
+        """Finish a test: the strategy puts the seeded state back.
+
+        A reset that fails is retried once, after ending the sessions that keep a transaction
+        open on the test's database (:meth:`release`); when the retry fails too, the stores are
+        marked broken and no later test starts on them.
+
+        Raises:
+            IsolationError: the reset failed twice (the reason, in one line).
+        """
         try:
             prepared.strategy.end(handle)
-        except sa.exc.DBAPIError as exc:
-            reason = str(exc.orig or exc).strip().splitlines()[0]
-            prepared.broken = reason
-            raise IsolationError(
-                f"resetting database {prepared.database!r} after the test failed: {reason}"
-            ) from None
-        except BaseException as exc:
-            prepared.broken = " ".join(str(exc).split()) or type(exc).__name__
+            return
+        except Exception as exc:
+            first = exc
+        except BaseException as exc:  # an interrupt: no retry, and no test on these stores
+            prepared.broken = _reason(exc)
             raise
+        try:
+            ended = self.release(prepared, handle.url)
+            prepared.strategy.end(handle)  # retryable by the Strategy protocol
+        except BaseException as exc:
+            raise self._broken(prepared, exc) from None
+        self._warn_retried(prepared, first, ended)
+
+    def release(self, prepared: PreparedDatabase, url: str) -> int:
+        """End the sessions that keep a transaction open on database ``url`` (a test's only; guarded).
+
+        Returns how many were ended. Used before retrying a failed reset: a connection the test
+        left idle in transaction holds the locks the reset waits for.
+        """
+        with PostgresAdmin.connect(prepared.server_url) as admin:
+            return admin.end_open_transactions(database_name(url), allow_unsafe=self.allow_unsafe)
+
+    def _warn_retried(self, prepared: PreparedDatabase, first: Exception, ended: int) -> None:
+        """Say (a :class:`SeedkitWarning`, in pytest's warnings summary) that a reset needed its retry."""
+        warnings.warn(
+            SeedkitWarning(
+                f"the reset of database {prepared.database!r} failed ({_reason(first)}); seedkit ended "
+                f"{ended} session(s) that kept a transaction open on it and the retry succeeded"
+            ),
+            stacklevel=3,
+        )
+
+    def _broken(self, prepared: PreparedDatabase, exc: BaseException) -> BaseException:
+        """Mark ``prepared`` broken after a reset failed twice; the error to raise."""
+        prepared.broken = _reason(exc)
+        if not isinstance(exc, Exception):
+            return exc
+        return IsolationError(
+            f"resetting database {prepared.database!r} after the test failed, also when retried: "
+            f"{prepared.broken}"
+        )
+
+    async def begin_async(self, prepared: PreparedDatabase, *, driver: str) -> AsyncHandle:
+        """The async form of :meth:`begin`: an :class:`AsyncHandle`; refused once a reset failed."""
+        self._refuse_broken(prepared)
+        return await begin_async(prepared.strategy, driver=driver, mongo_url=prepared.mongo_url)
+
+    async def end_async(self, prepared: PreparedDatabase, handle: AsyncHandle) -> None:
+        """The async form of :meth:`end`: the same retry, and the same refusal afterwards."""
+        try:
+            await end_async(prepared.strategy, handle)
+            return
+        except Exception as exc:
+            first = exc
+        except BaseException as exc:
+            prepared.broken = _reason(exc)
+            raise
+        try:
+            ended = self.release(prepared, handle.url)
+            await end_async(prepared.strategy, handle)
+        except BaseException as exc:
+            raise self._broken(prepared, exc) from None
+        self._warn_retried(prepared, first, ended)
 
     def kept_name(self, handle: Handle) -> str:
         """The name the database of a failed test will be kept under."""
@@ -363,6 +436,14 @@ class SeedkitRun:
         self._prepared.clear()
         if errors:
             raise errors[0]
+
+
+def _reason(exc: BaseException) -> str:
+    """One line saying why ``exc`` happened (a database error's first line, not SQLAlchemy's dump)."""
+    if isinstance(exc, sa.exc.DBAPIError):
+        lines = str(exc.orig or exc).strip().splitlines()
+        return " ".join(lines[0].split()) if lines else type(exc).__name__
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _commit_quietly(handle: Handle) -> str | None:

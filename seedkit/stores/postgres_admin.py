@@ -120,6 +120,32 @@ class PostgresAdmin:
             {"n": name},
         )
 
+    def end_open_transactions(self, name: str, *, allow_unsafe: bool = False) -> int:
+        """End the other sessions on database ``name`` that keep a transaction open; returns how many.
+
+        Those are the only sessions that can hold the locks a reset waits for (a connection a
+        test left idle in transaction); idle sessions (a server under test's connection pool)
+        are left alone. Waits up to 5 s for each to end.
+
+        Raises:
+            UnsafeTargetError: the safety guard refused the target (before anything runs).
+        """
+        check_database_name(name)
+        check_destructive(
+            with_database(self.server_url, name),
+            action="end the open transactions of",
+            allow_unsafe=allow_unsafe,
+        )
+        ended = self.conn.execute(
+            sa.text(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+                "WHERE datname = :n AND pid <> pg_backend_pid() AND xact_start IS NOT NULL "
+                "AND backend_type = 'client backend'"
+            ),
+            {"n": name},
+        ).scalar()
+        return int(ended or 0)
+
     def rename(self, old: str, new: str) -> None:
         """``ALTER DATABASE old RENAME TO new`` (other sessions on ``old`` are ended first)."""
         check_database_name(old)

@@ -7,15 +7,41 @@ by snapshot restores. ``alembic_version`` is never emptied. Tables are named by 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from seedkit.errors import IsolationError
+from seedkit.errors import ConfigError, IsolationError
 from seedkit.stores.baseline import restore_baseline
 from seedkit.stores.safety import check_destructive
 from seedkit.stores.schema import EXCLUDED_TABLES, SchemaInfo, TableInfo, reflect_schema
+
+_LOCK_TIMEOUT = re.compile(r"^[0-9]+(ms|s|min|h)?$")
+DEFAULT_LOCK_TIMEOUT = "30s"
+"""How long a reset waits for a lock another session holds before it fails (PostgreSQL's ``lock_timeout``)."""
+
+
+def check_lock_timeout(value: str) -> str:
+    """``value`` if it is a PostgreSQL ``lock_timeout`` seedkit accepts (``200ms``, ``30s``, ``1min``...).
+
+    Raises:
+        ConfigError: naming the value.
+    """
+    if not _LOCK_TIMEOUT.match(value):
+        raise ConfigError(
+            f"lock_timeout must be a number with an optional unit ms, s, min or h (e.g. '30s'), got {value!r}"
+        )
+    return value
+
+
+def lock_wait_error(lock_timeout: str) -> IsolationError:
+    """The error of a reset that waited ``lock_timeout`` for a lock (SQLSTATE 55P03, lock_not_available)."""
+    return IsolationError(
+        f"waited more than {lock_timeout} for a table lock: another connection keeps a "
+        "transaction open on these tables (look for 'idle in transaction' in pg_stat_activity)"
+    )
 
 
 def url_of(bind: Engine | Connection) -> str:
@@ -81,7 +107,7 @@ def truncate_tables(
     schema: Schemas = None,
     skip_unused: bool = False,
     allow_unsafe: bool = False,
-    lock_timeout: str = "30s",
+    lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
     keep: Sequence[str] = (),
     baseline: bool = True,
     info: SchemaInfo | None = None,
@@ -103,7 +129,7 @@ def truncate_tables(
         names = used_tables(conn, names, schema, info)
     if not names:
         return []
-    conn.execute(sa.text(f"SET LOCAL lock_timeout = '{lock_timeout}'"))
+    conn.execute(sa.text(f"SET LOCAL lock_timeout = '{check_lock_timeout(lock_timeout)}'"))
     statement = f"TRUNCATE TABLE {', '.join(info.qualified(t) for t in names)} RESTART IDENTITY CASCADE"
     try:
         conn.execute(sa.text(statement))
@@ -112,10 +138,7 @@ def truncate_tables(
             restore_baseline(conn, info, sorted(info.dependents(names)))  # CASCADE emptied those too
     except sa.exc.OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
-            raise IsolationError(
-                f"truncate waited more than {lock_timeout} for a table lock: another connection keeps a "
-                "transaction open on these tables (look for 'idle in transaction' in pg_stat_activity)"
-            ) from None
+            raise lock_wait_error(lock_timeout) from None
         raise
     return names
 
