@@ -27,7 +27,7 @@ from pymongo.database import Database
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from seedkit.errors import ConfigError, IsolationError, SeedkitWarning
+from seedkit.errors import ConfigError, IsolationError, SeedkitError, SeedkitWarning
 from seedkit.isolation import STRATEGIES, Handle, SnapshotStrategy, Strategy, TruncateStrategy
 from seedkit.isolation import create_strategy as _create_strategy
 from seedkit.isolation.asynchronous import AsyncHandle, begin_async, end_async
@@ -36,7 +36,7 @@ from seedkit.pytest.server import start_shared_embedded
 from seedkit.seeding.config import Profile, Settings
 from seedkit.seeding.runner import seed_stores
 from seedkit.seeding.targets import configured_database_url, configured_mongo_url
-from seedkit.seeding.templates import ensure_template, template_name
+from seedkit.seeding.templates import TemplateUse, ensure_template, prune_replaced_templates, template_name
 from seedkit.stores import mongo as mongo_connect
 from seedkit.stores import postgres
 from seedkit.stores.fingerprint import Fingerprint, fingerprint
@@ -162,6 +162,7 @@ class SeedkitRun:
         self.passfile: Path | None = None
         """The embedded server's libpq password file, once this process started or found it."""
         self._kept_count = 0
+        self._uses: dict[str, TemplateUse] = {}
 
     # -- where -----------------------------------------------------------------------------
     def server_url(self, profile: Profile) -> str:
@@ -221,7 +222,9 @@ class SeedkitRun:
             build_template(self.settings, profile, url, mongo)
             built.append(True)
 
+        self._template_use(server).use(template)  # before it exists: a prune now waits, or we rebuild
         ensure_template(server, template, build, allow_unsafe=self.allow_unsafe)
+        self._prune_replaced(server, profile, template)
         url = clone(server, template, name)
         engine = sa.create_engine(url, poolclass=NullPool)
         try:
@@ -260,6 +263,24 @@ class SeedkitRun:
             mongo_url=configured_mongo_url(self.settings, profile, self.mongo_url),
             per_test_clone=per_test_clone,
         )
+
+    def _template_use(self, server: str) -> TemplateUse:
+        if server not in self._uses:
+            self._uses[server] = TemplateUse(server)
+        return self._uses[server]
+
+    def _prune_replaced(self, server: str, profile: Profile, template: str) -> None:
+        """Drop the templates ``template`` replaced (this project and profile, older key; unused).
+
+        Housekeeping: a failure is a :class:`SeedkitWarning`, never a failed test.
+        """
+        try:
+            prune_replaced_templates(server, self.settings, profile, template, allow_unsafe=self.allow_unsafe)
+        except (SeedkitError, sa.exc.SQLAlchemyError) as exc:
+            warnings.warn(
+                SeedkitWarning(f"could not drop the templates {template!r} replaced: {_reason(exc)}"),
+                stacklevel=2,
+            )
 
     def _template_has_mongo_data(self, server: str, template: str) -> bool:
         admin = sa.create_engine(server, poolclass=NullPool)
@@ -434,6 +455,9 @@ class SeedkitRun:
             except Exception as exc:  # close the others, then report the first problem
                 errors.append(exc)
         self._prepared.clear()
+        for use in self._uses.values():
+            use.close()
+        self._uses.clear()
         if errors:
             raise errors[0]
 

@@ -12,22 +12,18 @@ what ``seedkit seed --profile NAME`` writes.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy.engine import Connection, Engine
 
 from seedkit.seeding import migrations
 from seedkit.seeding import runner as profiles
 from seedkit.seeding.config import Profile, Settings
+from seedkit.seeding.templates import project_key, read_template_note, write_template_note
 from seedkit.stores import postgres
 from seedkit.stores.mongo_undo import live_collections
-from seedkit.stores.quoting import quote_ident, quote_literal
 from seedkit.stores.truncate import truncate_tables
-
-_COMMENT_PREFIX = "seedkit-template "
 
 
 def build_template(settings: Settings, profile: Profile, url: str, mongo: Database[Any]) -> None:
@@ -43,23 +39,16 @@ def build_template(settings: Settings, profile: Profile, url: str, mongo: Databa
         with engine.begin() as conn:
             profiles.seed_stores(settings, profile, conn, mongo)
             documents = sum(mongo[name].count_documents({}) for name in live_collections(mongo))
-            note = _COMMENT_PREFIX + json.dumps({"mongo_documents": documents})
-            name = postgres.database_name(url)
-            conn.execute(sa.text(f"COMMENT ON DATABASE {quote_ident(name)} IS {quote_literal(note)}"))
+            note = {"mongo_documents": documents, "project": project_key(settings), "profile": profile.name}
+            write_template_note(conn, postgres.database_name(url), note)
     finally:
         engine.dispose()
 
 
 def template_mongo_documents(admin: Connection, template: str) -> int | None:
     """How many Mongo documents the template's profile wrote, if the plugin built it (else None)."""
-    comment = admin.execute(
-        sa.text("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = :n"),
-        {"n": template},
-    ).scalar()
-    if not comment or not comment.startswith(_COMMENT_PREFIX):
-        return None
     try:
-        return int(json.loads(comment[len(_COMMENT_PREFIX) :])["mongo_documents"])
+        return int(read_template_note(admin, template)["mongo_documents"])
     except (ValueError, KeyError, TypeError):
         return None
 

@@ -19,15 +19,25 @@ import json
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
+
 from seedkit.seeding.config import Profile, Settings
 from seedkit.seeding.project_sources import migration_sources, module_sources
-from seedkit.stores.postgres import with_database
+from seedkit.stores.postgres import normalize_url, with_database
 from seedkit.stores.postgres_admin import MAX_IDENTIFIER, PostgresAdmin, check_database_name
+from seedkit.stores.quoting import quote_ident, quote_literal
+from seedkit.stores.safety import check_destructive
 
 TEMPLATE_PREFIX = "seedkit_tmpl"
+BUILD_SUFFIX = "_build"
+NOTE_PREFIX = "seedkit-template "
+"""A template's database comment: this prefix, then JSON (``project``, ``profile``, ``mongo_documents``)."""
 _SKIPPED_PARTS = {"__pycache__", ".git", ".mypy_cache", ".ruff_cache"}
 
 
@@ -149,7 +159,7 @@ def ensure_template(
     """
     check_database_name(name)
     building = check_database_name(f"{name[: MAX_IDENTIFIER - 6]}_build")
-    with PostgresAdmin.connect(server_url) as admin, admin.advisory_lock(f"seedkit-template:{name}"):
+    with PostgresAdmin.connect(server_url) as admin, admin.advisory_lock(build_lock(name)):
         if not admin.exists(name):
             admin.drop(building, allow_unsafe=allow_unsafe)  # a crashed build's leftovers
             admin.create(building)
@@ -167,3 +177,202 @@ def list_templates(server_url: str, prefix: str = TEMPLATE_PREFIX) -> list[str]:
     """Names of the databases on the server whose name starts with ``prefix``."""
     with PostgresAdmin.connect(server_url) as admin:
         return admin.names(prefix)
+
+
+def build_lock(name: str) -> str:
+    """The advisory lock :func:`ensure_template` holds while it checks for or builds template ``name``."""
+    return f"seedkit-template:{name}"
+
+
+def use_lock(name: str) -> str:
+    """The advisory lock a test run shares while it uses template ``name`` (:class:`TemplateUse`)."""
+    return f"seedkit-template-use:{name}"
+
+
+def write_template_note(conn: Connection, name: str, note: dict[str, Any]) -> None:
+    """Record ``note`` (JSON) as database ``name``'s comment: who built the template, for what."""
+    text = NOTE_PREFIX + json.dumps(note, sort_keys=True)
+    conn.execute(sa.text(f"COMMENT ON DATABASE {quote_ident(name)} IS {quote_literal(text)}"))
+
+
+def read_template_note(conn: Connection, name: str) -> dict[str, Any]:
+    """The note :func:`write_template_note` recorded on database ``name`` (empty when there is none)."""
+    comment = conn.execute(
+        sa.text("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = :n"),
+        {"n": name},
+    ).scalar()
+    return _parse_note(comment)
+
+
+def _parse_note(comment: str | None) -> dict[str, Any]:
+    if not comment or not comment.startswith(NOTE_PREFIX):
+        return {}
+    try:
+        note = json.loads(comment[len(NOTE_PREFIX) :])
+    except ValueError:
+        return {}
+    return note if isinstance(note, dict) else {}
+
+
+def project_key(settings: Settings) -> str:
+    """What identifies a project's templates on a shared server: its configuration's directory."""
+    return str(settings.root.resolve())
+
+
+@dataclass(frozen=True)
+class TemplateDatabase:
+    """A seedkit template database found on a server (:func:`seedkit_templates`).
+
+    Attributes:
+        name: ``seedkit_tmpl_<profile>_<key>``, or that with ``_build`` (a build that never finished).
+        size: its size in bytes (``pg_database_size``).
+        project: the directory of the configuration that built it (None: not recorded).
+        profile: the profile it holds (None: not recorded).
+        in_use: a test run uses it (shares its use lock), a build holds its build lock, or a
+            session is connected to it.
+    """
+
+    name: str
+    size: int
+    project: str | None
+    profile: str | None
+    in_use: bool
+
+    @property
+    def unfinished(self) -> bool:
+        """A ``_build`` database left by a build that crashed (it never became a template)."""
+        return self.name.endswith(BUILD_SUFFIX)
+
+    @property
+    def template(self) -> str:
+        """The template this database is or was being built as."""
+        return self.name[: -len(BUILD_SUFFIX)] if self.unfinished else self.name
+
+
+def _in_use(admin: PostgresAdmin, database: TemplateDatabase | str) -> bool:
+    name = database if isinstance(database, str) else database.name
+    template = name[: -len(BUILD_SUFFIX)] if name.endswith(BUILD_SUFFIX) else name
+    return (
+        admin.advisory_lock_held(build_lock(template))
+        or admin.advisory_lock_held(use_lock(template))
+        or admin.connections(name) > 0
+    )
+
+
+def _templates(admin: PostgresAdmin) -> list[TemplateDatabase]:
+    rows = admin.conn.execute(
+        sa.text(
+            "SELECT datname, pg_database_size(oid), shobj_description(oid, 'pg_database') "
+            "FROM pg_database WHERE starts_with(datname, :p) ORDER BY 1"
+        ),
+        {"p": f"{TEMPLATE_PREFIX}_"},
+    ).all()
+    found = []
+    for name, size, comment in rows:
+        note = _parse_note(comment)
+        found.append(
+            TemplateDatabase(
+                name=name,
+                size=int(size or 0),
+                project=note.get("project"),
+                profile=note.get("profile"),
+                in_use=_in_use(admin, name),
+            )
+        )
+    return found
+
+
+def seedkit_templates(server_url: str) -> list[TemplateDatabase]:
+    """Every seedkit template database on the server at ``server_url`` (finished or not), by name.
+
+    Reading only: never guarded.
+    """
+    with PostgresAdmin.connect(server_url) as admin:
+        return _templates(admin)
+
+
+def drop_unused_template(admin: PostgresAdmin, name: str, *, allow_unsafe: bool = False) -> bool:
+    """Drop template database ``name`` unless something uses it; returns whether it was dropped.
+
+    Used means: a test run shares its use lock (:class:`TemplateUse`), a build holds its build
+    lock (:func:`ensure_template`), in any database of the server, or a session is connected to
+    it. Both locks are taken (exclusively, in ``admin``'s database) while it is dropped, so a run
+    that starts meanwhile waits and then builds it again.
+
+    Raises:
+        UnsafeTargetError: the safety guard refused the target (before anything runs).
+    """
+    check_database_name(name)
+    check_destructive(
+        with_database(admin.server_url, name), action="drop database", allow_unsafe=allow_unsafe
+    )
+    template = name[: -len(BUILD_SUFFIX)] if name.endswith(BUILD_SUFFIX) else name
+    taken: list[str] = []
+    try:
+        for lock in (build_lock(template), use_lock(template)):
+            if not admin.try_advisory_lock(lock):
+                return False
+            taken.append(lock)
+        if _in_use(admin, name):
+            return False
+        admin.drop(name, allow_unsafe=allow_unsafe)
+        return True
+    finally:
+        for lock in reversed(taken):
+            admin.advisory_unlock(lock)
+
+
+def prune_replaced_templates(
+    server_url: str, settings: Settings, profile: Profile, current: str, *, allow_unsafe: bool = False
+) -> list[str]:
+    """Drop the templates ``current`` replaced: the same project's and profile's, with an older key.
+
+    Templates in use (another run of the project on older code) are left alone. Returns the
+    names dropped.
+    """
+    project = project_key(settings)
+    dropped = []
+    with PostgresAdmin.connect(server_url) as admin:
+        for found in _templates(admin):
+            if found.template == current or found.project != project or found.profile != profile.name:
+                continue
+            if not found.in_use and drop_unused_template(admin, found.name, allow_unsafe=allow_unsafe):
+                dropped.append(found.name)
+    return dropped
+
+
+class TemplateUse:
+    """Marks templates as used by this process for as long as it is open (a test run's templates).
+
+    One connection to ``server_url`` holds each used template's use lock in shared mode
+    (``pg_advisory_lock_shared``): :func:`drop_unused_template` (``seedkit db prune``, another
+    run's pruning) leaves those templates alone. Take it before :func:`ensure_template`.
+    """
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self._engine: Engine | None = None
+        self._conn: Connection | None = None
+        self._used: set[str] = set()
+
+    def use(self, name: str) -> None:
+        """Hold template ``name``'s use lock (shared) until :meth:`close`."""
+        if name in self._used:
+            return
+        if self._conn is None:
+            self._engine = sa.create_engine(
+                normalize_url(self.server_url), isolation_level="AUTOCOMMIT", poolclass=NullPool
+            )
+            self._conn = self._engine.connect()
+        PostgresAdmin(self._conn, self.server_url).share_advisory_lock(use_lock(name))
+        self._used.add(name)
+
+    def close(self) -> None:
+        """Release every use lock (the connection ends)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+        self._used.clear()

@@ -176,6 +176,43 @@ class PostgresAdmin:
             self.mark_template(name, template=False)
             self.conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)"))
 
+    def try_advisory_lock(self, text: str) -> bool:
+        """Take the session-level advisory lock keyed by ``text`` if nobody holds it (shared or not).
+
+        Returns whether it was taken; release it with :meth:`advisory_unlock`.
+        """
+        query = sa.text("SELECT pg_try_advisory_lock(:k)")
+        return bool(self.conn.execute(query, {"k": advisory_key(text)}).scalar())
+
+    def advisory_unlock(self, text: str) -> None:
+        """Release a lock :meth:`try_advisory_lock` took."""
+        self.conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key(text)})
+
+    def share_advisory_lock(self, text: str) -> None:
+        """Hold the advisory lock keyed by ``text`` in shared mode until this session ends.
+
+        Others may share it too; :meth:`try_advisory_lock` (exclusive) fails while anyone does.
+        """
+        self.conn.execute(sa.text("SELECT pg_advisory_lock_shared(:k)"), {"k": advisory_key(text)})
+
+    def advisory_lock_held(self, text: str) -> bool:
+        """Whether another session holds the advisory lock keyed by ``text`` in any database of the server."""
+        key = advisory_key(text)
+        query = sa.text(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 "
+            "AND classid::bigint = :high AND objid::bigint = :low AND pid <> pg_backend_pid())"
+        )
+        return bool(
+            self.conn.execute(query, {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF}).scalar()
+        )
+
+    def connections(self, name: str) -> int:
+        """How many sessions are connected to database ``name`` (this one excluded)."""
+        query = sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"
+        )
+        return int(self.conn.execute(query, {"n": name}).scalar() or 0)
+
     @contextmanager
     def advisory_lock(self, text: str) -> Iterator[None]:
         """Hold a session-level advisory lock keyed by ``text`` for the duration of the block."""
