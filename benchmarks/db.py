@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -42,9 +43,12 @@ def migrated_template(server_url: str, name: str) -> str:
     return name
 
 
-def _pg(argv: list[str]) -> None:
+def _pg(argv: list[str], url: str) -> None:
     command = [str(binaries_dir() / argv[0]), *argv[1:]]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    # the embedded server requires a password: hand the URL's to libpq, not on the command line
+    password = sa.engine.make_url(url).password
+    env = {**os.environ, "PGPASSWORD": str(password)} if password else None
+    completed = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if completed.returncode != 0:
         raise RuntimeError(f"{argv[0]} failed: {completed.stderr.strip()[-500:]}")
 
@@ -65,7 +69,8 @@ def pg_dump(url: str, dump: Path, *extra: str) -> None:
             "-f",
             str(dump),
             str(sa.engine.make_url(url).database),
-        ]
+        ],
+        url,
     )
 
 
@@ -82,5 +87,6 @@ def pg_restore(url: str, dump: Path) -> None:
             "-d",
             database,
             str(dump),
-        ]
+        ],
+        url,
     )

@@ -74,6 +74,7 @@ def save(
             engine=engine,
             mongo=mongo_db,
             overwrite=force,
+            schema=settings.schemas,
         )
     if json:
         print_json(_summary(info))

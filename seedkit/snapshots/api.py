@@ -25,6 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +57,12 @@ from seedkit.snapshots.postgres import (
     save_postgres,
     schema_revision,
 )
-from seedkit.stores.fingerprint import fingerprint
+from seedkit.stores.fingerprint import Part, combine, mongo_parts, postgres_parts
 from seedkit.stores.mongo_state import check_mongo_destructive, replace_collections
 from seedkit.stores.mongo_undo import MongoRun
+from seedkit.stores.quoting import quote_literal
 from seedkit.stores.safety import check_destructive
-from seedkit.stores.schema import reflect_schema
+from seedkit.stores.schema import SchemaInfo, reflect_schema
 from seedkit.stores.truncate import url_of
 
 
@@ -70,12 +73,17 @@ def save(
     engine: Engine | None = None,
     mongo: Database[Any] | None = None,
     overwrite: bool = False,
-    schema: str = "public",
+    schema: str | Sequence[str] | None = None,
 ) -> SnapshotInfo:
     """Write snapshot ``name`` of the given stores to ``directory``; returns what was written.
 
-    PostgreSQL is read in one REPEATABLE READ, READ ONLY transaction (a consistent view).
-    The file appears only when complete (written under a temporary name, then renamed).
+    ``schema``: the PostgreSQL schemas to save (one name, several, or None: every application
+    schema, see :func:`~seedkit.stores.schema.application_schemas`). PostgreSQL is read in one
+    REPEATABLE READ, READ ONLY transaction (a consistent view); its fingerprint is taken at the
+    same time on a second connection that imports the same snapshot (``pg_export_snapshot``,
+    as ``pg_dump -j`` does), so the server hashes rows while this process copies them. The file
+    appears only when complete (written under a temporary name, then renamed). Raises
+    :class:`SnapshotError` when the name is taken (without ``overwrite``) or a table cannot be read.
     """
     if engine is None and mongo is None:
         raise SnapshotError("nothing to snapshot: give a PostgreSQL engine, a Mongo database, or both")
@@ -87,26 +95,37 @@ def save(
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     manifest: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION, "name": name_of(path)}
+    parts: dict[str, Part] = {}
     try:
         with zipfile.ZipFile(
             partial, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=COMPRESS_LEVEL
         ) as archive:
             writer = Writer(archive)
-            if engine is not None:
+            if engine is None:
+                manifest["revision"] = None
+            else:
                 with (
                     engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn,
                     conn.begin(),
+                    ThreadPoolExecutor(1, thread_name_prefix="seedkit-snapshot") as pool,
                 ):
                     conn.execute(sa.text("SET TRANSACTION READ ONLY"))
-                    manifest["revision"] = schema_revision(conn, schema)
-                    info = reflect_schema(conn, schema)
-                    manifest["postgres"] = save_postgres(conn, writer, schema, info)
-                    taken = fingerprint(conn, mongo, schema, info=info)
-            else:
-                manifest["revision"] = None
-                taken = fingerprint(None, mongo)
+                    exported = conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
+                    reflected: Future[SchemaInfo] = Future()
+                    hashed = pool.submit(_postgres_parts_at, engine, str(exported), reflected)
+                    try:
+                        info = reflect_schema(conn, schema)
+                    except BaseException as exc:
+                        reflected.set_exception(exc)
+                        raise
+                    reflected.set_result(info)
+                    manifest["revision"] = schema_revision(conn, info.schema)
+                    manifest["postgres"] = save_postgres(conn, writer, info)
+                    parts.update(hashed.result())
             if mongo is not None:
                 manifest["mongo"] = save_mongo(mongo, writer)
+                parts.update(mongo_parts(mongo))
+            taken = combine(parts)
             manifest["fingerprint"] = {
                 "digest": taken.digest,
                 "parts": {key: [part.count, part.digest] for key, part in sorted(taken.parts.items())},
@@ -121,6 +140,17 @@ def save(
     return read_info(path)
 
 
+def _postgres_parts_at(engine: Engine, exported: str, reflected: Future[SchemaInfo]) -> dict[str, Part]:
+    """The fingerprint parts of the tables ``reflected`` names, read in the exported snapshot."""
+    with (
+        engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn,
+        conn.begin(),
+    ):
+        conn.execute(sa.text(f"SET TRANSACTION SNAPSHOT {quote_literal(exported)}"))
+        conn.execute(sa.text("SET TRANSACTION READ ONLY"))
+        return postgres_parts(conn, info=reflected.result())
+
+
 def restore(
     name: str,
     *,
@@ -128,7 +158,7 @@ def restore(
     engine: Engine | None = None,
     mongo: Database[Any] | None = None,
     allow_unsafe: bool = False,
-    schema: str = "public",
+    schema: str | Sequence[str] | None = None,
     verify: bool = True,
 ) -> SnapshotInfo:
     """Replace the given stores' contents with snapshot ``name``.
@@ -136,7 +166,9 @@ def restore(
     In order: the safety guard (before opening anything), every checksum, the schema revision
     and columns, parsing Mongo documents; only then PostgreSQL in one transaction (rolled back
     on any error, so the database is left as it was) and Mongo. With ``verify``, the restored
-    PostgreSQL data must match the snapshot's fingerprint before COMMIT.
+    PostgreSQL data must match the snapshot's fingerprint before COMMIT. ``schema``: the
+    PostgreSQL schemas to restore (None: those the snapshot holds). Raises
+    :class:`SnapshotError` (naming the file and member) or the guard's ``UnsafeTargetError``.
     """
     if engine is None and mongo is None:
         raise SnapshotError("nothing to restore into: give a PostgreSQL engine, a Mongo database, or both")
@@ -168,7 +200,7 @@ def restore(
                 with conn.begin():
                     if mongo_run is not None:
                         mongo_run.follow(conn, reset=True)
-                    restore_postgres(snapshot, conn, schema_info, schema, verify)
+                    restore_postgres(snapshot, conn, schema_info, verify)
                     faults.point("restore.loaded")
                     if mongo_run is not None and mongo_contents is not None:
                         mongo_run.clear()

@@ -10,6 +10,7 @@ sha256. Members carry a fixed time, so the same data gives the same bytes. Openi
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import zipfile
@@ -36,6 +37,9 @@ COMPRESS_LEVEL = 1
 file about a third larger (measured: docs/benchmarks.md)."""
 CHUNK = 1 << 16
 """Bytes read or written at a time when streaming a member."""
+KEEP_VERIFIED = 64 << 20
+"""Bytes of verified members :func:`open_snapshot` keeps in memory, so that a restore reads each
+of them from the file once (checksum, then load); members beyond it are read again."""
 JSON_IN = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, tz_aware=True, tzinfo=UTC)
 """How members in canonical Extended JSON are read back: exact BSON types, aware UTC datetimes."""
 
@@ -126,17 +130,26 @@ class Snapshot:
         self.path = path
         self.archive = archive
         self.manifest = manifest
+        self.verified: dict[str, bytes] = {}
+        """Members kept from verification (up to :data:`KEEP_VERIFIED` bytes in all)."""
 
     def fail(self, reason: str, member: str | None = None) -> SnapshotError:
         where = f"{self.path}, member {member!r}" if member else str(self.path)
         return SnapshotError(f"snapshot {where}: {reason}")
 
     def open(self, member: str) -> IO[bytes]:
-        return self.archive.open(member)
+        """A member's contents as a binary stream (from memory when verification kept it)."""
+        kept = self.verified.get(member)
+        return io.BytesIO(kept) if kept is not None else self.archive.open(member)
+
+    def read(self, member: str) -> bytes:
+        """A member's contents (from memory when verification kept it)."""
+        kept = self.verified.get(member)
+        return kept if kept is not None else self.archive.read(member)
 
     def read_json(self, member: str, *, bson_types: bool = False) -> Any:
         try:
-            text = self.archive.read(member).decode()
+            text = self.read(member).decode()
             return json_util.loads(text, json_options=JSON_IN) if bson_types else json.loads(text)
         except Exception as exc:
             raise self.fail(f"unreadable ({exc})", member) from None
@@ -153,20 +166,25 @@ def _unreadable(path: Path, exc: BaseException) -> SnapshotError:
     )
 
 
-def _verify_member(snapshot: Snapshot, member: str, expected: dict[str, Any]) -> None:
+def _verify_member(snapshot: Snapshot, member: str, expected: dict[str, Any], keep: bool) -> bytes | None:
+    """Check ``member``'s size and sha256 against the manifest; its contents when ``keep``."""
     hasher = hashlib.sha256()
     size = 0
+    chunks: list[bytes] = []
     try:
         with snapshot.archive.open(member) as stream:
             while chunk := stream.read(CHUNK):
                 hasher.update(chunk)
                 size += len(chunk)
+                if keep:
+                    chunks.append(chunk)
     except KeyError:
         raise snapshot.fail("missing from the file", member) from None
     except Exception as exc:  # zlib/CRC/struct errors of a damaged file
         raise snapshot.fail(f"corrupt ({exc})", member) from None
     if size != expected.get("size") or hasher.hexdigest() != expected.get("sha256"):
         raise snapshot.fail("checksum mismatch: the file is corrupt or was modified", member)
+    return b"".join(chunks) if keep else None
 
 
 @contextmanager
@@ -205,8 +223,14 @@ def open_snapshot(path: Path) -> Iterator[Snapshot]:
         extra = sorted(set(archive.namelist()) - set(members) - {MANIFEST})
         if extra:
             raise snapshot.fail("not listed in the manifest (the file was modified)", extra[0])
+        room = KEEP_VERIFIED
         for member, expected in sorted(members.items()):
-            _verify_member(snapshot, member, expected)
+            size = expected.get("size")
+            keep = isinstance(size, int) and 0 <= size <= room
+            kept = _verify_member(snapshot, member, expected, keep)
+            if kept is not None:
+                snapshot.verified[member] = kept
+                room -= len(kept)
         yield snapshot
 
 

@@ -9,6 +9,8 @@ unlike ``pg_dump``'s custom format. ``postgres/sequences.json`` holds every sequ
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -16,13 +18,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from seedkit.errors import SnapshotError
-from seedkit.snapshots.archive import CHUNK, MANIFEST, Snapshot, Writer, member_for
+from seedkit.snapshots.archive import MANIFEST, Snapshot, Writer, member_for
 from seedkit.stores.fingerprint import postgres_parts
-from seedkit.stores.quoting import qualified, quote_ident
+from seedkit.stores.quoting import qualified, quote_ident, quote_literal
 from seedkit.stores.schema import SchemaInfo, reflect_schema
 from seedkit.stores.truncate import truncate_tables
 
 SEQUENCES = "postgres/sequences.json"
+COPY_CHUNK = 1 << 20
+"""Bytes handed to one ``COPY ... FROM STDIN`` write when a member is streamed from the file."""
 BLOCK = 1 << 18
 """Bytes of COPY rows gathered before they are written to a member (one write per row costs
 more than the compression)."""
@@ -47,37 +51,50 @@ def schema_revision(conn: Connection, schema: str = "public") -> tuple[str, ...]
     return tuple(rows.scalars())
 
 
-def _columns(conn: Connection, schema: str) -> dict[str, list[tuple[str, str]]]:
-    """Per table of ``schema``: (name, type) of the columns COPY can write (not dropped, not
-    generated), in table order; one catalog query for the whole schema."""
+def _columns(conn: Connection, info: SchemaInfo) -> dict[str, list[tuple[str, str]]]:
+    """Per table of ``info`` (by key): (name, type) of the columns COPY can write (not dropped,
+    not generated), in table order; one catalog query for every table."""
+    keys = list(info.tables)
     rows = conn.execute(
         sa.text(
-            "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-            "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = :s AND c.relkind IN ('r', 'p') "
-            "AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY c.relname, a.attnum"
+            "SELECT r.i, a.attname, format_type(a.atttypid, a.atttypmod) "
+            "FROM unnest(CAST(:names AS text[])) WITH ORDINALITY AS r(name, i) "
+            "JOIN pg_attribute a ON a.attrelid = to_regclass(r.name) "
+            "WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY r.i, a.attnum"
         ),
-        {"s": schema},
+        {"names": [info.qualified(key) for key in keys]},
     )
-    columns: dict[str, list[tuple[str, str]]] = {}
-    for table, name, type_ in rows:
-        columns.setdefault(str(table), []).append((str(name), str(type_)))
+    columns: dict[str, list[tuple[str, str]]] = {key: [] for key in keys}
+    for index, name, type_ in rows:
+        columns[keys[int(index) - 1]].append((str(name), str(type_)))
     return columns
 
 
-def _sequences(conn: Connection, schema: str) -> dict[str, list[Any]]:
-    names = list(
-        conn.execute(
-            sa.text("SELECT sequencename FROM pg_sequences WHERE schemaname = :s ORDER BY 1"), {"s": schema}
-        ).scalars()
+def _sequences(conn: Connection, info: SchemaInfo) -> list[tuple[str, str, str]]:
+    """(key, schema, name) of every sequence in ``info``'s schemas; keys as tables' keys (the
+    bare name in the default schema, ``schema.name`` elsewhere)."""
+    rows = conn.execute(
+        sa.text("SELECT schemaname, sequencename FROM pg_sequences WHERE schemaname = ANY(:s) ORDER BY 1, 2"),
+        {"s": list(info.schemas)},
     )
-    state: dict[str, list[Any]] = {}
-    for name in names:
-        row = conn.execute(
-            sa.text(f"SELECT last_value, is_called FROM {quote_ident(schema)}.{quote_ident(name)}")
-        ).one()
-        state[name] = [int(row[0]), bool(row[1])]
-    return state
+    return [
+        (name if schema == info.schema else f"{schema}.{name}", str(schema), str(name))
+        for schema, name in rows
+    ]
+
+
+def _sequence_state(conn: Connection, info: SchemaInfo) -> dict[str, list[Any]]:
+    """Sequence key -> ``[last_value, is_called]``, one query for every sequence."""
+    sequences = _sequences(conn, info)
+    if not sequences:
+        return {}
+    selects = " UNION ALL ".join(
+        f"SELECT {i}, last_value, is_called FROM {qualified(schema, name)}"
+        for i, (_, schema, name) in enumerate(sequences)
+    )
+    return {
+        sequences[int(i)][0]: [int(last), bool(called)] for i, last, called in conn.execute(sa.text(selects))
+    }
 
 
 def _driver(conn: Connection) -> Any:
@@ -88,16 +105,17 @@ def _driver(conn: Connection) -> Any:
     return driver
 
 
-def save_postgres(conn: Connection, writer: Writer, schema: str, info: SchemaInfo) -> dict[str, Any]:
-    """Write every table of ``schema`` (as reflected in ``info``) and its sequences into ``writer``.
+def save_postgres(conn: Connection, writer: Writer, info: SchemaInfo) -> dict[str, Any]:
+    """Write every table of ``info`` and the sequences of its schemas into ``writer``.
 
     Returns the manifest's part. Each table is one ``COPY ... TO STDOUT``; the server sends one
     message per row (the first is the CSV header), so the row count comes from the stream; rows
-    are written to the member in blocks of about :data:`BLOCK` bytes.
+    are written to the member in blocks of about :data:`BLOCK` bytes. Raises
+    :class:`SnapshotError` naming the table when the server refuses a COPY.
     """
     for setting in _SETTINGS:
         conn.execute(sa.text(setting))
-    all_columns = _columns(conn, schema)
+    all_columns = _columns(conn, info)
     driver = _driver(conn)
     tables = []
     for index, table in enumerate(info.insertion_order()):
@@ -105,7 +123,7 @@ def save_postgres(conn: Connection, writer: Writer, schema: str, info: SchemaInf
         member = member_for("postgres", table, ".csv", index)
         column_list = ", ".join(quote_ident(c) for c, _ in columns)
         statement = (  # a query, not the table: COPY TO refuses partitioned tables
-            f"COPY (SELECT {column_list} FROM {qualified(schema, table)}) TO STDOUT WITH (FORMAT csv, HEADER true)"
+            f"COPY (SELECT {column_list} FROM {info.qualified(table)}) TO STDOUT WITH (FORMAT csv, HEADER true)"
         )
         messages = 0
         try:
@@ -123,8 +141,7 @@ def save_postgres(conn: Connection, writer: Writer, schema: str, info: SchemaInf
                 if block:
                     stream.write(b"".join(block))
         except psycopg.Error as exc:  # one line naming the table, not the driver's traceback
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise SnapshotError(f"cannot save table {qualified(schema, table)}: {reason}") from None
+            raise SnapshotError(f"cannot save table {info.qualified(table)}: {_first_line(exc)}") from None
         tables.append(
             {
                 "name": table,
@@ -133,9 +150,15 @@ def save_postgres(conn: Connection, writer: Writer, schema: str, info: SchemaInf
                 "rows": max(messages - 1, 0),
             }
         )
-    writer.write(SEQUENCES, json.dumps(_sequences(conn, schema), indent=1, sort_keys=True).encode())
+    writer.write(SEQUENCES, json.dumps(_sequence_state(conn, info), indent=1, sort_keys=True).encode())
     server = conn.execute(sa.text("SHOW server_version")).scalar_one()
-    return {"schema": schema, "server_version": server, "tables": tables, "sequences_member": SEQUENCES}
+    return {
+        "schema": info.schema,
+        "schemas": list(info.schemas),
+        "server_version": server,
+        "tables": tables,
+        "sequences_member": SEQUENCES,
+    }
 
 
 def _revision_text(revision: tuple[str, ...] | None) -> str:
@@ -144,21 +167,36 @@ def _revision_text(revision: tuple[str, ...] | None) -> str:
     return "revision " + (", ".join(revision) or "(empty)")
 
 
-def check_postgres_matches(snapshot: Snapshot, conn: Connection, schema: str) -> SchemaInfo:
-    """Refuse a snapshot whose schema revision, tables or columns differ from the database's."""
+def snapshot_schemas(snapshot: Snapshot) -> list[str]:
+    """The schemas a snapshot holds, the default one (bare table keys) first."""
     pg = snapshot.manifest.get("postgres")
     if not isinstance(pg, dict):
         raise snapshot.fail("holds no PostgreSQL data", MANIFEST)
-    current = schema_revision(conn, schema)
+    schemas = pg.get("schemas") or [pg.get("schema") or "public"]  # files of 0.x name one schema
+    return [str(s) for s in schemas]
+
+
+def check_postgres_matches(
+    snapshot: Snapshot, conn: Connection, schema: str | Sequence[str] | None = None
+) -> SchemaInfo:
+    """Refuse a snapshot whose schema revision, tables or columns differ from the database's.
+
+    ``schema``: the schemas to compare (None: those the snapshot holds). Returns the database's
+    reflected schema; raises :class:`SnapshotError` naming both revisions, or the tables and
+    columns that differ.
+    """
+    schemas = snapshot_schemas(snapshot) if schema is None else schema
+    default = schemas if isinstance(schemas, str) else schemas[0]
+    current = schema_revision(conn, default)
     if current != snapshot.revision:
         raise snapshot.fail(
             f"was taken at {_revision_text(snapshot.revision)}, "
             f"but the database is at {_revision_text(current)}: "
             "migrate the database to the snapshot's revision, or save a new snapshot"
         )
-    info = reflect_schema(conn, schema)
-    all_columns = _columns(conn, schema)
-    saved = {t["name"]: t for t in pg.get("tables", [])}
+    info = reflect_schema(conn, schemas)
+    all_columns = _columns(conn, info)
+    saved = {t["name"]: t for t in snapshot.manifest["postgres"].get("tables", [])}
     missing = sorted(set(saved) - set(info.tables))
     unknown = sorted(set(info.tables) - set(saved))
     if missing or unknown:
@@ -181,54 +219,122 @@ def check_postgres_matches(snapshot: Snapshot, conn: Connection, schema: str) ->
     return info
 
 
+@dataclass(frozen=True)
+class _ForeignKey:
+    """A foreign key set aside during a restore: dropped before the load, added back after it."""
+
+    table: str  # the referencing table's key
+    name: str
+    definition: str  # pg_get_constraintdef()
+    comment: str | None
+
+
+def _set_aside_foreign_keys(conn: Connection, info: SchemaInfo) -> list[_ForeignKey]:
+    """The foreign keys of ``info``'s tables that the restore drops and adds back, in one query.
+
+    Checking a foreign key row by row while COPY loads (one trigger call and index probe per
+    row) cost more than the load itself; adding the key back checks every row with one join
+    (what ``pg_restore`` does). Left in place: keys that involve a partition or a partitioned
+    table (their per-partition copies are not re-created by name), and keys on tables the
+    current role does not own or may not reference.
+    """
+    keys = list(info.tables)
+    rows = conn.execute(
+        sa.text(
+            "SELECT r.i, con.conname, pg_get_constraintdef(con.oid), obj_description(con.oid, 'pg_constraint') "
+            "FROM unnest(CAST(:names AS text[])) WITH ORDINALITY AS r(name, i) "
+            "JOIN pg_constraint con ON con.conrelid = to_regclass(r.name) "
+            "JOIN pg_class c ON c.oid = con.conrelid JOIN pg_class p ON p.oid = con.confrelid "
+            "WHERE con.contype = 'f' AND con.conparentid = 0 AND c.relkind = 'r' AND p.relkind = 'r' "
+            "AND NOT c.relispartition AND NOT p.relispartition "
+            "AND pg_has_role(c.relowner, 'USAGE') AND has_table_privilege(p.oid, 'REFERENCES') "
+            "ORDER BY r.i, con.conname"
+        ),
+        {"names": [info.qualified(key) for key in keys]},
+    )
+    return [
+        _ForeignKey(keys[int(i) - 1], str(name), str(definition), comment)
+        for i, name, definition, comment in rows
+    ]
+
+
+def _without(info: SchemaInfo, foreign_keys: list[_ForeignKey]) -> SchemaInfo:
+    """``info`` without the foreign keys set aside (what constrains the load order while they are gone)."""
+    gone = {(fk.table, fk.name) for fk in foreign_keys}
+    return replace(
+        info,
+        tables={
+            key: replace(
+                table, foreign_keys=tuple(fk for fk in table.foreign_keys if (key, fk.name) not in gone)
+            )
+            for key, table in info.tables.items()
+        },
+    )
+
+
+def _by_table(foreign_keys: list[_ForeignKey]) -> dict[str, list[_ForeignKey]]:
+    grouped: dict[str, list[_ForeignKey]] = {}
+    for fk in foreign_keys:
+        grouped.setdefault(fk.table, []).append(fk)
+    return grouped
+
+
 def _copy_in(driver: Any, snapshot: Snapshot, member: str, target: str, columns: list[str]) -> None:
     column_list = ", ".join(quote_ident(c) for c in columns)
     statement = f"COPY {target} ({column_list}) FROM STDIN WITH (FORMAT csv, HEADER true)"
     with snapshot.open(member) as source, driver.cursor() as cursor, cursor.copy(statement) as copy:
-        while chunk := source.read(CHUNK):
+        while chunk := source.read(COPY_CHUNK):
             copy.write(chunk)
 
 
-def restore_postgres(
-    snapshot: Snapshot, conn: Connection, info: SchemaInfo, schema: str, verify: bool
-) -> None:
+def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, verify: bool) -> None:
     """Load the snapshot into ``conn``'s open transaction (the caller commits).
 
-    Parents are loaded before children. Self-references need nothing special: a foreign key is
-    checked at the end of the COPY statement, when all of the table's rows are there. A
-    foreign-key cycle between tables is broken at the keys :meth:`SchemaInfo.cycle_breakers`
-    picks (nullable): that table is loaded through a temporary staging table with those keys
-    NULL, and they are set by UPDATE once every table is loaded. User triggers are disabled
-    during the load, so restoring never fires application logic.
+    ``info``: the database's schema as :func:`check_postgres_matches` returned it. Foreign keys
+    between ordinary tables are dropped first and added back once every table is loaded (each
+    checked with one query, as ``pg_restore`` does; same names, definitions and comments); all
+    of it in the caller's transaction, so a failure leaves the schema and the data as they
+    were. Parents are loaded before children for the keys that stay; a foreign-key cycle among
+    those is broken at the keys :meth:`SchemaInfo.cycle_breakers` picks (nullable): that table
+    is loaded through a temporary staging table with those keys NULL, and they are set by
+    UPDATE once every table is loaded. User triggers are disabled during the load, so
+    restoring never fires application logic. With ``verify``, the loaded data must match the
+    snapshot's fingerprint. Raises :class:`SnapshotError` naming the member and table.
     """
     for setting in _SETTINGS:
         conn.execute(sa.text(setting))
-    qualified = {name: f"{quote_ident(schema)}.{quote_ident(name)}" for name in info.tables}
-    triggered = list(
-        conn.execute(
+    keys = list(info.tables)
+    triggered = [
+        keys[int(i) - 1]
+        for (i,) in conn.execute(
             sa.text(
-                "SELECT DISTINCT c.relname FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT g.tgisinternal AND n.nspname = :s"
+                "SELECT r.i FROM unnest(CAST(:names AS text[])) WITH ORDINALITY AS r(name, i) "
+                "WHERE EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = to_regclass(r.name) "
+                "AND NOT g.tgisinternal) ORDER BY r.i"
             ),
-            {"s": schema},
-        ).scalars()
-    )
-    triggered = sorted(t for t in triggered if t in qualified)
+            {"names": [info.qualified(key) for key in keys]},
+        )
+    ]
     for table in triggered:
-        conn.execute(sa.text(f"ALTER TABLE {qualified[table]} DISABLE TRIGGER USER"))
+        conn.execute(sa.text(f"ALTER TABLE {info.qualified(table)} DISABLE TRIGGER USER"))
+    set_aside = _set_aside_foreign_keys(conn, info)
+    for table, fks in _by_table(set_aside).items():
+        drops = ", ".join(f"DROP CONSTRAINT {quote_ident(fk.name)}" for fk in fks)
+        conn.execute(sa.text(f"ALTER TABLE {info.qualified(table)} {drops}"))
     # the guard ran in restore(); the snapshot holds the baseline rows itself
-    truncate_tables(conn, list(info.tables), schema=schema, allow_unsafe=True, baseline=False)
+    truncate_tables(conn, list(info.tables), allow_unsafe=True, baseline=False, info=info)
+    loading = _without(info, set_aside)
     try:
-        breakers = {(t, fk) for t, fk in info.cycle_breakers()}
+        breakers = loading.cycle_breakers()
     except ValueError as exc:
         raise snapshot.fail(f"cannot be loaded: {exc}") from None
     saved = {t["name"]: t for t in snapshot.manifest["postgres"]["tables"]}
     driver = _driver(conn)
     staged: dict[str, tuple[str, list[str]]] = {}
-    for index, table in enumerate(info.insertion_order()):
+    for index, table in enumerate(loading.insertion_order()):
         entry = saved[table]
         columns = [c for c, _ in entry["columns"]]
-        table_info = info.tables[table]
+        table_info = loading.tables[table]
         held_back = sorted(
             {
                 column
@@ -239,7 +345,7 @@ def restore_postgres(
         )
         try:
             if not held_back:
-                _copy_in(driver, snapshot, entry["member"], qualified[table], columns)
+                _copy_in(driver, snapshot, entry["member"], info.qualified(table), columns)
                 continue
             if not table_info.primary_key:
                 raise snapshot.fail(
@@ -250,14 +356,14 @@ def restore_postgres(
             conn.execute(
                 sa.text(
                     f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "
-                    f"SELECT {column_list} FROM {qualified[table]} WITH NO DATA"
+                    f"SELECT {column_list} FROM {info.qualified(table)} WITH NO DATA"
                 )
             )
             _copy_in(driver, snapshot, entry["member"], stage, columns)
             values = ", ".join("NULL" if c in held_back else quote_ident(c) for c in columns)
             conn.execute(
                 sa.text(
-                    f"INSERT INTO {qualified[table]} ({column_list}) OVERRIDING SYSTEM VALUE "
+                    f"INSERT INTO {info.qualified(table)} ({column_list}) OVERRIDING SYSTEM VALUE "
                     f"SELECT {values} FROM {stage}"
                 )
             )
@@ -273,25 +379,43 @@ def restore_postgres(
         )
         try:
             conn.execute(
-                sa.text(f"UPDATE {qualified[table]} AS t SET {assignments} FROM {stage} AS s WHERE {match}")
+                sa.text(
+                    f"UPDATE {info.qualified(table)} AS t SET {assignments} FROM {stage} AS s WHERE {match}"
+                )
             )
         except sa.exc.DBAPIError as exc:
             raise snapshot.fail(
                 f"cannot be loaded into table {table!r}: {_first_line(exc)}", saved[table]["member"]
             ) from None
+    for table, fks in _by_table(set_aside).items():
+        adds = ", ".join(f"ADD CONSTRAINT {quote_ident(fk.name)} {fk.definition}" for fk in fks)
+        try:
+            conn.execute(sa.text(f"ALTER TABLE {info.qualified(table)} {adds}"))
+        except sa.exc.DBAPIError as exc:
+            raise snapshot.fail(
+                f"cannot be loaded into table {table!r}: {_first_line(exc)}", saved[table]["member"]
+            ) from None
+        for fk in fks:
+            if fk.comment is not None:
+                conn.execute(
+                    sa.text(
+                        f"COMMENT ON CONSTRAINT {quote_ident(fk.name)} ON {info.qualified(table)} "
+                        f"IS {quote_literal(fk.comment)}"
+                    )
+                )
     sequences = snapshot.read_json(snapshot.manifest["postgres"]["sequences_member"])
-    for name, (last_value, is_called) in sorted(sequences.items()):
-        conn.execute(
-            sa.text(
-                "SELECT setval(to_regclass(format('%I.%I', CAST(:s AS text), CAST(:n AS text))), :v, :c)"
-            ),
-            {"s": schema, "n": name, "v": last_value, "c": is_called},
-        )
+    for key, schema, name in _sequences(conn, info):
+        if key in sequences:
+            last_value, is_called = sequences[key]
+            conn.execute(
+                sa.text("SELECT setval(CAST(:q AS regclass), :v, :c)"),
+                {"q": qualified(schema, name), "v": last_value, "c": is_called},
+            )
     for table in triggered:
-        conn.execute(sa.text(f"ALTER TABLE {qualified[table]} ENABLE TRIGGER USER"))
+        conn.execute(sa.text(f"ALTER TABLE {info.qualified(table)} ENABLE TRIGGER USER"))
     if verify:
         expected = {k: v for k, v in snapshot.manifest["fingerprint"]["parts"].items() if k.startswith("pg:")}
-        actual = {k: [p.count, p.digest] for k, p in postgres_parts(conn, schema, info=info).items()}
+        actual = {k: [p.count, p.digest] for k, p in postgres_parts(conn, info=info).items()}
         if actual != expected:
             differing = sorted(k for k in set(expected) | set(actual) if expected.get(k) != actual.get(k))
             raise snapshot.fail(

@@ -179,7 +179,12 @@ def fingerprint(
         parts.update(postgres_parts(conn, schema, info=info))
     if mongo is not None:
         parts.update(mongo_parts(mongo))
+    return combine(parts)
+
+
+def combine(parts: dict[str, Part]) -> Fingerprint:
+    """The fingerprint made of ``parts`` (``pg:<table>`` / ``mongo:<collection>``, taken apart)."""
     combined = hashlib.sha256()
     for key in sorted(parts):
         combined.update(f"{key} {parts[key].count} {parts[key].digest}\n".encode())
-    return Fingerprint(combined.hexdigest(), parts)
+    return Fingerprint(combined.hexdigest(), dict(parts))
