@@ -314,17 +314,33 @@ def _snapshots(results: dict[str, Any]) -> list[str]:
     snap = results.get("snapshots")
     if not snap:
         return []
+
+    def timing(key: str) -> str:
+        if f"{key}_ms" not in snap:
+            return "-"
+        low, high = snap.get(f"{key}_range_ms", [snap[f"{key}_ms"]] * 2)
+        return f"{snap[f'{key}_ms']:.0f} ms ({low:.0f}-{high:.0f})"
+
+    def ratio(key: str) -> str:
+        if f"{key}_ratio" not in snap:
+            return "-"
+        return f"{snap[f'{key}_ratio']:.2f}x ({_spread(snap[f'{key}_ratios'], '{:.2f}x')})"
+
     return [
         "## Snapshots vs pg_dump/pg_restore",
         "",
-        f"The same 20-table, 50,000-row database; median of {snap['rounds']} rounds.",
+        f"The same 20-table, 50,000-row database; median (range) of {snap['rounds']} rounds, each running",
+        "every tool one after the other without an open connection; ratios are per round.",
         "",
         "| tool | save | restore | file size |",
         "|---|---:|---:|---:|",
-        f"| seedkit snapshot (portable zip) | {snap['seedkit_save_ms']:.0f} ms "
-        f"| {snap['seedkit_restore_ms']:.0f} ms | {snap['seedkit_bytes'] / 1e6:.1f} MB |",
-        f"| pg_dump -Fc / pg_restore --clean --single-transaction | {snap['pg_dump_ms']:.0f} ms "
-        f"| {snap['pg_restore_ms']:.0f} ms | {snap['pg_dump_bytes'] / 1e6:.1f} MB |",
+        f"| seedkit snapshot (portable zip) | {timing('seedkit_save')} | {timing('seedkit_restore')} "
+        f"| {snap['seedkit_bytes'] / 1e3:,.0f} kB |",
+        f"| seedkit snapshot restore with `--verify` | | {timing('seedkit_restore_verify')} | |",
+        f"| pg_dump -Fc / pg_restore --clean --single-transaction | {timing('pg_dump')} "
+        f"| {timing('pg_restore')} | {snap['pg_dump_bytes'] / 1e3:,.0f} kB |",
+        f"| ratio seedkit / pg_dump, pg_restore | {ratio('seedkit_save')} | {ratio('seedkit_restore')} | |",
+        f"| ratio with `--verify` / pg_restore | | {ratio('seedkit_restore_verify')} | |",
         "",
     ]
 

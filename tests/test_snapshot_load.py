@@ -167,7 +167,14 @@ def test_a_key_with_no_parent_is_refused_when_the_keys_come_back_and_nothing_cha
     changed = state(shop)
     with zipfile.ZipFile(path) as archive:
         lines = archive.read("postgres/billing.lines.csv")
-    rewrite(path, {"postgres/billing.lines.csv": lines + b"99,1,77,1.00\n"})  # invoice (1, 77) does not exist
+
+    def one_row_more(manifest: dict[str, Any]) -> None:
+        (entry,) = [t for t in manifest["postgres"]["tables"] if t["name"] == "billing.lines"]
+        entry["rows"] += 1
+
+    rewrite(
+        path, {"postgres/billing.lines.csv": lines + b"99,1,77,1.00\n"}, one_row_more
+    )  # invoice (1, 77) does not exist
     with pytest.raises(SnapshotError) as err:
         snapshot.restore("shop", directory=tmp_path, engine=shop)
     message = str(err.value)
@@ -260,7 +267,7 @@ def test_the_fingerprint_sees_the_copied_data_not_a_later_commit(
     monkeypatch.undo()
     assert saved.fingerprint == before.digest
     assert stores_fingerprint(shop) != before
-    snapshot.restore("shop", directory=tmp_path, engine=shop)  # checks the fingerprint before COMMIT
+    snapshot.restore("shop", directory=tmp_path, engine=shop, verify=True)  # fingerprint before COMMIT
     assert stores_fingerprint(shop) == before
 
 
@@ -279,3 +286,44 @@ def test_a_snapshot_naming_one_schema_in_the_older_manifest_still_restores(
     restored = snapshot.restore("public", directory=tmp_path, engine=shop)
     assert restored.tables == 2  # customers and legacy: the one schema the file names
     assert rows(shop, "SELECT id, name, balance FROM customers ORDER BY id") == before
+
+
+def test_rows_the_manifest_does_not_list_are_refused_and_nothing_changes(
+    shop: sa.Engine, tmp_path: Path
+) -> None:
+    path = snapshot.save("shop", directory=tmp_path, engine=shop).path
+    scramble(shop)
+    changed = state(shop)
+
+    def one_row_fewer(manifest: dict[str, Any]) -> None:
+        (entry,) = [t for t in manifest["postgres"]["tables"] if t["name"] == "billing.lines"]
+        entry["rows"] -= 1
+
+    rewrite(path, {}, one_row_fewer)
+    with pytest.raises(
+        SnapshotError,
+        match=r"member 'postgres/billing\.lines\.csv': loaded 3 rows into table 'billing\.lines', "
+        r"the manifest lists 2$",
+    ):
+        snapshot.restore("shop", directory=tmp_path, engine=shop)
+    assert state(shop) == changed
+
+
+def test_verify_compares_the_loaded_data_with_the_fingerprint_before_commit(
+    shop: sa.Engine, tmp_path: Path
+) -> None:
+    path = snapshot.save("shop", directory=tmp_path, engine=shop).path
+    scramble(shop)
+    changed = state(shop)
+
+    def other_fingerprint(manifest: dict[str, Any]) -> None:
+        manifest["fingerprint"]["parts"]["pg:billing.invoices"][1] = "0" * 64
+
+    rewrite(path, {}, other_fingerprint)
+    with pytest.raises(
+        SnapshotError, match=r"restored data does not match its fingerprint \(pg:billing\.invoices\)"
+    ):
+        snapshot.restore("shop", directory=tmp_path, engine=shop, verify=True)
+    assert state(shop) == changed
+    snapshot.restore("shop", directory=tmp_path, engine=shop)  # without verify: checksums and row counts
+    assert state(shop) != changed

@@ -94,6 +94,14 @@ def restore(
     mongo_url: MongoUrlOption = None,
     directory: DirOption = None,
     allow_unsafe: AllowUnsafeOption = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Also check the restored data against the snapshot's fingerprint before committing "
+            "(reads every table back).",
+        ),
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Replace both stores' contents with snapshot NAME (checked first; nothing changes if it is refused)."""
@@ -106,6 +114,7 @@ def restore(
             engine=engine,
             mongo=mongo_db,
             allow_unsafe=allow_unsafe or settings.allow_unsafe,
+            verify=verify,
         )
     interruption.finished()
     if json:

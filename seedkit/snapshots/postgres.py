@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from seedkit.errors import SnapshotError
 from seedkit.snapshots.archive import MANIFEST, Snapshot, Writer, member_for
+from seedkit.snapshots.copy_out import CopyOutError, copy_out
 from seedkit.stores.fingerprint import postgres_parts
 from seedkit.stores.quoting import qualified, quote_ident, quote_literal
 from seedkit.stores.schema import SchemaInfo, reflect_schema
@@ -27,9 +28,6 @@ from seedkit.stores.truncate import truncate_tables
 SEQUENCES = "postgres/sequences.json"
 COPY_CHUNK = 1 << 20
 """Bytes handed to one ``COPY ... FROM STDIN`` write when a member is streamed from the file."""
-BLOCK = 1 << 18
-"""Bytes of COPY rows gathered before they are written to a member (one write per row costs
-more than the compression)."""
 _SETTINGS = (
     "SET LOCAL TimeZone = 'UTC'",
     "SET LOCAL DateStyle = 'ISO, YMD'",
@@ -108,9 +106,9 @@ def _driver(conn: Connection) -> Any:
 def save_postgres(conn: Connection, writer: Writer, info: SchemaInfo) -> dict[str, Any]:
     """Write every table of ``info`` and the sequences of its schemas into ``writer``.
 
-    Returns the manifest's part. Each table is one ``COPY ... TO STDOUT``; the server sends one
-    message per row (the first is the CSV header), so the row count comes from the stream; rows
-    are written to the member in blocks of about :data:`BLOCK` bytes. Raises
+    Returns the manifest's part. Each table is one ``COPY ... TO STDOUT`` read in blocks
+    (:func:`~seedkit.snapshots.copy_out.copy_out`); the server sends one message per row (the
+    first is the CSV header), so the row count comes from the stream. Raises
     :class:`SnapshotError` naming the table when the server refuses a COPY.
     """
     for setting in _SETTINGS:
@@ -125,23 +123,11 @@ def save_postgres(conn: Connection, writer: Writer, info: SchemaInfo) -> dict[st
         statement = (  # a query, not the table: COPY TO refuses partitioned tables
             f"COPY (SELECT {column_list} FROM {info.qualified(table)}) TO STDOUT WITH (FORMAT csv, HEADER true)"
         )
-        messages = 0
         try:
-            with writer.member(member) as stream, driver.cursor() as cursor, cursor.copy(statement) as copy:
-                block: list[bytes | memoryview] = []
-                size = 0
-                for chunk in copy:
-                    messages += 1
-                    block.append(chunk)
-                    size += len(chunk)
-                    if size >= BLOCK:
-                        stream.write(b"".join(block))
-                        block.clear()
-                        size = 0
-                if block:
-                    stream.write(b"".join(block))
-        except psycopg.Error as exc:  # one line naming the table, not the driver's traceback
-            raise SnapshotError(f"cannot save table {info.qualified(table)}: {_first_line(exc)}") from None
+            with writer.member(member) as stream:
+                messages = copy_out(driver, statement, stream.write)
+        except CopyOutError as exc:  # one line naming the table, not the driver's traceback
+            raise SnapshotError(f"cannot save table {info.qualified(table)}: {exc}") from None
         tables.append(
             {
                 "name": table,
@@ -279,12 +265,19 @@ def _by_table(foreign_keys: list[_ForeignKey]) -> dict[str, list[_ForeignKey]]:
     return grouped
 
 
-def _copy_in(driver: Any, snapshot: Snapshot, member: str, target: str, columns: list[str]) -> None:
-    column_list = ", ".join(quote_ident(c) for c in columns)
+def _copy_in(driver: Any, snapshot: Snapshot, entry: dict[str, Any], target: str) -> None:
+    """COPY the member of manifest ``entry`` into ``target``; it must load the rows the entry lists."""
+    column_list = ", ".join(quote_ident(c) for c, _ in entry["columns"])
     statement = f"COPY {target} ({column_list}) FROM STDIN WITH (FORMAT csv, HEADER true)"
-    with snapshot.open(member) as source, driver.cursor() as cursor, cursor.copy(statement) as copy:
-        while chunk := source.read(COPY_CHUNK):
-            copy.write(chunk)
+    with snapshot.open(entry["member"]) as source, driver.cursor() as cursor:
+        with cursor.copy(statement) as copy:
+            while chunk := source.read(COPY_CHUNK):
+                copy.write(chunk)
+        if cursor.rowcount != entry["rows"]:
+            raise snapshot.fail(
+                f"loaded {cursor.rowcount} rows into table {entry['name']!r}, the manifest lists {entry['rows']}",
+                entry["member"],
+            )
 
 
 def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, verify: bool) -> None:
@@ -298,8 +291,9 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
     those is broken at the keys :meth:`SchemaInfo.cycle_breakers` picks (nullable): that table
     is loaded through a temporary staging table with those keys NULL, and they are set by
     UPDATE once every table is loaded. User triggers are disabled during the load, so
-    restoring never fires application logic. With ``verify``, the loaded data must match the
-    snapshot's fingerprint. Raises :class:`SnapshotError` naming the member and table.
+    restoring never fires application logic. Each COPY must load the rows the manifest lists;
+    with ``verify``, the loaded data must also match the snapshot's fingerprint. Raises
+    :class:`SnapshotError` naming the member and table.
     """
     for setting in _SETTINGS:
         conn.execute(sa.text(setting))
@@ -345,7 +339,7 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
         )
         try:
             if not held_back:
-                _copy_in(driver, snapshot, entry["member"], info.qualified(table), columns)
+                _copy_in(driver, snapshot, entry, info.qualified(table))
                 continue
             if not table_info.primary_key:
                 raise snapshot.fail(
@@ -359,7 +353,7 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
                     f"SELECT {column_list} FROM {info.qualified(table)} WITH NO DATA"
                 )
             )
-            _copy_in(driver, snapshot, entry["member"], stage, columns)
+            _copy_in(driver, snapshot, entry, stage)
             values = ", ".join("NULL" if c in held_back else quote_ident(c) for c in columns)
             conn.execute(
                 sa.text(
