@@ -327,3 +327,24 @@ def test_verify_compares_the_loaded_data_with_the_fingerprint_before_commit(
     assert state(shop) == changed
     snapshot.restore("shop", directory=tmp_path, engine=shop)  # without verify: checksums and row counts
     assert state(shop) != changed
+
+
+@pytest.mark.parametrize(
+    "pool",
+    [
+        {"poolclass": sa.pool.StaticPool},
+        {"pool_size": 1, "max_overflow": 0, "pool_timeout": 2},
+        {"poolclass": sa.pool.NullPool},
+    ],
+    ids=["static", "one-connection-queue", "null"],
+)
+def test_an_engine_that_cannot_lend_a_second_connection_still_saves(
+    shop: sa.Engine, tmp_path: Path, pool: dict[str, Any]
+) -> None:
+    before = stores_fingerprint(shop)
+    engine = sa.create_engine(shop.url, **pool)
+    try:
+        saved = snapshot.save("shop", directory=tmp_path, engine=engine)
+    finally:
+        engine.dispose()
+    assert saved.fingerprint == before.digest

@@ -110,9 +110,11 @@ def save(
                     ThreadPoolExecutor(1, thread_name_prefix="seedkit-snapshot") as pool,
                 ):
                     conn.execute(sa.text("SET TRANSACTION READ ONLY"))
-                    exported = conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
                     reflected: Future[SchemaInfo] = Future()
-                    hashed = pool.submit(_postgres_parts_at, engine, str(exported), reflected)
+                    hashed = None
+                    if _has_second_connection(engine):
+                        exported = conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
+                        hashed = pool.submit(_postgres_parts_at, engine, str(exported), reflected)
                     try:
                         info = reflect_schema(conn, schema)
                     except BaseException as exc:
@@ -121,7 +123,7 @@ def save(
                     reflected.set_result(info)
                     manifest["revision"] = schema_revision(conn, info.schema)
                     manifest["postgres"] = save_postgres(conn, writer, info)
-                    parts.update(hashed.result())
+                    parts.update(postgres_parts(conn, info=info) if hashed is None else hashed.result())
             if mongo is not None:
                 manifest["mongo"] = save_mongo(mongo, writer)
                 parts.update(mongo_parts(mongo))
@@ -138,6 +140,18 @@ def save(
     finally:
         partial.unlink(missing_ok=True)
     return read_info(path)
+
+
+def _has_second_connection(engine: Engine) -> bool:
+    """Whether ``engine`` can lend a second connection at once without waiting: a pool that
+    opens one per checkout, or a queue with room (a static or single-connection pool cannot)."""
+    pool = engine.pool
+    if isinstance(pool, sa.pool.NullPool):
+        return True
+    if isinstance(pool, sa.pool.QueuePool):
+        room = pool.size() + getattr(pool, "_max_overflow", 0) - pool.checkedout()
+        return getattr(pool, "_max_overflow", 0) < 0 or room >= 1
+    return False
 
 
 def _postgres_parts_at(engine: Engine, exported: str, reflected: Future[SchemaInfo]) -> dict[str, Part]:
