@@ -100,6 +100,8 @@ def _carry_over(results: dict[str, Any], wanted: list[str], methods: list[str], 
         kept = [e for e in old["entries"] if e["method"] not in methods or e["method"] == "copy"]
         if any(e["method"] != "copy" for e in kept):
             results["seeding_carried"] = {"date": old["date"], "entries": kept}
+    if "seeding" not in wanted and "seeding_carried" in previous:  # kept with the seeding it belongs to
+        results["seeding_carried"] = previous["seeding_carried"]
     for section in SECTIONS:
         if section not in wanted and section in previous:
             results[section] = previous[section]
