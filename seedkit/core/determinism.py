@@ -336,6 +336,41 @@ class _GlobalStreams:
         _rewind_iterators(state.iterators, self.iterators)
 
 
+class Checkpoint:
+    """Everything the active context would draw next, saved so that a trial can be undone.
+
+    The clock, the ID counters, seedkit's own random, factory_boy's and Faker's random, Faker's
+    ``unique`` memory, every factory sequence and the positions of every declared
+    ``factory.Iterator`` and of ``extra_iterators`` (Iterators passed at a call site). State
+    kept elsewhere (a user's own counters in a closure) is not covered.
+    """
+
+    def __init__(self, extra_iterators: tuple[factory.Iterator, ...] = ()) -> None:
+        self.context = current()
+        self._state = _factory_state()
+        self._iterators = [*self._state.iterators, *extra_iterators]
+        self._streams = _GlobalStreams(self._state)
+        self._positions = _iterator_positions(self._iterators)
+        self._now = self.context.clock.peek()
+        self._ids = self.context.ids.counters()
+        self._random = self.context.random.getstate()
+        self._unique = {
+            id(fake): {key: set(seen) for key, seen in fake.unique._seen.items()}
+            for fake in factory.Faker._FAKER_REGISTRY.values()
+        }
+
+    def restore(self) -> None:
+        """Put every saved stream back where it was when the checkpoint was taken."""
+        context = self.context
+        self._streams.restore(self._state)
+        _rewind_iterators(self._iterators, self._positions)
+        context.clock.set(self._now)
+        context.ids.restore(self._ids)
+        context.random.setstate(self._random)
+        for fake in factory.Faker._FAKER_REGISTRY.values():
+            fake.unique._seen = {key: set(seen) for key, seen in self._unique.get(id(fake), {}).items()}
+
+
 def _unset_counter(factory_class: type[BaseFactory]) -> None:
     """Set ``factory_class``'s sequence counter, and its subclasses' copies of it, back to None."""
     counter = factory_class._meta._counter

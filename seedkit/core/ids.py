@@ -61,6 +61,15 @@ class IdGenerator:
         """Start every entity's counter again."""
         self._counters.clear()
 
+    def counters(self) -> dict[str, int]:
+        """How many IDs each entity has drawn so far (a copy, for :meth:`restore`)."""
+        return dict(self._counters)
+
+    def restore(self, counters: dict[str, int]) -> None:
+        """Set every entity's counter back to ``counters`` (from :meth:`counters`)."""
+        self._counters.clear()
+        self._counters.update(counters)
+
 
 def label_uuid(namespace: str, label: str) -> uuid.UUID:
     """The UUID a fixture-pack label stands for (same label, same UUID, everywhere)."""
