@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import factory
 import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy import event
@@ -36,9 +37,12 @@ from sqlalchemy.orm.attributes import instance_state
 
 from seedkit.bulk.collect import CollectingDatabase, CollectingSession
 from seedkit.bulk.copy import CopyJob, CopyWriter
+from seedkit.bulk.paths import ORM, PathDecision, _qualified, decide_call
+from seedkit.bulk.row_builder import RowPathUnsupported, build_root, model_of, no_session
 from seedkit.bulk.rows import MISSING, TableLayout
-from seedkit.core.determinism import current
+from seedkit.core.determinism import Checkpoint, current, ensure_active
 from seedkit.errors import FactoryError
+from seedkit.factories.alchemy import _REUSABLE_MODELS, _remember
 from seedkit.factories.binding import bind
 from seedkit.factories.builder import lean_builds
 from seedkit.stores.quoting import qualified
@@ -77,6 +81,7 @@ class BulkSeeder:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         background: bool = True,
         keep_documents: bool = False,
+        row_path: bool = True,
     ) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be >= 1")
@@ -97,13 +102,42 @@ class BulkSeeder:
         self._sequences: dict[TableLayout, str | None] = {}
         event.listen(connection, "before_cursor_execute", self._before_query)
         self._closed = False
+        self.row_path = row_path
+        self.paths: dict[str, PathDecision] = {}
+        """The path each factory volume took (by factory name; see :mod:`seedkit.bulk.paths`)."""
+        self._records: list[Any] = []
+        self._fallbacks: dict[tuple[type[Any], tuple[str, ...]], PathDecision] = {}
 
     # -- public ---------------------------------------------------------------------------
-    def create(self, factory_class: type[Any], count: int, **fields: Any) -> None:
-        """Create ``count`` objects with ``factory_class.create(**fields)``, writing every chunk."""
+    def create(self, factory_class: type[Any], count: int, **fields: Any) -> PathDecision:
+        """Create ``count`` objects with ``factory_class.create(**fields)``, writing every chunk.
+
+        The factory graph takes the row path when :func:`~seedkit.bulk.paths.decide_call` allows
+        it (and this seeder's ``row_path`` is on): the first root is built there as a trial; if it
+        reads what only ORM objects have, the trial is undone and the volume takes the ORM
+        path. Returns the decision (also kept in :attr:`paths`).
+
+        Raises:
+            RowPathUnsupported: a root after the first one read what only ORM objects have
+                (rows before it may be written in the connection's transaction: roll it back).
+        """
         if count < 0:
             raise ValueError("count must be >= 0")
+        fallback = self._fallbacks.get((factory_class, tuple(fields)))
+        if fallback is not None:
+            decision = fallback  # an earlier call's first row needed the ORM: no new trial
+        elif self.row_path:
+            decision = decide_call(factory_class, fields)
+        else:
+            decision = PathDecision(
+                _qualified(factory_class), ORM, "the row path is turned off (row_path=False)"
+            )
         done = 0
+        if decision.row_path and count:
+            done, decision = self._create_rows(factory_class, count, fields, decision)
+            if not decision.row_path:
+                self._fallbacks[(factory_class, tuple(fields))] = decision
+        self.paths[decision.factory] = decision
         with self.bound(), _collecting_per_chunk():
             while done < count:
                 size = min(self.chunk_size, count - done)
@@ -111,6 +145,39 @@ class BulkSeeder:
                 done += size
                 self.flush()
                 gc.collect()
+        return decision
+
+    def _create_rows(
+        self, factory_class: type[Any], count: int, fields: dict[str, Any], decision: PathDecision
+    ) -> tuple[int, PathDecision]:
+        """Roots made on the row path (all, or 0 when the first one fell back) and the decision."""
+        done = 0
+        with ensure_active(), no_session(), lean_builds(), _collecting_per_chunk():
+            trial = Checkpoint(tuple(v for v in fields.values() if isinstance(v, factory.Iterator)))
+            mark = len(self._records)
+            try:
+                build_root(factory_class, fields, self._records)
+            except RowPathUnsupported as exc:
+                trial.restore()
+                del self._records[mark:]
+                return 0, PathDecision(decision.factory, ORM, f"its first row needed the ORM: {exc}")
+            done = 1
+            chunk = self.chunk_size
+            while True:
+                if done % chunk == 0 or done == count:  # a chunk is complete: as on the ORM path
+                    self.flush()
+                    gc.collect()
+                    if done == count:
+                        break
+                try:
+                    build_root(factory_class, fields, self._records)
+                except RowPathUnsupported as exc:
+                    raise RowPathUnsupported(
+                        f"bulk seeding: {factory_class.__name__}, root {done + 1} of {count} on the row path: "
+                        f"{exc}; seed this volume with BulkSeeder(row_path=False)"
+                    ) from exc
+                done += 1
+        return done, decision
 
     @contextmanager
     def bound(self) -> Iterator[None]:
@@ -121,10 +188,12 @@ class BulkSeeder:
     def flush(self) -> None:
         """Write everything generated since the last flush (COPY runs in the background)."""
         pending = list(self.session.new)
+        records, self._records = self._records, []
         self._refuse_modified_rows()
-        self._writer.submit(self._copy_jobs(pending))
+        self._writer.submit(self._copy_jobs(pending + records))
         self._insert_documents()
         self._forget(pending)
+        self._pool(records)
 
     def wait(self) -> None:
         """Block until every row handed to the writer is in the database; raise its error if it failed.
@@ -171,7 +240,7 @@ class BulkSeeder:
         cls = type(obj)
         layout = self._layouts.get(cls)
         if layout is None:
-            layout = TableLayout(sa.inspect(cls), self.connection.dialect)
+            layout = TableLayout(sa.inspect(model_of(cls)), self.connection.dialect)
             self._layouts[cls] = layout
         return layout
 
@@ -255,6 +324,30 @@ class BulkSeeder:
                     f"bulk seeding: {type(obj).__name__} {sa.inspect(obj).identity} was changed after it was "
                     "written; the bulk path only inserts (create this volume without bulk)"
                 )
+
+    def _pool(self, records: list[Any]) -> None:
+        """Give the session, as persistent ORM objects, the written records of models a
+        ``ReuseOrCreate`` draws from, in creation order: on the ORM path those objects join the
+        session's pool as they are created, and a later volume picks its parents from it."""
+        pooled = {cls for cls in {type(record) for record in records} if model_of(cls) in _REUSABLE_MODELS}
+        if not pooled:
+            return
+        for record in records:
+            if type(record) in pooled:
+                _remember(self.session, self._persistent(record))
+
+    def _persistent(self, record: Any) -> Any:
+        """An ORM object holding ``record``'s column values, persistent in the session (its other
+        attributes load from the database when read, as those of a written ORM object)."""
+        layout = self._layout(record)
+        obj = layout.mapper.class_manager.new_instance()
+        values = obj.__dict__
+        for key, value in zip(layout.keys, layout.row(record.__dict__), strict=True):
+            if value is not MISSING:
+                values[key] = value
+        make_transient_to_detached(obj)
+        self.session.add(obj)
+        return obj
 
     # -- forgetting -----------------------------------------------------------------------
     def _forget(self, written: list[Any]) -> None:

@@ -1,0 +1,329 @@
+"""The row path: factory_boy declarations evaluated into row records, without ORM instances or a session.
+
+For factories that :func:`seedkit.bulk.paths.decide` puts on the row path, the bulk seeder builds
+with :class:`RowStepBuilder`, the lean step builder (:mod:`seedkit.factories.builder`) with one
+change: where factory_boy would call ``Factory._create`` (an ORM instance added to the session),
+it makes a :class:`RowRecord`, a plain object whose ``__dict__`` holds the factory's keyword
+arguments (columns and many-to-one parents), fills the columns seedkit fills on the per-object
+path (clock and ID defaults, datetimes in the column's form) and hands it to the seeder, which
+turns it into a row with the same :class:`~seedkit.bulk.rows.TableLayout` as ORM objects
+(foreign keys read from the parent record or object). Everything else is factory_boy's code, in
+factory_boy's order: the cached parse, the declarations resolved on demand, sequences,
+``prepare_arguments`` (exclude, rename, ``_adjust_kwargs``), ``SubFactory`` parents built first,
+``RelatedFactory``/``RelatedFactoryList`` children after. So every random draw, sequence, Iterator
+step and ID comes in the order of the per-object path, and the rows are the same.
+
+What a declaration can read on the row path is what it would read on a pending ORM object
+*that no collection or session feeds*: column values (``None`` when unset, as on a pending
+object) and many-to-one parents. ORM objects reached from a record (a pool of organizations
+passed as ``factory.Iterator(orgs)``) are seen through an :class:`OrmView` that offers the same.
+Anything else of the model (a collection such as ``organization.users``, a property, a method)
+and the session raise :class:`RowPathUnsupported`: those could differ from the per-object path,
+so the seeder falls back to it (first row of a volume) or stops (later rows), never writing
+different data.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, ClassVar, cast
+
+import sqlalchemy as sa
+from factory import enums
+from sqlalchemy.orm import RelationshipDirection
+
+from seedkit.core.clock import column_time
+from seedkit.errors import FactoryError
+from seedkit.factories.binding import bind
+from seedkit.factories.builder import LeanBuildStep, LeanResolver, LeanStepBuilder, _parse
+
+__all__ = ["OrmView", "RowPathUnsupported", "RowRecord", "RowStepBuilder", "build_root", "no_session"]
+
+
+class RowPathUnsupported(FactoryError):
+    """A factory read, on the row path, something only an ORM object or the session has."""
+
+
+def _unsupported(model: type, name: str) -> RowPathUnsupported:
+    return RowPathUnsupported(
+        f"{model.__name__}.{name} was read: the row path offers only column values and many-to-one "
+        "parents (not collections, properties, methods or the session)"
+    )
+
+
+class RowRecord:
+    """One row being built on the row path: the factory's keyword arguments as attributes.
+
+    A subclass per model (see :func:`record_class`) knows the model's column and many-to-one
+    attribute names: unset ones read as ``None``, as on a pending ORM object; other names of
+    the model raise :class:`RowPathUnsupported`; names the model does not have raise
+    ``AttributeError``, as on the ORM object.
+    """
+
+    _seedkit_model: ClassVar[type]
+    _seedkit_unset: ClassVar[frozenset[str]]
+    FACTORY_BUILDER_PHASE: ClassVar[None] = None  # a value, not a declaration (factory_boy asks often)
+
+    def __getattr__(self, name: str) -> Any:
+        cls = type(self)
+        if name in cls._seedkit_unset:
+            return None
+        model = cls._seedkit_model
+        if name.startswith(("__", "_sa_")) or not hasattr(model, name):
+            raise AttributeError(f"{model.__name__} row has no attribute {name!r}")
+        raise _unsupported(model, name)
+
+    def __repr__(self) -> str:
+        return f"<{type(self)._seedkit_model.__name__} row {self.__dict__!r}>"
+
+
+class _Parent:
+    """A many-to-one attribute of a record: ORM objects are read through an :class:`OrmView`."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __get__(self, record: Any, owner: Any = None) -> Any:
+        if record is None:
+            return self
+        return view(record.__dict__.get(self.key))
+
+    def __set__(self, record: Any, value: Any) -> None:
+        record.__dict__[self.key] = value
+
+
+class _ModelRows:
+    """What the row path needs of one mapped model, computed once."""
+
+    def __init__(self, model: type) -> None:
+        from seedkit.factories.alchemy import _datetime_columns, _volatile_columns
+
+        mapper: Any = sa.inspect(model)
+        self.model = model
+        self.columns = frozenset(prop.key for prop in mapper.column_attrs)
+        self.parents = frozenset(
+            rel.key for rel in mapper.relationships if rel.direction is RelationshipDirection.MANYTOONE
+        )
+        self.allowed = self.columns | self.parents
+        self.volatile = _volatile_columns(model)
+        self.times = _datetime_columns(model)
+        namespace: dict[str, Any] = {"_seedkit_model": model, "_seedkit_unset": self.allowed, "__slots__": ()}
+        namespace.update({key: _Parent(key) for key in self.parents})
+        # __slots__ = () on a subclass of a class with a __dict__: records keep one __dict__ each.
+        self.record_class: type[RowRecord] = type(f"{model.__name__}Row", (RowRecord,), namespace)
+        self.checked: set[tuple[str, ...]] = set()
+
+
+@functools.cache
+def model_rows(model: type) -> _ModelRows:
+    """The row path's facts about ``model`` (its record class, columns, parents, filled columns)."""
+    return _ModelRows(model)
+
+
+def record_class(model: type) -> type[RowRecord]:
+    """The :class:`RowRecord` subclass of ``model``."""
+    return model_rows(model).record_class
+
+
+def model_of(record_type: type) -> type:
+    """The mapped class of a record class, or ``record_type`` itself for ORM classes."""
+    return cast(type, getattr(record_type, "_seedkit_model", record_type))
+
+
+# -- ORM objects seen from the row path ------------------------------------------------------
+_MAPPED: dict[type, bool] = {}
+
+
+def _is_mapped(cls: type) -> bool:
+    known = _MAPPED.get(cls)
+    if known is None:
+        known = _MAPPED[cls] = hasattr(cls, "_sa_class_manager") and not issubclass(cls, RowRecord)
+    return known
+
+
+def view(value: Any) -> Any:
+    """``value``, or an :class:`OrmView` of it when it is an ORM instance."""
+    if value is None or not _is_mapped(type(value)) or isinstance(value, type):
+        return value
+    return OrmView(value)
+
+
+class OrmView:
+    """An ORM object as the row path lets declarations see it: column values and many-to-one parents.
+
+    Reading a collection, a property or a method raises :class:`RowPathUnsupported` (on the
+    per-object path they could hold the rows just built, which the row path does not add);
+    setting an attribute too.
+    """
+
+    __slots__ = ("_seedkit_object",)
+    _seedkit_object: Any
+    FACTORY_BUILDER_PHASE: ClassVar[None] = None
+
+    def __init__(self, obj: Any) -> None:
+        object.__setattr__(self, "_seedkit_object", obj)
+
+    def __getattr__(self, name: str) -> Any:
+        obj = self._seedkit_object
+        facts = model_rows(cast(Any, type(obj)))
+        if name in facts.columns:
+            return getattr(obj, name)
+        if name in facts.parents:
+            return view(getattr(obj, name))
+        if name.startswith(("__", "_sa_")) or not hasattr(type(obj), name):
+            raise AttributeError(f"{type(obj).__name__} has no attribute {name!r}")
+        raise _unsupported(type(obj), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise RowPathUnsupported(
+            f"{type(self._seedkit_object).__name__}.{name} was set on an existing object from the row path"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        target = other._seedkit_object if isinstance(other, OrmView) else other
+        return bool(self._seedkit_object == target)
+
+    def __hash__(self) -> int:
+        return hash(self._seedkit_object)
+
+    def __repr__(self) -> str:
+        return f"<view of {self._seedkit_object!r}>"
+
+
+# -- the session, absent ---------------------------------------------------------------------
+class _NoSession:
+    """Bound instead of a session while rows are built: any use raises :class:`RowPathUnsupported`."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RowPathUnsupported(f"the session was used (session.{name}): the row path has no session")
+
+    def __bool__(self) -> bool:
+        return True
+
+
+@contextmanager
+def no_session() -> Iterator[None]:
+    """Bind a session stand-in that refuses every use, for the duration of row building."""
+    with bind(session=cast(Any, _NoSession())):
+        yield
+
+
+# -- building ----------------------------------------------------------------------------------
+_RESOLUTION = enums.BuilderPhase.ATTRIBUTE_RESOLUTION
+
+
+class RowResolver(LeanResolver):
+    """The lean resolver, handing declarations ORM objects as :class:`OrmView` s."""
+
+    __slots__ = ()
+
+    def _row_get(self, name: str) -> Any:
+        value = self._lean_get(name)
+        if value is None or not _is_mapped(type(value)):
+            return value
+        return view(value)
+
+    __getattr__ = _row_get
+
+
+_ROW_RESOLVER_ATTRIBUTES = frozenset(dir(RowResolver))
+
+
+class RowBuildStep(LeanBuildStep):
+    """A build step resolved by a :class:`RowResolver`."""
+
+    def resolve(self, declarations: dict[str, Any]) -> None:
+        stub = self.stub = RowResolver(declarations, self)
+        attributes = self.attributes
+        get = stub._lean_get
+        for name in declarations:
+            attributes[name] = getattr(stub, name) if name in _ROW_RESOLVER_ATTRIBUTES else get(name)
+
+
+class RowStepBuilder(LeanStepBuilder):
+    """The lean step builder, making :class:`RowRecord` s instead of ORM instances (see module doc).
+
+    Records are appended to ``sink`` in creation order (a parent before its children, as ORM
+    objects are added to the session).
+    """
+
+    sink: list[Any]
+
+    def recurse(self, factory_meta: Any, extras: dict[str, Any]) -> RowStepBuilder:
+        child = RowStepBuilder(factory_meta, extras, strategy=self.strategy)
+        child.sink = self.sink
+        return child
+
+    def build(self, parent_step: Any = None, force_sequence: int | None = None) -> Any:
+        meta = self.factory_meta
+        model = getattr(meta, "model", None)
+        if not (isinstance(model, type) and _is_mapped(model)):
+            return super().build(parent_step, force_sequence)  # factory.Dict / factory.List
+        factory_class = meta.factory
+        from seedkit.bulk.paths import decide
+
+        decision = decide(factory_class)
+        if not decision.row_path:
+            raise RowPathUnsupported(f"{factory_class.__name__} takes the ORM path: {decision.reason}")
+        pre, post = _parse(meta, self.extras)
+        if force_sequence is not None:
+            sequence = force_sequence
+        elif self.force_init_sequence is not None:
+            sequence = self.force_init_sequence
+        else:
+            sequence = meta.next_sequence()
+        step = RowBuildStep(builder=self, sequence=sequence, parent_step=parent_step)
+        step.resolve(pre)
+        args, kwargs = meta.prepare_arguments(step.attributes)
+        record = _record(factory_class, model, args, kwargs)
+        self.sink.append(record)
+        results = {
+            name: declaration.evaluate_post(instance=record, step=step, overrides=context)
+            for name, (declaration, context) in post.items()
+        }
+        meta.use_postgeneration_results(instance=record, step=step, results=results)
+        step.stub = None
+        return record
+
+
+def _record(factory_class: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> RowRecord:
+    """What ``SQLAlchemyFactory._create`` would add to the session, as a record."""
+    facts = model_rows(model)
+    keys = tuple(kwargs)
+    if keys not in facts.checked:
+        factory_class._check_attributes(model, kwargs)  # the per-object path's error, if any
+        if args:
+            raise RowPathUnsupported(
+                f"{factory_class.__name__} passes positional arguments (Meta.inline_args)"
+            )
+        other = [key for key in keys if key not in facts.allowed]
+        if other:
+            raise RowPathUnsupported(
+                f"{factory_class.__name__} sets {model.__name__}.{other[0]}, which is not a column or a "
+                "many-to-one relationship (the row path sets no collections, properties or hybrids)"
+            )
+        facts.checked.add(keys)
+    record = facts.record_class()
+    values = record.__dict__
+    for key, value in kwargs.items():
+        values[key] = value._seedkit_object if type(value) is OrmView else value
+    for key, make in facts.volatile:
+        if key not in values:
+            values[key] = make()
+    for key, timezone in facts.times:
+        value = values.get(key)
+        if isinstance(value, datetime):
+            values[key] = column_time(value, timezone)
+    return record
+
+
+def build_root(factory_class: type[Any], fields: dict[str, Any], sink: list[Any]) -> Any:
+    """One ``factory_class.create(**fields)`` on the row path; its records go to ``sink``."""
+    builder = RowStepBuilder(factory_class._meta, dict(fields), strategy=enums.CREATE_STRATEGY)
+    builder.sink = sink
+    return builder.build()

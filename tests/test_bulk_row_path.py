@@ -1,0 +1,378 @@
+"""The row path: factories evaluated into rows (no ORM) write what the per-object path writes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import factory
+import factory.fuzzy
+import pytest
+import sqlalchemy as sa
+from conftest import create_database, drop_database
+from seedkit_reference.models import Order, Organization, Payment, User
+from sqlalchemy.orm import Session
+
+from seedkit import SQLAlchemyFactory
+from seedkit.bulk import BulkSeeder
+from seedkit.bulk.paths import decide, decide_call
+from seedkit.bulk.row_builder import RowBuildStep, RowPathUnsupported
+from seedkit.core.determinism import deterministic
+from seedkit.factories.binding import bind
+from seedkit.stores.fingerprint import fingerprint
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's benchmarks package
+from benchmarks import ordinary
+
+Seed = Callable[[Callable[..., Any]], None]
+"""A graph to seed: called with ``create(factory_class, count, **fields)``."""
+
+START = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def second_db(pg_server_url: str, reference_template: str) -> Iterator[str]:
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    url = create_database(pg_server_url, name, template=reference_template)
+    yield url
+    drop_database(pg_server_url, name)
+
+
+def per_object(url: str, seed: Seed) -> Any:
+    """The reference: ``create_batch`` through a SQLAlchemy session."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            with (
+                conn.begin(),
+                deterministic(seed=5),
+                Session(bind=conn, autoflush=False) as session,
+                bind(session=session),
+            ):
+                seed(lambda factory_class, count, **fields: factory_class.create_batch(count, **fields))
+                session.flush()
+            return fingerprint(conn)
+    finally:
+        engine.dispose()
+
+
+def bulk(url: str, seed: Seed, *, chunk_size: int = 7, row_path: bool = True) -> tuple[Any, BulkSeeder]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            with (
+                conn.begin(),
+                deterministic(seed=5),
+                BulkSeeder(conn, chunk_size=chunk_size, row_path=row_path) as seeder,
+            ):
+                seed(seeder.create)
+            return fingerprint(conn), seeder
+    finally:
+        engine.dispose()
+
+
+def seed_ordinary(create: Callable[..., Any]) -> None:
+    """benchmarks/ordinary.py's graph: pools passed at the call site, users with an order each."""
+    orgs = create(ordinary.OrganizationFactory, 5)
+    catalog = create(ordinary.ProductFactory, 12, organization=factory.Iterator(orgs))
+    create(
+        ordinary.UserFactory,
+        30,
+        organization=factory.Iterator(orgs),
+        order__items__product=factory.Iterator(catalog),
+    )
+
+
+def test_the_ordinary_graph_takes_the_row_path_and_writes_the_per_object_rows(
+    db_url: str, second_db: str
+) -> None:
+    expected = per_object(db_url, seed_ordinary)
+
+    def pooled(create: Callable[..., Any]) -> None:
+        # the pools are ORM objects made in the seeder's session, as benchmarks/ordinary.py does
+        seeder: BulkSeeder = create.__self__  # type: ignore[attr-defined]
+        with seeder.bound():
+            orgs = ordinary.OrganizationFactory.create_batch(5)
+            catalog = ordinary.ProductFactory.create_batch(12, organization=factory.Iterator(orgs))
+        seeder.create(
+            ordinary.UserFactory,
+            30,
+            organization=factory.Iterator(orgs),
+            order__items__product=factory.Iterator(catalog),
+        )
+
+    got, seeder = bulk(second_db, pooled)
+
+    assert seeder.paths["benchmarks.ordinary.UserFactory"].path == "row"
+    assert expected.parts["pg:users"].count == 30
+    assert expected.parts["pg:order_items"].count == 60
+    assert got.parts == expected.parts
+    assert got.digest == expected.digest
+
+
+def test_every_volume_on_the_row_path_gives_the_per_object_rows(db_url: str, second_db: str) -> None:
+    expected = per_object(db_url, _seed_all_on_rows)
+    got, seeder = bulk(second_db, _seed_all_on_rows, chunk_size=4)
+
+    assert {name.rsplit(".", 1)[1]: d.path for name, d in seeder.paths.items()} == {
+        "OrganizationFactory": "row",
+        "ProductFactory": "row",
+        "UserFactory": "row",
+    }
+    assert got.parts == expected.parts
+    assert got.digest == expected.digest
+
+
+def _seed_all_on_rows(create: Callable[..., Any]) -> None:
+    create(ordinary.OrganizationFactory, 3)
+    create(ordinary.ProductFactory, 9)  # each with its own organization (a SubFactory parent)
+    create(ordinary.UserFactory, 10)  # organization, order, items (each a product), payment
+
+
+# -- a graph with traits, Maybe, Params, exclude, rename, SelfAttribute, RelatedFactory ----------
+class TraitOrganizationFactory(SQLAlchemyFactory):
+    class Meta:
+        model = Organization
+
+    id = factory.LazyFunction(lambda: uuid.UUID(int=factory.random.randgen.getrandbits(128), version=4))
+    name = factory.Faker("company")
+    slug = factory.Sequence(lambda n: f"t-org-{n}")
+    created_at = factory.Faker("date_time_between", start_date=START, end_date=START + timedelta(days=9))
+
+
+class TraitUserFactory(SQLAlchemyFactory):
+    class Meta:
+        model = User
+        exclude = ("domain",)
+        rename = {"name": "full_name"}
+
+    class Params:
+        domain = factory.Faker("domain_name")
+        vip = factory.Trait(
+            role="customer", email=factory.LazyAttribute(lambda o: f"vip.{o.slug_}@{o.domain}")
+        )
+
+    id = factory.Sequence(lambda n: uuid.UUID(int=n + 1))
+    organization = factory.SubFactory(TraitOrganizationFactory, name=factory.Faker("catch_phrase"))
+    name = factory.Faker("name")
+    slug_ = factory.LazyAttribute(lambda o: o.name.lower().replace(" ", "."))
+    email = factory.LazyAttribute(lambda o: f"{o.slug_}.{o.organization.slug}@{o.domain}")
+    role = factory.Maybe(
+        factory.LazyFunction(lambda: factory.random.randgen.random() < 0.5),
+        yes_declaration="admin",
+        no_declaration=factory.fuzzy.FuzzyChoice(["member", "customer"]),
+    )
+    created_at = factory.SelfAttribute("organization.created_at")
+    orders = factory.Maybe(
+        "vip",
+        yes_declaration=factory.RelatedFactoryList(f"{__name__}.TraitOrderFactory", "user", size=2),
+        no_declaration=factory.RelatedFactory(f"{__name__}.TraitOrderFactory", "user"),
+    )
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs: Any) -> dict[str, Any]:
+        kwargs.pop("slug_", None)
+        return kwargs
+
+
+class TraitOrderFactory(SQLAlchemyFactory):
+    class Meta:
+        model = Order
+
+    id = factory.Faker("uuid4", cast_to=None)
+    user = factory.SubFactory(TraitUserFactory)
+    status = factory.Iterator(["pending", "paid", "shipped"])
+    currency = factory.Faker("currency_code")
+    subtotal = factory.fuzzy.FuzzyDecimal(5, 500)
+    total = factory.LazyAttribute(lambda o: o.subtotal + 1)
+    created_at = factory.LazyAttribute(lambda o: o.user.created_at + timedelta(hours=1))
+    updated_at = factory.SelfAttribute("created_at")
+    paid = factory.RelatedFactory(
+        f"{__name__}.TraitPaymentFactory", "order", amount=factory.SelfAttribute("..total")
+    )
+
+
+class TraitPaymentFactory(SQLAlchemyFactory):
+    class Meta:
+        model = Payment
+
+    id = factory.Faker("uuid4", cast_to=None)
+    order = factory.SubFactory(TraitOrderFactory)
+    amount = factory.LazyAttribute(lambda o: o.order.total)
+    status = factory.fuzzy.FuzzyChoice(["authorized", "captured"])
+    provider = factory.Dict({"name": factory.Faker("word")})
+    paid_at = None
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs: Any) -> dict[str, Any]:
+        kwargs["provider"] = kwargs["provider"]["name"]
+        return kwargs
+
+
+def _seed_traits(create: Callable[..., Any]) -> None:
+    create(TraitUserFactory, 9)
+    create(TraitUserFactory, 6, vip=True)
+    create(TraitOrderFactory, 4, user__vip=True, status="cancelled")
+
+
+def test_traits_maybe_params_and_related_factories_give_the_per_object_rows(
+    db_url: str, second_db: str
+) -> None:
+    expected = per_object(db_url, _seed_traits)
+    got, seeder = bulk(second_db, _seed_traits, chunk_size=5)
+
+    assert {d.path for d in seeder.paths.values()} == {"row"}
+    assert expected.parts["pg:users"].count == 9 + 6 + 4
+    assert expected.parts["pg:orders"].count == 9 + 6 * 2 + 4 * (1 + 2)  # an order per call, vip users two
+    assert got.parts == expected.parts
+    assert got.digest == expected.digest
+
+
+def test_the_fingerprint_comparison_sees_a_different_resolution_order(
+    db_url: str, second_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Guards the tests above: evaluate declarations in reverse order and the rows differ.
+    expected = per_object(db_url, _seed_traits)
+    resolve = RowBuildStep.resolve
+
+    def reversed_resolve(self: RowBuildStep, declarations: dict[str, Any]) -> None:
+        resolve(self, dict(reversed(declarations.items())))
+
+    monkeypatch.setattr(RowBuildStep, "resolve", reversed_resolve)
+    got, seeder = bulk(second_db, _seed_traits, chunk_size=5)
+
+    assert {d.path for d in seeder.paths.values()} == {"row"}
+    assert got.parts["pg:users"].count == expected.parts["pg:users"].count
+    assert got.parts["pg:users"].digest != expected.parts["pg:users"].digest
+
+
+# -- factories that need the ORM -----------------------------------------------------------------
+class CountingUserFactory(ordinary.UserFactory):
+    """Reads a collection: how many users its organization already has (back-populated on the ORM path)."""
+
+    email = factory.LazyAttribute(
+        lambda o: f"member{len(o.organization.users)}.{o.full_name[:3]}@example.com"
+    )
+
+
+class HookedUserFactory(ordinary.UserFactory):
+    @factory.post_generation
+    def greet(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        self.role = "admin"
+
+
+def _seed_orm_readers(create: Callable[..., Any]) -> None:
+    orgs = [OrgsHolder.org]
+    create(CountingUserFactory, 8, organization=factory.Iterator(orgs), order=None)
+    create(HookedUserFactory, 3, organization=factory.Iterator(orgs), order=None)
+
+
+class OrgsHolder:
+    org: Any = None
+
+
+def test_a_factory_that_reads_orm_state_keeps_the_orm_path_and_says_why(db_url: str, second_db: str) -> None:
+    def with_org(create: Callable[..., Any]) -> None:
+        seeder = getattr(create, "__self__", None)
+        if isinstance(seeder, BulkSeeder):
+            with seeder.bound():
+                OrgsHolder.org = ordinary.OrganizationFactory.create()
+        else:
+            OrgsHolder.org = ordinary.OrganizationFactory.create()
+        _seed_orm_readers(create)
+
+    expected = per_object(db_url, with_org)
+    got, seeder = bulk(second_db, with_org)
+
+    counting = seeder.paths[f"{__name__}.CountingUserFactory"]
+    assert counting.path == "orm"
+    assert "Organization.users was read" in counting.reason
+    hooked = seeder.paths[f"{__name__}.HookedUserFactory"]
+    assert hooked.path == "orm"
+    assert "post-generation hook" in hooked.reason
+    assert got.digest == expected.digest  # the trial row was undone: same emails, same IDs
+
+
+def test_static_decisions_name_the_reason() -> None:
+    from seedkit_reference.model_factories import CustomerFactory, OrganizationFactory
+
+    assert decide(ordinary.UserFactory).path == "row"
+    assert decide(ordinary.OrderFactory).path == "row"
+    customer = decide(CustomerFactory)
+    assert customer.path == "orm"
+    assert customer.reason == "organization: ReuseOrCreate picks from the session's pool of ORM objects"
+    # its objects join that pool on the row path too (tests/test_bulk.py seeds both after each other)
+    assert decide(OrganizationFactory).path == "row"
+    assert decide(HookedUserFactory).path == "orm"
+    assert decide(TraitUserFactory).path == "row"
+    # a value passed at the call site that needs the ORM decides the volume
+    call = decide_call(ordinary.UserFactory, {"order": factory.SubFactory(HookedUserFactory)})
+    assert call.path == "orm" and "order=" in call.reason
+    assert decide_call(ordinary.UserFactory, {"organization_id": uuid.uuid4()}).path == "orm"
+
+
+def test_a_later_row_that_needs_the_orm_stops_seeding(db_url: str) -> None:
+    engine = sa.create_engine(db_url)
+    calls = {"n": 0}
+
+    class LateFactory(ordinary.UserFactory):
+        email = factory.LazyAttribute(
+            lambda o: (
+                f"{len(o.organization.users)}@x.org" if _count(calls) > 3 else f"{o.full_name[:4]}@x.org"
+            )
+        )
+
+    try:
+        late = r"LateFactory, root 4 of 6 on the row path: .*Organization\.users"
+        with engine.connect() as conn, deterministic(seed=5):
+            with pytest.raises(RowPathUnsupported, match=late), BulkSeeder(conn) as seeder:
+                with seeder.bound():
+                    org = ordinary.OrganizationFactory.create()
+                seeder.create(LateFactory, 6, organization=factory.Iterator([org]), order=None)
+            conn.rollback()
+    finally:
+        engine.dispose()
+
+
+def _count(calls: dict[str, int]) -> int:
+    calls["n"] += 1
+    return calls["n"]
+
+
+def _seed_reference_pool(create: Callable[..., Any]) -> None:
+    from seedkit_reference.model_factories import CustomerFactory, OrganizationFactory, ProductFactory
+
+    create(OrganizationFactory, 3)
+    create(ProductFactory, 10)  # ReuseOrCreate(OrganizationFactory): picks from the session's pool
+    create(CustomerFactory, 6, orders=1)
+
+
+def test_rows_of_a_pooled_model_join_the_pool_a_later_reuse_or_create_draws_from(
+    db_url: str, second_db: str
+) -> None:
+    expected = per_object(db_url, _seed_reference_pool)
+    got, seeder = bulk(second_db, _seed_reference_pool, chunk_size=2)
+
+    paths = {name.rsplit(".", 1)[1]: d.path for name, d in seeder.paths.items()}
+    assert paths == {"OrganizationFactory": "row", "ProductFactory": "orm", "CustomerFactory": "orm"}
+    assert expected.parts["pg:organizations"].count == 3  # products and customers reused them
+    assert got.parts == expected.parts
+    assert got.digest == expected.digest
+
+
+def test_plan_says_which_path_each_factory_volume_takes(db_url: str, tmp_path: Path) -> None:
+    from test_cli import run_cli
+
+    shown = run_cli("plan", "--profile", "dev", "--database-url", db_url, "--json", cwd=tmp_path)
+
+    assert shown.returncode == 0, shown.stderr
+    factories = {entry["factory"]: entry for entry in json.loads(shown.stdout)["factories"]}
+    assert factories["OrganizationFactory"]["path"] == "row"
+    assert factories["CustomerFactory"]["path"] == "orm"
+    assert "ReuseOrCreate" in factories["CustomerFactory"]["why"]
+    assert factories["ProductFactory"]["count"] == 100
