@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
@@ -286,34 +286,57 @@ def plan(
     json_output: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """Show what table volumes will do: insert order, the generator of every column, cycles, what is not generated.
+    """Show what volumes will do: each factory volume's path; table volumes' order, generators, cycles.
 
-    With --profile, that profile's table volumes; without, every table of the database (100 rows
-    each, as an illustration). Reads the database's catalogs; writes nothing.
+    With --profile, that profile's volumes: each factory volume's bulk path (the row path, or
+    the ORM path and why, see docs/performance.md), then its table volumes; without, every table
+    of the database (100 rows each, as an illustration). Reads the database's catalogs; writes
+    nothing.
     """
+    from seedkit.bulk.paths import decide_call
     from seedkit.generate import TableVolume, plan_tables
     from seedkit.generate.catalog import read_catalog
     from seedkit.generate.explain import explain
+    from seedkit.seeding.runner import resolve_factory
     from seedkit.seeding.targets import open_targets
 
     settings, targets = settings_and_targets(config, profile, database_url, None)
     chosen = settings.profile(profile) if profile else None
+    factories: list[dict[str, Any]] = []
+    if chosen is not None:
+        for volume in chosen.volumes:
+            decision = decide_call(resolve_factory(volume.factory, settings), dict(volume.fields))
+            factories.append(
+                {
+                    "factory": volume.factory,
+                    "count": volume.count,
+                    "path": decision.path,
+                    "why": decision.reason,
+                }
+            )
+    result: dict[str, Any] = {"factories": factories, "tables": [], "cycles": [], "not_generated": []}
     with open_targets(targets) as (engine, _db), engine.connect() as conn:
         if chosen is not None:
             volumes = [TableVolume(t.table, t.count, t.columns) for t in chosen.tables]
-            if not volumes:
-                raise ConfigError(
-                    f"profile {chosen.name!r} has no table volumes ({{ table = ..., count = ... }})"
-                )
+            if not volumes and not factories:
+                raise ConfigError(f"profile {chosen.name!r} has no volumes (factory or table)")
             where, seed, locale = f"profile {chosen.name!r}", chosen.seed, chosen.locale
         else:
             volumes = [TableVolume(name, 100) for name in read_catalog(conn).tables]
             where, seed, locale = "", 0, "en_US"
-        result = explain(plan_tables(conn, volumes, seed=seed, locale=locale, where=where))
+        if volumes:
+            result.update(explain(plan_tables(conn, volumes, seed=seed, locale=locale, where=where)))
     if json_output:
         print_json(result)
         return
-    out.print(f"insert order ({len(result['tables'])} tables):")
+    if factories:
+        out.print(f"factory volumes ({len(factories)}):")
+        paths = Table("factory", "count", "path", "why", box=None, pad_edge=False)
+        for entry in factories:
+            paths.add_row(entry["factory"], f"{entry['count']:,}", entry["path"], entry["why"])
+        out.print(paths)
+    if result["tables"]:
+        out.print(f"insert order ({len(result['tables'])} tables):")
     for number, entry in enumerate(result["tables"], 1):
         out.print(f"[bold]{number}. {entry['table']}[/bold] x {entry['count']:,}")
         table = Table("column", "type", "generator", "why", box=None, pad_edge=False)
