@@ -32,13 +32,25 @@ from datetime import datetime
 from typing import Any, ClassVar, cast
 
 import sqlalchemy as sa
-from factory import enums
+from factory import enums, errors
+from factory.base import BaseFactory, DictFactory
+from factory.declarations import SKIP, RelatedFactory, RelatedFactoryList
 from sqlalchemy.orm import RelationshipDirection
 
 from seedkit.core.clock import column_time
 from seedkit.errors import FactoryError
 from seedkit.factories.binding import bind
-from seedkit.factories.builder import LeanBuildStep, LeanResolver, LeanStepBuilder, _parse
+from seedkit.factories.builder import (
+    _KINDS,
+    _LAZY_ATTRIBUTE,
+    _LAZY_FUNCTION,
+    LeanBuildStep,
+    LeanResolver,
+    LeanStepBuilder,
+    _evaluate,
+    _kind,
+    _parse,
+)
 
 __all__ = ["OrmView", "RowPathUnsupported", "RowRecord", "RowStepBuilder", "build_root", "no_session"]
 
@@ -218,9 +230,47 @@ _RESOLUTION = enums.BuilderPhase.ATTRIBUTE_RESOLUTION
 
 
 class RowResolver(LeanResolver):
-    """The lean resolver, handing declarations ORM objects as :class:`OrmView` s."""
+    """The lean resolver, handing declarations ORM objects as :class:`OrmView` s.
+
+    Its ``_lean_get`` is the lean resolver's, with the common declarations (``LazyFunction``,
+    ``LazyAttribute`` without context) called directly, as ``_evaluate`` would.
+    """
 
     __slots__ = ()
+
+    def _lean_get(self, name: str) -> Any:
+        values = self._lean_values
+        if name in values:
+            return values[name]
+        pending = self._lean_pending
+        if name in pending:
+            raise errors.CyclicDefinitionError(
+                f"Cyclic lazy attribute definition for {name!r}; cycle found in {pending!r}."
+            )
+        entry = self._lean_declarations.get(name)
+        if entry is None:
+            raise AttributeError(
+                f"The parameter {name!r} is unknown. Evaluated attributes are {values!r}, "
+                f"definitions are {list(self._lean_declarations)!r}."
+            )
+        value, context = entry
+        if getattr(value, "FACTORY_BUILDER_PHASE", None) == _RESOLUTION:
+            pending.append(name)
+            try:
+                cls = type(value)
+                kind = _KINDS.get(cls)
+                if kind is None:
+                    kind = _kind(cls)
+                if kind == _LAZY_FUNCTION and not context and not value._defaults:
+                    value = value.function()
+                elif kind == _LAZY_ATTRIBUTE and not context and not value._defaults:
+                    value = value.function(self)
+                else:
+                    value = _evaluate(value, self, self._lean_step, context)
+            finally:
+                pending.pop()
+        values[name] = value
+        return value
 
     def _row_get(self, name: str) -> Any:
         value = self._lean_get(name)
@@ -245,6 +295,49 @@ class RowBuildStep(LeanBuildStep):
             attributes[name] = getattr(stub, name) if name in _ROW_RESOLVER_ATTRIBUTES else get(name)
 
 
+def _function(method: Any) -> Any:
+    return getattr(method, "__func__", method)
+
+
+class _FactoryRows:
+    """What :meth:`RowStepBuilder.build` needs of one factory, decided once per factory ``_meta``."""
+
+    def __init__(self, meta: Any) -> None:
+        model = getattr(meta, "model", None)
+        self.mapped = isinstance(model, type) and _is_mapped(model)
+        if not self.mapped:
+            return
+        from seedkit.bulk.paths import decide
+
+        factory_class = meta.factory
+        self.factory_class = factory_class
+        self.model: type = cast(type, model)
+        self.decision = decide(factory_class)
+        # prepare_arguments without its copies when it would only drop hidden names
+        self.plain_arguments = (
+            _function(factory_class._adjust_kwargs) is _function(BaseFactory._adjust_kwargs)
+            and not meta.rename
+            and not meta.inline_args
+        )
+        self.hidden = frozenset(meta.exclude) | frozenset(meta.parameters)
+        self.after_postgeneration = _function(factory_class._after_postgeneration) is not _function(
+            BaseFactory._after_postgeneration
+        )
+
+
+_FACTORY_ROWS: dict[int, tuple[Any, _FactoryRows]] = {}
+
+
+def _factory_rows(meta: Any) -> _FactoryRows:
+    entry = _FACTORY_ROWS.get(id(meta))
+    if entry is None or entry[0] is not meta:
+        entry = _FACTORY_ROWS[id(meta)] = (meta, _FactoryRows(meta))
+    return entry[1]
+
+
+_RELATED = (RelatedFactory, RelatedFactoryList)
+
+
 class RowStepBuilder(LeanStepBuilder):
     """The lean step builder, making :class:`RowRecord` s instead of ORM instances (see module doc).
 
@@ -261,15 +354,13 @@ class RowStepBuilder(LeanStepBuilder):
 
     def build(self, parent_step: Any = None, force_sequence: int | None = None) -> Any:
         meta = self.factory_meta
-        model = getattr(meta, "model", None)
-        if not (isinstance(model, type) and _is_mapped(model)):
+        rows = _factory_rows(meta)
+        if not rows.mapped:
             return super().build(parent_step, force_sequence)  # factory.Dict / factory.List
-        factory_class = meta.factory
-        from seedkit.bulk.paths import decide
-
-        decision = decide(factory_class)
-        if not decision.row_path:
-            raise RowPathUnsupported(f"{factory_class.__name__} takes the ORM path: {decision.reason}")
+        if not rows.decision.row_path:
+            raise RowPathUnsupported(
+                f"{rows.factory_class.__name__} takes the ORM path: {rows.decision.reason}"
+            )
         pre, post = _parse(meta, self.extras)
         if force_sequence is not None:
             sequence = force_sequence
@@ -279,16 +370,50 @@ class RowStepBuilder(LeanStepBuilder):
             sequence = meta.next_sequence()
         step = RowBuildStep(builder=self, sequence=sequence, parent_step=parent_step)
         step.resolve(pre)
-        args, kwargs = meta.prepare_arguments(step.attributes)
-        record = _record(factory_class, model, args, kwargs)
+        if rows.plain_arguments:  # what prepare_arguments gives then, without its copies
+            hidden = rows.hidden
+            args: tuple[Any, ...] = ()
+            kwargs = {k: v for k, v in step.attributes.items() if k not in hidden and v is not SKIP}
+        else:
+            args, kwargs = meta.prepare_arguments(step.attributes)
+        record = _record(rows.factory_class, rows.model, args, kwargs)
         self.sink.append(record)
-        results = {
-            name: declaration.evaluate_post(instance=record, step=step, overrides=context)
-            for name, (declaration, context) in post.items()
-        }
-        meta.use_postgeneration_results(instance=record, step=step, results=results)
+        results = {}
+        for name, (declaration, context) in post.items():
+            if type(declaration) in _RELATED:
+                results[name] = self._related(declaration, record, step, context)
+            else:
+                results[name] = declaration.evaluate_post(instance=record, step=step, overrides=context)
+        if rows.after_postgeneration:
+            meta.use_postgeneration_results(instance=record, step=step, results=results)
         step.stub = None
         return record
+
+    def _related(self, declaration: Any, record: Any, step: RowBuildStep, context: dict[str, Any]) -> Any:
+        """``RelatedFactory[List].evaluate_post``: factory_boy's steps, without its intermediate objects."""
+        if declaration._defaults:  # unroll_context (RelatedFactory's does not unroll: its flag is False)
+            context = {**declaration._defaults, **context}
+        if declaration.UNROLL_CONTEXT_BEFORE_EVALUATION and any(
+            getattr(value, "FACTORY_BUILDER_PHASE", None) for value in context.values()
+        ):
+            context = step.recurse(DictFactory, dict(context), force_sequence=step.sequence)
+        if type(declaration) is RelatedFactoryList:
+            size = declaration.size
+            count = size if isinstance(size, int) else size()  # called first, as factory_boy does
+            return [self._related_one(declaration, record, step, context) for _ in range(count)]
+        return self._related_one(declaration, record, step, context)
+
+    def _related_one(self, declaration: Any, record: Any, step: RowBuildStep, context: dict[str, Any]) -> Any:
+        """``RelatedFactory.call``: the value passed for it, or its factory called with the record."""
+        if "" in context:
+            return context[""]
+        passed = dict(declaration.defaults)
+        passed.update(context)
+        if declaration.name:
+            passed[declaration.name] = record
+        child = RowStepBuilder(declaration.get_factory()._meta, passed, strategy=self.strategy)
+        child.sink = self.sink
+        return child.build(parent_step=step)
 
 
 def _record(factory_class: Any, model: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> RowRecord:
