@@ -274,9 +274,10 @@ class RowResolver(LeanResolver):
 
     def _row_get(self, name: str) -> Any:
         value = self._lean_get(name)
-        if value is None or not _is_mapped(type(value)):
-            return value
-        return view(value)
+        mapped = _MAPPED.get(type(value))
+        if mapped is None:
+            mapped = _is_mapped(type(value))
+        return OrmView(value) if mapped and not isinstance(value, type) else value
 
     __getattr__ = _row_get
 
@@ -313,6 +314,7 @@ class _FactoryRows:
         self.factory_class = factory_class
         self.model: type = cast(type, model)
         self.decision = decide(factory_class)
+        self.row_path = self.decision.row_path
         # prepare_arguments without its copies when it would only drop hidden names
         self.plain_arguments = (
             _function(factory_class._adjust_kwargs) is _function(BaseFactory._adjust_kwargs)
@@ -357,7 +359,7 @@ class RowStepBuilder(LeanStepBuilder):
         rows = _factory_rows(meta)
         if not rows.mapped:
             return super().build(parent_step, force_sequence)  # factory.Dict / factory.List
-        if not rows.decision.row_path:
+        if not rows.row_path:
             raise RowPathUnsupported(
                 f"{rows.factory_class.__name__} takes the ORM path: {rows.decision.reason}"
             )

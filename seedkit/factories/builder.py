@@ -183,7 +183,9 @@ def _kind(cls: type) -> int:
 
 def _evaluate(declaration: Any, resolver: LeanResolver, step: LeanBuildStep, context: dict[str, Any]) -> Any:
     """``declaration.evaluate_pre(...)``, without its empty-context work when it is factory_boy's."""
-    kind = _kind(type(declaration))
+    kind = _KINDS.get(type(declaration))
+    if kind is None:
+        kind = _kind(type(declaration))
     if kind == _GENERIC:
         return declaration.evaluate_pre(instance=resolver, step=step, overrides=context)
     defaults = declaration._defaults
