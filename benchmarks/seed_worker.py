@@ -26,6 +26,7 @@ METHODS = (
     "bulk",
     "bulk-2-workers",
     "ordinary",
+    "ordinary-orm",
     "bulk-2-dask",
     "per-object",
     "naive",
@@ -111,12 +112,12 @@ def _seed(method: str, users: int, conn: sa.Connection, prepared: list[Any]) -> 
         with deterministic(seed=1), BulkSeeder(conn) as seeder:
             for factory_class, count, fields in _reference_volumes(users):
                 seeder.create(factory_class, count, **fields)
-    elif method == "ordinary":
+    elif method in ("ordinary", "ordinary-orm"):
         from benchmarks.ordinary import seed_ordinary
         from seedkit.bulk import BulkSeeder
         from seedkit.core.determinism import deterministic
 
-        with deterministic(seed=1), BulkSeeder(conn) as seeder:
+        with deterministic(seed=1), BulkSeeder(conn, row_path=method == "ordinary") as seeder:
             seed_ordinary(seeder, users, ORGANIZATIONS, PRODUCTS)
     elif method == "per-object":
         from seedkit.core.determinism import deterministic
