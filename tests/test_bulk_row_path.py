@@ -376,3 +376,54 @@ def test_plan_says_which_path_each_factory_volume_takes(db_url: str, tmp_path: P
     assert factories["CustomerFactory"]["path"] == "orm"
     assert "ReuseOrCreate" in factories["CustomerFactory"]["why"]
     assert factories["ProductFactory"]["count"] == 100
+
+
+def test_the_row_path_parses_each_factory_once_per_set_of_keyword_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Issue #11, "parse once": pools passed at the call site and records passed to related
+    # factories are values; the parse of each factory is reused for every root.
+    from factory.base import BaseFactory
+
+    from seedkit.bulk.row_builder import build_root, no_session
+    from seedkit.factories import builder
+    from seedkit.factories.builder import lean_builds
+
+    parses: list[tuple[str, tuple[str, ...]]] = []
+    real = builder.parse_declarations
+    owners = {id(f._meta.pre_declarations): f.__name__ for f in _factories(BaseFactory)}
+
+    def spy(decls: dict[str, Any], base_pre: Any = None, base_post: Any = None) -> Any:
+        parses.append((owners.get(id(base_pre), "?"), tuple(decls)))
+        return real(decls, base_pre=base_pre, base_post=base_post)
+
+    monkeypatch.setattr(builder, "parse_declarations", spy)
+    builder._PLANS.clear()
+    records: list[Any] = []
+    with deterministic(seed=5):
+        orgs = ordinary.OrganizationFactory.build_batch(3)
+        products = ordinary.ProductFactory.build_batch(4, organization=factory.Iterator(orgs))
+        parses.clear()
+        fields = {"organization": factory.Iterator(orgs), "order__items__product": factory.Iterator(products)}
+        with no_session(), lean_builds():
+            for _ in range(25):
+                build_root(ordinary.UserFactory, fields, records)
+
+    assert len(records) == 25 * 5  # a user, an order, two items, a payment per root
+    assert sorted(parses) == sorted(
+        [
+            ("UserFactory", ("organization", "order__items__product")),
+            ("OrderFactory", ("items__product", "user")),
+            ("OrderItemFactory", ("product", "order")),
+            ("PaymentFactory", ("order",)),
+        ]
+    )
+
+
+def _factories(base: type) -> list[type]:
+    found, stack = [], [base]
+    while stack:
+        cls = stack.pop()
+        found.append(cls)
+        stack.extend(cls.__subclasses__())
+    return found
