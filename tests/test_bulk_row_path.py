@@ -16,7 +16,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import create_database, drop_database
 from seedkit_reference.models import Order, Organization, Payment, User
-from sqlalchemy.orm import Session
+from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, validates
 
 from seedkit import SQLAlchemyFactory
 from seedkit.bulk import BulkSeeder
@@ -427,3 +428,50 @@ def _factories(base: type) -> list[type]:
         found.append(cls)
         stack.extend(cls.__subclasses__())
     return found
+
+
+class _OwnBase(DeclarativeBase):
+    pass
+
+
+class _Checked(_OwnBase):
+    __tablename__ = "checked"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(20))
+
+    @validates("name")
+    def _name(self, key: str, value: str) -> str:
+        return value.strip()
+
+
+class _Listened(_OwnBase):
+    __tablename__ = "listened"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(20))
+
+
+class _Plain(_OwnBase):
+    __tablename__ = "plain"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(20))
+
+
+def _upper(target: Any, value: str, oldvalue: Any, initiator: Any) -> str:
+    return value.upper()
+
+
+sa.event.listen(_Listened.name, "set", _upper, retval=True)
+
+
+def test_models_with_validators_or_attribute_events_keep_the_orm_path() -> None:
+    def factory_of(model: type) -> type:
+        return type(
+            f"{model.__name__}Factory",
+            (SQLAlchemyFactory,),
+            {"Meta": type("Meta", (), {"model": model}), "id": factory.Sequence(int), "name": "x"},
+        )
+
+    checked, listened, plain = (decide(factory_of(m)) for m in (_Checked, _Listened, _Plain))
+    assert checked.path == "orm" and "is not plain" in checked.reason
+    assert listened.path == "orm" and "attribute events listen to _Listened.name" in listened.reason
+    assert plain.path == "row"
