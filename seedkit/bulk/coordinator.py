@@ -18,12 +18,22 @@ on several connections (worker processes, or Dask workers) cannot be one transac
   the coordinator saves a portable snapshot of both stores (:mod:`seedkit.snapshots`) under its
   journal directory; rolling back restores it. Deleting the journal entry is the commit point.
 
+Participants: every participant holds the run's advisory lock (shared) while it works, and
+starts only while the coordinator is *open* (it holds a second advisory lock, the run's "open"
+key, until it begins to roll back). A rollback first closes the run and then takes the run's
+lock exclusively, which waits until every participant has ended (prepared, failed or died):
+nothing of the run is written after the rollback resolves the prepared transactions and
+restores the undo, whichever executor ran the participants, even a Dask task that started late
+or a partition still running on a remote worker.
+
 Orphans: a coordinator killed with ``kill -9`` leaves prepared transactions (they hold their
 locks until resolved) and a journal entry. Every coordinator holds a session-level advisory lock
 named by its run id; :func:`recover` (called by every seedkit command that opens a target) finds
 runs whose lock is free, rolls back their prepared transactions (global ids start with
-:data:`GID_PREFIX`) and restores their undo snapshot. Which executor runs the participants does
-not matter: they only need the database URL, the gid and :func:`prepare_transaction`.
+:data:`GID_PREFIX`) and restores their undo snapshot. A participant that would start after its
+coordinator died finds the run closed and writes nothing. Which executor runs the participants
+does not matter: they only need the database URL, the gid, :func:`join_run` and
+:func:`prepare_transaction`.
 """
 
 from __future__ import annotations
@@ -78,15 +88,35 @@ def prepare_transaction(conn: Connection, gid: str) -> None:
         transaction.close()
 
 
+class RunClosed(SeedkitError):
+    """A participant would start after its run's coordinator began to roll back, or died."""
+
+
 def join_run(conn: Connection, gid: str) -> None:
     """Hold the run's advisory lock (shared) for ``conn``'s session: the run is alive while it works.
 
     A participant calls it before its transaction begins; the lock goes when its connection
     closes, after :func:`prepare_transaction`. Recovery leaves a run alone while its
-    coordinator or any participant still holds the lock.
+    coordinator or any participant still holds the lock, and a rollback waits for it.
+
+    Raises:
+        RunClosed: the coordinator no longer holds the run open (it is rolling back, or it died):
+            the participant must write nothing. The lock is released again.
     """
-    conn.execute(sa.text("SELECT pg_advisory_lock_shared(:k)"), {"k": advisory_key(_run_of(gid))})
+    run = _run_of(gid)
+    conn.execute(sa.text("SELECT pg_advisory_lock_shared(:k)"), {"k": advisory_key(run)})
+    # The coordinator holds the open key exclusively: a shared try succeeds only once it is gone.
+    closed = conn.execute(sa.text("SELECT pg_try_advisory_lock_shared(:k)"), {"k": _open_key(run)}).scalar()
+    if closed:
+        conn.execute(sa.text("SELECT pg_advisory_unlock_shared(:k)"), {"k": _open_key(run)})
+        conn.execute(sa.text("SELECT pg_advisory_unlock_shared(:k)"), {"k": advisory_key(run)})
+        conn.commit()
+        raise RunClosed(f"run {run} is closed (its coordinator rolled back or died): {gid} not started")
     conn.commit()
+
+
+def _open_key(run: str) -> int:
+    return advisory_key(f"{run}:open")
 
 
 def check_prepared_transactions(engine: Engine, needed: int) -> None:
@@ -128,8 +158,24 @@ class Coordinator:
     def __enter__(self) -> Coordinator:
         self._lock = self.engine.connect()
         self._lock.execute(sa.text("SELECT pg_advisory_lock_shared(:k)"), {"k": advisory_key(self.run)})
+        self._lock.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _open_key(self.run)})
         self._lock.commit()
         return self
+
+    def _close_run(self) -> None:
+        """No participant starts from now on, and every running one has ended when this returns.
+
+        Releases the open key (participants that join later find the run closed), then takes the
+        run's lock exclusively on the coordinator's own session, which PostgreSQL grants once no
+        other session holds it shared: every participant has prepared, failed or died. A remote
+        Dask worker still generating its partition is waited for (Ctrl-C stops the wait; the
+        next command then finishes the rollback).
+        """
+        if self._lock is None:
+            return
+        self._lock.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _open_key(self.run)})
+        self._lock.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": advisory_key(self.run)})
+        self._lock.commit()
 
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         try:
@@ -137,7 +183,10 @@ class Coordinator:
                 self.rollback()
         finally:
             if self._lock is not None:
-                self._lock.close()  # ends the session: the advisory lock goes with it
+                # End the session (a pooled connection would keep its advisory locks): the run's
+                # lock and its open key go with it.
+                self._lock.invalidate()
+                self._lock.close()
                 self._lock = None
 
     @property
@@ -182,7 +231,9 @@ class Coordinator:
         self._done = True
 
     def rollback(self) -> None:
-        """Roll back every prepared partition of the run and put both stores back from the undo."""
+        """Wait until no participant runs, roll back every prepared partition of the run and put
+        both stores back from the undo."""
+        self._close_run()
         _resolve(self.engine, self.run)
         self.prepared.clear()
         _restore_undo(self.engine, self.mongo, self.journal, self.run)
@@ -282,6 +333,7 @@ __all__ = [
     "Coordinator",
     "PreparedTransactionsUnavailable",
     "Recovery",
+    "RunClosed",
     "check_prepared_transactions",
     "join_run",
     "prepare_transaction",
