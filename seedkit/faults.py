@@ -20,6 +20,7 @@ POINTS = (
     "seed.committed",  # PostgreSQL committed, Mongo's backups not yet dropped
     "workers.stage",  # --workers: reset and packs committed (the undo is kept)
     "workers.prepared",  # a worker process: its partition prepared
+    "workers.partition-ended",  # the coordinator: a partition's result arrived, others may still run
     "workers.before-commit",  # every partition prepared, none committed
     "reset.truncated",  # seedkit reset: tables truncated, Mongo set aside
     "restore.loaded",  # seedkit snapshot restore: PostgreSQL loaded, not committed

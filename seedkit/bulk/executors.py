@@ -19,8 +19,8 @@ import importlib
 import importlib.metadata
 import logging
 import multiprocessing
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -34,22 +34,28 @@ MISSING_DASK = "--executor dask needs Dask's distributed scheduler: pip install 
 
 
 class PartitionExecutor(Protocol):
-    """Runs partition jobs; results come back in job order."""
+    """Runs partition jobs; yields each result as its job ends."""
 
-    def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterable[Any]: ...
+    def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Generator[tuple[int, Any]]:
+        """``fn(job)`` for every job; yields ``(index of the job, result)`` as each job ends, in
+        any order. Raises the first failure; closing the iterator early ends the jobs as
+        :meth:`stop` does."""
+        ...
 
     def check(self, modules: Sequence[str], url: str) -> None: ...
 
     def stop(self) -> None:
-        """After a failed ``map``: cancel queued jobs and wait for running ones to end, so that no
-        partition prepares after the caller rolls back. The executor takes no more jobs."""
+        """After a failed ``map`` or an interrupt: cancel queued jobs and end running ones where
+        the executor can (a remote Dask worker cannot be stopped: the coordinator's rollback
+        waits for it). The executor takes no more jobs."""
 
 
 class SerialExecutor:
     """Every job in this process, one after the other (``--workers 1``)."""
 
-    def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterable[Any]:
-        return map(fn, jobs)
+    def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Generator[tuple[int, Any]]:
+        for index, job in enumerate(jobs):
+            yield index, fn(job)
 
     def check(self, modules: Sequence[str], url: str) -> None:
         """Nothing to check: this process imported the factories already."""
@@ -68,17 +74,18 @@ class ProcessExecutor:
     def __init__(self, workers: int) -> None:
         self.workers = workers
 
-    def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterable[Any]:
+    def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Generator[tuple[int, Any]]:
         pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
         try:
-            results = list(pool.map(fn, jobs))
+            futures = {pool.submit(fn, job): index for index, job in enumerate(jobs)}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
         except BaseException:
-            # No partition may prepare after the caller rolls back: cancel the queued ones and
-            # wait for the running ones (a broken pool's processes are terminated).
+            # A failure, an interrupt, or the caller closing the iterator: cancel the queued
+            # partitions and wait for the running ones (a broken pool's processes are terminated).
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
-        return results
 
     def check(self, modules: Sequence[str], url: str) -> None:
         """Nothing to check: spawned processes start from this one's environment and ``sys.path``."""
@@ -139,6 +146,7 @@ class DaskExecutor:
         except ImportError:
             raise ConfigError(MISSING_DASK) from None
         self.cluster: Any = None
+        self.client: Any = None
         # The scheduler of a local cluster runs in this process: its logging would print a
         # worker's death as several lines; the command's own error line says it once.
         self._logger = logging.getLogger("distributed")
@@ -190,31 +198,43 @@ class DaskExecutor:
                     f"Dask worker {address} cannot reach {redact(url)}: {report['database']}; nothing was written"
                 )
 
-    def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterable[Any]:
+    def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Generator[tuple[int, Any]]:
+        from distributed import as_completed as completed
+
         futures = self.client.map(fn, list(jobs), pure=False)
         self._futures = futures
+        index = {future.key: i for i, future in enumerate(futures)}
         try:
-            return list(self.client.gather(futures))
+            for future, result in completed(futures, with_results=True):
+                yield index[future.key], result
         except Exception as exc:
             raise SeedkitError(
                 f"a partition failed on the Dask cluster: {type(exc).__name__}: {exc}"
             ) from exc
 
     def stop(self) -> None:
-        """Wait until every submitted partition has finished or failed (a running Dask task
-        cannot be stopped from here, and must not prepare after the rollback)."""
-        from distributed import wait
+        """Cancel the partitions not started; on a local cluster also end the running ones.
 
+        Closing the LocalCluster ends its worker processes (a partition cut off mid-way never
+        prepared, so the server rolls it back). On a cluster of your own, running tasks cannot be
+        stopped from here: the coordinator's rollback waits for them (see
+        :mod:`seedkit.bulk.coordinator`).
+        """
         futures = getattr(self, "_futures", None)
         if futures:
-            wait(futures)
+            self.client.cancel(futures)
+        if self.cluster is not None:
+            self.close()
 
-    def close(self, *, cancel: bool = False) -> None:
+    def close(self) -> None:
+        """Close the client and, when this executor started it, the LocalCluster and its workers."""
         client = getattr(self, "client", None)
         if client is not None:
             client.close()
+            self.client = None
         if self.cluster is not None:
             self.cluster.close()
+            self.cluster = None
         self._logger.setLevel(self._level)
 
 
@@ -239,12 +259,8 @@ def open_executor(name: str, workers: int, *, scheduler: str | None = None) -> I
         executor = SerialExecutor()
     else:
         executor = ProcessExecutor(workers)
-    failed = False
     try:
         yield executor
-    except BaseException:
-        failed = True
-        raise
-    finally:
-        if hasattr(executor, "close"):
-            executor.close(cancel=failed)
+    finally:  # every exit path, an interrupt or SIGTERM (see seedkit.cli) included
+        if isinstance(executor, DaskExecutor):
+            executor.close()

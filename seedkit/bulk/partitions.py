@@ -16,15 +16,22 @@ What a partition writes thus depends on the seed and its number, never on which 
 it or when: one worker and eight workers give the same fingerprint. Volumes up to
 ``partition_size`` run in the coordinating process, in order, as on the single-process path.
 
-Mongo documents made in partitions are sent back to the coordinator, which inserts them (so
-an in-process mongomock database works too).
+Mongo documents: with a Mongo server (``mongo_url``) each partition writes its own documents
+with unordered ``insert_many``, chunk by chunk, while it holds the run's lock, so the
+coordinator's memory does not grow with the data. An in-process mongomock database cannot be
+reached from another process: its partitions' documents are sent back to the coordinator, which
+inserts them as each partition ends (mongomock holds every document in the coordinator's memory
+anyway).
+
+Progress: ``progress`` is called with a :class:`PartitionProgress` after each partition ends
+(in the order they end), whichever executor runs them.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -70,6 +77,48 @@ class _Ref:
 
 
 @dataclass(frozen=True)
+class MongoAddress:
+    """The Mongo database partitions write their documents into: ``database`` on the server at ``url``."""
+
+    url: str
+    database: str
+
+    def connect(self) -> Database[Any]:
+        """A connection to the database (the caller closes its client).
+
+        Raises:
+            DatabaseUnavailable: the server does not answer.
+        """
+        from seedkit.stores.mongo import connect
+
+        return connect(self.url, self.database)
+
+
+@dataclass(frozen=True)
+class PartitionProgress:
+    """Where a partitioned run stands, reported after each partition ends.
+
+    ``done`` of ``total`` partitions have ended (every partitioned volume of the run counted);
+    ``rows`` and ``documents`` are what the run has written so far (rows are counted on the bulk
+    path only).
+    """
+
+    done: int
+    total: int
+    rows: int
+    documents: int
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What a partition wrote (``written``: documents it inserted itself) or hands back (``documents``)."""
+
+    rows: Counter[str]
+    written: Counter[str]
+    documents: dict[str, list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
 class _Partition:
     url: str
     snapshot: str
@@ -84,6 +133,8 @@ class _Partition:
     chunk_size: int
     gid: str | None
     """With a coordinator: the global id to PREPARE under instead of committing."""
+    mongo: MongoAddress | None
+    """Where the partition writes its documents; None: it hands them back to the coordinator."""
 
 
 @dataclass
@@ -117,6 +168,8 @@ def seed_partitioned(
     coordinator: Coordinator | None = None,
     executor: str | PartitionExecutor = "processes",
     scheduler: str | None = None,
+    mongo_url: str | None = None,
+    progress: Callable[[PartitionProgress], None] | None = None,
 ) -> PartitionedResult:
     """Create ``volumes`` in order on the database at ``url`` (see the module docstring).
 
@@ -133,6 +186,10 @@ def seed_partitioned(
     ``"dask"`` (a Dask LocalCluster of ``workers`` processes, or the scheduler at ``scheduler``),
     or an open :class:`~seedkit.bulk.executors.PartitionExecutor` (not closed here). The data
     is the same whichever runs them.
+
+    ``mongo_url``: the URL of ``mongo``'s server; partitions then write their documents
+    themselves (see the module docstring). ``progress``: called with a
+    :class:`PartitionProgress` after each partition ends.
 
     ``context``: an active ``deterministic(...)`` context to continue (e.g. after packs were
     applied in it) instead of opening ``deterministic(seed, start, step)``; the seed, start and
@@ -152,6 +209,10 @@ def seed_partitioned(
     stride = context.int_stride if context is not None else DEFAULT_INT_STRIDE
     check_key_ranges(specs, partition_size, stride)
     result = PartitionedResult(workers=workers)
+    address = MongoAddress(mongo_url, mongo.name) if mongo is not None and mongo_url is not None else None
+    total = sum(
+        len(plan_partitions(spec.count, partition_size)) for spec in specs if spec.count > partition_size
+    )
     engine = sa.create_engine(url)
     opened_executor = (
         open_executor(executor, workers, scheduler=scheduler)
@@ -174,6 +235,10 @@ def seed_partitioned(
                 if spec is None:
                     break
                 counts = plan_partitions(spec.count, partition_size)
+                if number == 0 and progress is not None:  # the partitions begin
+                    progress(
+                        PartitionProgress(0, total, sum(result.rows.values()), sum(result.documents.values()))
+                    )
                 with _exported_snapshot(engine) as snapshot:
                     jobs = [
                         _Partition(
@@ -189,24 +254,37 @@ def seed_partitioned(
                             bulk,
                             chunk_size,
                             coordinator.gid(number + i + 1) if coordinator else None,
+                            address,
                         )
                         for i, n in enumerate(counts)
                     ]
                     try:
-                        outcomes = list(runner.map(_run_partition, jobs))
+                        with closing(runner.map(_run_partition, jobs)) as ended:
+                            for index, outcome in ended:
+                                job = jobs[index]
+                                if job.gid is not None and coordinator is not None:
+                                    coordinator.prepared_by(job.gid)
+                                result.rows.update(outcome.rows)
+                                result.documents.update(outcome.written)
+                                _insert_documents(mongo, outcome.documents, result)
+                                result.partitions += 1
+                                faults.point("workers.partition-ended")
+                                if progress is not None:
+                                    progress(
+                                        PartitionProgress(
+                                            result.partitions,
+                                            total,
+                                            sum(result.rows.values()),
+                                            sum(result.documents.values()),
+                                        )
+                                    )
                     except BaseException:
-                        # No partition may prepare after the caller rolls the run back: end them first.
+                        # No partition may start or run on after the caller rolls the run back.
                         runner.stop()
                         raise
-                    for job, (rows, documents) in zip(jobs, outcomes, strict=True):
-                        if job.gid is not None and coordinator is not None:
-                            coordinator.prepared_by(job.gid)
-                        result.rows.update(rows)
-                        _insert_documents(mongo, documents, result)
                 if coordinator is not None:
                     coordinator.commit_stage()  # the next volume's partitions see these rows
                 number += len(counts)
-                result.partitions += len(counts)
     finally:
         engine.dispose()
     return result
@@ -284,9 +362,15 @@ def _run_serial(
     return carried
 
 
-def _run_partition(job: _Partition) -> tuple[Counter[str], dict[str, list[dict[str, Any]]]]:
-    """Create one partition on its own connection and snapshot; commit (or prepare). Runs in a worker."""
+def _run_partition(job: _Partition) -> _Outcome:
+    """Create one partition on its own connection and snapshot; commit (or prepare). Runs in a worker.
+
+    Documents go into ``job.mongo`` chunk by chunk before the transaction prepares, so all of
+    them are written while the partition holds the run's lock (see
+    :mod:`seedkit.bulk.coordinator`); without ``job.mongo`` they are handed back.
+    """
     engine = sa.create_engine(job.url, poolclass=sa.pool.NullPool)
+    target = job.mongo.connect() if job.mongo is not None else None
     try:
         with engine.connect() as conn:
             if job.gid is not None:
@@ -294,25 +378,37 @@ def _run_partition(job: _Partition) -> tuple[Counter[str], dict[str, list[dict[s
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{job.snapshot}'")
-                collector = CollectingDatabase(None)
+                collector = CollectingDatabase(target)
+                written: Counter[str] = Counter()
+
+                def write_documents() -> None:
+                    if target is not None:
+                        written.update(insert_documents(target, collector.take()))
+
+                sink = target if target is not None and job.bulk else collector
                 with (
                     deterministic(job.seed, job.start, job.step, partition=job.number),
-                    _session(conn, job.info, job.bulk, job.chunk_size, collector) as (session, seeder),
+                    _session(conn, job.info, job.bulk, job.chunk_size, sink) as (session, seeder),
                 ):
                     spec = job.volume
-                    _create(spec.factory, job.count, spec.fields, seeder, job.chunk_size)
+                    _create(spec.factory, job.count, spec.fields, seeder, job.chunk_size, write_documents)
                     if seeder is not None:
                         seeder.finish()
-                        outcome = Counter(seeder.rows), seeder.take_documents()
+                        outcome = _Outcome(
+                            Counter(seeder.rows), Counter(seeder.documents), seeder.take_documents()
+                        )
                     else:
                         session.flush()
-                        outcome = Counter(), collector.take()
+                        write_documents()
+                        outcome = _Outcome(Counter(), written, collector.take())
                 if job.gid is not None:
                     prepare_transaction(conn, job.gid)
                     faults.point("workers.prepared")
             return outcome
     finally:
         engine.dispose()
+        if target is not None:
+            target.client.close()
 
 
 @contextmanager
@@ -338,24 +434,48 @@ def _session(
 
 
 def _create(
-    factory: type[Any], count: int, fields: Mapping[str, Any], seeder: BulkSeeder | None, chunk: int
+    factory: type[Any],
+    count: int,
+    fields: Mapping[str, Any],
+    seeder: BulkSeeder | None,
+    chunk: int,
+    after_chunk: Callable[[], None] | None = None,
 ) -> None:
     if seeder is not None:
         seeder.create(factory, count, **fields)
         return
     for done in range(0, count, chunk):
         factory.create_batch(min(chunk, count - done), **fields)
+        if after_chunk is not None:
+            after_chunk()
+
+
+def insert_documents(mongo: Database[Any], documents: Mapping[str, list[dict[str, Any]]]) -> Counter[str]:
+    """Insert ``documents`` (collection name -> documents) with unordered ``insert_many`` calls of
+    at most ``MONGO_BATCH`` documents; returns how many went into each collection.
+
+    Raises:
+        pymongo.errors.BulkWriteError: a document was refused (e.g. a duplicate key); the others
+            of its batch are inserted (unordered), which the run's rollback takes back.
+    """
+    counts: Counter[str] = Counter()
+    for name, docs in documents.items():
+        for begin in range(0, len(docs), MONGO_BATCH):
+            mongo[name].insert_many(docs[begin : begin + MONGO_BATCH], ordered=False)
+        counts[name] += len(docs)
+    return counts
 
 
 def _insert_documents(
     mongo: Database[Any] | None, documents: dict[str, list[dict[str, Any]]], result: PartitionedResult
 ) -> None:
-    for name, docs in documents.items():
-        if mongo is None:
-            raise SeedkitError(f"factories made {name!r} documents but no Mongo database was given")
-        for begin in range(0, len(docs), MONGO_BATCH):
-            mongo[name].insert_many(docs[begin : begin + MONGO_BATCH], ordered=False)
-        result.documents[name] += len(docs)
+    """Documents a partition handed back (mongomock), inserted by the coordinator."""
+    if documents and mongo is None:
+        raise SeedkitError(
+            f"factories made {next(iter(documents))!r} documents but no Mongo database was given"
+        )
+    if mongo is not None:
+        result.documents.update(insert_documents(mongo, documents))
 
 
 # -- carrying session state across sessions and processes ---------------------------------------

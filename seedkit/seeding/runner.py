@@ -45,7 +45,7 @@ from seedkit import faults
 from seedkit.bulk import DEFAULT_PARTITION_SIZE, BulkSeeder, VolumeSpec, seed_partitioned
 from seedkit.bulk.coordinator import JOURNAL_DIR, Coordinator, check_prepared_transactions
 from seedkit.bulk.executors import PartitionExecutor, open_executor
-from seedkit.bulk.partitions import check_key_ranges, plan_partitions
+from seedkit.bulk.partitions import PartitionProgress, check_key_ranges, plan_partitions
 from seedkit.core.clock import parse_instant
 from seedkit.core.determinism import Deterministic, deterministic
 from seedkit.core.ids import DEFAULT_INT_STRIDE
@@ -242,6 +242,7 @@ def seed_profile(
     executor: str = "processes",
     scheduler: str | None = None,
     on_commit: Callable[[], None] | None = None,
+    partition_progress: Callable[[PartitionProgress], None] | None = None,
 ) -> SeedReport:
     """Seed the targets with ``profile`` (see the module docstring); returns a :class:`SeedReport`.
 
@@ -256,7 +257,10 @@ def seed_profile(
     where the partitions run (:mod:`seedkit.bulk.executors`); a Dask cluster's workers are checked
     (modules, versions, database) before anything is written. ``on_commit`` is called once the
     seeding is committed (what remains, e.g. the fingerprint, only reads): the CLI then tells an
-    interrupt that the stores hold the result.
+    interrupt that the stores hold the result. ``partition_progress``: with ``workers``, called
+    after each partition ends (partitions done of all, rows and documents written so far), in
+    place of ``progress`` for the partitioned volumes; without it ``progress`` gets the
+    partitions done of all.
     """
     if workers is not None and workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
@@ -316,6 +320,7 @@ def seed_profile(
                     progress,
                     generation,
                     runner,
+                    partition_progress,
                 )
             if on_commit is not None:
                 on_commit()
@@ -388,6 +393,7 @@ def _run_partitioned(
     progress: Progress | None,
     generation: GenerationPlan | None = None,
     executor: PartitionExecutor | None = None,
+    partition_progress: Callable[[PartitionProgress], None] | None = None,
 ) -> str:
     """The schema first (committed), then one all-or-nothing run: reset, packs, partitioned volumes.
 
@@ -425,8 +431,9 @@ def _run_partitioned(
         faults.point("workers.stage")
         if plan.factories:
             _seed_factory_partitions(
-                plan, engine, db, context, workers, partition_size, progress, run, executor
-            )
+                plan, engine, db, targets, context, workers, partition_size, progress, run, executor,
+                partition_progress,
+            )  # fmt: skip
         if plan.tables:
             with engine.connect() as conn:
                 try:
@@ -450,25 +457,36 @@ def _seed_factory_partitions(
     plan: _Plan,
     engine: Engine,
     db: Database[Any],
+    targets: Targets,
     context: Deterministic,
     workers: int,
     partition_size: int,
     progress: Progress | None,
     run: Coordinator,
     executor: PartitionExecutor | None = None,
+    partition_progress: Callable[[PartitionProgress], None] | None = None,
 ) -> None:
     """The factory volumes in partitions on ``workers`` processes (see :func:`seedkit.bulk.seed_partitioned`).
 
-    Each partition is prepared under ``run``; a failure rolls the whole run back.
+    Each partition is prepared under ``run``; a failure rolls the whole run back. With a Mongo
+    server the partitions write their documents themselves.
     """
     profile = plan.profile
     volumes = [
         VolumeSpec(factory_class, volume.count, volume.fields) for volume, factory_class in plan.factories
     ]
     task = f"volumes ({workers} worker{'s' if workers > 1 else ''}, partitions of {partition_size})"
-    total = sum(volume.count for volume in volumes)
-    if progress:
+    report = partition_progress
+    if report is None and progress is not None:
+        total = sum(
+            len(plan_partitions(v.count, partition_size)) for v in volumes if v.count > partition_size
+        )
         progress(task, 0, total)
+
+        def report(state: PartitionProgress) -> None:
+            assert progress is not None
+            progress(task, state.done, state.total)
+
     try:
         seed_partitioned(
             engine.url.render_as_string(hide_password=False),
@@ -476,9 +494,11 @@ def _seed_factory_partitions(
             workers=workers,
             partition_size=partition_size,
             mongo=db,
+            mongo_url=targets.mongo_url,
             context=context,
             coordinator=run,
             executor=executor or "processes",
+            progress=report,
         )
     except Exception as exc:
         run.rollback()
@@ -486,8 +506,6 @@ def _seed_factory_partitions(
             f"profile {profile.name!r}: seeding the volumes with {workers} worker(s) failed: {_reason(exc)}; "
             "nothing was kept: both stores are as they were"
         ) from exc
-    if progress:
-        progress(task, total, total)
 
 
 def _empty(
