@@ -6,6 +6,7 @@ stderr and the error's exit code; there is no traceback for a user's mistake. Se
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -54,35 +55,56 @@ def _root(
     """seedkit: deterministic test data for PostgreSQL and MongoDB."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's ``KeyboardInterrupt``, so that a terminated
+    command cleans up as an interrupted one does: its run rolls back, a Dask LocalCluster and
+    its worker processes are closed, and one line says what state both stores are in."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the ``seedkit`` script: run the app, turning seedkit errors into one line."""
+    """Entry point of the ``seedkit`` script: run the app, turning seedkit errors into one line.
+
+    While it runs, SIGTERM raises :class:`Terminated` (the previous handler is put back after).
+    """
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         app(args=list(argv) if argv is not None else None, prog_name="seedkit")
     except SeedkitError as error:
         message = " ".join(str(error).split("\n"))
         sys.stderr.write(f"error: {message}\n")
         sys.exit(error.exit_code or 1)
-    except KeyboardInterrupt:
-        _interrupted()
+    except KeyboardInterrupt as interrupt:
+        _interrupted(interrupt)
     except SystemExit as exit_:
-        if _caused_by_interrupt(exit_):  # Typer turns Ctrl-C into a silent exit 130
-            _interrupted()
+        behind = _interrupt_behind(exit_)
+        if behind is not None:  # Typer turns Ctrl-C into a silent exit 130
+            _interrupted(behind)
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
-def _caused_by_interrupt(error: BaseException) -> bool:
+def _interrupt_behind(error: BaseException) -> KeyboardInterrupt | None:
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, KeyboardInterrupt):
-            return True
+            return seen
         seen = seen.__cause__ or seen.__context__
-    return False
+    return None
 
 
-def _interrupted() -> None:
-    """One line saying what state both stores are in, then exit 130 (128 + SIGINT) as shells do."""
+def _interrupted(interrupt: KeyboardInterrupt) -> None:
+    """One line saying what state both stores are in, then exit 128 + the signal's number as
+    shells do (130 for Ctrl-C, 143 for SIGTERM)."""
+    if isinstance(interrupt, Terminated):
+        sys.stderr.write(f"error: terminated; {interruption.state}\n")
+        sys.exit(128 + signal.SIGTERM)
     sys.stderr.write(f"error: interrupted; {interruption.state}\n")
-    sys.exit(130)
+    sys.exit(128 + signal.SIGINT)
 
 
-__all__ = ["app", "main"]
+__all__ = ["Terminated", "app", "main"]

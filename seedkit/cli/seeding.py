@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -33,6 +34,7 @@ from seedkit.seeding.config import Settings, Volume
 from seedkit.seeding.migrations import libpq_url
 
 if TYPE_CHECKING:
+    from seedkit.bulk.partitions import PartitionProgress
     from seedkit.seeding.runner import Progress
 
 
@@ -43,22 +45,47 @@ def _choose_profile(settings: Settings, name: str | None) -> str:
     raise ConfigError(f"choose a profile with --profile NAME; known profiles: {known}")
 
 
+@dataclass
+class _Reporters:
+    """The runner's callbacks drawing the bars: ``progress`` per task, ``partitions`` for --workers."""
+
+    progress: Progress | None = None
+    partitions: Callable[[PartitionProgress], None] | None = None
+
+
 @contextmanager
-def _progress_bars(enabled: bool) -> Iterator[Progress | None]:
-    """Rich progress bars on stderr (only at a terminal); yields the runner's progress callback."""
+def _progress_bars(enabled: bool) -> Iterator[_Reporters]:
+    """Rich progress bars on stderr (only at a terminal); yields the runner's progress callbacks.
+
+    With --workers one bar counts the partitions ended, of all, and the rows and documents
+    written so far, whichever executor runs them.
+    """
     if not enabled or not err.is_terminal:
-        yield None
+        yield _Reporters()
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[written]}"),
+        TimeElapsedColumn(),
+    )
     with Bars(*columns, console=err, transient=False) as bars:
         tasks: dict[str, TaskID] = {}
 
         def update(task: str, done: int, total: int) -> None:
             if task not in tasks:
-                tasks[task] = bars.add_task(task, total=total)
+                tasks[task] = bars.add_task(task, total=total, written="")
             bars.update(tasks[task], completed=done)
 
-        yield update
+        def partitions(state: PartitionProgress) -> None:
+            task = "partitions"
+            if task not in tasks:
+                tasks[task] = bars.add_task(task, total=state.total, written="")
+            written = f"{state.rows:,} rows" + (f", {state.documents:,} documents" if state.documents else "")
+            bars.update(tasks[task], completed=state.done, written=written)
+
+        yield _Reporters(update, partitions)
 
 
 def seed(
@@ -129,7 +156,8 @@ def seed(
             seed=seed,
             reset=reset,
             allow_unsafe=allow_unsafe,
-            progress=progress,
+            progress=progress.progress,
+            partition_progress=progress.partitions,
             workers=workers,
             partition_size=partition_size,
             executor=executor,
