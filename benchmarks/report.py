@@ -11,6 +11,7 @@ METHOD_LABELS = {
     "tables": "seedkit table volumes (row engine, schema-driven), one process",
     "tables-2-workers": "seedkit table volumes, `workers=2`",
     "bulk": "seedkit bulk (reference factories)",
+    "bulk-1-worker": "seedkit bulk, `seed_partitioned(workers=1)`",
     "bulk-2-workers": "seedkit bulk, `seed_partitioned(workers=2)`",
     "ordinary": "seedkit bulk, ordinary factory_boy factories (benchmarks/ordinary.py), row path",
     "ordinary-orm": "seedkit bulk, the same ordinary factories on the ORM path (`row_path=False`)",
@@ -67,6 +68,8 @@ def render(results: dict[str, Any], chart_name: str) -> str:
         if part and section in carried:  # a section this run skipped (--only): the previous run's figures
             part[1:1] = ["", f"_Not re-run: these figures are from the run of {carried[section]}._"]
         lines += part
+        if section == "seeding":
+            lines += _scaling_out(results)
         if section == "seeding" and results.get("seeding_carried"):
             old = results["seeding_carried"]
             table = _seeding({"seeding": old["entries"]})
@@ -266,6 +269,55 @@ def _seeding(results: dict[str, Any]) -> list[str]:
                 f"{entry['rows_per_second']:,.0f} | {ratio} | {entry['peak_rss_mb']:.0f} MB |"
             )
     return [*out, ""]
+
+
+SCALING = ("bulk-1-worker", "bulk-2-workers", "bulk-2-dask")
+"""The partitioned methods compared in one row per size (issue #12): the same data, 1 and 2 workers."""
+
+
+def _scaling_out(results: dict[str, Any]) -> list[str]:
+    """Issue #12's row per size: rows/s of 1 worker, 2 local workers and 2 Dask workers on the same
+    data, with raw COPY beside them and every figure as a ratio (to COPY, and to 1 worker)."""
+    by_size = _seeding_by_size(results)
+    sizes = [n for n in sorted(by_size) if all(m in by_size[n] for m in SCALING)]
+    if not sizes:
+        return []
+    out = [
+        "## Scaling out: 1 worker, 2 workers, 2 Dask workers (issue #12)",
+        "",
+        "The same graph through `seed_partitioned` (2PC off, the partitions commit on their own), cut into",
+        "the same partitions for every method (about 8 of the customers: the partition size comes from N,",
+        "never from the number of workers), so all three write the same data (`same data`: their",
+        "fingerprints are equal). Rows/s from the start of the executor (the Dask LocalCluster's start-up,",
+        "shown apart, included) until the last partition committed; the ratio in brackets is to 1 worker.",
+        "",
+        "| N users | partition | raw COPY rows/s | 1 worker | 2 workers (processes) | 2 workers (Dask) "
+        "| Dask start-up | same data |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for users in sizes:
+        entries = by_size[users]
+        one, two, dask = (entries[m] for m in SCALING)
+        copy = entries.get("copy")
+        digests = {one.get("digest"), two.get("digest"), dask.get("digest")}
+        same = "yes" if len(digests) == 1 and None not in digests else "**no**"
+        ceiling = f"{copy['rows_per_second']:,.0f}" if copy else "-"
+        out.append(
+            f"| {users:,} | {one.get('partition_size', '?')} "
+            f"| {ceiling} | {_rate(one, copy, None)} "
+            f"| {_rate(two, copy, one)} | {_rate(dask, copy, one)} "
+            f"| {dask.get('startup_s', float('nan')):.1f} s | {same} |"
+        )
+    return [*out, ""]
+
+
+def _rate(entry: dict[str, Any], copy: dict[str, Any] | None, base: dict[str, Any] | None) -> str:
+    """``rows/s (x% of COPY, r x)``: the rate, its ratio to raw COPY and to ``base`` (1 worker)."""
+    rate = entry["rows_per_second"]
+    ratios = [f"{rate / copy['rows_per_second']:.1%} of COPY"] if copy else []
+    if base is not None:
+        ratios.append(f"{rate / base['rows_per_second']:.2f}x")
+    return f"{rate:,.0f} ({', '.join(ratios)})"
 
 
 def _resets(results: dict[str, Any]) -> list[str]:

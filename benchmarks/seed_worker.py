@@ -24,6 +24,7 @@ METHODS = (
     "tables",
     "tables-2-workers",
     "bulk",
+    "bulk-1-worker",
     "bulk-2-workers",
     "ordinary",
     "ordinary-orm",
@@ -31,6 +32,21 @@ METHODS = (
     "per-object",
     "naive",
 )
+
+
+PARTITIONED = {
+    "bulk-1-worker": ("processes", 1),
+    "bulk-2-workers": ("processes", 2),
+    "bulk-2-dask": ("dask", 2),
+}
+"""Methods seeding through ``seed_partitioned``: (executor, workers). They write the same data."""
+
+
+def partition_size(users: int) -> int:
+    """Roots per partition for N users: about 8 partitions of customers, never fewer roots than the
+    products (organizations and products stay in the coordinator). Fixed by N, never by the
+    number of workers, so every partitioned method writes the same data."""
+    return max(PRODUCTS, -(-users // 8))
 
 
 def _reference_volumes(users: int) -> list[tuple[Any, int, dict[str, Any]]]:
@@ -70,18 +86,31 @@ def run(method: str, users: int, url: str) -> dict[str, Any]:
     prepared: list[Any] = []
     if method == "copy":  # generated before the clock starts: only the writes are timed
         prepared = list(tuples(users, fake_names=False))
+    extra: dict[str, Any] = {}
     started = time.perf_counter()
-    if method in ("bulk-2-workers", "bulk-2-dask"):
+    if method in PARTITIONED:
         from seedkit.bulk import seed_partitioned
+        from seedkit.bulk.executors import open_executor
 
-        executor = "dask" if method == "bulk-2-dask" else "processes"
-        seed_partitioned(url, _reference_volumes(users), seed=1, workers=2, executor=executor)
+        name, workers = PARTITIONED[method]
+        with open_executor(name, workers) as executor:  # a LocalCluster starts here: timed, and told apart
+            extra["startup_s"] = time.perf_counter() - started
+            seed_partitioned(
+                url, _reference_volumes(users), seed=1, workers=workers, executor=executor,
+                partition_size=partition_size(users),
+            )  # fmt: skip
+            seconds = time.perf_counter() - started
     else:
         with engine.connect() as conn, conn.begin():
             _seed(method, users, conn, prepared)
-    seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started
     with engine.connect() as conn:
         rows = sum(conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES)
+        if method in PARTITIONED:  # the report checks that they wrote the same data
+            from seedkit.stores.fingerprint import fingerprint
+
+            extra["digest"] = fingerprint(conn).digest
+            extra["partition_size"] = partition_size(users)
     engine.dispose()
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -92,6 +121,7 @@ def run(method: str, users: int, url: str) -> dict[str, Any]:
         "seconds": seconds,
         "rows_per_second": rows / seconds,
         "peak_rss_mb": max(own, children) / 1024,
+        **extra,
     }
 
 
