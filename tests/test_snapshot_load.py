@@ -348,3 +348,47 @@ def test_an_engine_that_cannot_lend_a_second_connection_still_saves(
     finally:
         engine.dispose()
     assert saved.fingerprint == before.digest
+
+
+def test_a_cycle_through_a_partitioned_table_keeps_its_keys_and_loads_through_staging(
+    empty_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys that involve a partitioned table stay in place during the load (PostgreSQL keeps a
+    copy per partition); a cycle among them is broken by loading one key as NULL first."""
+    engine = sa.create_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE TABLE shelves (id int, zone int, box_id int, PRIMARY KEY (id, zone)) PARTITION BY LIST (zone);"
+                "CREATE TABLE shelves_1 PARTITION OF shelves FOR VALUES IN (1);"
+                "CREATE TABLE shelves_2 PARTITION OF shelves FOR VALUES IN (2);"
+                "CREATE TABLE boxes (id int PRIMARY KEY, shelf_id int NOT NULL, zone int NOT NULL,"
+                " FOREIGN KEY (shelf_id, zone) REFERENCES shelves (id, zone));"
+                "ALTER TABLE shelves ADD CONSTRAINT shelves_box FOREIGN KEY (box_id) REFERENCES boxes (id);"
+                "INSERT INTO shelves VALUES (1, 1, NULL), (2, 2, NULL);"
+                "INSERT INTO boxes VALUES (10, 1, 1), (20, 2, 2);"
+                "UPDATE shelves SET box_id = 20 WHERE id = 1; UPDATE shelves SET box_id = 10 WHERE id = 2;"
+            )
+        before = state(engine)
+        snapshot.save("cycle", directory=tmp_path, engine=engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE shelves SET box_id = NULL; DELETE FROM boxes WHERE id = 20")
+        from seedkit.snapshots import postgres
+
+        targets: list[str] = []
+        real_copy_in = postgres._copy_in
+
+        def spy(driver: Any, snap: Any, entry: dict[str, Any], target: str) -> None:
+            targets.append(target)
+            real_copy_in(driver, snap, entry, target)
+
+        monkeypatch.setattr(postgres, "_copy_in", spy)
+        snapshot.restore("cycle", directory=tmp_path, engine=engine)
+        assert sorted(targets) == [
+            '"public"."boxes"',
+            "seedkit_restore_stage_0",
+        ]  # shelves went through staging
+        assert state(engine) == before
+        assert rows(engine, "SELECT id, box_id FROM shelves ORDER BY id") == [(1, 20), (2, 10)]
+    finally:
+        engine.dispose()
