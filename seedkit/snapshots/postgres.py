@@ -111,10 +111,9 @@ def save_postgres(conn: Connection, writer: Writer, info: SchemaInfo) -> dict[st
     first is the CSV header), so the row count comes from the stream. Raises
     :class:`SnapshotError` naming the table when the server refuses a COPY.
     """
-    for setting in _SETTINGS:
-        conn.execute(sa.text(setting))
-    all_columns = _columns(conn, info)
     driver = _driver(conn)
+    _batch(driver, _SETTINGS)
+    all_columns = _columns(conn, info)
     tables = []
     for index, table in enumerate(info.insertion_order()):
         columns = all_columns[table]
@@ -295,8 +294,8 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
     with ``verify``, the loaded data must also match the snapshot's fingerprint. Raises
     :class:`SnapshotError` naming the member and table.
     """
-    for setting in _SETTINGS:
-        conn.execute(sa.text(setting))
+    driver = _driver(conn)
+    _batch(driver, _SETTINGS)
     keys = list(info.tables)
     triggered = [
         keys[int(i) - 1]
@@ -309,12 +308,16 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
             {"names": [info.qualified(key) for key in keys]},
         )
     ]
-    for table in triggered:
-        conn.execute(sa.text(f"ALTER TABLE {info.qualified(table)} DISABLE TRIGGER USER"))
     set_aside = _set_aside_foreign_keys(conn, info)
-    for table, fks in _by_table(set_aside).items():
-        drops = ", ".join(f"DROP CONSTRAINT {quote_ident(fk.name)}" for fk in fks)
-        conn.execute(sa.text(f"ALTER TABLE {info.qualified(table)} {drops}"))
+    _batch(
+        driver,
+        [f"ALTER TABLE {info.qualified(table)} DISABLE TRIGGER USER" for table in triggered]
+        + [
+            f"ALTER TABLE {info.qualified(table)} "
+            + ", ".join(f"DROP CONSTRAINT {quote_ident(fk.name)}" for fk in fks)
+            for table, fks in _by_table(set_aside).items()
+        ],
+    )
     # the guard ran in restore(); the snapshot holds the baseline rows itself
     truncate_tables(conn, list(info.tables), allow_unsafe=True, baseline=False, info=info)
     loading = _without(info, set_aside)
@@ -323,7 +326,6 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
     except ValueError as exc:
         raise snapshot.fail(f"cannot be loaded: {exc}") from None
     saved = {t["name"]: t for t in snapshot.manifest["postgres"]["tables"]}
-    driver = _driver(conn)
     staged: dict[str, tuple[str, list[str]]] = {}
     for index, table in enumerate(loading.insertion_order()):
         entry = saved[table]
@@ -381,32 +383,38 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
             raise snapshot.fail(
                 f"cannot be loaded into table {table!r}: {_first_line(exc)}", saved[table]["member"]
             ) from None
-    for table, fks in _by_table(set_aside).items():
-        adds = ", ".join(f"ADD CONSTRAINT {quote_ident(fk.name)} {fk.definition}" for fk in fks)
-        try:
-            conn.execute(sa.text(f"ALTER TABLE {info.qualified(table)} {adds}"))
-        except sa.exc.DBAPIError as exc:
-            raise snapshot.fail(
-                f"cannot be loaded into table {table!r}: {_first_line(exc)}", saved[table]["member"]
-            ) from None
-        for fk in fks:
-            if fk.comment is not None:
-                conn.execute(
-                    sa.text(
-                        f"COMMENT ON CONSTRAINT {quote_ident(fk.name)} ON {info.qualified(table)} "
-                        f"IS {quote_literal(fk.comment)}"
-                    )
-                )
+    try:  # every key back, checked with one join each, in one round trip
+        _batch(
+            driver,
+            [
+                f"ALTER TABLE {info.qualified(table)} "
+                + ", ".join(f"ADD CONSTRAINT {quote_ident(fk.name)} {fk.definition}" for fk in fks)
+                for table, fks in _by_table(set_aside).items()
+            ]
+            + [
+                f"COMMENT ON CONSTRAINT {quote_ident(fk.name)} ON {info.qualified(fk.table)} "
+                f"IS {quote_literal(fk.comment)}"
+                for fk in set_aside
+                if fk.comment is not None
+            ],
+        )
+    except psycopg.Error as exc:
+        table = _table_of(exc, info) or set_aside[0].table
+        raise snapshot.fail(
+            f"cannot be loaded into table {table!r}: {_first_line(exc)}", saved[table]["member"]
+        ) from None
     sequences = snapshot.read_json(snapshot.manifest["postgres"]["sequences_member"])
-    for key, schema, name in _sequences(conn, info):
-        if key in sequences:
-            last_value, is_called = sequences[key]
-            conn.execute(
-                sa.text("SELECT setval(CAST(:q AS regclass), :v, :c)"),
-                {"q": qualified(schema, name), "v": last_value, "c": is_called},
-            )
-    for table in triggered:
-        conn.execute(sa.text(f"ALTER TABLE {info.qualified(table)} ENABLE TRIGGER USER"))
+    restarts = [
+        f"setval({quote_literal(qualified(schema, name))}::regclass, {int(sequences[key][0])}, "
+        f"{'true' if sequences[key][1] else 'false'})"
+        for key, schema, name in _sequences(conn, info)
+        if key in sequences
+    ]
+    _batch(
+        driver,
+        ([f"SELECT {', '.join(restarts)}"] if restarts else [])
+        + [f"ALTER TABLE {info.qualified(table)} ENABLE TRIGGER USER" for table in triggered],
+    )
     if verify:
         expected = {k: v for k, v in snapshot.manifest["fingerprint"]["parts"].items() if k.startswith("pg:")}
         actual = {k: [p.count, p.digest] for k, p in postgres_parts(conn, info=info).items()}
@@ -415,6 +423,19 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
             raise snapshot.fail(
                 f"restored data does not match its fingerprint ({', '.join(differing)}); nothing was changed"
             )
+
+
+def _batch(driver: Any, statements: Sequence[str]) -> None:
+    """Run ``statements`` in one round trip (the simple query protocol: no parameters, so no
+    placeholders either; every value in them is quoted)."""
+    if statements:
+        driver.execute(";\n".join(statements))
+
+
+def _table_of(exc: psycopg.Error, info: SchemaInfo) -> str | None:
+    """The key of the table a server error names (its diagnostics), when it is one of ``info``'s."""
+    schema, name = exc.diag.schema_name, exc.diag.table_name
+    return next((key for key, t in info.tables.items() if (t.schema, t.name) == (schema, name)), None)
 
 
 def _first_line(exc: BaseException) -> str:
