@@ -4,7 +4,8 @@ A snapshot ``<name>.seedkit.zip`` in the snapshots directory holds:
 
 * ``postgres/<table>.csv``: each table's rows as ``COPY ... TO STDOUT (FORMAT csv, HEADER)``
   under fixed settings (UTC, ISO dates, exact floats, hex bytea): plain text that every
-  PostgreSQL version reads back, unlike ``pg_dump``'s custom format;
+  PostgreSQL version reads back, unlike ``pg_dump``'s custom format; every application schema
+  (``<table>`` is ``schema.table`` outside the default one);
 * ``postgres/sequences.json``: every sequence's ``last_value``/``is_called``;
 * ``mongo/<collection>.jsonl``: documents in ``_id`` order as canonical Extended JSON (exact
   BSON types), and ``mongo/indexes.json``: each collection's index definitions;
@@ -14,8 +15,9 @@ A snapshot ``<name>.seedkit.zip`` in the snapshots directory holds:
 
 :func:`restore` verifies every checksum and the schema revision before it changes anything,
 refusing a truncated, corrupt or mismatched file with a :class:`SnapshotError` naming the file
-and the member. PostgreSQL is then restored in one transaction (TRUNCATE, COPY FROM in
-insertion order, sequences set back, fingerprint checked before COMMIT), and Mongo inside it:
+and the member. PostgreSQL is then restored in one transaction (foreign keys set aside,
+TRUNCATE, COPY FROM, foreign keys added back, sequences set back; with ``verify``, the
+fingerprint checked before COMMIT), and Mongo inside it:
 its collections are set aside under a :class:`~seedkit.stores.mongo_undo.MongoRun` record, so
 an interrupted or killed restore leaves both stores as before, or both as the snapshot.
 """
