@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -88,4 +90,31 @@ def test_restore_is_guarded_and_the_override_works(
         "restore", "s", "--database-url", db_url, "--dir", str(project / "snaps"), "--allow-unsafe"
     )
     assert allowed.exit_code == 0, allowed.output
+    assert stores_fingerprint(engine) != changed
+
+
+def test_restore_verify_checks_the_fingerprint_before_commit(
+    project: Path, engine: sa.Engine, db_url: str
+) -> None:
+    seed_domain(engine)
+    assert invoke("save", "v", "--database-url", db_url).exit_code == 0
+    path = project / "snapshots" / "v.seedkit.zip"
+    with zipfile.ZipFile(path) as archive:
+        contents = {info.filename: archive.read(info.filename) for info in archive.infolist()}
+    manifest = json.loads(contents["manifest.json"])
+    manifest["fingerprint"]["parts"]["pg:users"][1] = "0" * 64  # as if the data had been saved otherwise
+    contents["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in contents.items():
+            archive.writestr(name, data)
+        archive.comment = f"sha256={hashlib.sha256(contents['manifest.json']).hexdigest()}".encode()
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM payments"))
+    changed = stores_fingerprint(engine)
+
+    verified = invoke("restore", "v", "--database-url", db_url, "--verify")
+    assert isinstance(verified.exception, SnapshotError)
+    assert "restored data does not match its fingerprint (pg:users)" in str(verified.exception)
+    assert stores_fingerprint(engine) == changed
+    assert invoke("restore", "v", "--database-url", db_url).exit_code == 0  # checksums and row counts hold
     assert stores_fingerprint(engine) != changed
