@@ -135,6 +135,15 @@ def test_a_worker_that_cannot_reach_the_database_is_refused() -> None:
         executor.check([], "postgresql+psycopg://nobody@127.0.0.1:1/nowhere_test")
 
 
+def test_a_worker_that_cannot_reach_the_mongo_server_is_refused(empty_db_url: str) -> None:
+    """The workers write the documents themselves when there is a Mongo server: it must answer them."""
+    with open_executor("dask", 1) as executor, pytest.raises(SeedkitError) as refused:
+        executor.check([], empty_db_url, "mongodb://127.0.0.1:1/")
+    message = str(refused.value)
+    assert "cannot connect to MongoDB at mongodb://127.0.0.1:1/" in message
+    assert "nothing was written" in message and "\n" not in message
+
+
 def test_bad_executor_options_are_one_line() -> None:
     with pytest.raises(ConfigError, match="unknown executor 'spark'; known: processes, dask"):
         open_executor("spark", 2).__enter__()

@@ -42,7 +42,7 @@ class PartitionExecutor(Protocol):
         :meth:`stop` does."""
         ...
 
-    def check(self, modules: Sequence[str], url: str) -> None: ...
+    def check(self, modules: Sequence[str], url: str, mongo_url: str | None = None) -> None: ...
 
     def stop(self) -> None:
         """After a failed ``map`` or an interrupt: cancel queued jobs and end running ones where
@@ -57,7 +57,7 @@ class SerialExecutor:
         for index, job in enumerate(jobs):
             yield index, fn(job)
 
-    def check(self, modules: Sequence[str], url: str) -> None:
+    def check(self, modules: Sequence[str], url: str, mongo_url: str | None = None) -> None:
         """Nothing to check: this process imported the factories already."""
 
     def stop(self) -> None:
@@ -87,15 +87,16 @@ class ProcessExecutor:
             raise
         pool.shutdown(wait=True)
 
-    def check(self, modules: Sequence[str], url: str) -> None:
+    def check(self, modules: Sequence[str], url: str, mongo_url: str | None = None) -> None:
         """Nothing to check: spawned processes start from this one's environment and ``sys.path``."""
 
     def stop(self) -> None:
         """Nothing left running: :meth:`map` ends its pool before it returns or raises."""
 
 
-def probe_worker(modules: Sequence[str], url: str) -> dict[str, Any]:
-    """What a worker has: library versions, which of ``modules`` fail to import, and whether ``url`` answers.
+def probe_worker(modules: Sequence[str], url: str, mongo_url: str | None = None) -> dict[str, Any]:
+    """What a worker has: library versions, which of ``modules`` fail to import, and whether ``url``
+    (and ``mongo_url``, the Mongo server partitions write their documents to) answer.
 
     Runs on each Dask worker (``Client.run``); returns plain data, never raises.
     """
@@ -123,7 +124,15 @@ def probe_worker(modules: Sequence[str], url: str) -> dict[str, Any]:
             engine.dispose()
     except Exception as exc:
         database = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    return {"versions": versions, "missing": missing, "database": database}
+    mongo = None
+    if mongo_url is not None:
+        from seedkit.stores.mongo import connect
+
+        try:
+            connect(mongo_url, "admin").client.close()
+        except Exception as exc:
+            mongo = str(exc).strip().splitlines()[0]
+    return {"versions": versions, "missing": missing, "database": database, "mongo": mongo}
 
 
 class DaskExecutor:
@@ -172,12 +181,13 @@ class DaskExecutor:
             raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         self.scheduler = scheduler or "a local cluster"
 
-    def check(self, modules: Sequence[str], url: str) -> None:
-        """Refuse, in one line, a worker that lacks a module, runs other versions, or cannot reach ``url``."""
+    def check(self, modules: Sequence[str], url: str, mongo_url: str | None = None) -> None:
+        """Refuse, in one line, a worker that lacks a module, runs other versions, or cannot reach
+        ``url`` or, when given, the Mongo server at ``mongo_url`` (the workers write documents there)."""
         from seedkit.stores.urls import redact
 
         here = probe_worker([], "")["versions"]
-        found = self.client.run(probe_worker, list(modules), url)
+        found = self.client.run(probe_worker, list(modules), url, mongo_url)
         if not found:
             raise SeedkitError(f"the Dask scheduler at {self.scheduler} has no workers")
         for address, report in sorted(found.items()):
@@ -197,6 +207,8 @@ class DaskExecutor:
                 raise SeedkitError(
                     f"Dask worker {address} cannot reach {redact(url)}: {report['database']}; nothing was written"
                 )
+            if report.get("mongo") is not None:
+                raise SeedkitError(f"Dask worker {address}: {report['mongo']}; nothing was written")
 
     def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Generator[tuple[int, Any]]:
         from distributed import as_completed as completed

@@ -306,6 +306,7 @@ def seed_profile(
                 runner.check(
                     sorted({factory_class.__module__ for _, factory_class in plan.factories}),
                     engine.url.render_as_string(hide_password=False),
+                    targets.mongo_url,
                 )
                 done = _run_partitioned(
                     plan,
