@@ -28,6 +28,7 @@ METHODS = (
     "bulk-2-workers",
     "ordinary",
     "ordinary-orm",
+    "ordinary-values",
     "bulk-2-dask",
     "per-object",
     "naive",
@@ -149,6 +150,13 @@ def _seed(method: str, users: int, conn: sa.Connection, prepared: list[Any]) -> 
 
         with deterministic(seed=1), BulkSeeder(conn, row_path=method == "ordinary") as seeder:
             seed_ordinary(seeder, users, ORGANIZATIONS, PRODUCTS)
+    elif method == "ordinary-values":
+        from benchmarks.ordinary_values import seed_ordinary_values
+        from seedkit.bulk import BulkSeeder
+        from seedkit.core.determinism import deterministic
+
+        with deterministic(seed=1), BulkSeeder(conn) as seeder:
+            seed_ordinary_values(seeder, users, ORGANIZATIONS, PRODUCTS)
     elif method == "per-object":
         from seedkit.core.determinism import deterministic
         from seedkit.factories.binding import bind

@@ -2,7 +2,8 @@
 
 Public API (see docs/): the deterministic core (:func:`deterministic`, :func:`clock`,
 :func:`ids`), factory bases (:class:`SQLAlchemyFactory`, :class:`MongoFactory`),
-session binding (:func:`bind`), and the reference domain's factories, importable as
+session binding (:func:`bind`), fast value declarations (``from seedkit import values``,
+:mod:`seedkit.values`), and the reference domain's factories, importable as
 ``from seedkit import UserFactory``.
 """
 

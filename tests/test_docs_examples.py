@@ -30,6 +30,7 @@ BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
         ("migrating-from-factory-boy.md", 1),
         ("../README.md", 1),
         ("async.md", 2),
+        ("values.md", 3),
     ],
 )
 def test_examples_run(

@@ -28,6 +28,19 @@ def test_factory_boy_builder_internals() -> None:
     assert hasattr(factory.declarations.BaseDeclaration, "UNROLL_CONTEXT_BEFORE_EVALUATION")
 
 
+def test_factory_boy_resolver_keeps_the_fields_being_resolved() -> None:
+    # seedkit.values names a declaration passed at the call site after the field being resolved.
+    seen = []
+
+    class Plain(factory.DictFactory):
+        name = factory.LazyAttribute(
+            lambda o: seen.append(list(object.__getattribute__(o, "_Resolver__pending")))
+        )
+
+    Plain.build()
+    assert seen == [["name"]]
+
+
 def test_factory_boy_counter_and_faker_registry() -> None:
     class Plain(factory.Factory):
         class Meta:

@@ -2,8 +2,9 @@
 
 ``with seedkit.deterministic(seed=42, start="2025-01-01T00:00:00Z"):`` seeds and resets,
 together: the clock, the ID generators, factory_boy's random generator, the Faker random
-shared by every ``factory.Faker`` declaration (and Faker's ``unique`` memory), and the
-sequence counter and ``factory.Iterator`` positions of every factory. Outside any ``with``
+shared by every ``factory.Faker`` declaration (and Faker's ``unique`` memory), the
+sequence counter and ``factory.Iterator`` positions of every factory, and the per-field
+streams of :mod:`seedkit.values` declarations (kept in the context: ``value_streams``). Outside any ``with``
 block, a seedkit factory call runs in a default context (seed 0) for its duration, so data is
 deterministic even when nobody asked.
 
@@ -227,6 +228,8 @@ class Deterministic:
         clock: the injected :class:`~seedkit.core.clock.Clock`.
         ids: the injected :class:`~seedkit.core.ids.IdGenerator`.
         random: a ``random.Random`` for seedkit's own choices.
+        value_streams: the per-field value streams of :mod:`seedkit.values` declarations, by
+            stream key; emptied by every reset (the declarations start their streams again).
     """
 
     def __init__(
@@ -243,6 +246,7 @@ class Deterministic:
         self.clock = Clock(start, step)
         self.ids = IdGenerator(seed, partition, int_stride)
         self.random = random.Random()
+        self.value_streams: dict[Any, Any] = {}
         self._stream_seed = derive_seed(seed, "partition", partition)
         self._paused: _GlobalStreams | None = None  # its streams while another context is active
 
@@ -265,6 +269,7 @@ class Deterministic:
         """Reset what the context shares with factory_boy and Faker (not its clock and IDs)."""
         state = state or _factory_state()
         self.random.seed(self._stream_seed)
+        self.value_streams = {}  # a new dict: declarations holding the old one see the reset
         factory.random.reseed_random(self._stream_seed)
         for fake in factory.Faker._FAKER_REGISTRY.values():
             fake.unique.clear()
