@@ -153,6 +153,8 @@ class ValueDeclaration(BaseDeclaration):
     """
 
     def __init__(self, *parameters: Any, stream: str | None = None) -> None:
+        """``parameters``: everything the stream's values depend on, as values with a stable ``repr``
+        (strings, numbers, dates...): they seed the stream, so they must read the same in every process."""
         super().__init__()
         self.stream_name = stream
         self.signature = f"{type(self).__qualname__}{parameters!r}"
@@ -163,11 +165,11 @@ class ValueDeclaration(BaseDeclaration):
         """What makes the stream's values in blocks; ``base``: the context's clock start."""
         raise NotImplementedError
 
-    reads_fields: tuple[str, ...] | None = None
-    """The other fields of the object its values are made from (then :meth:`finish` makes them)."""
+    finishes = False
+    """Whether :meth:`finish` makes the field's value from the stream's (else it is the stream's)."""
 
     def finish(self, value: Any, instance: Any) -> Any:
-        """The field's value from a stream value (a declaration that reads other fields overrides it)."""
+        """The field's value from a stream value and the object being built (when :attr:`finishes`)."""
         return value
 
     # -- naming and finding the stream ----------------------------------------------------------
@@ -212,7 +214,7 @@ class ValueDeclaration(BaseDeclaration):
             cache = self._cache
             if cache is not None and cache[0] is current().value_streams:  # the usual case, inlined
                 value = cache[1].next()
-                return value if self.reads_fields is None else self.finish(value, instance)
+                return self.finish(value, instance) if self.finishes else value
             stream = self._bound_stream()
         else:
             factory_class = step.builder.factory_meta.factory
@@ -419,7 +421,7 @@ class Email(ValueDeclaration):
             raise FactoryError("values.Email: give both first= and last= (field names), or neither")
         super().__init__(first, last, unique, locale, stream=stream)
         self.first, self.last, self.unique, self.locale = first, last, unique, locale
-        self.reads_fields = None if first is None or last is None else (first, last)
+        self.finishes = first is not None
 
     def provider(self, base: datetime) -> p.Provider:
         if self.first is None:
@@ -701,8 +703,11 @@ class RandomElement(ValueDeclaration):
     """One of ``elements`` (Faker's ``random_element``, factory_boy's ``FuzzyChoice``).
 
     ``weights`` (relative), or ``elements`` as a mapping of element to weight as Faker takes
-    them; uniform otherwise.
+    them; uniform otherwise. The stream draws positions in ``elements``, so any objects can be
+    elements (model instances too): only their number and the weights seed it.
     """
+
+    finishes = True
 
     def __init__(
         self,
@@ -726,11 +731,20 @@ class RandomElement(ValueDeclaration):
                 f"values.RandomElement: {len(options)} elements need as many weights >= 0, not all zero; "
                 f"got {list(weights)!r}"
             )
-        super().__init__(options, None if weights is None else list(weights), stream=stream)
+        super().__init__(
+            len(options), None if weights is None else [float(w) for w in weights], stream=stream
+        )
         self.elements, self.weights = tuple(options), None if weights is None else tuple(weights)
 
     def provider(self, base: datetime) -> p.Provider:
-        return p.Choice(self.elements, self.weights)
+        return p.Choice(range(len(self.elements)), self.weights)
+
+    def finish(self, value: Any, instance: Any) -> Any:
+        return self.elements[value]
+
+    def finish_many(self, drawn: list[Any], columns: Mapping[str, Sequence[Any]], n: int) -> list[Any]:
+        elements = self.elements
+        return [elements[index] for index in drawn]
 
 
 class Boolean(ValueDeclaration):

@@ -38,6 +38,17 @@ PEOPLE = """
 import factory
 from seedkit import values
 
+class Tier:  # the default repr (an address): must not seed anything
+    def __init__(self, name):
+        self.name = name
+
+    def __str__(self):
+        return self.name
+
+
+TIERS = [Tier("gold"), Tier("silver"), Tier("bronze")]
+
+
 class PersonFactory(factory.DictFactory):
     first_name = values.FirstName()
     last_name = values.LastName()
@@ -52,6 +63,7 @@ class PersonFactory(factory.DictFactory):
     score = values.PyDecimal("0", "100", 3)
     level = values.PyInt(1, 9)
     plan = values.RandomElement({"free": 8, "pro": 2})
+    tier = values.RandomElement(TIERS)
 """
 
 
@@ -281,6 +293,19 @@ def test_values_come_from_the_locales_pools_and_stay_in_their_ranges() -> None:
     assert all(r["sentence"].endswith(".") and 3 <= len(r["sentence"].split()) <= 8 for r in rows)
     assert all(len(r["text"]) <= 80 and r["text"].endswith(".") for r in rows)
     assert all(uuid.UUID(r["uuid"]).version == 4 for r in rows)
+
+
+def test_random_elements_may_be_any_objects_and_each_declaration_gives_its_own() -> None:
+    class Shop:  # no stable repr: an element is never part of a stream's seed
+        pass
+
+    first, second = [Shop() for _ in range(3)], [Shop() for _ in range(3)]
+    buyers = _factory(factory.DictFactory, "BuyerFactory", {"n": factory.Sequence(int)})
+    with deterministic(seed=1):
+        from_first = [buyers.build(shop=values.RandomElement(first))["shop"] for _ in range(30)]
+        from_second = [buyers.build(shop=values.RandomElement(second))["shop"] for _ in range(30)]
+    assert {id(shop) for shop in from_first} == {id(shop) for shop in first}
+    assert {id(shop) for shop in from_second} == {id(shop) for shop in second}
 
 
 @pytest.mark.parametrize(
