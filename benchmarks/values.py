@@ -15,7 +15,9 @@ Prints a Markdown table (docs/values.md quotes it): microseconds per value of
 - **mimesis**: the nearest seeded ``mimesis.Generic`` method, when mimesis is installed (it is
   not a dependency: ``pip install mimesis`` to include it).
 
-Only the declarations are timed, not a factory around them (a factory_boy build costs tens of
+Times are this process's CPU time (``time.process_time``), not the wall clock, so a loaded
+machine (other processes on the same cores) changes them little. Only the declarations are
+timed, not a factory around them (a factory_boy build costs tens of
 microseconds per object whatever its declarations are).
 """
 
@@ -145,19 +147,19 @@ def _time_declarations(make: Callable[[], Any], n: int, *, seedkit_stream: bool)
         declaration.stream_name = "Bench.field"
     with deterministic(seed=1, start=datetime(2025, 1, 1, tzinfo=UTC)):
         evaluate = declaration.evaluate_pre
-        started = time.perf_counter()
+        started = time.process_time()
         for _ in range(n):
             evaluate(instance=None, step=None, overrides={})
-        return (time.perf_counter() - started) / n
+        return (time.process_time() - started) / n
 
 
 def _time_draw(make: Callable[[], values.ValueDeclaration], n: int) -> float:
     declaration = make()
     declaration.stream_name = "Bench.field"
     with deterministic(seed=1, start=datetime(2025, 1, 1, tzinfo=UTC)):
-        started = time.perf_counter()
+        started = time.process_time()
         declaration.draw(n)
-        return (time.perf_counter() - started) / n
+        return (time.process_time() - started) / n
 
 
 def _time_mimesis(case: Mimesis, n: int) -> float | None:
@@ -167,10 +169,10 @@ def _time_mimesis(case: Mimesis, n: int) -> float | None:
         return None
     generic = Generic(locale=Locale.EN, seed=1)
     call = case[1]
-    started = time.perf_counter()
+    started = time.process_time()
     for _ in range(n):
         call(generic)
-    return (time.perf_counter() - started) / n
+    return (time.process_time() - started) / n
 
 
 def run(n: int = 20_000, rounds: int = 3) -> list[dict[str, Any]]:

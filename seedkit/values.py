@@ -241,15 +241,17 @@ class ValueDeclaration(BaseDeclaration):
             n: how many values (``>= 0``).
             columns: for a declaration that reads other fields (:class:`Email` with ``first``
                 and ``last``), those fields' values, ``n`` of each, by field name.
-            factory, field: the stream of a declaration not declared in a class body (passed
-                at the call site) when evaluated in ``factory`` for ``field``.
+            factory, field: the factory and field the declaration is evaluated for: they name
+                the stream of a declaration not declared in a class body (passed at the call
+                site); a declaration named by its class body or ``stream=`` keeps its stream,
+                as :meth:`evaluate` does.
 
         Raises:
             FactoryError: the stream cannot be named, or a column read is missing or short.
         """
         if n < 0:
             raise ValueError("n must be >= 0")
-        if self.stream_name is not None and factory is None:
+        if self.stream_name is not None:
             stream = self._bound_stream()
         elif factory is not None and field is not None:
             stream = self._stream(f"{factory.__qualname__}.{field}", current())

@@ -196,6 +196,13 @@ def test_a_declaration_passed_at_the_call_site_has_the_stream_of_its_factory_and
     assert len(set(passed)) > 20
     with pytest.raises(FactoryError, match="no stream name; pass factory= and field="):
         values.City().draw(3)
+    # A declaration of a class body keeps its stream whatever factory evaluates it (a subclass).
+    declared = _factory(factory.DictFactory, "DeclaredFactory", {"city": values.City()})
+    subclass = type("SubclassFactory", (declared,), {})
+    with deterministic(seed=4):
+        built = [subclass.build()["city"] for _ in range(40)]
+    with deterministic(seed=4):
+        assert declared._meta.declarations["city"].draw(40, factory=subclass, field="city") == built
 
 
 def test_the_context_resets_the_streams_and_a_nested_one_leaves_them_alone() -> None:
