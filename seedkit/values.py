@@ -168,6 +168,9 @@ class ValueDeclaration(BaseDeclaration):
     finishes = False
     """Whether :meth:`finish` makes the field's value from the stream's (else it is the stream's)."""
 
+    reads: tuple[str, ...] = ()
+    """The other fields of the object the value is made from (given to :meth:`draw` as ``columns``)."""
+
     def finish(self, value: Any, instance: Any) -> Any:
         """The field's value from a stream value and the object being built (when :attr:`finishes`)."""
         return value
@@ -424,6 +427,7 @@ class Email(ValueDeclaration):
         super().__init__(first, last, unique, locale, stream=stream)
         self.first, self.last, self.unique, self.locale = first, last, unique, locale
         self.finishes = first is not None
+        self.reads = () if first is None or last is None else (first, last)
 
     def provider(self, base: datetime) -> p.Provider:
         if self.first is None:

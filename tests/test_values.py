@@ -179,6 +179,7 @@ def test_batch_draws_are_exactly_the_values_built_one_by_one() -> None:
             declaration = people._meta.declarations[field]
             chunks = [declaration.draw(size) for size in (1, 2, 13, 500, 0, 1984)]  # across block boundaries
             drawn[field] = [value for chunk in chunks for value in chunk]
+        assert people._meta.declarations["email"].reads == ("first_name", "last_name")
         drawn["email"] = people._meta.declarations["email"].draw(
             2500, {"first_name": drawn["first_name"], "last_name": drawn["last_name"]}
         )
