@@ -15,7 +15,7 @@ METHOD_LABELS = {
     "bulk-2-workers": "seedkit bulk, `seed_partitioned(workers=2)`",
     "ordinary": "seedkit bulk, ordinary factory_boy factories (benchmarks/ordinary.py), row path",
     "ordinary-orm": "seedkit bulk, the same ordinary factories on the ORM path (`row_path=False`)",
-    "ordinary-values": "seedkit bulk, the ordinary factories with `seedkit.values` (benchmarks/ordinary_values.py), row path",
+    "ordinary-values": "seedkit bulk, the ordinary factories with `seedkit.values` (ordinary_values.py), row path",
     "bulk-2-dask": 'seedkit bulk, `seed_partitioned(workers=2, executor="dask")` (LocalCluster)',
     "per-object": "seedkit per-object (`create_batch`, flush per object)",
     "naive": "factory_boy naive (`create_batch`, flush per object)",

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from seedkit import MongoFactory, SQLAlchemyFactory, values
 from seedkit.bulk import BulkSeeder
+from seedkit.bulk.paths import decide_call
 from seedkit.core.declarations import Now, UUIDFor
 from seedkit.core.determinism import current, deterministic
 from seedkit.errors import FactoryError
@@ -417,6 +418,8 @@ def _seed(url: str, mongo: Any, *, bulk: bool, seed: int = 11) -> Any:
         with engine.connect() as conn:
             with conn.begin(), deterministic(seed=seed):
                 if bulk:
+                    # The SQL factories take the row path (no ORM objects), the Mongo one its own.
+                    assert decide_call(users, {"full_name": values.Name()}).path == "row"
                     with BulkSeeder(conn, mongo, chunk_size=7) as seeder:
                         seeder.create(users, 40, full_name=values.Name())  # passed at the call site
                         if mongo is not None:
