@@ -110,6 +110,20 @@ class ValueStream:
         self.buffer: list[Any] = []
         self.index = 0
 
+    def copy(self) -> ValueStream:
+        """A stream at the same point, going on independently (a checkpoint of this one)."""
+        twin = ValueStream.__new__(ValueStream)
+        twin.provider, twin.base, twin.offset = self.provider, self.base, self.offset
+        twin.rng = random.Random()
+        twin.rng.setstate(self.rng.getstate())
+        twin.blocks, twin.made, twin.buffer, twin.index = (
+            self.blocks,
+            self.made,
+            list(self.buffer),
+            self.index,
+        )
+        return twin
+
     @property
     def position(self) -> int:
         """How many values were handed out."""

@@ -449,6 +449,43 @@ def test_bulk_and_per_object_paths_give_the_same_fingerprint(
     assert got.digest == expected.digest
 
 
+def _seed_counting(url: str, *, bulk: bool) -> tuple[Any, Any]:
+    """Users whose email reads a collection: the row path's trial row fails, the volume takes the ORM path."""
+    users = _users(_organizations())
+    counting = type(
+        "CountingValuesUserFactory",
+        (users,),
+        {"email": factory.LazyAttribute(lambda o: f"{len(o.organization.users)}.{o.full_name}@example.com")},
+    )
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            with conn.begin(), deterministic(seed=11):
+                if bulk:
+                    with BulkSeeder(conn, chunk_size=7) as seeder:
+                        seeder.create(counting, 12)
+                    decision = seeder.paths[f"{counting.__module__}.{counting.__qualname__}"]
+                else:
+                    with Session(bind=conn, autoflush=False) as session, bind(session=session):
+                        counting.create_batch(12)
+                        session.flush()
+                    decision = None
+            return fingerprint(conn), decision
+    finally:
+        engine.dispose()
+
+
+def test_a_row_path_trial_that_falls_back_to_the_orm_path_leaves_the_streams_as_they_were(
+    db_url: str, second_db: str
+) -> None:
+    expected, _ = _seed_counting(db_url, bulk=False)
+    got, decision = _seed_counting(second_db, bulk=True)
+    assert decision.path == "orm"
+    assert "Organization.users was read" in decision.reason
+    assert got.parts["pg:users"].count == 12
+    assert got.digest == expected.digest  # the trial row's values were given back to the streams
+
+
 def test_a_different_seed_gives_different_rows(db_url: str, second_db: str) -> None:
     # Guards the test above: equal fingerprints must come from equal data.
     first = _seed(db_url, None, bulk=True, seed=11)

@@ -345,9 +345,10 @@ class Checkpoint:
     """Everything the active context would draw next, saved so that a trial can be undone.
 
     The clock, the ID counters, seedkit's own random, factory_boy's and Faker's random, Faker's
-    ``unique`` memory, every factory sequence and the positions of every declared
-    ``factory.Iterator`` and of ``extra_iterators`` (Iterators passed at a call site). State
-    kept elsewhere (a user's own counters in a closure) is not covered.
+    ``unique`` memory, every factory sequence, the positions of every declared
+    ``factory.Iterator`` and of ``extra_iterators`` (Iterators passed at a call site), and the
+    :mod:`seedkit.values` streams (``value_streams``). State kept elsewhere (a user's own
+    counters in a closure) is not covered.
     """
 
     def __init__(self, extra_iterators: tuple[factory.Iterator, ...] = ()) -> None:
@@ -363,6 +364,7 @@ class Checkpoint:
             id(fake): {key: set(seen) for key, seen in fake.unique._seen.items()}
             for fake in factory.Faker._FAKER_REGISTRY.values()
         }
+        self._values = {key: stream.copy() for key, stream in self.context.value_streams.items()}
 
     def restore(self) -> None:
         """Put every saved stream back where it was when the checkpoint was taken."""
@@ -374,6 +376,9 @@ class Checkpoint:
         context.random.setstate(self._random)
         for fake in factory.Faker._FAKER_REGISTRY.values():
             fake.unique._seen = {key: set(seen) for key, seen in self._unique.get(id(fake), {}).items()}
+        # A new dict: declarations that cached a stream of the old one look it up again. Streams
+        # made since the checkpoint are dropped (made again from their seed when next asked).
+        context.value_streams = {key: stream.copy() for key, stream in self._values.items()}
 
 
 def _unset_counter(factory_class: type[BaseFactory]) -> None:
