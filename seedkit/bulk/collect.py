@@ -19,10 +19,16 @@ from sqlalchemy.orm import Session
 
 
 class CollectingSession(Session):
-    """A session that keeps added objects pending: ``flush()`` is a no-op (the seeder writes)."""
+    """A session that keeps added objects pending: ``flush()`` and ``commit()`` are no-ops (the
+    seeder writes; the caller commits the connection's transaction)."""
 
     def flush(self, objects: Sequence[Any] | None = None) -> None:
         """Do nothing: the bulk seeder writes pending objects with COPY, chunk by chunk."""
+        return None
+
+    def commit(self) -> None:
+        """Do nothing: a factory with ``sqlalchemy_session_persistence = "commit"`` must not end
+        the run's transaction (committing is the caller's decision, as for every bulk write)."""
         return None
 
 

@@ -428,7 +428,10 @@ def _session(
         finally:
             seeder.close()
     else:
-        with Session(bind=conn, autoflush=False) as session, bind(session=session, mongo=mongo):
+        with (
+            Session(bind=conn, autoflush=False) as session,
+            bind(session=session, mongo=mongo, override=True),
+        ):
             session.info.update(_from_refs(session, info))
             yield session, None
 

@@ -141,7 +141,7 @@ class BulkSeeder:
         with self.bound(), _collecting_per_chunk():
             while done < count:
                 size = min(self.chunk_size, count - done)
-                factory_class.create_batch(size, **fields)
+                self._refuse_foreign_sessions(factory_class, factory_class.create_batch(size, **fields))
                 done += size
                 self.flush()
                 gc.collect()
@@ -181,8 +181,13 @@ class BulkSeeder:
 
     @contextmanager
     def bound(self) -> Iterator[None]:
-        """Bind the collecting session (and Mongo collector) for factory calls made in the block."""
-        with bind(session=self.session, mongo=self._collector), lean_builds():  # type: ignore[arg-type]
+        """Bind the collecting session (and Mongo collector) for factory calls made in the block.
+
+        The binding overrides the factories' own sessions (factory_boy's ``Meta.sqlalchemy_session``
+        and ``sqlalchemy_session_factory``, sub-factories' too): a factory that kept one would
+        otherwise write its rows in another transaction, which the caller's commit does not commit.
+        """
+        with bind(session=self.session, mongo=self._collector, override=True), lean_builds():  # type: ignore[arg-type]
             yield
 
     def flush(self) -> None:
@@ -316,6 +321,27 @@ class BulkSeeder:
             for start in range(0, len(documents), MONGO_BATCH):
                 target.insert_many(documents[start : start + MONGO_BATCH], ordered=False)
             self.documents[name] += len(documents)
+
+    def _refuse_foreign_sessions(self, factory_class: type[Any], created: list[Any]) -> None:
+        """Refuse objects a factory created in another session: their rows would not be this run's.
+
+        The binding overrides every session a factory is configured with; this catches what it
+        cannot (a ``_create`` of the factory's own that opens a session), before anything of the
+        chunk is written.
+
+        Raises:
+            FactoryError: naming the factory and the model.
+        """
+        for obj in created:
+            state = sa.inspect(obj, raiseerr=False)
+            if state is None or not hasattr(state, "session_id"):
+                continue  # not a mapped object (a Mongo document...)
+            if state.session_id is not None and state.session_id != self.session.hash_key:
+                raise FactoryError(
+                    f"bulk seeding: {factory_class.__name__} created its {type(obj).__name__} in a session of its "
+                    "own, not the one the bulk path binds; its rows would be written in another transaction, "
+                    "which this run does not commit (create through the bound session)"
+                )
 
     def _refuse_modified_rows(self) -> None:
         for obj in self.session.dirty:

@@ -55,7 +55,7 @@ from seedkit.core.clock import column_time
 from seedkit.core.determinism import current, ensure_active
 from seedkit.core.volatile import column_volatility, injector
 from seedkit.factories.asynchronous import create_async, create_batch_async, sync_session_of
-from seedkit.factories.binding import bound_session, current_session
+from seedkit.factories.binding import bound_session, current_session, overriding_session
 from seedkit.factories.builder import generate, lean_building
 from seedkit.factories.errors import FactoryError, FactoryIntegrityError, NotBoundError, UnknownAttributeError
 
@@ -70,7 +70,8 @@ _REUSABLE_MODELS: set[type] = set()
 def session_for(factory_class: type[SQLAlchemyModelFactory]) -> Session:
     """The session ``factory_class`` writes to.
 
-    In order: a ``_session=`` argument of the current call; ``Meta.sqlalchemy_session_factory()``
+    In order: a session bound with ``seedkit.bind(session=..., override=True)`` (the bulk path's);
+    a ``_session=`` argument of the current call; ``Meta.sqlalchemy_session_factory()``
     (stored in ``_meta.sqlalchemy_session``, as factory_boy does); ``Meta.sqlalchemy_session``;
     the session bound with :func:`seedkit.bind`, unless the factory opted out of it with an
     explicit ``Meta.sqlalchemy_session = None``. An ``AsyncSession`` is written through its
@@ -90,6 +91,9 @@ def _chosen_session(factory_class: type[SQLAlchemyModelFactory]) -> Any:
     Raises:
         NotBoundError: the factory opted out of the bound session and has none of its own.
     """
+    overriding = overriding_session()
+    if overriding is not None:
+        return overriding
     explicit = _explicit_session.get()
     if explicit is not None:
         return _unscoped(explicit)
