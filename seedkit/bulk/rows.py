@@ -9,7 +9,7 @@ flush time). Reading a row is then a few dictionary look-ups per column.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,10 +35,45 @@ def int_range(type_: sa.types.TypeEngine[Any]) -> tuple[int, int] | None:
 
 @dataclass(frozen=True)
 class _ForeignKeySource:
-    """A many-to-one relationship: ``(column index, target attribute)`` pairs to copy."""
+    """A many-to-one relationship: ``(column index, target attribute)`` pairs to copy.
+
+    ``generated``: the target attributes whose column the database generates (serial, identity,
+    a sequence or server default): one still unset when a child's row is read is a key the bulk
+    path could not reserve, and the child would get NULL.
+    """
 
     key: str
     pairs: tuple[tuple[int, str], ...]
+    generated: dict[str, sa.Column[Any]] = field(default_factory=dict)
+
+
+class UnknownParentKey(FactoryError):
+    """A child's row refers to a parent whose database-generated key is not known before writing.
+
+    Attributes:
+        child: the child's ``table.column``.
+        parent: the parent object.
+        attribute: the parent's key attribute.
+        column: the parent's key column.
+    """
+
+    def __init__(self, child: str, parent: Any, attribute: str, column: sa.Column[Any]) -> None:
+        self.child = child
+        self.parent = parent
+        self.attribute = attribute
+        self.column = column
+        super().__init__(f"{child} refers to a {type(parent).__name__} whose key {column} is not known")
+
+
+def database_generated(column: sa.Column[Any]) -> bool:
+    """Whether the database fills ``column`` when an INSERT leaves it out (serial, identity, a
+    ``Sequence`` or a server default)."""
+    return (
+        column.server_default is not None
+        or column.identity is not None
+        or isinstance(column.default, sa.Sequence)
+        or column is column.table.autoincrement_column
+    )
 
 
 @dataclass(frozen=True)
@@ -91,12 +126,12 @@ class TableLayout:
         out of range without an error, so the seeder checks them first."""
         primary_key = list(self.table.primary_key.columns)
         self.reserved_key: tuple[str, sa.Column[Any]] | None = None
-        """``(attribute, column)`` of a single-column key the database generates from a sequence
-        (serial or identity): the seeder reserves such keys with ``nextval`` before writing, so
-        that children can refer to their parents."""
+        """``(attribute, column)`` of a single-column key the database generates (serial, identity,
+        a ``Sequence``, a server default): the seeder reserves such keys before writing (see
+        ``BulkSeeder._reserve_keys``), so that children can refer to their parents."""
         if len(primary_key) == 1:
             (pk,) = primary_key
-            if pk.identity is not None or pk is self.table.autoincrement_column:
+            if database_generated(pk):
                 self.reserved_key = (mapper.get_property_by_column(pk).key, pk)
         self.foreign_keys: list[_ForeignKeySource] = []
         self.child_syncs: list[_ChildSync] = []
@@ -109,7 +144,12 @@ class TableLayout:
                     for local, remote in rel.local_remote_pairs
                     if local in index
                 )
-                self.foreign_keys.append(_ForeignKeySource(rel.key, pairs))
+                generated = {
+                    rel.mapper.get_property_by_column(remote).key: remote
+                    for local, remote in rel.local_remote_pairs
+                    if local in index and isinstance(remote, sa.Column) and database_generated(remote)
+                }
+                self.foreign_keys.append(_ForeignKeySource(rel.key, pairs, generated))
             elif rel.direction is RelationshipDirection.ONETOMANY and rel._reverse_property == set():
                 child_pairs = tuple(
                     (rel.mapper.get_property_by_column(remote).key, mapper.get_property_by_column(local).key)
@@ -131,7 +171,11 @@ class TableLayout:
         return None  # a SQL expression or sequence: left to the server
 
     def row(self, state_dict: dict[str, Any]) -> list[Any]:
-        """The column values of one object (``obj.__dict__``); unset columns are ``_MISSING``."""
+        """The column values of one object (``obj.__dict__``); unset columns are ``_MISSING``.
+
+        Raises:
+            UnknownParentKey: a related object's key, which the database generates, is unset.
+        """
         get = state_dict.get
         values = [get(key, _MISSING) for key in self.keys]
         for source in self.foreign_keys:
@@ -140,7 +184,12 @@ class TableLayout:
                 target_dict = target.__dict__
                 for position, attribute in source.pairs:
                     value = target_dict.get(attribute, _MISSING)
-                    values[position] = getattr(target, attribute) if value is _MISSING else value
+                    if value is _MISSING:
+                        value = getattr(target, attribute)
+                    if value is None and attribute in source.generated:
+                        child = f"{self.table.name}.{self.names[position]}"
+                        raise UnknownParentKey(child, target, attribute, source.generated[attribute])
+                    values[position] = value
         return values
 
 

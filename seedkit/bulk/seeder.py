@@ -39,13 +39,13 @@ from seedkit.bulk.collect import CollectingDatabase, CollectingSession
 from seedkit.bulk.copy import CopyJob, CopyWriter
 from seedkit.bulk.paths import ORM, PathDecision, _qualified, decide_call
 from seedkit.bulk.row_builder import RowPathUnsupported, build_root, model_of, no_session
-from seedkit.bulk.rows import MISSING, TableLayout
+from seedkit.bulk.rows import MISSING, TableLayout, UnknownParentKey
 from seedkit.core.determinism import Checkpoint, current, ensure_active
 from seedkit.errors import FactoryError
 from seedkit.factories.alchemy import _REUSABLE_MODELS, _remember
 from seedkit.factories.binding import bind
 from seedkit.factories.builder import lean_builds
-from seedkit.stores.quoting import qualified
+from seedkit.stores.quoting import qualified, quote_literal
 
 DEFAULT_CHUNK_SIZE = 2_000
 """Root objects generated between two writes."""
@@ -99,7 +99,8 @@ class BulkSeeder:
         self._writer = CopyWriter(connection, background=background)
         self._layouts: dict[Any, TableLayout] = {}
         self._order: dict[frozenset[sa.Table], list[sa.Table]] = {}
-        self._sequences: dict[TableLayout, str | None] = {}
+        self._key_sources: dict[TableLayout, str | None] = {}
+        self._factory: type[Any] | None = None
         event.listen(connection, "before_cursor_execute", self._before_query)
         self._closed = False
         self.row_path = row_path
@@ -133,6 +134,7 @@ class BulkSeeder:
                 _qualified(factory_class), ORM, "the row path is turned off (row_path=False)"
             )
         done = 0
+        self._factory = factory_class
         if decision.row_path and count:
             done, decision = self._create_rows(factory_class, count, fields, decision)
             if not decision.row_path:
@@ -195,7 +197,9 @@ class BulkSeeder:
         pending = list(self.session.new)
         records, self._records = self._records, []
         self._refuse_modified_rows()
-        self._writer.submit(self._copy_jobs(pending + records))
+        jobs = self._copy_jobs(pending + records)
+        self._refuse_kept_without_keys(records)
+        self._writer.submit(jobs)
         self._insert_documents()
         self._forget(pending)
         self._pool(records)
@@ -255,11 +259,13 @@ class BulkSeeder:
         return self._order[tables]
 
     def _reserve_keys(self, pending: list[Any]) -> None:
-        """Give objects whose key the database generates (serial, identity) one from its sequence.
+        """Give objects whose key the database generates a key before any row is read.
 
-        One ``nextval`` call per table and chunk reserves as many keys as objects lack one; the
-        keys are set before any row is read, so children copy their parents' keys as a flush
-        would. A key column without a sequence of its own is left to the database, as before.
+        One query per table and chunk evaluates the key's source as many times as objects lack
+        a key: ``nextval`` of the column's sequence (serial, identity, a ``Sequence``), else the
+        column's default expression in the database. Children then copy their parents' keys as
+        a flush would. A key without either (a trigger sets it) is left to the database; a child
+        or a reuse pool that needs such a key is refused (see :meth:`_unknown_key`).
         """
         lacking: dict[TableLayout, list[Any]] = {}
         for obj in pending:
@@ -269,20 +275,39 @@ class BulkSeeder:
         for layout, objects in lacking.items():
             assert layout.reserved_key is not None
             attribute, column = layout.reserved_key
-            if layout not in self._sequences:
-                table = qualified(layout.table.schema, layout.table.name)
-                self._sequences[layout] = self.connection.execute(
-                    sa.text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table, "c": column.name}
-                ).scalar()
-            sequence = self._sequences[layout]
-            if sequence is None:
+            if layout not in self._key_sources:
+                self._key_sources[layout] = self._key_source(layout.table, column)
+            source = self._key_sources[layout]
+            if source is None:
                 continue
             keys = self.connection.execute(
-                sa.text("SELECT nextval(CAST(:s AS regclass)) FROM generate_series(1, :n)"),
-                {"s": sequence, "n": len(objects)},
+                sa.text(f"SELECT {source} FROM generate_series(1, :n)"), {"n": len(objects)}
             ).scalars()
             for obj, key in zip(objects, keys, strict=True):
                 obj.__dict__[attribute] = key
+
+    def _key_source(self, table: sa.Table, column: sa.Column[Any]) -> str | None:
+        """SQL giving one new key of ``column`` as the database would, or None (see :meth:`_reserve_keys`)."""
+        name: str | None
+        if isinstance(column.default, sa.Sequence):
+            sequence = column.default
+            name = qualified(sequence.schema, sequence.name)
+        else:
+            name = self.connection.execute(
+                sa.text("SELECT pg_get_serial_sequence(:t, :c)"),
+                {"t": qualified(table.schema, table.name), "c": column.name},
+            ).scalar()
+        if name is not None:
+            return f"nextval({quote_literal(name)}::regclass)"
+        expression: str | None = self.connection.execute(
+            sa.text(
+                "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a "
+                "ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
+                "WHERE d.adrelid = CAST(:t AS regclass) AND a.attname = :c AND a.attgenerated = ''"
+            ),
+            {"t": qualified(table.schema, table.name), "c": column.name},
+        ).scalar()
+        return f"({expression})" if expression else None
 
     def _copy_jobs(self, pending: list[Any]) -> list[CopyJob]:
         self._reserve_keys(pending)
@@ -294,7 +319,10 @@ class BulkSeeder:
             entry = by_table.get(layout.table)
             if entry is None:
                 entry = by_table[layout.table] = (layout, [])
-            entry[1].append(layout.row(obj.__dict__))
+            try:
+                entry[1].append(layout.row(obj.__dict__))
+            except UnknownParentKey as exc:
+                raise self._unknown_key(exc.parent, exc.column, f"{exc.child} refers to {{}}") from None
         jobs = []
         for table in self._tables_in_order(frozenset(by_table)):
             layout, rows = by_table[table]
@@ -375,6 +403,34 @@ class BulkSeeder:
         self.session.add(obj)
         return obj
 
+    def _refuse_kept_without_keys(self, records: list[Any]) -> None:
+        """Refuse objects kept for later calls (a reuse pool: what ``session.info`` holds, and the
+        row path's records of pooled models) whose key could not be reserved: the session cannot
+        keep an object without its key once it is written."""
+        pooled = [record for record in records if model_of(type(record)) in _REUSABLE_MODELS]
+        for obj in [*_mapped_in(self.session.info), *pooled]:
+            layout = self._layout(obj)
+            if layout.reserved_key is not None and obj.__dict__.get(layout.reserved_key[0]) is None:
+                raise self._unknown_key(obj, layout.reserved_key[1], "{} kept for later calls (a reuse pool)")
+
+    def _unknown_key(self, parent: Any, column: sa.Column[Any], subject: str) -> FactoryError:
+        """The error for ``parent``, whose key ``column`` the database generates and no query could
+        reserve; ``subject`` says who needs it, ``{}`` standing for the parent (``an Org``)."""
+        model = model_of(type(parent))
+        maker = _factory_of(self._factory, model) if self._factory is not None else None
+        volume = f" ({self._factory.__name__})" if self._factory is not None else ""
+        table = column.table.name
+        attribute: str = sa.inspect(model).get_property_by_column(column).key
+        kind = "UUIDFor" if isinstance(column.type, sa.Uuid) else "IntegerFor"
+        article = "an" if model.__name__[:1].upper() in "AEIOU" else "a"
+        return FactoryError(
+            f"bulk seeding{volume}: {subject.format(f'{article} {model.__name__}')} whose key "
+            f"{table}.{column.name} the database generates as the row is written (no sequence or default to "
+            "reserve it from), so it is not known before; declare it in "
+            f"{maker.__name__ if maker else f'the factory of {model.__name__}'}: "
+            f'`{attribute} = {kind}("{table}")`; nothing of this chunk was written'
+        )
+
     # -- forgetting -----------------------------------------------------------------------
     def _forget(self, written: list[Any]) -> None:
         """Detach the chunk; re-attach what the session keeps for later calls (see module doc)."""
@@ -421,6 +477,24 @@ def _collecting_per_chunk() -> Iterator[None]:
             gc.unfreeze()
         if enabled:
             gc.enable()
+
+
+def _factory_of(root: type[Any], model: type[Any]) -> type[Any] | None:
+    """The factory making ``model`` among ``root`` and its SubFactory/RelatedFactory declarations."""
+    seen: set[type[Any]] = set()
+    pending = [root]
+    while pending:
+        factory_class = pending.pop(0)
+        if factory_class in seen:
+            continue
+        seen.add(factory_class)
+        meta = getattr(factory_class, "_meta", None)
+        if getattr(meta, "model", None) is model:
+            return factory_class
+        for declaration in getattr(meta, "declarations", {}).values():
+            if isinstance(declaration, factory.SubFactory | factory.RelatedFactory):
+                pending.append(declaration.get_factory())
+    return None
 
 
 def _sync_children(layout: TableLayout, parent: Any) -> None:
