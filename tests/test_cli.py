@@ -22,6 +22,7 @@ from conftest import create_database, drop_database
 from seedkit.seeding.targets import Targets, open_targets
 from seedkit.stores.embedded import EmbeddedPostgres
 from seedkit.stores.fingerprint import Fingerprint, fingerprint
+from seedkit.stores.safety import ENVIRONMENT_VARIABLES
 
 REPO = Path(__file__).resolve().parent.parent
 E2E_ROWS = {"organizations": 1, "users": 2, "products": 6, "orders": 1, "order_items": 2, "payments": 1}
@@ -33,7 +34,7 @@ def run_cli(
     """``python -m seedkit.cli ARGS`` in ``cwd`` with no seedkit settings from the environment
     (but ``extra_env``)."""
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith("SEEDKIT_") and k not in ("ENV", "APP_ENV")
+        k: v for k, v in os.environ.items() if not k.startswith("SEEDKIT_") and k not in ENVIRONMENT_VARIABLES
     }
     env["COLUMNS"] = "200"
     env.update(extra_env or {})

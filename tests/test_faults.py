@@ -25,13 +25,14 @@ from seedkit.seeding.runner import seed_profile
 from seedkit.seeding.targets import Targets, open_targets
 from seedkit.snapshots.api import save
 from seedkit.stores.fingerprint import fingerprint
+from seedkit.stores.safety import ENVIRONMENT_VARIABLES
 
 Fault = tuple[str, str, str]  # point, signal, what the stores must equal afterwards: "before" or "after"
 
 
 def run(cwd: Path, *args: str, fault: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith("SEEDKIT_") and k not in ("ENV", "APP_ENV")
+        k: v for k, v in os.environ.items() if not k.startswith("SEEDKIT_") and k not in ENVIRONMENT_VARIABLES
     }
     if fault:
         env["SEEDKIT_FAULT"] = fault

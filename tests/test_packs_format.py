@@ -227,8 +227,8 @@ def test_validate_without_database_checks_factories_and_traits(tmp_path: Path) -
     }
     assert set(problems) == {("typo", "_factory"), ("bad_trait", "_traits"), ("no_factory", "_traits")}
     assert (
-        "unknown factory 'CustmerFactory' (searched: seedkit_reference.model_factories"
-        in problems[("typo", "_factory")]
+        "unknown factory 'CustmerFactory' (did you mean 'CustomerFactory'?) "
+        "(searched: seedkit_reference.model_factories" in problems[("typo", "_factory")]
     )
     assert (
         problems[("bad_trait", "_traits")] == "unknown trait 'boss' of UserFactory (known: admin, customer)"

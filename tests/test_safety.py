@@ -23,14 +23,14 @@ from seedkit.isolation import (
     truncate_tables,
 )
 from seedkit.snapshots import api as snapshot
-from seedkit.stores.safety import check_destructive
+from seedkit.stores.safety import ENVIRONMENT_VARIABLES, check_destructive
 
 REMOTE = "postgresql+psycopg://app:s3cret-pw@db.example.com:5432/app"
 
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in ("ENV", "APP_ENV", "SEEDKIT_ALLOW_UNSAFE"):
+    for variable in (*ENVIRONMENT_VARIABLES, "SEEDKIT_ALLOW_UNSAFE"):
         monkeypatch.delenv(variable, raising=False)
 
 

@@ -17,6 +17,7 @@ from seedkit.cli.snapshot import snapshot_app
 from seedkit.errors import SnapshotError, UnsafeTargetError
 from seedkit.isolation import clear_collections, truncate_tables
 from seedkit.stores.mongo import open_database
+from seedkit.stores.safety import ENVIRONMENT_VARIABLES
 
 runner = CliRunner()
 
@@ -25,7 +26,7 @@ runner = CliRunner()
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A directory without configuration: the built-in one applies, state in ./.seedkit."""
     monkeypatch.chdir(tmp_path)
-    for variable in ("SEEDKIT_CONFIG", "SEEDKIT_DATABASE_URL", "SEEDKIT_MONGO_URL", "ENV", "APP_ENV"):
+    for variable in ("SEEDKIT_CONFIG", "SEEDKIT_DATABASE_URL", "SEEDKIT_MONGO_URL", *ENVIRONMENT_VARIABLES):
         monkeypatch.delenv(variable, raising=False)
     return tmp_path
 

@@ -27,7 +27,8 @@ def list_packs(json_output: JsonOption = False, config: ConfigOption = None) -> 
     from seedkit.packs import discover_packs, read_pack
 
     settings = load(config)
-    packs = [read_pack(directory) for directory in discover_packs(list(settings.pack_paths)).values()]
+    found = discover_packs(list(settings.pack_paths), configured_in=settings.where("packs"))
+    packs = [read_pack(directory) for directory in found.values()]
     if json_output:
         print_json(
             {
@@ -74,8 +75,10 @@ def validate(
 
     settings = load(config)  # makes the project's factory modules importable, as for `seedkit seed`
     chosen = settings.profile(profile) if profile else None
-    wanted = list(names or (chosen.packs if chosen else discover_packs(list(settings.pack_paths))))
-    packs = resolve_packs(wanted, list(settings.pack_paths))
+    configured_in = settings.where("packs")
+    paths = list(settings.pack_paths)
+    wanted = list(names or (chosen.packs if chosen else discover_packs(paths, configured_in=configured_in)))
+    packs = resolve_packs(wanted, paths, configured_in=configured_in)
     # The files first: their own problems are reported without needing a database.
     problems = validate_packs(packs, schema=None, factory_modules=settings.factory_modules)
     schema = None

@@ -56,6 +56,11 @@ def find_factory(name: str, modules: Sequence[ModuleType]) -> type | None:
     return None
 
 
+def factories_in(modules: Sequence[ModuleType]) -> list[str]:
+    """The names of the factory classes the modules define or import, sorted."""
+    return sorted({name for module in modules for name, value in vars(module).items() if _is_factory(value)})
+
+
 def factory_names(factory: type) -> tuple[set[str], set[str]]:
     """The factory's declared fields and its parameters (``Params``, including traits)."""
     meta: Any = getattr(factory, "_meta", None)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from seedkit.errors import PackError
+from seedkit.errors import ConfigError, PackError
 from seedkit.packs.model import DATA_SUFFIXES, MANIFEST, STORES, DataFile, Pack
 from seedkit.packs.reader import load_yaml, read_data_file
 
@@ -32,14 +32,21 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def discover_packs(pack_paths: Sequence[Path]) -> dict[str, Path]:
+def discover_packs(pack_paths: Sequence[Path], *, configured_in: str | None = None) -> dict[str, Path]:
     """Pack name -> directory, for each directory with a ``pack.yaml`` directly under the roots.
 
-    A root may itself be a pack. A missing root, or two packs with the same name, is a PackError.
+    A root may itself be a pack. ``configured_in``: where the paths are set (the configuration
+    file and key, e.g. ``/app/seedkit.toml: packs``), named by the error for a missing root.
+
+    Raises:
+        ConfigError: a root is not a directory, with ``configured_in``.
+        PackError: a root is not a directory, without it; two packs have the same name.
     """
     found: dict[str, Path] = {}
     for root in map(Path, pack_paths):
         if not root.is_dir():
+            if configured_in is not None:
+                raise ConfigError(f"{configured_in}: pack path {display_path(root)} is not a directory")
             raise PackError(f"pack path {display_path(root)} is not a directory")
         candidates = (
             [root] if (root / MANIFEST).is_file() else sorted(p for p in root.iterdir() if p.is_dir())
@@ -133,12 +140,15 @@ def _read(path: Path, shown: str) -> str:
         raise PackError(f"cannot read manifest: {os.strerror(exc.errno or 0) or exc}", file=shown) from None
 
 
-def resolve_packs(names: Sequence[str], pack_paths: Sequence[Path]) -> list[Pack]:
+def resolve_packs(
+    names: Sequence[str], pack_paths: Sequence[Path], *, configured_in: str | None = None
+) -> list[Pack]:
     """Read the named packs and everything they depend on, dependencies first.
 
-    Raises PackError for an unknown pack (listing the known ones) or a ``depends_on`` cycle.
+    Raises PackError for an unknown pack (listing the known ones) or a ``depends_on`` cycle;
+    a missing pack path as :func:`discover_packs` does.
     """
-    available = discover_packs(pack_paths)
+    available = discover_packs(pack_paths, configured_in=configured_in)
     loaded: dict[str, Pack] = {}
     order: list[Pack] = []
 

@@ -9,6 +9,7 @@ injected clock's time. A Mongo record becomes a document whose ``_id`` is its la
 
 from __future__ import annotations
 
+import difflib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from bson import Decimal128
 from seedkit.core.clock import Clock
 from seedkit.core.volatile import injected_value
 from seedkit.errors import PackError
-from seedkit.packs.builders import build, factory_names, find_factory
+from seedkit.packs.builders import build, factories_in, factory_names, find_factory
 from seedkit.packs.coerce import coerce, is_structured, is_time_type, parse_json_text
 from seedkit.packs.labels import MONGO_ID, Labels
 from seedkit.packs.model import MONGO, POSTGRES, Record
@@ -191,7 +192,13 @@ class Planner:
         found = find_factory(record.factory, self.modules)
         if found is None:
             searched = ", ".join(m.__name__ for m in self.modules) or "no factory modules configured"
-            raise record.error(f"unknown factory {record.factory!r} (searched: {searched})", "_factory")
+            hint = difflib.get_close_matches(
+                record.factory.rpartition(":")[2], factories_in(self.modules), n=1
+            )
+            did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise record.error(
+                f"unknown factory {record.factory!r}{did_you_mean} (searched: {searched})", "_factory"
+            )
         return found
 
     def _table(self, record: Record) -> TableInfo | None:

@@ -10,6 +10,7 @@ Environment variables win over files: ``SEEDKIT_DATABASE_URL``, ``SEEDKIT_MONGO_
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import os
 import tomllib
@@ -105,6 +106,13 @@ class Settings:
                 f"unknown profile {name!r} in {self.source or 'built-in configuration'}; known profiles: {known}"
             ) from None
 
+    def where(self, key: str) -> str:
+        """Where the setting ``key`` comes from, as errors name it: ``/app/seedkit.toml: packs``,
+        ``/app/pyproject.toml: [tool.seedkit] packs``, or the built-in configuration's file."""
+        source = self.source or BUILTIN_CONFIG
+        table = "[tool.seedkit] " if source.name == "pyproject.toml" else ""
+        return f"{source}: {table}{key}"
+
     @property
     def snapshots(self) -> Path:
         """Directory of portable snapshots (``snapshots/`` beside the configuration file by default)."""
@@ -192,7 +200,26 @@ def _parse(data: dict[str, Any], *, root: Path, source: Path | None, state_root:
             f'{where}: alembic: use {{ script_location = "dir" }}, {{ ini = "alembic.ini" }} or "dir"'
         )
     _reject_unknown(alembic, {"script_location", "ini"}, f"{where}: alembic")
-    profiles = {name: _parse_profile(name, body, where) for name, body in data.get("profiles", {}).items()}
+    for key in ("script_location", "ini"):
+        if key in alembic:
+            _checked(alembic[key], _text, f"{where}: alembic.{key}")
+    for key in (
+        "database_url",
+        "mongo_url",
+        "mongo_database",
+        "mongo_indexes",
+        "models",
+        "snapshots",
+        "state_dir",
+    ):
+        if key in data:
+            _checked(data[key], _text, f"{where}: {key}")
+    raw_profiles = data.get("profiles", {})
+    if not isinstance(raw_profiles, dict):
+        raise ConfigError(
+            f"{where}: profiles: expected tables of profiles ([profiles.NAME]), got {raw_profiles!r}"
+        )
+    profiles = {name: _parse_profile(name, body, where) for name, body in raw_profiles.items()}
     return Settings(
         root=root,
         source=source,
@@ -206,8 +233,8 @@ def _parse(data: dict[str, Any], *, root: Path, source: Path | None, state_root:
         else None,
         alembic_ini=_path(root, alembic["ini"]) if "ini" in alembic else None,
         models=data.get("models"),
-        pack_paths=tuple(_path(root, p) for p in _as_list(data.get("packs", []))),
-        factory_modules=tuple(_as_list(data.get("factories", []))),
+        pack_paths=tuple(_path(root, p) for p in _names(data.get("packs", []), f"{where}: packs")),
+        factory_modules=_names(data.get("factories", []), f"{where}: factories"),
         # The built-in configuration lives in the installed package: its relative paths for
         # things a user writes (snapshots) are taken from the working directory instead.
         snapshot_dir=_path(state_root if source is None else root, data.get("snapshots", "snapshots")),
@@ -226,8 +253,20 @@ def _names(value: Any, where: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _parse_profile(name: str, body: dict[str, Any], where: str) -> Profile:
+def _parse_profile(name: str, body: Any, where: str) -> Profile:
+    if not isinstance(body, dict):
+        raise ConfigError(
+            f"{where}: profiles.{name}: expected a table of settings ([profiles.{name}]), got {body!r}"
+        )
     _reject_unknown(body, _PROFILE_KEYS, f"{where}: profile {name!r}")
+    for key in ("description", "migration_command", "locale", "database_url", "mongo_url", "isolation"):
+        if key in body:
+            _checked(body[key], _text, f"{where}: profile {name!r}: {key}")
+    raw_volumes = body.get("volumes", [])
+    if not isinstance(raw_volumes, list):
+        raise ConfigError(
+            f"{where}: profile {name!r}: volumes: expected a list of volumes, got {raw_volumes!r}"
+        )
     isolation = body.get("isolation", "truncate")
     if isolation not in ISOLATION_STRATEGIES:
         raise ConfigError(
@@ -235,15 +274,18 @@ def _parse_profile(name: str, body: dict[str, Any], where: str) -> Profile:
         )
     volumes = []
     tables = []
-    for index, raw in enumerate(body.get("volumes", [])):
+    for index, raw in enumerate(raw_volumes):
         at = f"{where}: profile {name!r}: volumes[{index}]"
         if isinstance(raw, dict) and "table" in raw and "count" in raw:
             tables.append(_table_volume(raw, at))
             continue
-        if not isinstance(raw, dict) or "factory" not in raw or "count" not in raw:
-            raise ConfigError(f"{at} needs 'factory' (or 'table') and 'count'")
+        if not isinstance(raw, dict):
+            raise ConfigError(f'{at} must be a table like {{ factory = "UserFactory", count = 10 }}')
+        for key in ("factory", "count"):
+            if key not in raw:
+                raise ConfigError(f"{at} needs '{key}'{_near_miss(raw, key)}")
         rest = {k: v for k, v in raw.items() if k not in ("factory", "count")}
-        count = _checked(raw["count"], _count, f"{at} count")
+        count = _checked(raw["count"], _volume_count, f"{at} count")
         volumes.append(Volume(factory=str(raw["factory"]), count=count, fields=rest))
     migrate = body.get("migrate", True)
     clock_start = str(body.get("clock_start", "2025-01-01T00:00:00Z"))
@@ -253,12 +295,12 @@ def _parse_profile(name: str, body: dict[str, Any], where: str) -> Profile:
     return Profile(
         name=name,
         description=body.get("description", ""),
-        seed=_checked(body.get("seed", 0), _integer, f"{where}: profile {name!r}: seed"),
+        seed=_checked(body.get("seed", 0), seed_number, f"{where}: profile {name!r}: seed"),
         clock_start=clock_start,
         clock_step=clock_step,
         migrate=_checked(migrate, _boolean, f"{where}: profile {name!r}: migrate"),
         migration_command=body.get("migration_command"),
-        packs=tuple(_as_list(body.get("packs", []))),
+        packs=_names(body.get("packs", []), f"{where}: profile {name!r}: packs"),
         volumes=tuple(volumes),
         tables=tuple(tables),
         locale=str(body.get("locale", "en_US")),
@@ -304,6 +346,13 @@ def _integer(value: Any) -> int:
         raise ValueError(f"{value!r} is not a whole number") from None
 
 
+def _text(value: Any) -> str:
+    """A TOML string."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a text (write it in quotes)")
+    return value
+
+
 def _boolean(value: Any) -> bool:
     """``true`` or ``false`` (a TOML boolean: ``"no"`` is text, and text is truthy in Python)."""
     if not isinstance(value, bool):
@@ -311,12 +360,35 @@ def _boolean(value: Any) -> bool:
     return value
 
 
-def _count(value: Any) -> int:
-    """A whole number >= 0."""
+def _volume_count(value: Any) -> int:
+    """A factory volume's count: a whole number >= 1 (a volume of 0 is left out, not written as one)."""
+    number = _integer(value)
+    if number < 1:
+        raise ValueError(f"{value!r} is not a positive whole number (to make none, leave the volume out)")
+    return number
+
+
+def seed_number(value: Any) -> int:
+    """A seed: a whole number >= 0.
+
+    Negative seeds are refused rather than given a meaning: several tools read ``-1`` as "pick a
+    random seed", and seedkit's seeds are always fixed.
+
+    Raises:
+        ValueError: not a whole number, or negative.
+    """
     number = _integer(value)
     if number < 0:
-        raise ValueError(f"{value!r} is negative")
+        raise ValueError(
+            f"{value!r} is negative; a seed is a whole number >= 0 (seeds are fixed: -1 is not 'random')"
+        )
     return number
+
+
+def _near_miss(data: dict[str, Any], key: str) -> str:
+    """`` (found 'cuont': did you mean 'count'?)`` when a key of ``data`` looks like ``key``, else ``""``."""
+    close = difflib.get_close_matches(key, [k for k in data if isinstance(k, str)], n=1, cutoff=0.6)
+    return f" (found {close[0]!r}: did you mean {key!r}?)" if close else ""
 
 
 def _checked(value: Any, parse: Callable[[Any], T], where: str) -> T:
@@ -328,10 +400,13 @@ def _checked(value: Any, parse: Callable[[Any], T], where: str) -> T:
 
 
 def _reject_unknown(data: dict[str, Any], allowed: set[str], where: str) -> None:
+    """A ConfigError naming the unknown keys (with a "did you mean" for the first) and the allowed ones."""
     unknown = sorted(set(data) - allowed)
     if unknown:
+        hint = difflib.get_close_matches(unknown[0], sorted(allowed), n=1, cutoff=0.6)
+        did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
         raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+            f"{where}: unknown key(s) {', '.join(unknown)}{did_you_mean}; allowed: {', '.join(sorted(allowed))}"
         )
 
 

@@ -50,10 +50,12 @@ from seedkit.core.clock import parse_instant
 from seedkit.core.determinism import Deterministic, deterministic
 from seedkit.core.ids import DEFAULT_INT_STRIDE
 from seedkit.errors import ConfigError, FactoryError, PackError, SeedkitError
+from seedkit.factories.alchemy import SQLAlchemyFactory
+from seedkit.factories.errors import UnknownAttributeError
 from seedkit.generate import GenerationPlan, TableVolume, generate, plan_tables, try_sample
 from seedkit.packs import Pack, apply_packs, resolve_packs, validate_packs
 from seedkit.seeding import migrations
-from seedkit.seeding.config import Profile, Settings, Volume
+from seedkit.seeding.config import BUILTIN_CONFIG, Profile, Settings, Volume, seed_number
 from seedkit.seeding.imports import import_module, import_object
 from seedkit.seeding.targets import Targets, open_targets, resolve_targets
 from seedkit.stores import mongo
@@ -144,18 +146,33 @@ def resolve_factory(name: str, settings: Settings) -> type[Any]:
 
 def _plan(settings: Settings, profile: Profile, seed: int | None) -> _Plan:
     try:
-        packs = resolve_packs(list(profile.packs), list(settings.pack_paths)) if profile.packs else []
+        packs = (
+            resolve_packs(
+                list(profile.packs), list(settings.pack_paths), configured_in=settings.where("packs")
+            )
+            if profile.packs
+            else []
+        )
     except PackError as exc:
         if exc.file is not None:
             raise
         where = settings.source or "the built-in configuration"
         raise ConfigError(f"{where}: profile {profile.name!r}, packs: {exc}") from None
-    factories = []
-    for index, volume in enumerate(profile.volumes):
+    if seed is not None:
         try:
-            factories.append((volume, resolve_factory(volume.factory, settings)))
+            seed_number(seed)
+        except ValueError as exc:
+            raise ConfigError(f"the seed given instead of the profile's (--seed): {exc}") from None
+    factories = []
+    source = settings.source or BUILTIN_CONFIG
+    for index, volume in enumerate(profile.volumes):
+        at = f"{source}: profile {profile.name!r}, volumes[{index}]"
+        try:
+            factory_class = resolve_factory(volume.factory, settings)
+            _check_fields(factory_class, volume.fields)
         except ConfigError as exc:
-            raise ConfigError(f"profile {profile.name!r}, volumes[{index}]: {exc}") from None
+            raise ConfigError(f"{at}: {exc}") from None
+        factories.append((volume, factory_class))
     tables = [TableVolume(t.table, t.count, t.columns) for t in profile.tables]
     return _Plan(
         settings,
@@ -166,6 +183,37 @@ def _plan(settings: Settings, profile: Profile, seed: int | None) -> _Plan:
         settings.factory_modules,
         tables,
     )
+
+
+VOLUME_KEYS = ("factory", "count")
+
+
+def _check_fields(factory_class: type[Any], fields: dict[str, Any]) -> None:
+    """Refuse, before anything is written, a volume's field the factory would refuse when called.
+
+    A field is known when it is a declaration or parameter of the factory (``orders`` and
+    ``orders__items`` alike) or, for a SQLAlchemy factory, an attribute the model's constructor
+    takes. A Mongo factory takes any field (a document's keys are free), so only a near miss of
+    ``count`` or ``factory`` is refused there.
+
+    Raises:
+        ConfigError: naming the field, with a "did you mean".
+    """
+    meta: Any = factory_class._meta
+    declared = set(meta.declarations) | set(meta.parameters) | set(getattr(meta, "rename", None) or {})
+    sql = isinstance(factory_class, type) and issubclass(factory_class, SQLAlchemyFactory)
+    for name in fields:
+        base = name.split("__", 1)[0]
+        if base in declared:
+            continue
+        near = difflib.get_close_matches(name, VOLUME_KEYS, n=1, cutoff=0.75)
+        if near:
+            raise ConfigError(f"unknown key {name!r} (did you mean {near[0]!r}?)")
+        if sql:
+            try:
+                factory_class._check_attributes(meta.model, {base: None})
+            except UnknownAttributeError as exc:
+                raise ConfigError(str(exc)) from None
 
 
 def _plan_generation(plan: _Plan, conn: Connection) -> GenerationPlan | None:

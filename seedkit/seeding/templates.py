@@ -108,7 +108,13 @@ def template_inputs_digest(settings: Settings, profile: Profile, seed: int | Non
     if profile.migration_command is not None:
         for file in migration_sources(settings.root, profile.migration_command):
             _hash_tree(hasher, f"migration:{file.relative_to(settings.root.resolve()).as_posix()}", file)
-    for pack in resolve_packs(profile.packs, settings.pack_paths) if profile.packs else []:
+    configured_in = settings.where("packs")
+    packs = (
+        resolve_packs(profile.packs, settings.pack_paths, configured_in=configured_in)
+        if profile.packs
+        else []
+    )
+    for pack in packs:
         _hash_tree(hasher, f"pack:{pack.name}", pack.path)
     wanted = _project_modules(settings, profile)
     found = module_sources(settings.root, wanted, sys.path)
