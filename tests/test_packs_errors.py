@@ -94,8 +94,8 @@ CASES: dict[str, tuple[dict[str, str], tuple[str, str | None, str | None], str]]
     ),
     "check constraint": (
         {"users.yaml": ALICE.replace("role: admin", "role: boss")},
-        ("users.yaml", "alice", None),
-        'violates check constraint "ck_users_role"',
+        ("users.yaml", "alice", "role"),
+        "CHECK constraint ck_users_role on (role) is violated: CHECK (",
     ),
     "reference to a row of the wrong table": (
         {"users.yaml": ALICE.replace("@organizations.acme", "@products.keyboard")},

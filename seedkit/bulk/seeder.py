@@ -45,6 +45,7 @@ from seedkit.errors import FactoryError
 from seedkit.factories.alchemy import _REUSABLE_MODELS, _remember
 from seedkit.factories.binding import bind
 from seedkit.factories.builder import lean_builds
+from seedkit.factories.related import factory_making
 from seedkit.stores.quoting import qualified, quote_literal
 
 DEFAULT_CHUNK_SIZE = 2_000
@@ -417,7 +418,7 @@ class BulkSeeder:
         """The error for ``parent``, whose key ``column`` the database generates and no query could
         reserve; ``subject`` says who needs it, ``{}`` standing for the parent (``an Org``)."""
         model = model_of(type(parent))
-        maker = _factory_of(self._factory, model) if self._factory is not None else None
+        maker = factory_making(self._factory, model=model) if self._factory is not None else None
         volume = f" ({self._factory.__name__})" if self._factory is not None else ""
         table = column.table.name
         attribute: str = sa.inspect(model).get_property_by_column(column).key
@@ -477,24 +478,6 @@ def _collecting_per_chunk() -> Iterator[None]:
             gc.unfreeze()
         if enabled:
             gc.enable()
-
-
-def _factory_of(root: type[Any], model: type[Any]) -> type[Any] | None:
-    """The factory making ``model`` among ``root`` and its SubFactory/RelatedFactory declarations."""
-    seen: set[type[Any]] = set()
-    pending = [root]
-    while pending:
-        factory_class = pending.pop(0)
-        if factory_class in seen:
-            continue
-        seen.add(factory_class)
-        meta = getattr(factory_class, "_meta", None)
-        if getattr(meta, "model", None) is model:
-            return factory_class
-        for declaration in getattr(meta, "declarations", {}).values():
-            if isinstance(declaration, factory.SubFactory | factory.RelatedFactory):
-                pending.append(declaration.get_factory())
-    return None
 
 
 def _sync_children(layout: TableLayout, parent: Any) -> None:

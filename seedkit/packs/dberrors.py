@@ -12,6 +12,7 @@ from pymongo.collection import Collection
 from seedkit.errors import PackError
 from seedkit.packs.model import Record
 from seedkit.packs.plan import Row
+from seedkit.stores.violations import Constraints, describe_violation
 
 UNIQUE_VIOLATION = "23505"
 DUPLICATE_KEY = 11000
@@ -23,9 +24,18 @@ def _where(record: Record) -> str:
 
 
 def postgres_error(
-    exc: sa.exc.DBAPIError, row: Row, written: Iterable[Row], primary_key: tuple[str, ...] = ()
+    exc: sa.exc.DBAPIError,
+    row: Row,
+    written: Iterable[Row],
+    primary_key: tuple[str, ...] = (),
+    constraints: Constraints | None = None,
 ) -> PackError:
-    """A PackError at ``row``'s record for a failed INSERT/UPDATE, naming the other record of a duplicate."""
+    """A PackError at ``row``'s record for a failed INSERT/UPDATE, naming the other record of a duplicate.
+
+    Other constraint violations are worded by :func:`~seedkit.stores.violations.describe_violation`
+    (the constraint and its columns, from ``constraints``, never a dump of the row), at the
+    violated column's field when the constraint covers one column.
+    """
     orig: Any = exc.orig
     diag = getattr(orig, "diag", None)
     primary = getattr(diag, "message_primary", None) or str(orig).strip().splitlines()[0]
@@ -36,7 +46,8 @@ def postgres_error(
     if column is None and len(columns) == 1:
         column = columns[0]
     reason = f"{primary} ({detail})" if detail else primary
-    if getattr(orig, "sqlstate", None) == UNIQUE_VIOLATION and match:
+    unique = getattr(orig, "sqlstate", None) == UNIQUE_VIOLATION and match is not None
+    if unique and match:
         other = _same_key(row, written, columns, match["values"])
         shown = f"unique value {match['columns']}=({match['values']})"
         if other is not None:
@@ -45,6 +56,14 @@ def postgres_error(
             reason = f"{shown} already exists in the database (is this pack already loaded?)"
         else:
             reason = f"{shown} already exists in the database"
+    violation = None if unique else describe_violation(exc, constraints)
+    if violation is not None:
+        constraint = (constraints or {}).get(
+            (getattr(diag, "schema_name", None) or "public", getattr(diag, "constraint_name", None) or "")
+        )
+        covered = constraint.columns if constraint is not None else ()
+        field = getattr(diag, "column_name", None) or (covered[0] if len(covered) == 1 else column)
+        return row.record.error(f"cannot insert: {violation}", field)
     return row.record.error(f"cannot insert into {row.record.table!r}: {reason}", column)
 
 

@@ -31,6 +31,7 @@ from seedkit.packs.validate import validate_packs
 from seedkit.stores.quoting import quote_ident
 from seedkit.stores.schema import SchemaInfo, TableInfo, reflect_schema
 from seedkit.stores.sequences import advance_sequences
+from seedkit.stores.violations import Constraints, read_constraints
 
 
 def apply_packs(
@@ -195,6 +196,8 @@ def _write_postgres(
     written: list[Row] = []
     updates: list[tuple[Row, str, Any]] = []
     tables = {name: _sa_table(schema, info) for name, info in schema.tables.items()}
+    # Read while the transaction can: a violation is worded with the constraint's columns.
+    constraints = read_constraints(connection) if rows else {}
     for row in rows:
         info = schema.tables[row.record.table]
         values = dict(row.values)
@@ -209,7 +212,14 @@ def _write_postgres(
                 updates.append((row, column, values[column]))
                 values[column] = None
         statement = _insert(info, tables[row.record.table], values)
-        _execute(connection, statement, {} if isinstance(statement, sa.TextClause) else values, row, written)
+        _execute(
+            connection,
+            statement,
+            {} if isinstance(statement, sa.TextClause) else values,
+            row,
+            written,
+            constraints,
+        )
         inserted.add(id(row.record))
         written.append(row)
         counts[f"{STORE_PREFIX[POSTGRES]}:{row.record.table}"] += 1
@@ -219,11 +229,18 @@ def _write_postgres(
             raise row.record.error(f"cannot set {column!r} after inserting: table has no primary key", column)
         table = tables[row.record.table]
         where = sa.and_(*(table.c[pk] == row.values[pk] for pk in info.primary_key))
-        _execute(connection, table.update().where(where).values({column: value}), {}, row, written)
+        _execute(
+            connection, table.update().where(where).values({column: value}), {}, row, written, constraints
+        )
 
 
 def _execute(
-    connection: Connection, statement: Any, values: dict[str, Any], row: Row, written: list[Row]
+    connection: Connection,
+    statement: Any,
+    values: dict[str, Any],
+    row: Row,
+    written: list[Row],
+    constraints: Constraints,
 ) -> None:
     try:
         if values:
@@ -231,7 +248,7 @@ def _execute(
         else:
             connection.execute(statement)
     except sa.exc.DBAPIError as exc:
-        raise postgres_error(exc, row, written, row.primary_key) from exc
+        raise postgres_error(exc, row, written, row.primary_key, constraints) from exc
 
 
 def _write_mongo(
