@@ -155,13 +155,14 @@ def test_a_database_url_that_is_not_postgresql_is_one_config_error(url: str, rea
 def test_commands_given_a_malformed_url_print_one_line(project: Path) -> None:
     # reset checks the target's name before connecting; seed opens it: both used to show a traceback
     reset = run_cli("reset", "--database-url", "localhost/blog_test", cwd=project)
-    assert_one_error_line(reset, r"^error: invalid database URL localhost/blog_test: ")
+    assert_one_error_line(reset, r"^error: --database-url: invalid database URL localhost/blog_test: ")
     assert reset.returncode == 2
     seed = run_cli(
         "seed", "--profile", "small", "--database-url", "mysql://me@127.0.0.1/blog_test", cwd=project
     )
     assert_one_error_line(
-        seed, r"^error: invalid database URL mysql://me@127\.0\.0\.1/blog_test: not PostgreSQL"
+        seed,
+        r"^error: --database-url: invalid database URL mysql://me@127\.0\.0\.1/blog_test: not PostgreSQL",
     )
     assert seed.returncode == 2
 
@@ -187,7 +188,11 @@ def test_a_negative_volume_count_is_refused_by_the_command(project: Path) -> Non
     config = project.parent / "seedkit.toml"
     config.write_text(config.read_text().replace("count = 3", "count = -3"))
     profiles = run_cli("profiles", cwd=project)  # used to list it, and `seed` wrote no posts
-    assert_one_error_line(profiles, r"seedkit\.toml: profile 'big': volumes\[0\] count: -3 is negative$")
+    assert_one_error_line(
+        profiles,
+        r"seedkit\.toml: profile 'big': volumes\[0\] count: -3 is not a positive whole number \(to make none, leave "
+        r"the volume out\)$",
+    )
     assert profiles.returncode == 2
 
 
@@ -205,5 +210,7 @@ def test_a_typo_inside_the_alembic_table_is_named(project: Path) -> None:
     with pytest.raises(ConfigError) as error:
         load_settings(config)
     assert (
-        str(error.value) == f"{config}: alembic: unknown key(s) script_locaton; allowed: ini, script_location"
+        str(error.value)
+        == f"{config}: alembic: unknown key(s) script_locaton (did you mean 'script_location'?); allowed: ini, "
+        "script_location"
     )

@@ -60,14 +60,18 @@ def alembic_config(settings: Settings) -> Config:
         )
     if settings.alembic_ini is not None:
         if not settings.alembic_ini.is_file():
-            raise ConfigError(f"Alembic ini file {settings.alembic_ini} does not exist")
+            raise ConfigError(
+                f"{settings.where('alembic.ini')}: Alembic ini file {settings.alembic_ini} does not exist"
+            )
         cfg = Config(str(settings.alembic_ini))
     else:
         cfg = Config()
     if settings.alembic_script_location is not None:
         if not settings.alembic_script_location.is_dir():
             location = settings.alembic_script_location
-            raise ConfigError(f"Alembic script_location {location} is not a directory")
+            raise ConfigError(
+                f"{settings.where('alembic.script_location')}: Alembic script_location {location} is not a directory"
+            )
         cfg.set_main_option("script_location", _escape(str(settings.alembic_script_location)))
     return cfg
 

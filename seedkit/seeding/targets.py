@@ -8,6 +8,7 @@ there, so separate commands see the same data.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from pymongo.database import Database
 from sqlalchemy.engine import Engine
 
 from seedkit.bulk.coordinator import recover
-from seedkit.seeding.config import Profile, Settings
+from seedkit.errors import ConfigError
+from seedkit.seeding.config import BUILTIN_CONFIG, Profile, Settings
 from seedkit.stores import mongo, postgres
 from seedkit.stores.mongo_undo import recover as recover_mongo_run
 
@@ -49,6 +51,17 @@ def configured_database_url(
     return explicit or (profile.database_url if profile else None) or settings.database_url
 
 
+def _database_url_source(settings: Settings, profile: Profile | None, explicit: str | None) -> str:
+    """Where the database URL in use was set, as errors name it (the option, the file and key...)."""
+    if explicit:
+        return "--database-url"
+    if profile is not None and profile.database_url:
+        return f"{settings.source or BUILTIN_CONFIG}: profile {profile.name!r}: database_url"
+    if os.environ.get("SEEDKIT_DATABASE_URL"):
+        return "SEEDKIT_DATABASE_URL"
+    return settings.where("database_url")
+
+
 def configured_mongo_url(
     settings: Settings, profile: Profile | None = None, explicit: str | None = None
 ) -> str | None:
@@ -68,8 +81,12 @@ def resolve_targets(
     embedded = url is None
     if url is None:
         url = postgres.embedded_url(settings.state_dir)
+    try:
+        normalized = postgres.normalize_url(url)
+    except ConfigError as exc:
+        raise ConfigError(f"{_database_url_source(settings, profile, database_url)}: {exc}") from None
     return Targets(
-        database_url=postgres.normalize_url(url),
+        database_url=normalized,
         mongo_url=configured_mongo_url(settings, profile, mongo_url),
         mongo_database=settings.mongo_database,
         state_dir=settings.state_dir,

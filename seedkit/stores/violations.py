@@ -143,7 +143,8 @@ def describe_violation(error: BaseException, constraints: Constraints | None = N
         if key is None:
             return f"{where}{kind} constraint {name}{on} is violated"
         # "already exists", "is not present in table ...", "conflicts with existing key ..."
-        return f"{where}{kind} constraint {name}{on}: the key ({key['columns']})=({key['values']}) {key['rest'].rstrip('.')}"
+        said = key["rest"].rstrip(".")
+        return f"{where}{kind} constraint {name}{on}: the key ({key['columns']})=({key['values']}) {said}"
     return None
 
 
