@@ -119,3 +119,33 @@ def test_restore_verify_checks_the_fingerprint_before_commit(
     assert stores_fingerprint(engine) == changed
     assert invoke("restore", "v", "--database-url", db_url).exit_code == 0  # checksums and row counts hold
     assert stores_fingerprint(engine) != changed
+
+
+@pytest.mark.parametrize(
+    ("args", "refused"),
+    [
+        (
+            ["snapshot", "restore", "s", "--database-url", "postgresql://postgres@127.0.0.1:1/helpdesk_prod"],
+            "refusing to restore a snapshot into postgresql://postgres@127.0.0.1:1/helpdesk_prod",
+        ),
+        (
+            ["snapshot", "restore", "s", "--database-url", "postgresql://postgres@127.0.0.1:1/x_test",
+             "--mongo-url", "mongodb://db.example.com:27017"],
+            "refusing to restore a snapshot into mongodb://db.example.com:27017/seedkit",
+        ),
+        (
+            ["seed", "--profile", "e2e", "--reset", "--database-url", "postgresql://postgres@127.0.0.1:1/x_test",
+             "--mongo-url", "mongodb://user:secret@db.example.com:27017,127.0.0.1:27018/?replicaSet=rs"],
+            "refusing to reset mongodb://db.example.com:27017/seedkit",
+        ),
+    ],
+)  # fmt: skip
+def test_a_guarded_command_refuses_before_connecting(project: Path, args: list[str], refused: str) -> None:
+    """Nothing listens on port 1: a command that connected before the guard judged the target
+    fails with a connection error (exit code 3), not the guard's refusal (4)."""
+    from test_cli import run_cli
+
+    result = run_cli(*args, cwd=project)
+    assert result.returncode == 4, result.stderr
+    assert refused in result.stderr
+    assert "cannot connect" not in result.stderr and "secret" not in result.stderr

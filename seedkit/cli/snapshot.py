@@ -28,7 +28,7 @@ from seedkit.cli.common import (
     settings_and_targets,
 )
 from seedkit.seeding.config import Settings
-from seedkit.seeding.targets import open_targets
+from seedkit.seeding.targets import guard_targets, open_targets
 from seedkit.snapshots import api as snapshot
 from seedkit.stores.urls import redact
 
@@ -107,13 +107,15 @@ def restore(
     """Replace both stores' contents with snapshot NAME (checked first; nothing changes if it is refused)."""
     interruption.writes_all_or_nothing()
     settings, targets = settings_and_targets(config, profile, database_url, mongo_url)
+    allowed = allow_unsafe or settings.allow_unsafe
+    guard_targets(targets, action="restore a snapshot into", allow_unsafe=allowed)  # before connecting
     with open_targets(targets) as (engine, mongo_db):
         info = snapshot.restore(
             name,
             directory=snapshot_directory(settings, directory),
             engine=engine,
             mongo=mongo_db,
-            allow_unsafe=allow_unsafe or settings.allow_unsafe,
+            allow_unsafe=allowed,
             verify=verify,
         )
     interruption.finished()

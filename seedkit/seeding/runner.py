@@ -59,7 +59,7 @@ from seedkit.packs import Pack, apply_packs, resolve_packs, validate_packs
 from seedkit.seeding import migrations
 from seedkit.seeding.config import BUILTIN_CONFIG, Profile, Settings, Volume, seed_number
 from seedkit.seeding.imports import import_module, import_object
-from seedkit.seeding.targets import Targets, open_targets, resolve_targets
+from seedkit.seeding.targets import Targets, guard_targets, open_targets, resolve_targets
 from seedkit.stores import mongo
 from seedkit.stores.baseline import tables_beyond_baseline
 from seedkit.stores.fingerprint import Fingerprint, fingerprint
@@ -336,10 +336,8 @@ def seed_profile(
     # ... the production guard on the URL (before connecting: a missing database is refused too),
     targets = targets or resolve_targets(settings, chosen, database_url=database_url, mongo_url=mongo_url)
     if reset:
-        check_destructive(targets.database_url, action="reset", allow_unsafe=unsafe_ok)
+        guard_targets(targets, action="reset", allow_unsafe=unsafe_ok)
     with open_targets(targets) as (engine, db):
-        if reset and targets.mongo_url is not None:
-            check_mongo_destructive(db, action="reset", allow_unsafe=unsafe_ok)
         # ... the schema check (migrate = false), the emptiness check, then the first write.
         checked = None if chosen.migrate else prepare_schema(engine, db, settings, chosen)
         if not reset:
@@ -782,7 +780,7 @@ def reset_targets(settings: Settings, targets: Targets, *, allow_unsafe: bool = 
     Guarded by :func:`seedkit.stores.safety.check_destructive`; returns the tables and collections emptied.
     """
     unsafe_ok = allow_unsafe or settings.allow_unsafe
-    check_destructive(targets.database_url, action="reset", allow_unsafe=unsafe_ok)
+    guard_targets(targets, action="reset", allow_unsafe=unsafe_ok)
     with open_targets(targets) as (engine, db), engine.connect() as conn:
         mongo_run = MongoRun(db, conn)
         try:

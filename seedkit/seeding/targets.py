@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from pymongo.database import Database
 from sqlalchemy.engine import Engine
@@ -23,6 +24,7 @@ from seedkit.errors import ConfigError
 from seedkit.seeding.config import BUILTIN_CONFIG, Profile, Settings
 from seedkit.stores import mongo, postgres
 from seedkit.stores.mongo_undo import recover as recover_mongo_run
+from seedkit.stores.safety import check_destructive
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,36 @@ def resolve_targets(
         state_dir=settings.state_dir,
         embedded=embedded,
     )
+
+
+def mongo_guard_urls(mongo_url: str, database: str) -> list[str]:
+    """``mongodb://<host>/<database>`` for each host of ``mongo_url``: what the guard judges, unconnected.
+
+    Read from the URL's text (no DNS lookup, no server selection); a Unix socket path counts as
+    ``localhost``.
+    """
+    rest = mongo_url.split("://", 1)[-1]
+    hosts = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
+    urls = []
+    for host in filter(None, hosts.split(",")):
+        host = unquote(host)
+        urls.append(f"mongodb://{'localhost' if host.startswith('/') else host}/{database}")
+    return urls or [f"mongodb://unknown-host/{database}"]
+
+
+def guard_targets(targets: Targets, *, action: str, allow_unsafe: bool = False) -> None:
+    """The production guard on both stores, judged from their URLs alone: before connecting to either.
+
+    PostgreSQL's URL, and a Mongo server's (every host of it); mongomock is in-process and its
+    collections are judged where they are emptied.
+
+    Raises:
+        UnsafeTargetError: naming the first target refused and why.
+    """
+    check_destructive(targets.database_url, action=action, allow_unsafe=allow_unsafe)
+    if targets.mongo_url is not None:
+        for url in mongo_guard_urls(targets.mongo_url, targets.mongo_database):
+            check_destructive(url, action=action, allow_unsafe=allow_unsafe)
 
 
 @contextmanager
