@@ -13,6 +13,8 @@ import os
 import signal
 
 POINTS = (
+    "cli.imports",  # the command's modules are being imported (seedkit.cli.application)
+    "embedded.initdb",  # the embedded server's cluster made by initdb, not yet in place
     "seed.migrated",  # single process: Alembic ran inside the seeding's transaction
     "seed.reset",  # tables truncated, Mongo collections set aside
     "seed.volumes",  # between two volumes

