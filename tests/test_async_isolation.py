@@ -145,3 +145,40 @@ async def test_none_keeps_what_an_async_test_committed_and_releases_its_connecti
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
     )
     assert _count(db_url, others) == 0  # the async engine's connection is closed
+
+
+@pytest.mark.mongo
+def test_keep_failed_keeps_a_failing_async_tests_database(
+    pytester: pytest.Pytester, pg_server_url: str, plugin_mongo: None
+) -> None:
+    from conftest import drop_database
+    from sqlalchemy.engine import make_url
+    from test_plugin import KEPT_LINE
+
+    use_sample(pytester, "async_keep_failed_suite.py", "test_async_keep")
+    result = pytester.runpytest_subprocess(
+        "--seedkit-profile=e2e",
+        f"--seedkit-database-url={pg_server_url}",
+        "--seedkit-keep-failed",
+        "-p",
+        "no:cacheprovider",
+        timeout=TIMEOUT,
+    )
+    output = result.stdout.str()
+    kept = {match[2]: (match[0], match[1]) for match in KEPT_LINE.findall(output)}
+    try:
+        result.assert_outcomes(failed=4, passed=4)  # the tests after a kept failure start from the seed
+        assert sorted(kept) == ["changed", "rollback", "snapshot", "truncate"]
+        password = make_url(pg_server_url).password
+        for strategy, (url, _name) in kept.items():
+            engine = sa.create_engine(make_url(url).set(drivername="postgresql+psycopg", password=password))
+            with engine.connect() as conn:
+                rows = conn.execute(sa.text("SELECT email FROM users WHERE email LIKE '%@kept.example'"))
+                assert set(rows.scalars()) == {
+                    f"committed-{strategy}@kept.example",
+                    f"flushed-{strategy}@kept.example",
+                }
+            engine.dispose()
+    finally:
+        for _, name in kept.values():
+            drop_database(pg_server_url, name)

@@ -56,6 +56,7 @@ def seedkit_async_driver() -> str:
 
 @_async_fixture
 async def seedkit_async_handle(
+    request: pytest.FixtureRequest,
     seedkit_run: SeedkitRun,
     seedkit_database: PreparedDatabase,
     seedkit_deterministic: Deterministic,
@@ -67,12 +68,15 @@ async def seedkit_async_handle(
     Factories are bound to its session and Mongo database for the test (``seedkit.bind``);
     create with ``await Factory.create_async(...)``. Afterwards the strategy brings the stores
     back to the seeded state (under ``rollback``, the async connection's outer transaction is
-    rolled back). Use either these fixtures or the sync ones in a test, not both.
+    rolled back). Use either these fixtures or the sync ones in a test, not both. With
+    ``--seedkit-keep-failed`` a failing async test's database is kept as a sync one's is.
     """
     from seedkit.factories.binding import bind
+    from seedkit.pytest.plugin import _ACTIVE, _KEEP
 
     with _user_errors():
         handle = await seedkit_run.begin_async(seedkit_database, driver=seedkit_async_driver)
+    request.node.stash[_ACTIVE] = (seedkit_run, seedkit_database, handle)  # --seedkit-keep-failed
     try:
         # Without an async Mongo database (mongomock-motor missing), Mongo factories still work
         # on the sync one: create_async inserts into it after the call.
@@ -80,8 +84,13 @@ async def seedkit_async_handle(
         with bind(session=handle.session, mongo=mongo):
             yield handle
     finally:
+        del request.node.stash[_ACTIVE]
+        kept = request.node.stash.get(_KEEP, None)
         with _user_errors():
-            await seedkit_run.end_async(seedkit_database, handle)
+            if kept is not None:
+                await seedkit_run.keep_async(seedkit_database, handle, kept)
+            else:
+                await seedkit_run.end_async(seedkit_database, handle)
 
 
 @pytest.fixture

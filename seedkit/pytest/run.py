@@ -25,12 +25,13 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import NullPool
 
 from seedkit.errors import ConfigError, IsolationError, SeedkitError, SeedkitWarning
 from seedkit.isolation import STRATEGIES, Handle, SnapshotStrategy, Strategy, TruncateStrategy
 from seedkit.isolation import create_strategy as _create_strategy
-from seedkit.isolation.asynchronous import AsyncHandle, begin_async, end_async
+from seedkit.isolation.asynchronous import AsyncHandle, begin_async, close_async, end_async
 from seedkit.pytest.seeding import build_template, seed_mongo_only, template_mongo_documents
 from seedkit.pytest.server import start_shared_embedded
 from seedkit.seeding.config import Profile, Settings
@@ -403,7 +404,7 @@ class SeedkitRun:
             raise self._broken(prepared, exc) from None
         self._warn_retried(prepared, first, ended)
 
-    def kept_name(self, handle: Handle) -> str:
+    def kept_name(self, handle: Handle | AsyncHandle) -> str:
         """The name the database of a failed test will be kept under."""
         self._kept_count += 1
         suffix = f"_k{self._kept_count}"
@@ -418,11 +419,28 @@ class SeedkitRun:
         ends the test as usual (restoring Mongo, which is not kept).
         """
         lost = _commit_quietly(handle)
-        used = database_name(handle.url)
         handle.close_sessions()
         if isinstance(handle.bind, sa.Connection):
             handle.bind.close()
         handle.engine.dispose()
+        self._set_aside(prepared, database_name(handle.url), kept)
+        self.end(prepared, handle)
+        return self._kept(prepared, kept, lost)
+
+    async def keep_async(self, prepared: PreparedDatabase, handle: AsyncHandle, kept: str) -> str:
+        """The async form of :meth:`keep`: the ``AsyncSession``'s flushed rows (and under
+        ``rollback`` the async connection's transaction) are committed, then the same."""
+        lost = await _commit_quietly_async(handle)
+        await close_async(handle)
+        if isinstance(handle.bind, AsyncConnection):
+            await handle.bind.close()
+        self._set_aside(prepared, database_name(handle.url), kept)
+        await self.end_async(prepared, handle)
+        return self._kept(prepared, kept, lost)
+
+    def _set_aside(self, prepared: PreparedDatabase, used: str, kept: str) -> None:
+        """Rename database ``used`` to ``kept`` and, unless every test has its own clone, clone the
+        template under ``used`` again for the following tests."""
         with PostgresAdmin.connect(prepared.server_url) as admin:
             try:
                 admin.rename(used, kept)
@@ -431,7 +449,8 @@ class SeedkitRun:
                 raise IsolationError(f"cannot keep database {used!r} as {kept!r}: {reason}") from None
         if not prepared.per_test_clone:
             clone(prepared.server_url, prepared.template, used)
-        self.end(prepared, handle)
+
+    def _kept(self, prepared: PreparedDatabase, kept: str, lost: str | None) -> str:
         prepared.kept.append(kept)
         if lost is not None:
             raise IsolationError(
@@ -460,6 +479,21 @@ class SeedkitRun:
         self._uses.clear()
         if errors:
             raise errors[0]
+
+
+async def _commit_quietly_async(handle: AsyncHandle) -> str | None:
+    """:func:`_commit_quietly` for an async test's ``AsyncSession`` and ``AsyncConnection``."""
+    session = handle.session
+    lost = None
+    try:
+        if session.in_transaction():
+            await session.commit()
+    except Exception as exc:
+        lost = " ".join(str(getattr(exc, "orig", None) or exc).split()) or type(exc).__name__
+        await session.rollback()
+    if isinstance(handle.bind, AsyncConnection) and handle.bind.in_transaction():
+        await handle.bind.commit()
+    return lost
 
 
 def _reason(exc: BaseException) -> str:
