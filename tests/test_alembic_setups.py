@@ -151,3 +151,42 @@ def test_an_env_py_that_cannot_import_its_models_is_one_line(empty_db_url: str, 
         f"in {env_py}" in message and "ModuleNotFoundError: No module named 'myapp_not_installed'" in message
     )
     assert table_names(empty_db_url) == []
+
+
+COOKBOOK_ONLINE = """def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")  # Alembic's cookbook: share the caller's connection
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    connectable = engine_from_config("""
+
+
+@pytest.mark.parametrize("env", ["stock", "cookbook"])
+def test_what_a_failed_seeding_leaves_depends_on_whether_env_py_shares_the_connection(
+    empty_db_url: str, tmp_path: Path, env: str
+) -> None:
+    """docs/safety.md: the stock env.py opens its own connection, so its migration commits on its own
+    and a seeding that fails afterwards leaves the database migrated (without data); an env.py that
+    uses config.attributes["connection"] migrates inside the seeding's transaction, undone with it."""
+    settings = stock_project(tmp_path / "app")
+    if env == "cookbook":
+        env_py = settings.root / "alembic" / "env.py"
+        text = env_py.read_text()
+        assert "def run_migrations_online() -> None:" in text
+        start = text.index("def run_migrations_online() -> None:")
+        opening = text.index("    connectable = engine_from_config(", start)
+        env_py.write_text(
+            text[:start] + COOKBOOK_ONLINE + text[opening + len("    connectable = engine_from_config(") :]
+        )
+    engine = sa.create_engine(empty_db_url)
+    try:
+        with engine.connect() as conn:
+            seeding = conn.begin()  # what seedkit seed does: migrate, then seed, in one transaction
+            migrations.migrate(conn, settings)
+            seeding.rollback()  # the seeding failed after the migration
+    finally:
+        engine.dispose()
+    expected = ["alembic_version", "notes"] if env == "stock" else []
+    assert table_names(empty_db_url) == expected
