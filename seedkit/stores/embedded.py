@@ -380,9 +380,10 @@ class EmbeddedPostgres:
             subprocess.run(
                 ["useradd", "--system", "--no-create-home", self._run_as], check=True, capture_output=True
             )
+        binaries = self._bin()  # first: what follows runs right before the server's programs do
+        _let_others_search(binaries)
         _let_others_search(self.root)
         self._chown(self.root)
-        _let_others_search(self._bin())
 
     def _bin(self) -> Path:
         """The binaries this server runs: the installed ones, or as root, when the server's user
