@@ -276,3 +276,33 @@ def test_factories_defined_between_contexts_are_reset_at_any_depth() -> None:
         Namespaced(), Colored()
     with deterministic(seed=1):
         assert (Namespaced().n, Colored()["color"], Colored()["color"]) == (0, "red", "green")
+
+
+def test_a_frozen_block_makes_declarations_bound_to_the_wall_clock_read_the_clock() -> None:
+    import datetime as dt
+
+    import factory.fuzzy
+
+    class Dated(factory.DictFactory):
+        day = factory.fuzzy.FuzzyDate(dt.date(2024, 12, 1))  # end: date.today() when defined
+        until = factory.fuzzy.FuzzyDate(dt.date(2024, 12, 1), dt.date(2024, 12, 3))  # an explicit end
+        moment = factory.fuzzy.FuzzyDateTime(datetime(2024, 12, 1, tzinfo=UTC))  # end: now when defined
+        stamp = factory.LazyFunction(dt.datetime.now)  # the real function itself
+        today = factory.LazyFunction(dt.date.today)
+
+    declarations = Dated._meta.declarations
+    ends = (declarations["day"].end_date, declarations["moment"].end_dt)
+    with deterministic(start="2025-01-01T12:00:00Z", step=0, freeze=True):
+        rows = Dated.build_batch(20)
+    assert all(dt.date(2024, 12, 1) <= row["day"] <= dt.date(2025, 1, 1) for row in rows)
+    assert all(row["until"] <= dt.date(2024, 12, 3) for row in rows)
+    assert all(
+        datetime(2024, 12, 1, tzinfo=UTC) <= row["moment"] <= datetime(2025, 1, 1, 12, tzinfo=UTC)
+        for row in rows
+    )
+    assert {row["stamp"] for row in rows} == {datetime(2025, 1, 1, 12)}
+    assert {row["today"] for row in rows} == {dt.date(2025, 1, 1)}
+    # afterwards, the declarations and the process's datetime are as they were
+    assert (declarations["day"].end_date, declarations["moment"].end_dt) == ends
+    assert declarations["stamp"].function == dt.datetime.now
+    assert dt.datetime is datetime and Dated.build()["stamp"].year > 2025

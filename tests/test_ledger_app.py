@@ -7,8 +7,12 @@ clock defaults (``now()``, ``CURRENT_TIMESTAMP``), random defaults (``uuid.uuid4
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,3 +148,56 @@ def test_truncate_strategy_returns_to_the_seeded_state_with_the_migrations_rows(
         assert query(empty_db_url, "INSERT INTO roles (name) VALUES ('auditor') RETURNING id") == [(3,)]
     finally:
         strategy.close()
+
+
+def seed_on_day(day: str, ledger: Path, url: str, profile: str) -> dict[str, object]:
+    """``seedkit seed --json`` in a process whose wall clock says ``day`` (freezegun, ticking)."""
+    args = ["seed", "--profile", profile, "--database-url", url, "--json"]
+    code = (
+        "import runpy, sys, freezegun\n"
+        f"freezegun.freeze_time({day!r}, tick=True).start()\n"
+        f"sys.argv = ['seedkit', *{args!r}]\n"
+        "runpy.run_module('seedkit.cli', run_name='__main__')\n"
+    )
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("SEEDKIT_") and k not in ("ENV", "APP_ENV")
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ledger, env=env, capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, object] = json.loads(done.stdout)
+    return report
+
+
+def test_declarations_reading_today_see_the_injected_clock(ledger: Path, empty_db_url: str) -> None:
+    result = run_cli("seed", "--profile", "today", "--database-url", empty_db_url, "--json", cwd=ledger)
+    assert result.returncode == 0, result.stderr
+    start = dt.datetime(2025, 6, 1, 9, 0, tzinfo=dt.UTC)  # the profile's clock_start; "today" is its day
+    names = [row[0] for row in query(empty_db_url, "SELECT name FROM customers")]
+    assert len(names) == 11 and all(name.endswith("listed 2025-06-01") for name in names), names
+    assert all(  # Faker's past_date: within 90 days before the clock's day
+        dt.date(2025, 3, 3) <= dt.date.fromisoformat(name[7:17]) < dt.date(2025, 6, 1) for name in names
+    )
+    # Faker's date_time_this_year ends at the clock's "now"; the stored instants are the clock's year
+    (low, high) = query(empty_db_url, "SELECT min(created_at), max(created_at) FROM customers")[0]
+    assert dt.datetime(2025, 1, 1, tzinfo=dt.UTC) <= low <= high <= start + dt.timedelta(minutes=5)  # type: ignore[operator]
+    # Faker's date_between(-30d, today) and FuzzyDate(2025-05-01) whose end is date.today()
+    (first, last) = query(empty_db_url, "SELECT min(issued), max(issued) FROM billing.invoices")[0]
+    assert dt.date(2025, 5, 1) <= first <= last <= dt.date(2025, 6, 1)  # type: ignore[operator]
+    # FuzzyNaiveDateTime (ends at datetime.now()) and LazyFunction(datetime.now): the clock's instants
+    opened = [row[0] for row in query(empty_db_url, "SELECT opened_at FROM billing.accounts")]
+    assert len(opened) == 11
+    assert all(dt.datetime(2025, 1, 1) <= moment <= dt.datetime(2025, 6, 1, 9, 5) for moment in opened), (
+        opened
+    )  # type: ignore[operator]
+    assert sum(moment >= dt.datetime(2025, 6, 1, 9) for moment in opened) >= 3  # type: ignore[operator]
+
+
+def test_declarations_reading_today_give_one_fingerprint_on_different_days(
+    ledger: Path, empty_db_url: str, second_db_url: str
+) -> None:
+    first = seed_on_day("2025-09-14 22:30:00", ledger, empty_db_url, "today")
+    second = seed_on_day("2026-10-03 03:10:00", ledger, second_db_url, "today")
+    assert first["fingerprint"] == second["fingerprint"]
+    assert query(second_db_url, "SELECT max(issued) FROM billing.invoices")[0][0] <= dt.date(2025, 6, 1)  # type: ignore[operator]

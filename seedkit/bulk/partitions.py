@@ -220,7 +220,9 @@ def seed_partitioned(
         else nullcontext(executor)
     )
     try:
-        opened = nullcontext(context) if context is not None else deterministic(seed, start, step)
+        opened = (
+            nullcontext(context) if context is not None else deterministic(seed, start, step, freeze=True)
+        )
         with opened_executor as runner, opened as context, engine.connect() as conn:
             info: Any = {}
             serial: list[VolumeSpec] = []
@@ -387,7 +389,7 @@ def _run_partition(job: _Partition) -> _Outcome:
 
                 sink = target if target is not None and job.bulk else collector
                 with (
-                    deterministic(job.seed, job.start, job.step, partition=job.number),
+                    deterministic(job.seed, job.start, job.step, partition=job.number, freeze=True),
                     _session(conn, job.info, job.bulk, job.chunk_size, sink) as (session, seeder),
                 ):
                     spec = job.volume

@@ -32,7 +32,7 @@ import faker.generator
 from factory.base import BaseFactory
 from factory.declarations import BaseDeclaration, PostGenerationDeclaration
 
-from seedkit.core import faker_weights
+from seedkit.core import faker_weights, wall_clock
 from seedkit.core.clock import DEFAULT_START, Clock
 from seedkit.core.ids import DEFAULT_INT_STRIDE, IdGenerator
 
@@ -50,10 +50,13 @@ class _FactoryState(NamedTuple):
         counters: one concrete factory per sequence counter chain (a subclass of the same
             model shares its parent's counter: resetting the parent resets it).
         iterators: every ``factory.Iterator`` declared, each once.
+        wall_clock: every declaration that took the wall clock at definition, each once
+            (see :mod:`seedkit.core.wall_clock`).
     """
 
     counters: list[type[BaseFactory]]
     iterators: list[factory.Iterator]
+    wall_clock: list[BaseDeclaration]
 
 
 class _ClassInfo(NamedTuple):
@@ -61,7 +64,7 @@ class _ClassInfo(NamedTuple):
 
     ref: weakref.ref[type[BaseFactory]]
     owns_counter: bool
-    new_iterators: tuple[factory.Iterator, ...]
+    new_declarations: tuple[BaseDeclaration, ...]  # Iterators and wall-clock declarations
 
 
 class _Subclasses:
@@ -69,7 +72,7 @@ class _Subclasses:
 
     A walk describes only the classes defined since the last one; a weak reference per class
     tells when one is freed (before its id can be reused). Only the classes that own a counter
-    or declare a new ``factory.Iterator`` are kept in ``relevant``.
+    or declare a new ``factory.Iterator`` or fuzzy time range are kept in ``relevant``.
     """
 
     def __init__(self, parent: type[BaseFactory]) -> None:
@@ -102,7 +105,7 @@ class _Subclasses:
             key = id(sub)
             self.known[key] = weakref.ref(sub, functools.partial(_note_freed, self.freed, key))
             info = _describe(sub)
-            if info.owns_counter or info.new_iterators:
+            if info.owns_counter or info.new_declarations:
                 self.relevant[key] = info
 
 
@@ -125,6 +128,7 @@ def _factory_state() -> _FactoryState:
     """
     counters: dict[int, type[BaseFactory]] = {}
     iterators: dict[int, factory.Iterator] = {}
+    wall_clock_declarations: dict[int, BaseDeclaration] = {}
     visited: set[int] = set()
     stack: list[type[BaseFactory]] = [BaseFactory]
     while stack:
@@ -143,13 +147,18 @@ def _factory_state() -> _FactoryState:
                 continue
             if info.owns_counter:
                 counters[key] = cls
-            for declaration in info.new_iterators:
-                iterators.setdefault(id(declaration), declaration)
+            for declaration in info.new_declarations:
+                if isinstance(declaration, factory.Iterator):
+                    iterators.setdefault(id(declaration), declaration)
+                else:
+                    wall_clock_declarations.setdefault(id(declaration), declaration)
         stack.extend(itertools.compress(subclasses, map(type.__subclasses__, subclasses)))
     if len(_SUBCLASSES) > 2 * len(visited) + 64:  # entries of parents freed since
         for key in [key for key in _SUBCLASSES if key not in visited]:
             del _SUBCLASSES[key]
-    return _FactoryState(list(counters.values()), list(iterators.values()))
+    return _FactoryState(
+        list(counters.values()), list(iterators.values()), list(wall_clock_declarations.values())
+    )
 
 
 def _describe(factory_class: type[BaseFactory]) -> _ClassInfo:
@@ -169,14 +178,15 @@ def _describe(factory_class: type[BaseFactory]) -> _ClassInfo:
     inherited: set[int] = set()
     for base in factory_class.__bases__:
         if isinstance(base, type) and issubclass(base, BaseFactory) and getattr(base, "_meta", None):
-            inherited.update(map(id, _declared_iterators(base)))
-    new = tuple(it for it in _declared_iterators(factory_class) if id(it) not in inherited) if usable else ()
+            inherited.update(map(id, _declared(base)))
+    new = tuple(it for it in _declared(factory_class) if id(it) not in inherited) if usable else ()
     return _ClassInfo(weakref.ref(factory_class), owns_counter, new)
 
 
-def _declared_iterators(factory_class: type[BaseFactory]) -> tuple[factory.Iterator, ...]:
-    """Every ``factory.Iterator`` one factory declares, also inside traits, ``Maybe`` and sub-factory arguments."""
-    found: dict[int, factory.Iterator] = {}
+def _declared(factory_class: type[BaseFactory]) -> tuple[BaseDeclaration, ...]:
+    """Every ``factory.Iterator`` and wall-clock declaration (:mod:`seedkit.core.wall_clock`) one
+    factory declares, also inside traits, ``Maybe`` and sub-factory arguments."""
+    found: dict[int, BaseDeclaration] = {}
     seen: set[int] = set()
     stack: list[object] = [factory_class._meta.declarations]
     while stack:
@@ -184,7 +194,7 @@ def _declared_iterators(factory_class: type[BaseFactory]) -> tuple[factory.Itera
         if id(value) in seen:
             continue
         seen.add(id(value))
-        if isinstance(value, factory.Iterator):
+        if isinstance(value, factory.Iterator) or wall_clock.holds_wall_clock(value):
             found[id(value)] = value
         elif isinstance(value, dict):
             stack.extend(value.values())
@@ -415,7 +425,7 @@ def activate(context: Deterministic, *, freeze: bool = False) -> Iterator[Determ
         paused.restore(state)
     try:
         if freeze:
-            with context.clock.freeze():
+            with frozen(context, state):
                 yield context
         else:
             yield context
@@ -426,6 +436,25 @@ def activate(context: Deterministic, *, freeze: bool = False) -> Iterator[Determ
         outer.restore(state)
         if not _stack:
             faker_weights.uninstall()
+
+
+@contextmanager
+def frozen(context: Deterministic, state: _FactoryState | None = None) -> Iterator[Deterministic]:
+    """Make code seedkit does not control read ``context``'s clock for the ``with`` block.
+
+    ``datetime.now()``, ``date.today()`` and ``time.time()`` are frozen at the clock (freezegun,
+    :meth:`~seedkit.core.clock.Clock.freeze`; moving the clock moves them), and ``factory.fuzzy``
+    ranges whose end was read from the wall clock when their factory was defined end at the
+    clock instead (:mod:`seedkit.core.fuzzy_ends`). Nothing happens when the clock is frozen
+    already. Seeding runs (``seedkit seed``, the pytest plugin's seeding, ``apply_packs``,
+    partitions) run in it.
+    """
+    if context.clock.frozen:
+        yield context
+        return
+    declarations = (state or _factory_state()).wall_clock
+    with wall_clock.reading_clock(context.clock, declarations), context.clock.freeze():
+        yield context
 
 
 @contextmanager
@@ -444,7 +473,8 @@ def deterministic(
         start: the clock's first instant (ISO-8601, UTC if naive).
         step: how far the clock moves after each read (``0`` freezes it).
         partition: partition number for parallel seeders.
-        freeze: also freeze ``datetime.now()`` for the code under test (freezegun).
+        freeze: also freeze ``datetime.now()`` for the code under test, and end ``factory.fuzzy``
+            ranges that ended "today" at the clock (:func:`frozen`).
     """
     with activate(Deterministic(seed, start, step, partition), freeze=freeze) as context:
         yield context

@@ -18,7 +18,6 @@ import os
 import random
 import re
 import secrets
-import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -27,6 +26,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from seedkit.core.determinism import current
+from seedkit.core.wall_clock import CLOCK_FUNCTIONS
 
 Volatility = Literal["clock", "random"]
 
@@ -39,14 +39,7 @@ _RANDOM_SQL = re.compile(
     r"\b(gen_random_uuid|uuid_generate_v[14]\w*|uuidv[47]|random|gen_random_bytes|txid_current)\s*\(",
     re.IGNORECASE,
 )
-_CLOCK_CALLABLES: tuple[Callable[..., Any], ...] = (
-    _dt.datetime.now,
-    _dt.datetime.utcnow,
-    _dt.datetime.today,
-    _dt.date.today,
-    time.time,
-    time.time_ns,
-)
+_CLOCK_CALLABLES: tuple[Callable[..., Any], ...] = tuple(CLOCK_FUNCTIONS)
 _RANDOM_CALLABLES: tuple[Callable[..., Any], ...] = (
     *(getattr(uuid, name) for name in ("uuid1", "uuid4", "uuid6", "uuid7", "uuid8") if hasattr(uuid, name)),
     os.urandom,

@@ -20,7 +20,7 @@ from pymongo.database import Database
 from pymongo.errors import PyMongoError
 from sqlalchemy.engine import Connection
 
-from seedkit.core.determinism import Deterministic, activate, current
+from seedkit.core.determinism import Deterministic, activate, current, frozen
 from seedkit.errors import PackError
 from seedkit.packs.builders import import_modules
 from seedkit.packs.dberrors import mongo_error, postgres_error
@@ -47,13 +47,16 @@ def apply_packs(
 
     Returns the number of rows or documents written per ``pg:<table>`` / ``mongo:<collection>``.
     Raises PackError (naming file, record and field) and leaves both stores as they were.
-    Times, IDs and factory values come from ``context`` (activated for the load if it is not the active one).
+    Times, IDs and factory values come from ``context`` (activated for the load if it is not the
+    active one), and code that reads the wall clock reads its clock (see
+    :func:`seedkit.core.determinism.frozen`).
     ``schema``: the PostgreSQL schemas reflected (one, several; default: every application schema).
     """
     packs = list(packs)
     _require_stores(packs, connection, mongo)
-    if context is not current():
-        with activate(context):
+    if context is not current() or not context.clock.frozen:
+        # factories' "today" (Faker's relative dates, fuzzy ranges) reads the injected clock too
+        with activate(context, freeze=True) if context is not current() else frozen(context):
             return apply_packs(
                 packs,
                 connection=connection,

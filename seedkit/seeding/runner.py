@@ -458,7 +458,7 @@ def _run_partitioned(
             schema = prepare_schema(conn, db, plan.settings, profile)
     with (
         Coordinator(engine, targets.state_dir / JOURNAL_DIR, mongo=db) as run,
-        deterministic(plan.seed, start=profile.clock_start, step=profile.clock_step) as context,
+        deterministic(plan.seed, start=profile.clock_start, step=profile.clock_step, freeze=True) as context,
     ):
         run.keep_undo()
         with engine.connect() as conn:
@@ -615,7 +615,7 @@ def _run(
     generation: GenerationPlan | None = None,
 ) -> None:
     profile = plan.profile
-    with deterministic(plan.seed, start=profile.clock_start, step=profile.clock_step) as context:
+    with deterministic(plan.seed, start=profile.clock_start, step=profile.clock_step, freeze=True) as context:
         if plan.packs:
             _apply_packs(plan, conn, db, context, progress)
         # Read while the transaction can: a CHECK violation is worded with its columns from it.
