@@ -138,3 +138,91 @@ def test_only_changed_tables_are_touched(seeded: str) -> None:
         assert strategy.reset() == []
     finally:
         strategy.close()
+
+
+BILLING = """
+CREATE SCHEMA billing;
+CREATE TABLE billing.users (id serial PRIMARY KEY, email text NOT NULL);  -- public.users's name too
+CREATE TABLE billing.accounts (
+    id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id integer NOT NULL REFERENCES billing.users (id),
+    opened date NOT NULL
+);
+CREATE TABLE billing.invoices (
+    id bigint NOT NULL, issued date NOT NULL, account_id integer NOT NULL, amount numeric(10, 2) NOT NULL,
+    PRIMARY KEY (id, issued)
+) PARTITION BY RANGE (issued);
+CREATE TABLE billing.invoices_2025 PARTITION OF billing.invoices FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE billing.invoices_2026 PARTITION OF billing.invoices FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE billing.ledger_lines (account_id integer NOT NULL, note text);  -- no primary key
+INSERT INTO billing.users (email) SELECT 'user' || n || '@example.com' FROM generate_series(1, 5) n;
+INSERT INTO billing.accounts (user_id, opened) SELECT id, DATE '2025-01-01' + id FROM billing.users;
+INSERT INTO billing.invoices SELECT n, DATE '2025-06-01' + n * 40, 1 + n % 5, n * 10 FROM generate_series(1, 12) n;
+INSERT INTO billing.ledger_lines VALUES (1, 'opened'), (2, 'opened');
+"""
+
+
+def writes_into_billing(conn: sa.Connection) -> None:
+    conn.execute(sa.text("INSERT INTO billing.users (email) VALUES ('new@example.com')"))
+    conn.execute(sa.text("INSERT INTO billing.accounts (user_id, opened) VALUES (6, '2026-01-01')"))
+    conn.execute(sa.text("UPDATE billing.users SET email = 'changed@example.com' WHERE id = 1"))
+    conn.execute(sa.text("DELETE FROM billing.invoices WHERE id = 3"))  # through the parent
+    conn.execute(sa.text("UPDATE billing.invoices SET amount = 0 WHERE id = 9"))
+    conn.execute(sa.text("INSERT INTO billing.invoices_2026 VALUES (99, '2026-05-05', 1, 1)"))  # a partition
+    conn.execute(sa.text("DELETE FROM billing.invoices_2025 WHERE id = 1"))
+    conn.execute(sa.text("INSERT INTO billing.ledger_lines VALUES (3, 'x')"))
+    conn.execute(
+        sa.text(
+            "UPDATE users SET email = 'public@example.com' WHERE id = (SELECT id FROM users ORDER BY id LIMIT 1)"
+        )
+    )
+
+
+def truncates_billing(conn: sa.Connection) -> None:
+    conn.execute(sa.text("TRUNCATE billing.invoices, billing.ledger_lines"))
+    conn.execute(sa.text("DELETE FROM billing.accounts WHERE id > 2"))
+
+
+def billing_state(url: str) -> tuple[str, list[Any]]:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        digest = fingerprint(conn).digest  # every application schema
+        sequences = conn.execute(
+            sa.text(
+                "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'billing' ORDER BY 1"
+            )
+        ).all()
+    engine.dispose()
+    return digest, [tuple(row) for row in sequences]
+
+
+def test_every_application_schema_is_restored(seeded: str) -> None:
+    engine = sa.create_engine(seeded)
+    with engine.begin() as conn:
+        conn.connection.driver_connection.execute(BILLING)  # type: ignore[union-attr]
+    engine.dispose()
+    expected = billing_state(seeded)
+    strategy = ChangedRowsStrategy(seeded)
+    strategy.prepare()
+    try:
+        for write in (writes_into_billing, truncates_billing, writes_into_billing):
+            handle = strategy.begin()
+            other = sa.create_engine(handle.url)
+            with other.begin() as conn:
+                write(conn)
+            other.dispose()
+            assert billing_state(seeded) != expected
+            strategy.end(handle)
+            assert billing_state(seeded) == expected, write.__name__
+        with strategy.engine.begin() as conn:  # reset() names the tables it put back
+            writes_into_billing(conn)
+        assert strategy.reset() == [
+            "billing.accounts",
+            "billing.invoices",
+            "billing.ledger_lines",
+            "billing.users",
+            "users",
+        ]
+        assert billing_state(seeded) == expected
+    finally:
+        strategy.close()

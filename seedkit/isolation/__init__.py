@@ -59,7 +59,7 @@ def create_strategy(
     """The strategy called ``name`` (a profile's ``isolation``) on the seeded stores.
 
     ``options`` go to the strategy's class: ``reseed=``/``skip_unused=`` (truncate),
-    ``server_url=``/``build=``/``clone_prefix=`` (snapshot), ``schema=`` (changed),
+    ``server_url=``/``build=``/``clone_prefix=`` (snapshot), ``schema=`` (truncate, changed),
     ``allow_unsafe=`` (all but none).
     For ``snapshot``, ``database_url`` is the template's URL.
     """

@@ -29,7 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import NullPool
 
 from seedkit.errors import ConfigError, IsolationError, SeedkitError, SeedkitWarning
-from seedkit.isolation import STRATEGIES, Handle, SnapshotStrategy, Strategy, TruncateStrategy
+from seedkit.isolation import (
+    STRATEGIES,
+    ChangedRowsStrategy,
+    Handle,
+    SnapshotStrategy,
+    Strategy,
+    TruncateStrategy,
+)
 from seedkit.isolation import create_strategy as _create_strategy
 from seedkit.isolation.asynchronous import AsyncHandle, begin_async, close_async, end_async
 from seedkit.pytest.seeding import build_template, seed_mongo_only, template_mongo_documents
@@ -306,7 +313,7 @@ class SeedkitRun:
             "keep": self.settings.keep_tables,
             "lock_timeout": self.lock_timeout,
         }
-        if strategy_class is TruncateStrategy:  # the others take one schema (changed) or none
+        if strategy_class in (TruncateStrategy, ChangedRowsStrategy):  # the others take no schema
             offered["schema"] = self.settings.schemas
         accepted = inspect.signature(strategy_class).parameters
         return {key: value for key, value in offered.items() if key in accepted}
