@@ -4,8 +4,12 @@ on an application's own models (not the reference domain), through every seeding
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import os
+import secrets
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import factory
@@ -18,9 +22,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 import seedkit
 from seedkit.bulk import BulkSeeder
 from seedkit.core.declarations import IntegerFor
-from seedkit.core.determinism import deterministic
+from seedkit.core.determinism import current, deterministic
 from seedkit.factories.binding import bind
 from seedkit.isolation import RollbackStrategy
+from seedkit.packs import apply_packs, read_pack
 from seedkit.stores.sequences import advance_sequences
 
 
@@ -171,3 +176,82 @@ def test_get_or_create_finding_the_row_writes_no_subfactory_parent(engine: sa.En
         session.commit()
         assert again.id == existing.id
         assert session.scalar(sa.select(sa.func.count()).select_from(Organization)) == organizations
+
+
+class BytesBase(DeclarativeBase):
+    pass
+
+
+class ApiKey(BytesBase):
+    """Random ``bytea`` defaults: server side (pgcrypto's ``gen_random_bytes``, core SQL) and Python side."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    salt: Mapped[bytes] = mapped_column(sa.LargeBinary, server_default=sa.text("gen_random_bytes(24)"))
+    digest: Mapped[bytes] = mapped_column(
+        sa.LargeBinary, server_default=sa.text("uuid_send(gen_random_uuid())")
+    )
+    # Python defaults (nullable: a pack, which knows the table only, leaves them NULL)
+    nonce: Mapped[bytes | None] = mapped_column(sa.LargeBinary, default=secrets.token_bytes)  # 32 bytes
+    pepper: Mapped[bytes | None] = mapped_column(sa.LargeBinary, default=functools.partial(os.urandom, 8))
+    secret: Mapped[str | None] = mapped_column(
+        sa.String(40), default=functools.partial(secrets.token_hex, 20)
+    )
+
+
+class ApiKeyFactory(seedkit.SQLAlchemyFactory):
+    class Meta:
+        model = ApiKey
+
+    id = factory.Sequence(lambda n: n + 1)
+
+
+# pgcrypto is not in the embedded server: a function of the same name and behaviour stands in for it.
+GEN_RANDOM_BYTES = """
+CREATE FUNCTION gen_random_bytes(n integer) RETURNS bytea LANGUAGE sql VOLATILE AS $$
+    SELECT decode(string_agg(lpad(to_hex(floor(random() * 256)::int), 2, '0'), ''), 'hex')
+    FROM generate_series(1, n)
+$$
+"""
+
+
+def api_keys(engine: sa.Engine, path: str, tmp_path: Path) -> list[tuple[Any, ...]]:
+    with engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE api_keys"))
+    with deterministic(8), engine.connect() as conn:
+        if path == "per-object":
+            with Session(conn) as session, bind(session=session):
+                ApiKeyFactory.create_batch(2)
+                session.commit()
+        elif path == "bulk":
+            with BulkSeeder(conn) as seeder:
+                seeder.create(ApiKeyFactory, 2)
+        else:  # a pack leaving every column but the key out
+            (tmp_path / "keys").mkdir(exist_ok=True)
+            (tmp_path / "keys" / "pack.yaml").write_text("files:\n  api_keys.yaml: postgres\n")
+            (tmp_path / "keys" / "api_keys.yaml").write_text("first: {id: 1}\nsecond: {id: 2}\n")
+            apply_packs([read_pack(tmp_path / "keys")], connection=conn, mongo=None, context=current())
+        conn.commit()
+    with engine.connect() as conn:
+        query = "SELECT id, salt, digest, nonce, pepper, secret FROM api_keys ORDER BY id"
+        return [tuple(row) for row in conn.execute(sa.text(query))]
+
+
+@pytest.mark.parametrize("path", ["per-object", "bulk", "pack"])
+def test_random_bytea_defaults_come_from_the_context_with_their_size(
+    empty_db_url: str, path: str, tmp_path: Path
+) -> None:
+    engine = sa.create_engine(empty_db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(GEN_RANDOM_BYTES))
+    BytesBase.metadata.create_all(engine)
+    try:
+        first = api_keys(engine, path, tmp_path)
+        assert api_keys(engine, path, tmp_path) == first  # the same seed, the same bytes
+        for _, salt, digest, nonce, pepper, secret in first:
+            assert len(salt) == 24 and len(digest) == 16
+            if path != "pack":  # Python defaults are the model's: packs reflect the table
+                assert len(nonce) == 32 and len(pepper) == 8 and len(secret) == 40
+        assert len({row[1] for row in first}) == 2  # distinct per row
+    finally:
+        engine.dispose()

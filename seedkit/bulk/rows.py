@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapper, RelationshipDirection
 
-from seedkit.core.volatile import column_volatility, injector
+from seedkit.core.volatile import column_injector
 from seedkit.errors import FactoryError
 
 _MISSING = object()
@@ -100,9 +100,7 @@ class TableLayout:
         self.names = [col.name for col in self.columns]
         self.keys = [mapper.get_property_by_column(col).key for col in self.columns]
         index: dict[Any, int] = {col: i for i, col in enumerate(self.columns)}
-        injected = [
-            injector(column_volatility(col), col.type, f"{col.table.name}.{col.name}") for col in self.columns
-        ]
+        injected = [column_injector(col, f"{col.table.name}.{col.name}") for col in self.columns]
         self.defaults: list[Callable[[], Any] | None] = [
             inject or self._default(col) for inject, col in zip(injected, self.columns, strict=True)
         ]

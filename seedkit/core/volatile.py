@@ -14,6 +14,8 @@ lambda around ``datetime.now``) cannot be told apart from a deterministic one:
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import hashlib
 import os
 import random
 import re
@@ -61,9 +63,80 @@ def sql_volatility(sql: str | None) -> Volatility | None:
     return None
 
 
+_BYTES_SQL = re.compile(r"\bgen_random_bytes\s*\(\s*(\d+)\s*\)", re.IGNORECASE)
+_SIZED_CALLABLES: tuple[Callable[..., Any], ...] = (
+    os.urandom,
+    secrets.token_bytes,
+    secrets.token_hex,
+    secrets.token_urlsafe,
+)
+_DEFAULT_ENTROPY = 32  # the secrets module's token size when none is given
+
+
+def _given(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The callable the model gave, behind SQLAlchemy's wrapper of a default callable.
+
+    SQLAlchemy wraps a callable that takes no context (``_maybe_wrap_callable``): a function
+    keeps it as ``__wrapped__``, a ``functools.partial`` (which has no name) only in the
+    wrapper's closure.
+    """
+    inner = getattr(function, "__wrapped__", None)
+    if inner is None and "_maybe_wrap_callable" in getattr(function, "__qualname__", ""):
+        cells = [cell.cell_contents for cell in getattr(function, "__closure__", None) or ()]
+        inner = next((cell for cell in cells if callable(cell)), None)
+    return inner if inner is not None else function
+
+
+def _unwrap(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The function behind SQLAlchemy's wrapper and ``functools.partial``."""
+    function = _given(function)
+    return function.func if isinstance(function, functools.partial) else function
+
+
+def sql_size(sql: str | None) -> int | None:
+    """The number of random bytes a SQL default asks for (``gen_random_bytes(24)``: 24), or None."""
+    found = _BYTES_SQL.search(sql or "")
+    return int(found.group(1)) if found else None
+
+
+def callable_size(function: Callable[..., Any]) -> int | None:
+    """The number of random bytes a Python default asks for: ``functools.partial(os.urandom, 8)``
+    8, ``secrets.token_bytes`` 32 (its default); None when it does not say."""
+    function = _given(function)
+    inner = _unwrap(function)
+    if not any(inner == known for known in _SIZED_CALLABLES):
+        return None
+    if isinstance(function, functools.partial):
+        size = (
+            function.args[0]
+            if function.args
+            else function.keywords.get("nbytes", function.keywords.get("size"))
+        )
+        if isinstance(size, int):
+            return size
+    return None if inner == os.urandom else _DEFAULT_ENTROPY
+
+
+def column_size(column: sa.Column[Any]) -> int | None:
+    """The number of random bytes a mapped column's random default asks for (see :func:`sql_size`,
+    :func:`callable_size`), or None."""
+    default = column.default
+    if default is not None:
+        if getattr(default, "is_callable", False):
+            return callable_size(default.arg)  # type: ignore[attr-defined]
+        if getattr(default, "is_clause_element", False):
+            return sql_size(str(default.arg))  # type: ignore[attr-defined]
+        return None
+    server_default = column.server_default
+    if server_default is not None and isinstance(server_default, sa.DefaultClause):
+        return sql_size(str(server_default.arg))
+    return None
+
+
 def callable_volatility(function: Callable[..., Any]) -> Volatility | None:
-    """``"clock"``/``"random"`` for the standard library's clock and random callables (``uuid.uuid4``...)."""
-    function = getattr(function, "__wrapped__", function)  # SQLAlchemy wraps column default callables
+    """``"clock"``/``"random"`` for the standard library's clock and random callables (``uuid.uuid4``,
+    ``functools.partial(os.urandom, 16)``...)."""
+    function = _unwrap(function)
     if any(function == known for known in _CLOCK_CALLABLES):
         return "clock"
     if any(function == known for known in _RANDOM_CALLABLES):
@@ -86,14 +159,18 @@ def column_volatility(column: sa.Column[Any]) -> Volatility | None:
     return None
 
 
-def injected_value(volatility: Volatility, type_: sa.types.TypeEngine[Any], entity: str) -> Any:
+def injected_value(
+    volatility: Volatility, type_: sa.types.TypeEngine[Any], entity: str, size: int | None = None
+) -> Any:
     """A value of ``type_`` from the active context in place of a ``volatility`` default.
 
     ``"clock"``: the clock's next instant (a ``date`` or ``time`` for those types, naive UTC
     for ``timestamp without time zone``, Unix seconds for numbers, ISO text for strings).
     ``"random"``: the ID generator's next UUID for ``entity`` (``table.column``) for UUID and text
-    columns (its hex for text), the context's random otherwise. Raises ``TypeError`` for a type
-    it cannot fill (a ``bytea`` random default, say).
+    columns (its hex for text), its 16 bytes for ``bytea`` (``size`` bytes when the default asks
+    for a size, e.g. ``gen_random_bytes(24)``: SHAKE-256 of the UUID, and ``2 * size`` hex
+    digits for text), the context's random for numbers. Raises ``TypeError`` for a type it
+    cannot fill.
     """
     context = current()
     python_type = _python_type(type_)
@@ -113,10 +190,11 @@ def injected_value(volatility: Volatility, type_: sa.types.TypeEngine[Any], enti
     else:
         if python_type is uuid.UUID:
             return context.ids.uuid(entity)
-        if python_type is str:
-            return context.ids.uuid(entity).hex
-        if python_type is bytes:
-            return context.ids.uuid(entity).bytes
+        if python_type in (str, bytes):
+            raw = context.ids.uuid(entity).bytes
+            if size is not None and size != len(raw):
+                raw = hashlib.shake_256(raw).digest(size)
+            return raw.hex() if python_type is str else raw
         if python_type is int:
             return context.random.randrange(1, 2**31)
         if python_type in (float, Decimal):
@@ -125,12 +203,17 @@ def injected_value(volatility: Volatility, type_: sa.types.TypeEngine[Any], enti
 
 
 def injector(
-    volatility: Volatility | None, type_: sa.types.TypeEngine[Any], entity: str
+    volatility: Volatility | None, type_: sa.types.TypeEngine[Any], entity: str, size: int | None = None
 ) -> Callable[[], Any] | None:
     """A zero-argument callable giving :func:`injected_value`, or None for a deterministic default."""
     if volatility is None:
         return None
-    return lambda: injected_value(volatility, type_, entity)
+    return lambda: injected_value(volatility, type_, entity, size)
+
+
+def column_injector(column: sa.Column[Any], entity: str) -> Callable[[], Any] | None:
+    """:func:`injector` for a mapped column's default (its volatility, type and size), or None."""
+    return injector(column_volatility(column), column.type, entity, column_size(column))
 
 
 def _python_type(type_: sa.types.TypeEngine[Any]) -> type | None:

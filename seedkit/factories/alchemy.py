@@ -53,7 +53,7 @@ from sqlalchemy.orm.mapper import _event_on_init
 
 from seedkit.core.clock import column_time
 from seedkit.core.determinism import current, ensure_active
-from seedkit.core.volatile import column_volatility, injector
+from seedkit.core.volatile import column_injector
 from seedkit.factories.asynchronous import create_async, create_batch_async, sync_session_of
 from seedkit.factories.binding import bound_session, current_session, overriding_session
 from seedkit.factories.builder import generate, lean_building
@@ -470,7 +470,7 @@ def _volatile_columns(model: type) -> tuple[tuple[str, Callable[[], Any]], ...]:
         column = prop.columns[0]
         if isinstance(column, sa.Column):
             entity = f"{column.table.name}.{column.name}"
-            make = injector(column_volatility(column), column.type, entity)
+            make = column_injector(column, entity)
             if make is not None:
                 found.append((prop.key, make))
     return tuple(found)

@@ -21,7 +21,7 @@ from typing import Any
 from bson import Decimal128
 
 from seedkit.core.clock import Clock
-from seedkit.core.volatile import injected_value
+from seedkit.core.volatile import injected_value, sql_size
 from seedkit.errors import PackError
 from seedkit.packs.builders import build, factories_in, factory_names, find_factory
 from seedkit.packs.coerce import coerce, is_structured, is_time_type, parse_json_text
@@ -150,7 +150,7 @@ class Planner:
             if column.name not in values and volatility is not None and not column.generated:
                 try:
                     values[column.name] = injected_value(
-                        volatility, column.type, f"{table.key}.{column.name}"
+                        volatility, column.type, f"{table.key}.{column.name}", sql_size(column.default)
                     )
                 except TypeError as exc:
                     raise record.error(f"{exc}; give it a value", column.name) from None
