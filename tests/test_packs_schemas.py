@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -9,10 +10,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import factory
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from test_packs_support import state, write_pack
 
+import seedkit
 from seedkit.core.determinism import deterministic
 from seedkit.core.ids import label_int, label_object_id, label_uuid
 from seedkit.errors import PackError
@@ -251,3 +255,89 @@ def test_a_bad_primary_key_is_reported_once(tmp_path: Path, custom: sa.Engine) -
     assert [(p.record, p.field, p.reason) for p in problems] == [
         ("o", "id", "expected a UUID, got text 'not-a-uuid'")
     ]
+
+
+class TaskBase(DeclarativeBase):
+    pass
+
+
+class Person(TaskBase):
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(50))
+
+
+class Task(TaskBase):
+    __tablename__ = "tasks"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(50))
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id"))  # nullable
+    assignee: Mapped[Person | None] = relationship()
+
+
+class PersonFactory(seedkit.SQLAlchemyFactory):
+    class Meta:
+        model = Person
+
+    name = factory.Faker("first_name")
+
+
+class TaskFactory(seedkit.SQLAlchemyFactory):
+    class Meta:
+        model = Task
+
+    title = factory.Faker("sentence", nb_words=3)
+    assignee = factory.SubFactory(PersonFactory)
+
+
+def test_a_factory_record_whose_subfactory_parent_a_pack_cannot_write_is_refused(
+    tmp_path: Path, custom: sa.Engine
+) -> None:
+    TaskBase.metadata.create_all(custom)
+    write_pack(
+        tmp_path,
+        "work",
+        {
+            "people.yaml": "ann: {name: Ann}\n",
+            "tasks.yaml": """
+                given: {_factory: TaskFactory, assignee_id: "@people.ann"}
+                orphan: {_factory: TaskFactory, title: Orphan}
+            """,
+        },
+    )
+    packs = resolve_packs(["work"], [tmp_path])
+    with custom.connect() as conn:
+        problems = validate_packs(packs, schema=reflect_schema(conn), factory_modules=[sys.modules[__name__]])
+    assert [(p.record, p.field) for p in problems] == [("orphan", "assignee_id")]
+    assert "TaskFactory builds 'assignee' (a SubFactory), which a pack does not write" in str(problems[0])
+    with (
+        pytest.raises(
+            PackError, match=r"record 'orphan', field 'assignee_id': TaskFactory builds 'assignee'"
+        ),
+        deterministic(0) as context,
+        custom.connect() as conn,
+    ):
+        apply_packs(
+            packs, connection=conn, mongo=None, context=context, factory_modules=[sys.modules[__name__]]
+        )
+    assert rows(custom, "SELECT count(*) FROM tasks") == [(0,)]  # nothing written, not a NULL assignee
+
+
+def test_validation_and_loading_agree_on_what_a_factory_leaves_empty(
+    tmp_path: Path, custom: sa.Engine
+) -> None:
+    ddl(custom, "CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL, author text NOT NULL)")
+    write_pack(tmp_path, "notes", {"notes.yaml": "first: {_factory: NoteFactory}\n"})
+    packs = resolve_packs(["notes"], [tmp_path])
+    with custom.connect() as conn:
+        problems = validate_packs(packs, schema=reflect_schema(conn), factory_modules=[sys.modules[__name__]])
+    assert [(p.record, p.field) for p in problems] == [("first", "author")]
+    with pytest.raises(PackError) as loading, deterministic(0) as context, custom.connect() as conn:
+        apply_packs(
+            packs, connection=conn, mongo=None, context=context, factory_modules=[sys.modules[__name__]]
+        )
+    assert str(loading.value) == str(problems[0])
+
+
+class NoteFactory(factory.DictFactory):
+    body = factory.Faker("sentence")  # builds no author

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import importlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -69,8 +70,22 @@ def factory_names(factory: type) -> tuple[set[str], set[str]]:
     return declarations, parameters
 
 
-def build(factory: type, fields: Mapping[str, Any], traits: Sequence[str]) -> dict[str, Any]:
-    """Build with ``factory`` (traits switched on) and return the built values by column or key name.
+@dataclass(frozen=True)
+class Built:
+    """What a factory built for a record.
+
+    Attributes:
+        values: by column or key name (:func:`values_of`).
+        parents: the many-to-one relationships the built ORM instance holds an object in (a
+            ``SubFactory``'s parent), by their foreign-key columns; a pack writes none of them.
+    """
+
+    values: dict[str, Any]
+    parents: dict[tuple[str, ...], str]
+
+
+def build(factory: type, fields: Mapping[str, Any], traits: Sequence[str]) -> Built:
+    """Build with ``factory`` (traits switched on); see :class:`Built`.
 
     The build runs in an empty :class:`contextvars.Context`: no session or Mongo database is
     bound there, so a factory cannot look up or write rows through the caller's session while
@@ -79,7 +94,19 @@ def build(factory: type, fields: Mapping[str, Any], traits: Sequence[str]) -> di
     """
     kwargs = {**fields, **dict.fromkeys(traits, True)}
     built = contextvars.Context().run(factory.build, **kwargs)  # type: ignore[attr-defined]
-    return values_of(built)
+    return Built(values_of(built), parents_of(built))
+
+
+def parents_of(built: Any) -> dict[tuple[str, ...], str]:
+    """The many-to-one relationships of an ORM instance set to an object, by foreign-key columns."""
+    mapper = getattr(sa.inspect(built, raiseerr=False), "mapper", None)
+    if mapper is None:
+        return {}
+    return {
+        tuple(column.name for column in relationship.local_columns): relationship.key
+        for relationship in mapper.relationships
+        if relationship.direction.name == "MANYTOONE" and built.__dict__.get(relationship.key) is not None
+    }
 
 
 def values_of(built: Any) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from bson import Decimal128
 from seedkit.core.clock import Clock
 from seedkit.core.volatile import injected_value, sql_size
 from seedkit.errors import PackError
-from seedkit.packs.builders import build, factories_in, factory_names, find_factory
+from seedkit.packs.builders import Built, build, factories_in, factory_names, find_factory
 from seedkit.packs.coerce import coerce, is_structured, is_time_type, parse_json_text
 from seedkit.packs.labels import MONGO_ID, Labels
 from seedkit.packs.model import MONGO, POSTGRES, Record
@@ -139,7 +139,8 @@ class Planner:
         if record.factory is not None:
             factory = self.factory(record)
             built = self._build(record, factory, {**given, **extra})
-            for name, value in built.items():
+            self._refuse_unsaved_parents(record, table, built, set(given))
+            for name, value in built.values.items():
                 if name in table.columns and name not in given and not table.columns[name].generated:
                     try:
                         values[name] = coerce(value, table.columns[name].type, clock=self.clock)
@@ -168,16 +169,36 @@ class Planner:
             raise record.error(reason + by, column_name)
         return Row(record, values, parents, table.primary_key)
 
+    def _refuse_unsaved_parents(
+        self, record: Record, table: TableInfo, built: Built, given: set[str]
+    ) -> None:
+        """Refuse a factory that built a parent row (a ``SubFactory``) for a foreign key the record
+        leaves out: a pack writes the record's own row only, so the key would stay empty."""
+        for fk in table.foreign_keys:
+            if any(column in given for column in fk.columns):
+                continue
+            if all(built.values.get(column) is not None for column in fk.columns):
+                continue
+            parent = built.parents.get(fk.columns)
+            if parent is None:
+                continue
+            column = fk.columns[0]
+            raise record.error(
+                f"{record.factory} builds {parent!r} (a SubFactory), which a pack does not write, so "
+                f'{column} would be empty; give it in the record ({column}: "@{fk.referred_table}.<label>")',
+                column,
+            )
+
     def _document(self, record: Record) -> Row:
         document = {MONGO_ID: self.labels.id_of(record, self.clock)}
         for name, raw in record.fields.items():
             document[name] = self._deep(record, name, raw, mongo=True)
         if record.factory is not None:
             built = self._build(record, self.factory(record), document)
-            document = {**built, **document}
+            document = {**built.values, **document}
         return Row(record, {name: to_bson(value) for name, value in document.items()})
 
-    def _build(self, record: Record, factory: type, fields: dict[str, Any]) -> dict[str, Any]:
+    def _build(self, record: Record, factory: type, fields: dict[str, Any]) -> Built:
         try:
             return build(factory, fields, record.traits)
         except PackError:
