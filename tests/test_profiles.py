@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import types
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import bson
 import pytest
 import sqlalchemy as sa
 from conftest import create_database, drop_database, suite_mongo_url
@@ -18,8 +20,9 @@ from seedkit.errors import ConfigError, FactoryError, SchemaError, SeedkitError,
 from seedkit.seeding.config import Profile, Settings, Volume, load_settings
 from seedkit.seeding.runner import reset_targets, seed_profile
 from seedkit.seeding.targets import Targets, open_targets
+from seedkit.stores import mongo_undo
 from seedkit.stores.fingerprint import Fingerprint, fingerprint
-from seedkit.stores.mongo_undo import MongoRun
+from seedkit.stores.mongo_undo import IDS, MongoRun
 
 SMALL = (
     Volume("OrganizationFactory", 2),
@@ -269,8 +272,8 @@ def test_backups_left_by_a_killed_run_are_restored(mongo_db: Database[Any]) -> N
     mongo_db.events.insert_one({"_id": 1})
     MongoRun(mongo_db).clear()  # ...and the process dies before commit or rollback
     mongo_db.events.insert_one({"_id": 2})
-    MongoRun(mongo_db)
-    assert mongo_db.list_collection_names() == ["events"]
+    MongoRun(mongo_db)  # the next run restores the backups (and keeps the ids of its own start)
+    assert sorted(mongo_db.list_collection_names()) == [IDS, "events"]
     assert [d["_id"] for d in mongo_db.events.find()] == [1]
 
 
@@ -316,3 +319,65 @@ def test_a_constraint_checked_at_commit_is_one_error_and_nothing_stays(
     with pytest.raises(SeedkitError, match=r"PostgreSQL refused the seeding: .*one_name"):
         seed_profile(settings, profile, targets)
     assert current_fingerprint(targets) == empty
+
+
+def _measured(
+    original: Callable[..., Any], payload: Callable[..., int], sizes: list[int], measuring: list[bool]
+) -> Callable[..., Any]:
+    """``original`` (a collection method), noting its payload's BSON size in ``sizes`` while ``measuring[0]``."""
+
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if args and not isinstance(args[0], dict):  # insert_many's documents: maybe a generator
+            args = (list(args[0]), *args[1:])
+        if measuring[0]:
+            sizes.append(payload(*args, **kwargs))
+        return original(self, *args, **kwargs)
+
+    return wrapper
+
+
+class _Transaction:
+    """Stands in for a PostgreSQL connection in MongoRun.follow (it asks for the transaction's id)."""
+
+    def execute(self, *_: Any) -> Any:
+        return types.SimpleNamespace(scalar_one=lambda: "123")
+
+
+@pytest.mark.mongo
+def test_mongo_run_rollback_keeps_every_command_bounded_and_restores_exactly(
+    mongo_db: Database[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The undo log never sends all of a collection's ids in one command or document (MongoDB
+    refuses anything over 16 MB: a ``$nin`` over every id fails from about 1.4 million
+    ObjectIds). Here 500 ids per batch and 3,000 documents before the run: a list of every id
+    would be several times the largest command allowed below."""
+    monkeypatch.setattr(mongo_undo, "BATCH", 500)
+    mongo_db.events.insert_many([{"_id": f"event-{n:035d}", "n": n} for n in range(3000)])
+    mongo_db.other.insert_many([{"_id": n} for n in range(10)])
+    before = fingerprint(mongo=mongo_db)
+    sizes: list[int] = []
+    measuring = [True]
+    collection_class = type(mongo_db.events)
+    payloads: dict[str, Callable[..., int]] = {
+        "find": lambda filter=None, *_, **__: len(bson.encode(filter or {})),
+        "delete_many": lambda filter, *_, **__: len(bson.encode(filter)),
+        "insert_many": lambda documents, *_, **__: sum(len(bson.encode(d)) for d in documents),
+        "replace_one": lambda filter, replacement, *_, **__: len(bson.encode(replacement)),
+        "update_one": lambda filter, update, *_, **__: len(bson.encode(update)),
+    }
+    for method, payload in payloads.items():
+        original = getattr(collection_class, method)
+        monkeypatch.setattr(collection_class, method, _measured(original, payload, sizes, measuring))
+
+    run = MongoRun(mongo_db)
+    run.follow(_Transaction())  # type: ignore[arg-type]
+    measuring[0] = False  # the run's own writes
+    mongo_db.events.insert_many([{"_id": f"event-{n:035d}", "n": n} for n in range(3000, 6000)])
+    mongo_db.other.insert_one({"_id": "new"})
+    mongo_db.created.insert_one({"_id": 1})
+    measuring[0] = True
+    run.rollback()
+    assert max(sizes) < 40_000  # at most 500 ids of ~45 bytes each in any command or document
+    assert len(sizes) > 10  # ...in batches
+    assert fingerprint(mongo=mongo_db) == before
+    assert sorted(mongo_db.list_collection_names()) == ["events", "other"]

@@ -379,7 +379,7 @@ def seed_profile(
             return _report(plan, targets, done, reset, result, time.perf_counter() - started)
         schema = checked or _migrate_outside(engine, db, settings, chosen)
         with engine.connect() as conn:
-            mongo_run = MongoRun(db, conn)
+            mongo_run = MongoRun(db, conn, reset=reset)
             try:
                 with conn.begin():
                     mongo_run.follow(conn, reset=reset)
@@ -462,7 +462,7 @@ def _run_partitioned(
     ):
         run.keep_undo()
         with engine.connect() as conn:
-            mongo_run = MongoRun(db, conn)
+            mongo_run = MongoRun(db, conn, reset=reset)
             try:
                 with conn.begin():
                     mongo_run.follow(conn, reset=reset)
@@ -782,7 +782,7 @@ def reset_targets(settings: Settings, targets: Targets, *, allow_unsafe: bool = 
     unsafe_ok = allow_unsafe or settings.allow_unsafe
     guard_targets(targets, action="reset", allow_unsafe=unsafe_ok)
     with open_targets(targets) as (engine, db), engine.connect() as conn:
-        mongo_run = MongoRun(db, conn)
+        mongo_run = MongoRun(db, conn, reset=True)
         try:
             with conn.begin():
                 mongo_run.follow(conn, reset=True)

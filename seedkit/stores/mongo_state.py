@@ -95,9 +95,9 @@ def replace_collections(
 
 def _is_seedkits_own(name: str) -> bool:
     """A seeding run's backup or record (see :mod:`seedkit.stores.mongo_undo`): never user data."""
-    from seedkit.stores.mongo_undo import BACKUP_PREFIX, RECORD
+    from seedkit.stores.mongo_undo import BACKUP_PREFIX, IDS, RECORD
 
-    return name.startswith(BACKUP_PREFIX) or name == RECORD
+    return name.startswith(BACKUP_PREFIX) or name in (RECORD, IDS)
 
 
 @dataclass(frozen=True)
