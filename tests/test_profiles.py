@@ -381,3 +381,14 @@ def test_mongo_run_rollback_keeps_every_command_bounded_and_restores_exactly(
     assert len(sizes) > 10  # ...in batches
     assert fingerprint(mongo=mongo_db) == before
     assert sorted(mongo_db.list_collection_names()) == ["events", "other"]
+
+
+@pytest.mark.mongo
+def test_a_killed_run_recorded_by_an_earlier_version_is_undone(mongo_db: Database[Any]) -> None:
+    mongo_db.events.insert_many([{"_id": 1}, {"_id": 2}, {"_id": 3}])  # 3 written by the killed run
+    mongo_db[mongo_undo.RECORD].insert_one(
+        {"_id": "run", "xid": "1", "before": {"events": [1, 2]}, "set_aside": {}}  # ids in the record
+    )
+    assert mongo_undo.recover(mongo_db, None) == "undone"
+    assert [d["_id"] for d in mongo_db.events.find()] == [1, 2]
+    assert mongo_db.list_collection_names() == ["events"]

@@ -214,12 +214,14 @@ def recover(db: Database[Any], bind: Engine | Connection | None) -> str | None:
     if status == "committed":
         _finish(db, dict(record.get("set_aside", {})))
         return "committed"
-    _undo(
-        db,
-        list(record.get("before", [])),
-        dict(record.get("set_aside", {})),
-        ids=bool(record.get("ids", True)),
-    )
+    before = record.get("before", [])
+    if isinstance(before, dict):  # a record of an earlier seedkit: the ids are in it
+        db.drop_collection(IDS)
+        for name, kept in before.items():
+            for start in range(0, len(kept), BATCH):
+                keys = [{"_id": {"c": name, "i": ident}} for ident in kept[start : start + BATCH]]
+                db[IDS].insert_many(keys, ordered=False)
+    _undo(db, list(before), dict(record.get("set_aside", {})), ids=bool(record.get("ids", True)))
     return "undone"
 
 
