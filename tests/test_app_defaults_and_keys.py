@@ -255,3 +255,39 @@ def test_random_bytea_defaults_come_from_the_context_with_their_size(
         assert len({row[1] for row in first}) == 2  # distinct per row
     finally:
         engine.dispose()
+
+
+class StampBase(DeclarativeBase):
+    pass
+
+
+class Visit(StampBase):
+    __tablename__ = "visits"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=lambda: dt.datetime.now())
+
+
+class VisitFactory(seedkit.SQLAlchemyFactory):
+    class Meta:
+        model = Visit
+
+    id = factory.Sequence(lambda n: n + 1)
+
+
+@pytest.mark.parametrize("path", ["per-object", "bulk"])
+def test_a_lambda_default_reading_the_clock_reads_the_frozen_clock(empty_db_url: str, path: str) -> None:
+    engine = sa.create_engine(empty_db_url)
+    StampBase.metadata.create_all(engine)
+    try:
+        with deterministic(3, start="2025-03-01T08:00:00Z", freeze=True), engine.connect() as conn:
+            if path == "per-object":
+                with Session(conn) as session, bind(session=session):
+                    VisitFactory.create_batch(2)
+                    session.commit()
+            else:
+                with BulkSeeder(conn) as seeder:
+                    seeder.create(VisitFactory, 2)
+            stamps = conn.execute(sa.text("SELECT at FROM visits ORDER BY id")).scalars().all()
+        assert stamps and all(stamp.date() == dt.date(2025, 3, 1) for stamp in stamps)
+    finally:
+        engine.dispose()
