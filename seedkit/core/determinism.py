@@ -72,7 +72,7 @@ class _Subclasses:
 
     A walk describes only the classes defined since the last one; a weak reference per class
     tells when one is freed (before its id can be reused). Only the classes that own a counter
-    or declare a new ``factory.Iterator`` or fuzzy time range are kept in ``relevant``.
+    or declare a new ``factory.Iterator`` or wall-clock declaration are kept in ``relevant``.
     """
 
     def __init__(self, parent: type[BaseFactory]) -> None:
@@ -445,7 +445,7 @@ def frozen(context: Deterministic, state: _FactoryState | None = None) -> Iterat
     ``datetime.now()``, ``date.today()`` and ``time.time()`` are frozen at the clock (freezegun,
     :meth:`~seedkit.core.clock.Clock.freeze`; moving the clock moves them), and ``factory.fuzzy``
     ranges whose end was read from the wall clock when their factory was defined end at the
-    clock instead (:mod:`seedkit.core.fuzzy_ends`). Nothing happens when the clock is frozen
+    clock instead (:mod:`seedkit.core.wall_clock`). Nothing happens when the clock is frozen
     already. Seeding runs (``seedkit seed``, the pytest plugin's seeding, ``apply_packs``,
     partitions) run in it.
     """
