@@ -149,3 +149,57 @@ def test_clearing_mongo_keeps_collections_and_indexes(mongo_db: Any) -> None:
     clear_collections(mongo_db)
     assert mongo_db.events.count_documents({}) == 0
     assert "by_kind" in mongo_db.events.index_information()
+
+
+@pytest.fixture
+def two_schemas(empty_db_url: str) -> Iterator[sa.Engine]:
+    """``public.parent`` with a row, referenced by ``audit.entry`` (another schema) and ``public.kept``."""
+    engine = sa.create_engine(empty_db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE parent (id int PRIMARY KEY)"))
+        conn.execute(sa.text("CREATE SCHEMA audit"))
+        conn.execute(
+            sa.text("CREATE TABLE audit.entry (id int PRIMARY KEY, parent_id int REFERENCES parent(id))")
+        )
+        conn.execute(sa.text("CREATE TABLE kept (id int PRIMARY KEY, parent_id int REFERENCES parent(id))"))
+        conn.execute(sa.text("INSERT INTO parent VALUES (1)"))
+    yield engine
+    engine.dispose()
+
+
+def _counts(engine: sa.Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("parent", "audit.entry", "kept")
+        }
+
+
+def test_cascade_never_empties_rows_in_a_schema_outside_the_configured_ones(two_schemas: sa.Engine) -> None:
+    with two_schemas.begin() as conn:
+        conn.execute(sa.text("INSERT INTO audit.entry VALUES (1, 1)"))
+    before = _counts(two_schemas)
+    with two_schemas.begin() as conn, pytest.raises(IsolationError) as refused:
+        truncate_tables(conn, schema="public")
+    message = str(refused.value)
+    assert "audit.entry" in message and "entry_parent_id_fkey" in message and "schemas" in message
+    assert _counts(two_schemas) == before == {"parent": 1, "audit.entry": 1, "kept": 0}
+
+
+def test_cascade_never_empties_a_kept_table_that_holds_rows(two_schemas: sa.Engine) -> None:
+    with two_schemas.begin() as conn:
+        conn.execute(sa.text("INSERT INTO kept VALUES (1, 1)"))
+    with two_schemas.begin() as conn, pytest.raises(IsolationError, match=r"kept .*keep"):
+        truncate_tables(conn, schema="public", keep=["kept"])
+    assert _counts(two_schemas) == {"parent": 1, "audit.entry": 0, "kept": 1}
+
+
+def test_empty_tables_beyond_the_configured_ones_do_not_stop_a_truncate(two_schemas: sa.Engine) -> None:
+    with two_schemas.begin() as conn:
+        assert truncate_tables(conn, schema="public", keep=["kept"]) == ["parent"]
+    assert _counts(two_schemas) == {"parent": 0, "audit.entry": 0, "kept": 0}
+    with two_schemas.begin() as conn:  # every schema configured: the other schema's rows are seedkit's
+        conn.execute(sa.text("INSERT INTO parent VALUES (1)"))
+        conn.execute(sa.text("INSERT INTO audit.entry VALUES (1, 1)"))
+        assert sorted(truncate_tables(conn)) == ["audit.entry", "kept", "parent"]
+    assert _counts(two_schemas) == {"parent": 0, "audit.entry": 0, "kept": 0}

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from isolation_support import stores_fingerprint
 
-from seedkit.errors import SnapshotError
+from seedkit.errors import IsolationError, SnapshotError
 from seedkit.snapshots import api as snapshot
 from seedkit.stores.schema import SchemaInfo
 
@@ -283,9 +283,24 @@ def test_a_snapshot_naming_one_schema_in_the_older_manifest_still_restores(
     before = rows(shop, "SELECT id, name, balance FROM customers ORDER BY id")
     with shop.begin() as conn:
         conn.exec_driver_sql("UPDATE customers SET balance = 7")
+        # billing's rows reference customers: a one-schema restore would have to empty them
+        conn.exec_driver_sql("TRUNCATE billing.lines, billing.invoices, billing.accounts")
     restored = snapshot.restore("public", directory=tmp_path, engine=shop)
     assert restored.tables == 2  # customers and legacy: the one schema the file names
     assert rows(shop, "SELECT id, name, balance FROM customers ORDER BY id") == before
+
+
+def test_restoring_one_schema_never_empties_rows_of_another_that_reference_it(
+    shop: sa.Engine, tmp_path: Path
+) -> None:
+    snapshot.save("public", directory=tmp_path, engine=shop, schema="public")
+    scramble(shop)
+    changed = state(shop)
+    with pytest.raises(
+        IsolationError, match=r"would also empty billing\.accounts \(foreign key accounts_customer"
+    ):
+        snapshot.restore("public", directory=tmp_path, engine=shop)
+    assert state(shop) == changed
 
 
 def test_rows_the_manifest_does_not_list_are_refused_and_nothing_changes(

@@ -121,6 +121,12 @@ def truncate_tables(
     Refused by the safety guard before anything runs unless the target is a local test
     database or ``allow_unsafe`` is set. ``info``: the reflected schema, when the caller keeps
     one (a strategy resetting after every test), instead of reflecting again.
+
+    Raises:
+        IsolationError: before anything is emptied, when ``CASCADE`` would also empty a table
+            that holds rows and is not among those named (a kept table, or one in a schema
+            outside ``schema``), naming it and the foreign key; and when a lock is not granted
+            within ``lock_timeout``.
     """
     check_destructive(url_of(conn), action="truncate the tables of", allow_unsafe=allow_unsafe)
     info = reflect_schema(conn, schema, EXCLUDED_TABLES) if info is None else info
@@ -130,6 +136,7 @@ def truncate_tables(
     if not names:
         return []
     conn.execute(sa.text(f"SET LOCAL lock_timeout = '{check_lock_timeout(lock_timeout)}'"))
+    _refuse_cascade_beyond(conn, info, names, keep)
     statement = f"TRUNCATE TABLE {', '.join(info.qualified(t) for t in names)} RESTART IDENTITY CASCADE"
     try:
         conn.execute(sa.text(statement))
@@ -155,3 +162,52 @@ def _restart_default_sequences(conn: Connection, tables: Sequence[TableInfo]) ->
     )
     for sequence in sequences:
         conn.execute(sa.text(f"ALTER SEQUENCE {sequence} RESTART"))
+
+
+_REFERENCING = sa.text(
+    """
+    WITH RECURSIVE emptied(oid) AS (
+        SELECT coalesce(pg_partition_root(t), t) FROM unnest(CAST(:tables AS regclass[])) AS t
+        UNION
+        SELECT coalesce(pg_partition_root(c.conrelid), c.conrelid)
+        FROM pg_constraint c JOIN emptied e ON coalesce(pg_partition_root(c.confrelid), c.confrelid) = e.oid
+        WHERE c.contype = 'f'
+    ), via(oid, constraint_name, referred) AS (
+        SELECT DISTINCT ON (coalesce(pg_partition_root(c.conrelid), c.conrelid))
+               coalesce(pg_partition_root(c.conrelid), c.conrelid), c.conname,
+               CAST(coalesce(pg_partition_root(c.confrelid), c.confrelid) AS regclass)
+        FROM pg_constraint c
+        WHERE c.contype = 'f'
+          AND coalesce(pg_partition_root(c.confrelid), c.confrelid) IN (SELECT oid FROM emptied)
+        ORDER BY coalesce(pg_partition_root(c.conrelid), c.conrelid), c.conname
+    )
+    SELECT CAST(CAST(e.oid AS regclass) AS text), v.constraint_name, CAST(v.referred AS text)
+    FROM emptied e JOIN via v ON v.oid = e.oid
+    WHERE e.oid <> ALL (SELECT coalesce(pg_partition_root(t), t) FROM unnest(CAST(:managed AS regclass[])) AS t)
+    ORDER BY 1
+    """
+)
+
+
+def _refuse_cascade_beyond(
+    conn: Connection, info: SchemaInfo, names: Sequence[str], keep: Sequence[str]
+) -> None:
+    """Refuse when ``TRUNCATE ... CASCADE`` of ``names`` would empty rows seedkit does not manage.
+
+    ``CASCADE`` empties every table whose foreign keys reach the named ones, in any schema. The
+    reflected tables (``info``) are seedkit's to reset, but a table left out on purpose (in
+    ``keep``, or in a schema outside the configured ``schemas``) would lose its rows without a
+    word. One catalog query finds those tables (partitions counted as their partitioned table);
+    only the ones holding a row are refused, since emptying an empty table changes nothing.
+    """
+    managed = [info.qualified(t) for t in info.tables if t not in keep]
+    rows = conn.execute(
+        _REFERENCING, {"tables": [info.qualified(t) for t in names], "managed": managed}
+    ).all()
+    for table, constraint, referred in rows:
+        if conn.execute(sa.text(f"SELECT EXISTS (SELECT 1 FROM {table})")).scalar():
+            raise IsolationError(
+                f"emptying {referred} would also empty {table} (foreign key {constraint} references it), "
+                f"which holds rows and is not among the tables seedkit resets: add its schema to "
+                "`schemas`, take it out of `keep`, or drop that foreign key"
+            )
