@@ -164,6 +164,38 @@ def test_drift_is_reported_when_the_models_change(engine: sa.Engine) -> None:
     assert not any("(" in d.split(":")[0] or "Column(" in d for d in drift)  # no raw Alembic tuples
 
 
+def test_models_in_a_second_schema_are_compared_in_that_schema(empty_db_url: str) -> None:
+    """A model with ``schema="billing"`` matches its table there; drift in it names ``billing.<table>``."""
+    models = sa.MetaData()
+    sa.Table("accounts", models, sa.Column("id", sa.Integer, primary_key=True))
+    invoices = sa.Table(
+        "invoices",
+        models,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("account_id", sa.ForeignKey("accounts.id")),
+        schema="billing",
+    )
+    engine = sa.create_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE SCHEMA billing"))
+            conn.execute(sa.text("CREATE SCHEMA reporting"))  # not the models': never compared
+            conn.execute(sa.text("CREATE TABLE reporting.daily (id int PRIMARY KEY)"))
+            models.create_all(conn)
+        with engine.connect() as conn:
+            assert migrations.schema_drift(conn, models) == []
+            invoices.append_column(sa.Column("memo", sa.Text))
+            assert migrations.schema_drift(conn, models) == [
+                "table billing.invoices: column memo is only in the models"
+            ]
+            assert sorted(migrations.schema_drift(conn, models, ["reporting"])) == [
+                "table billing.invoices: column memo is only in the models",
+                "table reporting.daily is only in the database",
+            ]
+    finally:
+        engine.dispose()
+
+
 def test_libpq_url_drops_the_driver() -> None:
     assert migrations.libpq_url("postgresql+psycopg://u:p@h:5/db") == "postgresql://u:p@h:5/db"
     assert migrations.libpq_url("postgresql://h/db") == "postgresql://h/db"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -256,13 +256,28 @@ def libpq_url(url: str) -> str:
     return f"{scheme.split('+', 1)[0]}{sep}{rest}" if sep else url
 
 
-def schema_drift(conn: Connection, metadata: sa.MetaData) -> list[str]:
+def schema_drift(
+    conn: Connection, metadata: sa.MetaData, schemas: str | Sequence[str] | None = None
+) -> list[str]:
     """Differences between the database's schema and ``metadata`` (empty when they agree).
 
     Each difference is Alembic's autogenerate diff (``('add_column', ...)``) rendered as text;
-    column types are compared too.
+    column types are compared too. Compared: every schema the models name (a table with
+    ``schema="billing"`` is looked for in ``billing``, through Alembic's ``include_schemas``)
+    plus ``schemas`` (the configured ones; None: none more), so a second schema's tables are
+    neither reported missing nor compared against the default schema.
     """
-    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    default = conn.execute(sa.text("SELECT current_schema()")).scalar() or "public"
+    wanted = {default if t.schema is None else t.schema for t in metadata.tables.values()}
+    wanted.update([schemas] if isinstance(schemas, str) else (schemas or ()))
+    wanted.add(default)
+
+    def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+        return type_ != "schema" or (default if name is None else name) in wanted
+
+    context = MigrationContext.configure(
+        conn, opts={"compare_type": True, "include_schemas": True, "include_name": include_name}
+    )
     return [_describe(diff) for diff in compare_metadata(context, metadata)]
 
 
@@ -280,7 +295,7 @@ def check_models(conn: Connection, settings: Settings) -> str:
     metadata = models if isinstance(models, sa.MetaData) else getattr(models, "metadata", None)
     if not isinstance(metadata, sa.MetaData):
         raise ConfigError(f"models = {settings.models!r} is neither a MetaData nor a declarative base")
-    drift = schema_drift(conn, metadata)
+    drift = schema_drift(conn, metadata, settings.schemas)
     if drift:
         shown = "; ".join(drift[:3]) + (f"; and {len(drift) - 3} more" if len(drift) > 3 else "")
         raise SchemaError(
@@ -297,23 +312,28 @@ def _describe(diff: Any) -> str:
     kind, *rest = diff
     if kind in ("add_table", "remove_table"):
         where = "models" if kind == "add_table" else "database"
-        return f"table {rest[0].name} is only in the {where}"
+        return f"table {rest[0].fullname} is only in the {where}"
     if kind in ("add_column", "remove_column"):
-        _, table, column = rest
+        schema, table, column = rest
         where = "models" if kind == "add_column" else "database"
-        return f"table {table}: column {column.name} is only in the {where}"
+        return f"table {_qualified(schema, table)}: column {column.name} is only in the {where}"
     if kind in ("add_index", "remove_index", "add_constraint", "remove_constraint", "add_fk", "remove_fk"):
         item = rest[0]
         what = {"index": "index", "constraint": "constraint", "fk": "foreign key"}[kind.split("_", 1)[1]]
         where = "models" if kind.startswith("add") else "database"
         columns = ", ".join(column.name for column in getattr(item, "columns", ()))
-        return f"table {item.table.name}: {what} {item.name or ''} ({columns}) is only in the {where}"
+        return f"table {item.table.fullname}: {what} {item.name or ''} ({columns}) is only in the {where}"
     if kind.startswith("modify_"):
-        _, table, column, _info, database, models = rest
+        schema, table, column, _info, database, models = rest
+        where = _qualified(schema, table)
         return (
-            f"table {table}: column {column} {kind[7:]} is {database} in the database, {models} in the models"
+            f"table {where}: column {column} {kind[7:]} is {database} in the database, {models} in the models"
         )
     return f"{kind}: " + ", ".join(str(item) for item in rest)
+
+
+def _qualified(schema: str | None, table: str) -> str:
+    return f"{schema}.{table}" if schema else table
 
 
 def _first_line(exc: BaseException) -> str:
