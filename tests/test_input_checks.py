@@ -108,6 +108,14 @@ def write_config(tmp_path: Path, profile: str, top: str = FACTORIES, name: str =
             'volumes = { factory = "OrganizationFactory", count = 1 }',
             "profile 'demo': volumes: expected a list of volumes",
         ),
+        (
+            'locale = "xx_YY"',
+            "profile 'demo': locale: 'xx_YY' is not a locale Faker knows (e.g. 'en_US', 'de_DE', 'fr_FR')",
+        ),
+        (
+            'locale = "de-DE"',
+            "profile 'demo': locale: 'de-DE' is not a locale Faker knows (did you mean 'de_DE'?)",
+        ),
     ],
 )
 def test_a_bad_profile_value_names_the_file_profile_and_key(
@@ -171,6 +179,11 @@ def test_volume_fields_the_factory_knows_pass(tmp_path: Path) -> None:
     with pytest.raises(Exception) as failed:  # every check passed: the connection is what fails
         seed_profile(load_settings(config), "demo", database_url=UNREACHABLE)
     assert not isinstance(failed.value, ConfigError), failed.value
+
+
+def test_a_locale_faker_knows_is_accepted(tmp_path: Path) -> None:
+    settings = load_settings(write_config(tmp_path, 'locale = "ja_JP"'))
+    assert settings.profiles["demo"].locale == "ja_JP"
 
 
 def test_a_negative_seed_given_on_the_command_line_is_refused(tmp_path: Path) -> None:

@@ -303,7 +303,7 @@ def _parse_profile(name: str, body: Any, where: str) -> Profile:
         packs=_names(body.get("packs", []), f"{where}: profile {name!r}: packs"),
         volumes=tuple(volumes),
         tables=tuple(tables),
-        locale=str(body.get("locale", "en_US")),
+        locale=_checked(body.get("locale", "en_US"), _faker_locale, f"{where}: profile {name!r}: locale"),
         isolation=isolation,
         database_url=body.get("database_url"),
         mongo_url=body.get("mongo_url"),
@@ -351,6 +351,20 @@ def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a text (write it in quotes)")
     return value
+
+
+def _faker_locale(value: Any) -> str:
+    """A locale Faker has (``en_US``, ``de_DE``...; its ``AVAILABLE_LOCALES``), with a near miss named."""
+    locale = _text(value)
+    if locale == "en_US":  # the default: no need to import Faker's locale list to parse a config
+        return locale
+    from faker.config import AVAILABLE_LOCALES
+
+    if locale not in AVAILABLE_LOCALES:
+        close = difflib.get_close_matches(locale, AVAILABLE_LOCALES, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else " (e.g. 'en_US', 'de_DE', 'fr_FR')"
+        raise ValueError(f"{locale!r} is not a locale Faker knows{hint}")
+    return locale
 
 
 def _boolean(value: Any) -> bool:
