@@ -67,7 +67,7 @@ from seedkit.stores.mongo_state import check_mongo_destructive
 from seedkit.stores.mongo_undo import MongoRun, live_collections
 from seedkit.stores.safety import check_destructive
 from seedkit.stores.schema import reflect_schema
-from seedkit.stores.sequences import advance_sequences
+from seedkit.stores.sequences import advance_sequences, sequences_kept
 from seedkit.stores.truncate import truncate_tables
 from seedkit.stores.urls import redact
 from seedkit.stores.violations import Constraints, describe_violation, read_constraints, violated_table
@@ -378,7 +378,8 @@ def seed_profile(
                 result = fingerprint(conn, db, settings.schemas)
             return _report(plan, targets, done, reset, result, time.perf_counter() - started)
         schema = checked or _migrate_outside(engine, db, settings, chosen)
-        with engine.connect() as conn:
+        # setval/nextval outlive a ROLLBACK: a failed run puts every sequence back
+        with sequences_kept(engine), engine.connect() as conn:
             mongo_run = MongoRun(db, conn, reset=reset)
             try:
                 with conn.begin():
@@ -457,6 +458,7 @@ def _run_partitioned(
         with engine.connect() as conn, conn.begin():
             schema = prepare_schema(conn, db, plan.settings, profile)
     with (
+        sequences_kept(engine),  # setval/nextval outlive a ROLLBACK: a failed run puts them back
         Coordinator(engine, targets.state_dir / JOURNAL_DIR, mongo=db) as run,
         deterministic(plan.seed, start=profile.clock_start, step=profile.clock_step, freeze=True) as context,
     ):
@@ -781,7 +783,7 @@ def reset_targets(settings: Settings, targets: Targets, *, allow_unsafe: bool = 
     """
     unsafe_ok = allow_unsafe or settings.allow_unsafe
     guard_targets(targets, action="reset", allow_unsafe=unsafe_ok)
-    with open_targets(targets) as (engine, db), engine.connect() as conn:
+    with open_targets(targets) as (engine, db), sequences_kept(engine), engine.connect() as conn:
         mongo_run = MongoRun(db, conn, reset=True)
         try:
             with conn.begin():

@@ -11,8 +11,11 @@ strategy that rolls a test back puts them back with :func:`sequence_positions` a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from seedkit.stores.quoting import quote_ident, quote_literal
 from seedkit.stores.schema import SchemaInfo, reflect_schema
@@ -75,3 +78,37 @@ def sequence_positions_of(conn: Connection, sequences: list[str]) -> Positions:
         f"SELECT {quote_literal(seq)}, last_value, is_called FROM {seq}" for seq in sorted(sequences)
     )
     return {name: (int(last), bool(called)) for name, last, called in conn.execute(sa.text(query))}
+
+
+def database_sequences(conn: Connection) -> list[str]:
+    """Every sequence of the database (quoted ``schema.name``), but PostgreSQL's own schemas'."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+            "AND n.nspname NOT LIKE 'pg\\_temp\\_%' ORDER BY 1, 2"
+        )
+    )
+    return [f"{quote_ident(schema)}.{quote_ident(name)}" for schema, name in rows]
+
+
+@contextmanager
+def sequences_kept(engine: Engine) -> Iterator[Positions]:
+    """Record every sequence's ``(last_value, is_called)`` and put them back if the block raises.
+
+    ``setval`` and ``nextval`` are not undone by a ROLLBACK, so a seeding, reset or restore that
+    fails (or is interrupted) after moving a sequence would leave it moved although its rows are
+    gone. Enter before the first write; on any exception (``KeyboardInterrupt`` included) the
+    sequences that still exist are set back in their own committed transaction, then the
+    exception goes on. Yields the recorded positions.
+    """
+    with engine.connect() as conn:
+        positions = sequence_positions_of(conn, database_sequences(conn))
+        conn.rollback()
+    try:
+        yield positions
+    except BaseException:
+        with engine.begin() as conn:
+            existing = set(database_sequences(conn))
+            restore_sequence_positions(conn, {s: p for s, p in positions.items() if s in existing})
+        raise
