@@ -363,3 +363,26 @@ def test_date_bounds_and_list_partitions_are_satisfied_by_construction(empty_db_
     low, high, first = query(empty_db_url, "SELECT min(day), max(day), min(at) FROM events")[0]
     assert str(low) >= "2030-01-01" and str(high) < "2030-02-01" and first.year == 2031
     assert {r for (r,) in query(empty_db_url, "SELECT DISTINCT region FROM regional")} == {"eu", "uk", "us"}
+
+
+def test_a_unique_foreign_key_skips_parents_already_used_in_the_table(empty_db_url: str) -> None:
+    engine = sa.create_engine(empty_db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE appointments (id int PRIMARY KEY);"
+            "CREATE TABLE invoices (id serial PRIMARY KEY,"
+            " appointment_id int NOT NULL UNIQUE REFERENCES appointments);"
+            "INSERT INTO appointments SELECT generate_series(1, 20);"
+            "INSERT INTO invoices (appointment_id) SELECT generate_series(1, 15);"  # written before
+        )
+    engine.dispose()
+    run(empty_db_url, [TableVolume("invoices", 5)])
+    used = [row[0] for row in query(empty_db_url, "SELECT appointment_id FROM invoices ORDER BY 1")]
+    assert used == list(range(1, 21))
+    with pytest.raises(ConfigError) as error:
+        run(empty_db_url, [TableVolume("invoices", 1)])
+    assert str(error.value) == (
+        "table invoices: unique constraint invoices_appointment_id_key (appointment_id): appointments has 20 rows, "
+        "20 already used by invoices, 1 more asked for"
+    )
+    assert count(empty_db_url, "invoices") == 20

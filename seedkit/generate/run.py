@@ -183,6 +183,20 @@ def _prepare(
                         referred.existing,
                     )
                     domains.append(found or ([None] if sample is not None else []))
+            if sample is None and len(provider.parts) == 1 and provider.static[0] is None and domains[0]:
+                # a unique foreign key: parents already used by rows in the table (packs, factory
+                # volumes, an earlier run) are not offered again
+                free = _unused(conn, plan.table.sql_name, provider.parts[0], domains[0])
+                if len(free) < total:
+                    referred = provider.referred[0]
+                    assert referred is not None
+                    raise ConfigError(
+                        f"table {plan.table.qualified}: unique constraint {provider.constraint} "
+                        f"({', '.join(provider.columns)}): {referred.referred_table} has {len(domains[0])} "
+                        f"rows, {len(domains[0]) - len(free)} already used by {plan.table.qualified}, "
+                        f"{total} more asked for"
+                    )
+                domains[0] = free
             provider.set_domains(domains, seed)
     for column, serial in plan.serials:
         if sample is not None:
@@ -191,6 +205,15 @@ def _prepare(
             keys.writer.wait_idle()
         current = conn.exec_driver_sql(f'SELECT max("{column}") FROM {plan.table.sql_name}').scalar()
         serial.offset = max(0, (current or 0) + 1 - serial.start)
+
+
+def _unused(conn: Connection, table: str, columns: tuple[str, ...], keys: list[Any]) -> list[Any]:
+    """``keys`` (single values, or tuples for several ``columns``) less those ``table`` already holds."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    present = " AND ".join(f'"{c}" IS NOT NULL' for c in columns)
+    rows = conn.exec_driver_sql(f"SELECT DISTINCT {names} FROM {table} WHERE {present}").all()
+    used = {row[0] if len(columns) == 1 else tuple(row) for row in rows}
+    return [key for key in keys if key not in used] if used else keys
 
 
 def try_sample(conn: Connection, plan: GenerationPlan, base: datetime) -> None:
