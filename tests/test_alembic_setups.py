@@ -190,3 +190,31 @@ def test_what_a_failed_seeding_leaves_depends_on_whether_env_py_shares_the_conne
         engine.dispose()
     expected = ["alembic_version", "notes"] if env == "stock" else []
     assert table_names(empty_db_url) == expected
+
+
+def test_a_failed_seed_says_when_the_stock_env_py_left_the_schema_migrated(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    """The stock env.py commits its migration by itself: the error must not claim both stores are as they
+    were; it says the data is, and names the revision that stayed. With the cookbook env.py nothing stays."""
+    from seedkit.errors import SeedkitError
+    from seedkit.seeding.config import load_settings
+    from seedkit.seeding.runner import seed_profile
+
+    root = tmp_path / "app"
+    stock_project(root)
+    write_revision(root, "0003", "0002", "ALTER TABLE notes ADD CONSTRAINT positive CHECK (id > 0)")
+    (root / "packs" / "notes").mkdir(parents=True)
+    (root / "packs" / "notes" / "pack.yaml").write_text("name: notes\nfiles: {notes.yaml: postgres}\n")
+    (root / "packs" / "notes" / "notes.yaml").write_text("bad:\n  id: -1\n  body: refused by the CHECK\n")
+    (root / "seedkit.toml").write_text(
+        'factories = []\npacks = "packs"\nalembic = { ini = "alembic.ini" }\n'
+        '[profiles.demo]\npacks = ["notes"]\n'
+    )
+    settings = load_settings(root / "seedkit.toml")
+    with pytest.raises(SeedkitError) as failed:
+        seed_profile(settings, "demo", database_url=empty_db_url)
+    message = str(failed.value)
+    assert "both stores are as they were" not in message
+    assert "but the migrations stayed committed (alembic_version none -> 0003, 2 table(s) created" in message
+    assert table_names(empty_db_url) == ["alembic_version", "notes"]

@@ -68,10 +68,14 @@ def _interrupted(interrupt: KeyboardInterrupt) -> None:
     shells do (130 for Ctrl-C, 143 for SIGTERM)."""
     from seedkit.cli.common import interruption
 
+    state = interruption.state
+    kept = getattr(interrupt, "seedkit_state", None)  # the schema stayed migrated (seeding.runner)
+    if kept and state == interruption.UNDONE:
+        state = f"the data in both stores is as it was, {kept}"
     if isinstance(interrupt, Terminated):
-        sys.stderr.write(f"error: terminated; {interruption.state}\n")
+        sys.stderr.write(f"error: terminated; {state}\n")
         sys.exit(128 + signal.SIGTERM)
-    sys.stderr.write(f"error: interrupted; {interruption.state}\n")
+    sys.stderr.write(f"error: interrupted; {state}\n")
     sys.exit(128 + signal.SIGINT)
 
 

@@ -33,7 +33,8 @@ from __future__ import annotations
 import difflib
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -338,73 +339,137 @@ def seed_profile(
     if reset:
         guard_targets(targets, action="reset", allow_unsafe=unsafe_ok)
     with open_targets(targets) as (engine, db):
-        # ... the schema check (migrate = false), the emptiness check, then the first write.
-        checked = None if chosen.migrate else prepare_schema(engine, db, settings, chosen)
-        if not reset:
-            with engine.connect() as conn, conn.begin():
-                _refuse_existing_data(conn, db, targets, settings)
-        generation = None
-        if checked is not None:  # the schema is there already: table volumes are checked now too
-            with engine.connect() as conn, conn.begin():
-                generation = _plan_generation(plan, conn)
-        if workers is not None:
-            stages = [plan_partitions(volume.count, partition_size) for volume, _ in plan.factories]
-            check_prepared_transactions(engine, max((len(p) for p in stages if len(p) > 1), default=0))
-        if workers is not None:
-            with open_executor(executor, workers, scheduler=scheduler) as runner:
-                runner.check(
-                    sorted({factory_class.__module__ for _, factory_class in plan.factories}),
-                    engine.url.render_as_string(hide_password=False),
-                    targets.mongo_url,
+        with _schema_changes_named(engine):
+            # ... the schema check (migrate = false), the emptiness check, then the first write.
+            checked = None if chosen.migrate else prepare_schema(engine, db, settings, chosen)
+            if not reset:
+                with engine.connect() as conn, conn.begin():
+                    _refuse_existing_data(conn, db, targets, settings)
+            generation = None
+            if checked is not None:  # the schema is there already: table volumes are checked now too
+                with engine.connect() as conn, conn.begin():
+                    generation = _plan_generation(plan, conn)
+            if workers is not None:
+                stages = [plan_partitions(volume.count, partition_size) for volume, _ in plan.factories]
+                check_prepared_transactions(engine, max((len(p) for p in stages if len(p) > 1), default=0))
+            if workers is not None:
+                with open_executor(executor, workers, scheduler=scheduler) as runner:
+                    runner.check(
+                        sorted({factory_class.__module__ for _, factory_class in plan.factories}),
+                        engine.url.render_as_string(hide_password=False),
+                        targets.mongo_url,
+                    )
+                    done = _run_partitioned(
+                        plan,
+                        engine,
+                        db,
+                        targets,
+                        checked,
+                        reset,
+                        unsafe_ok,
+                        workers,
+                        partition_size,
+                        progress,
+                        generation,
+                        runner,
+                        partition_progress,
+                    )
+                if on_commit is not None:
+                    on_commit()
+                with engine.connect() as conn:
+                    result = fingerprint(conn, db, settings.schemas)
+                return _report(plan, targets, done, reset, result, time.perf_counter() - started)
+            schema = checked or _migrate_outside(engine, db, settings, chosen)
+            # setval/nextval outlive a ROLLBACK: a failed run puts every sequence back
+            with sequences_kept(engine), engine.connect() as conn:
+                mongo_run = MongoRun(db, conn, reset=reset)
+                try:
+                    with conn.begin():
+                        mongo_run.follow(conn, reset=reset)
+                        if schema is None:  # Alembic: in the seeding's transaction, undone with it
+                            schema = prepare_schema(conn, db, settings, chosen)
+                            faults.point("seed.migrated")
+                        if reset:
+                            _empty(conn, mongo_run, targets, unsafe_ok, settings)
+                            faults.point("seed.reset")
+                        _run(plan, conn, db, progress, generation)
+                        faults.point("seed.before-commit")
+                        mongo.checkpoint(db)  # a kill after the COMMIT below finds the run's documents
+                except sa.exc.DBAPIError as exc:  # e.g. a deferred constraint checked at COMMIT
+                    mongo_run.rollback()
+                    raise SeedkitError(f"PostgreSQL refused the seeding: {_reason(exc)}") from exc
+                except BaseException:
+                    mongo_run.rollback()
+                    raise
+                if on_commit is not None:
+                    on_commit()
+                faults.point("seed.committed")
+                mongo_run.commit()
+                result = fingerprint(conn, db, settings.schemas)  # of what was committed
+        return _report(plan, targets, schema, reset, result, time.perf_counter() - started)
+
+
+_SCHEMA_STATE = sa.text(
+    "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' "
+    "AND n.nspname NOT LIKE 'seedkit\\_%' AND c.relname NOT LIKE '\\_seedkit%' ORDER BY 1"
+)
+
+
+def _schema_state(engine: Engine) -> tuple[str | None, frozenset[str]]:
+    """The Alembic revision and the application's tables, read on a connection of their own."""
+    with engine.connect() as conn:
+        return migrations.current_revision(conn), frozenset(conn.execute(_SCHEMA_STATE).scalars())
+
+
+@contextmanager
+def _schema_changes_named(engine: Engine) -> Iterator[None]:
+    """A failed or interrupted seeding says when the schema did not roll back with the data.
+
+    Alembic runs in the seeding's transaction only when the project's env.py uses the connection
+    seedkit hands it; a ``migration_command``, ``--workers`` (the migration commits before the
+    partitions start) and the stock ``alembic init`` env.py (which opens its own connection)
+    commit the migrations by themselves. Rather than telling each case apart, the revision and
+    the tables are compared before and after: when they differ, the error (or the interrupt's
+    line, through ``seedkit_state``) says that the data is as it was but the migrations stayed.
+    """
+    before = _schema_state(engine)
+    try:
+        yield
+    except BaseException as exc:
+        if not isinstance(exc, SeedkitError | KeyboardInterrupt):
+            raise
+        try:
+            after = _schema_state(engine)
+        except Exception:  # the database went away: nothing more can be said
+            after = before
+        if after != before:
+            kept = _schema_kept(before, after)
+            if isinstance(exc, KeyboardInterrupt):
+                exc.seedkit_state = kept  # type: ignore[attr-defined]
+            else:
+                message = str(exc).replace(
+                    "both stores are as they were", "the data in both stores is as it was"
                 )
-                done = _run_partitioned(
-                    plan,
-                    engine,
-                    db,
-                    targets,
-                    checked,
-                    reset,
-                    unsafe_ok,
-                    workers,
-                    partition_size,
-                    progress,
-                    generation,
-                    runner,
-                    partition_progress,
-                )
-            if on_commit is not None:
-                on_commit()
-            with engine.connect() as conn:
-                result = fingerprint(conn, db, settings.schemas)
-            return _report(plan, targets, done, reset, result, time.perf_counter() - started)
-        schema = checked or _migrate_outside(engine, db, settings, chosen)
-        # setval/nextval outlive a ROLLBACK: a failed run puts every sequence back
-        with sequences_kept(engine), engine.connect() as conn:
-            mongo_run = MongoRun(db, conn, reset=reset)
-            try:
-                with conn.begin():
-                    mongo_run.follow(conn, reset=reset)
-                    if schema is None:  # Alembic: in the seeding's transaction, undone with it
-                        schema = prepare_schema(conn, db, settings, chosen)
-                        faults.point("seed.migrated")
-                    if reset:
-                        _empty(conn, mongo_run, targets, unsafe_ok, settings)
-                        faults.point("seed.reset")
-                    _run(plan, conn, db, progress, generation)
-                    faults.point("seed.before-commit")
-                    mongo.checkpoint(db)  # a kill after the COMMIT below finds the run's documents
-            except sa.exc.DBAPIError as exc:  # e.g. a deferred constraint checked at COMMIT
-                mongo_run.rollback()
-                raise SeedkitError(f"PostgreSQL refused the seeding: {_reason(exc)}") from exc
-            except BaseException:
-                mongo_run.rollback()
-                raise
-            if on_commit is not None:
-                on_commit()
-            faults.point("seed.committed")
-            mongo_run.commit()
-            result = fingerprint(conn, db, settings.schemas)  # of what was committed
-    return _report(plan, targets, schema, reset, result, time.perf_counter() - started)
+                exc.args = (f"{message}; {kept}",)
+        raise
+
+
+def _schema_kept(before: tuple[str | None, frozenset[str]], after: tuple[str | None, frozenset[str]]) -> str:
+    """One clause naming what of the schema stayed committed after a failed seeding."""
+    (old, old_tables), (new, new_tables) = before, after
+    parts = []
+    if old != new:
+        parts.append(f"alembic_version {old or 'none'} -> {new or 'none'}")
+    if new_tables != old_tables:
+        parts.append(
+            f"{len(new_tables - old_tables)} table(s) created, {len(old_tables - new_tables)} dropped"
+        )
+    return (
+        f"but the migrations stayed committed ({', '.join(parts)}): they ran outside the seeding's "
+        "transaction (a migration_command, --workers, or an env.py that opens its own connection; "
+        "see docs/safety.md)"
+    )
 
 
 def _check_packs(plan: _Plan) -> None:
