@@ -47,7 +47,7 @@ from seedkit.bulk.collect import CollectingDatabase
 from seedkit.bulk.coordinator import Coordinator, join_run, prepare_transaction
 from seedkit.bulk.executors import PartitionExecutor, open_executor
 from seedkit.bulk.rows import int_range
-from seedkit.bulk.seeder import DEFAULT_CHUNK_SIZE, MONGO_BATCH, BulkSeeder
+from seedkit.bulk.seeder import DEFAULT_CHUNK_SIZE, MONGO_BATCH, BulkSeeder, partition_keys_on_flush
 from seedkit.core.clock import DEFAULT_START
 from seedkit.core.declarations import IntegerFor
 from seedkit.core.determinism import Deterministic, deterministic
@@ -135,6 +135,8 @@ class _Partition:
     """With a coordinator: the global id to PREPARE under instead of committing."""
     mongo: MongoAddress | None
     """Where the partition writes its documents; None: it hands them back to the coordinator."""
+    last: int = 0
+    """The highest partition number of the run (integer keys the database generates share ranges)."""
 
 
 @dataclass
@@ -257,6 +259,7 @@ def seed_partitioned(
                             chunk_size,
                             coordinator.gid(number + i + 1) if coordinator else None,
                             address,
+                            total,
                         )
                         for i, n in enumerate(counts)
                     ]
@@ -390,7 +393,7 @@ def _run_partition(job: _Partition) -> _Outcome:
                 sink = target if target is not None and job.bulk else collector
                 with (
                     deterministic(job.seed, job.start, job.step, partition=job.number, freeze=True),
-                    _session(conn, job.info, job.bulk, job.chunk_size, sink) as (session, seeder),
+                    _session(conn, job.info, job.bulk, job.chunk_size, sink, job.last) as (session, seeder),
                 ):
                     spec = job.volume
                     _create(spec.factory, job.count, spec.fields, seeder, job.chunk_size, write_documents)
@@ -415,13 +418,17 @@ def _run_partition(job: _Partition) -> _Outcome:
 
 @contextmanager
 def _session(
-    conn: Connection, info: Any, bulk: bool, chunk_size: int, mongo: Any
+    conn: Connection, info: Any, bulk: bool, chunk_size: int, mongo: Any, last: int = 0
 ) -> Iterator[tuple[Session, BulkSeeder | None]]:
     """A bulk seeder's session, or a plain one bound for factories; ``info`` reloaded into it."""
     if bulk:
         keep_documents = isinstance(mongo, CollectingDatabase)
         seeder = BulkSeeder(
-            conn, None if keep_documents else mongo, chunk_size=chunk_size, keep_documents=keep_documents
+            conn,
+            None if keep_documents else mongo,
+            chunk_size=chunk_size,
+            keep_documents=keep_documents,
+            last_partition=last,
         )
         try:
             seeder.session.info.update(_from_refs(seeder.session, info))
@@ -435,6 +442,7 @@ def _session(
             bind(session=session, mongo=mongo, override=True),
         ):
             session.info.update(_from_refs(session, info))
+            partition_keys_on_flush(session, last)
             yield session, None
 
 

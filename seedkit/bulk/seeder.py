@@ -32,14 +32,14 @@ import sqlalchemy as sa
 from pymongo.database import Database
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 
 from seedkit.bulk.collect import CollectingDatabase, CollectingSession
 from seedkit.bulk.copy import CopyJob, CopyWriter
 from seedkit.bulk.paths import ORM, PathDecision, _qualified, decide_call
 from seedkit.bulk.row_builder import RowPathUnsupported, build_root, model_of, no_session
-from seedkit.bulk.rows import MISSING, TableLayout, UnknownParentKey
+from seedkit.bulk.rows import MISSING, TableLayout, UnknownParentKey, database_generated, int_range
 from seedkit.core.determinism import Checkpoint, current, ensure_active
 from seedkit.errors import FactoryError
 from seedkit.factories.alchemy import _REUSABLE_MODELS, _remember
@@ -72,6 +72,8 @@ class BulkSeeder:
     Writes happen in the connection's transaction; committing is the caller's decision. With
     ``keep_documents=True`` Mongo documents are kept for :meth:`take_documents` instead of
     being inserted (for a process that has no access to the Mongo database).
+    ``last_partition``: in a partitioned run, its highest partition number (integer keys the
+    database would generate are then drawn from the partition's share of the column's range).
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class BulkSeeder:
         background: bool = True,
         keep_documents: bool = False,
         row_path: bool = True,
+        last_partition: int = 0,
     ) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be >= 1")
@@ -105,6 +108,8 @@ class BulkSeeder:
         event.listen(connection, "before_cursor_execute", self._before_query)
         self._closed = False
         self.row_path = row_path
+        self.last_partition = last_partition
+        """The highest partition number of the run this seeder is part of (see :func:`_partition_key`)."""
         self.paths: dict[str, PathDecision] = {}
         """The path each factory volume took (by factory name; see :mod:`seedkit.bulk.paths`)."""
         self._records: list[Any] = []
@@ -264,7 +269,12 @@ class BulkSeeder:
 
         One query per table and chunk evaluates the key's source as many times as objects lack
         a key: ``nextval`` of the column's sequence (serial, identity, a ``Sequence``), else the
-        column's default expression in the database. Children then copy their parents' keys as
+        column's default expression in the database. In a partition of a partitioned run
+        (``current().partition > 0``) integer and UUID keys come from the partition's own ID
+        range instead (:meth:`seedkit.core.ids.IdGenerator.integer` / ``uuid`` under the table's
+        name, as ``IntegerFor``/``UUIDFor`` draw them): partitions run concurrently, and a shared
+        sequence would number their rows in the order the workers reach it, so the data would
+        depend on the number of workers. Children then copy their parents' keys as
         a flush would. A key without either (a trigger sets it) is left to the database; a child
         or a reuse pool that needs such a key is refused (see :meth:`_unknown_key`).
         """
@@ -273,9 +283,16 @@ class BulkSeeder:
             layout = self._layout(obj)
             if layout.reserved_key is not None and obj.__dict__.get(layout.reserved_key[0]) is None:
                 lacking.setdefault(layout, []).append(obj)
+        partition = current().partition if lacking else 0
         for layout, objects in lacking.items():
             assert layout.reserved_key is not None
             attribute, column = layout.reserved_key
+            if partition and _partition_keyed(column):
+                # A sequence is shared by concurrent partitions: nextval would hand out keys in
+                # the order the workers happen to ask. The partition's own range does not.
+                for obj in objects:
+                    obj.__dict__[attribute] = _partition_key(column, partition, self.last_partition)
+                continue
             if layout not in self._key_sources:
                 self._key_sources[layout] = self._key_source(layout.table, column)
             source = self._key_sources[layout]
@@ -453,6 +470,67 @@ class BulkSeeder:
             ]
             if stale:
                 session.expire(obj, stale)
+
+
+def _partition_keyed(column: sa.Column[Any]) -> bool:
+    """Whether a partition draws ``column``'s generated keys from its own ID range (integer and UUID keys)."""
+    return int_range(column.type) is not None or isinstance(column.type, sa.Uuid)
+
+
+def partition_keys_on_flush(session: Session, last_partition: int) -> None:
+    """On the per-object path of a partition: give new objects whose key the database generates
+    (integer or UUID) a key from the partition's range before each flush, as the bulk path's
+    ``_reserve_keys`` does (``nextval`` would number them in the order concurrent workers flush).
+
+    ``last_partition``: the run's highest partition number. Does nothing outside a partition
+    (``current().partition == 0``).
+    """
+    partition = current().partition
+    if not partition:
+        return
+
+    def before_flush(session: Session, *_: object) -> None:
+        for obj in list(session.new):
+            mapper = sa.inspect(obj).mapper
+            if len(mapper.primary_key) != 1:
+                continue
+            (column,) = mapper.primary_key
+            if not database_generated(column) or not _partition_keyed(column):
+                continue
+            attribute = mapper.get_property_by_column(column).key
+            if obj.__dict__.get(attribute) is None:
+                setattr(obj, attribute, _partition_key(column, partition, last_partition))
+
+    event.listen(session, "before_flush", before_flush)
+
+
+def _partition_key(column: sa.Column[Any], partition: int, last_partition: int) -> Any:
+    """The next key of ``column`` from partition ``partition``'s ID range (entity: the table's name).
+
+    UUIDs come from the context's ID generator. Integer keys are ``partition * stride + n``
+    (``n`` = 1, 2, ... the generator's count for the table): the stride is the context's
+    (``int_stride``), narrowed for a ``smallint``/``integer`` column so that the ranges of
+    partitions 0..``last_partition`` all fit it (partition 0, the serial part, keeps ``nextval``).
+
+    Raises:
+        FactoryError: the partition needs more keys than its range of the column holds.
+    """
+    context = current()
+    generator = context.ids
+    if isinstance(column.type, sa.Uuid):
+        key = generator.uuid(column.table.name)
+        return key if column.type.as_uuid else str(key)
+    count = generator.integer(column.table.name) - partition * context.int_stride
+    bounds = int_range(column.type)
+    assert bounds is not None
+    stride = min(context.int_stride, bounds[1] // (max(last_partition, partition) + 1))
+    if count > stride:
+        raise FactoryError(
+            f"bulk seeding (partition {partition}): {column.table.name}.{column.name} ({column.type}) needs more "
+            f"than {stride:,} keys in one partition, the share of each of {max(last_partition, partition) + 1} "
+            "partitions; make the column bigint, use larger partitions (--partition-size) or seed without --workers"
+        )
+    return partition * stride + count
 
 
 @contextmanager
