@@ -19,6 +19,9 @@ import importlib
 import importlib.metadata
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -75,7 +78,12 @@ class ProcessExecutor:
         self.workers = workers
 
     def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Generator[tuple[int, Any]]:
-        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=exit_with_parent,
+            initargs=(os.getpid(),),
+        )
         try:
             futures = {pool.submit(fn, job): index for index, job in enumerate(jobs)}
             for future in as_completed(futures):
@@ -92,6 +100,30 @@ class ProcessExecutor:
 
     def stop(self) -> None:
         """Nothing left running: :meth:`map` ends its pool before it returns or raises."""
+
+
+PARENT_POLL = 0.5
+"""Seconds between a worker's checks that its coordinator is still alive."""
+
+
+def exit_with_parent(parent: int) -> None:
+    """Run in each worker process as it starts: end it as soon as process ``parent`` is gone.
+
+    A coordinator killed with ``SIGKILL`` cannot shut its pool down, and spawned workers would
+    run on under PID 1 (holding database connections and, through them, the
+    ``resource_tracker``). A daemon thread polls ``os.getppid()`` every :data:`PARENT_POLL`
+    seconds and ends the process (``os._exit``) once the parent differs: the orphan was
+    re-parented. Polling works on every platform, unlike Linux's ``PR_SET_PDEATHSIG``; the
+    partition's open transaction dies with the connection, and a prepared one is rolled back by
+    the next seedkit command (see :mod:`seedkit.bulk.coordinator`).
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="seedkit-exit-with-parent", daemon=True).start()
 
 
 def probe_worker(modules: Sequence[str], url: str, mongo_url: str | None = None) -> dict[str, Any]:
