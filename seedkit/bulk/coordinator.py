@@ -290,8 +290,35 @@ def _restore_undo(engine: Engine, mongo: Database[Any] | None, journal: Path, ru
     if undo.is_file():
         # Putting back what this very run found: the guard judged the target when the run began.
         restore(f"undo-{run}", directory=journal, engine=engine, mongo=mongo, allow_unsafe=True)
+        if mongo is not None:
+            _drop_collections_the_run_made(mongo, undo)
         undo.unlink()
     (journal / f"{run}.json").unlink(missing_ok=True)
+
+
+def _drop_collections_the_run_made(mongo: Database[Any], undo: Path) -> None:
+    """Drop the empty collections that were not there when the run began (its undo does not list them).
+
+    A restore puts back the collections the undo snapshot holds; a collection the run created
+    (with its indexes) before it failed is not among them and is left empty: dropping it is what
+    makes Mongo exactly as before. A collection holding documents is never dropped here.
+    """
+    from seedkit.snapshots.archive import open_snapshot
+
+    with open_snapshot(undo) as snapshot:
+        part = snapshot.manifest.get("mongo") or {}
+        before = {str(c["name"]) for c in part.get("collections", [])}
+    drop_empty_collections_beyond(mongo, before)
+
+
+def drop_empty_collections_beyond(mongo: Database[Any], before: set[str]) -> None:
+    """Drop the collections not in ``before`` that hold no document (made, with their indexes,
+    by a run that then failed); a collection holding documents is never dropped."""
+    from seedkit.stores.mongo import user_collections
+
+    for name in user_collections(mongo):
+        if name not in before and mongo[name].estimated_document_count() == 0:
+            mongo.drop_collection(name)
 
 
 def recover(engine: Engine, mongo: Database[Any] | None, state_dir: Path) -> Recovery:

@@ -45,7 +45,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from seedkit import faults
 from seedkit.bulk import DEFAULT_PARTITION_SIZE, BulkSeeder, VolumeSpec, seed_partitioned
-from seedkit.bulk.coordinator import JOURNAL_DIR, Coordinator, check_prepared_transactions
+from seedkit.bulk.coordinator import (
+    JOURNAL_DIR,
+    Coordinator,
+    check_prepared_transactions,
+    drop_empty_collections_beyond,
+)
 from seedkit.bulk.executors import PartitionExecutor, open_executor
 from seedkit.bulk.partitions import PartitionProgress, check_key_ranges, plan_partitions
 from seedkit.core.clock import parse_instant
@@ -517,6 +522,35 @@ def _run_partitioned(
     is kept before its first write, each volume's partitions are prepared and committed together,
     and any failure or interrupt rolls the prepared partitions back and restores the undo.
     """
+    collections = set(mongo.user_collections(db))
+    try:
+        return _run_partitioned_migrated(
+            plan, engine, db, targets, checked, reset, allow_unsafe, workers, partition_size, progress,
+            generation, executor, partition_progress,
+        )  # fmt: skip
+    except BaseException:
+        # the schema step made Mongo collections (indexes) before the run's undo was taken
+        drop_empty_collections_beyond(db, collections)
+        mongo.checkpoint(db)  # a mongomock file was written at the run's checkpoints: write it as it is now
+        raise
+
+
+def _run_partitioned_migrated(
+    plan: _Plan,
+    engine: Engine,
+    db: Database[Any],
+    targets: Targets,
+    checked: str | None,
+    reset: bool,
+    allow_unsafe: bool,
+    workers: int,
+    partition_size: int,
+    progress: Progress | None,
+    generation: GenerationPlan | None,
+    executor: PartitionExecutor | None,
+    partition_progress: Callable[[PartitionProgress], None] | None,
+) -> str:
+    """:func:`_run_partitioned` from the schema step on."""
     profile = plan.profile
     schema = checked or _migrate_outside(engine, db, plan.settings, profile)
     if schema is None:  # the undo snapshot is of the migrated schema: the migration commits first
