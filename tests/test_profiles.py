@@ -349,10 +349,11 @@ def test_mongo_run_rollback_keeps_every_command_bounded_and_restores_exactly(
 ) -> None:
     """The undo log never sends all of a collection's ids in one command or document (MongoDB
     refuses anything over 16 MB: a ``$nin`` over every id fails from about 1.4 million
-    ObjectIds). Here 500 ids per batch and 3,000 documents before the run: a list of every id
-    would be several times the largest command allowed below."""
-    monkeypatch.setattr(mongo_undo, "BATCH", 500)
-    mongo_db.events.insert_many([{"_id": f"event-{n:035d}", "n": n} for n in range(3000)])
+    ObjectIds). Here 50 ids per batch and 300 documents before the run: a list of every id
+    would be several times the largest command allowed below. (Small, so that the wire lane's
+    emulator, which scans a collection per ``$in``, answers within its socket timeout.)"""
+    monkeypatch.setattr(mongo_undo, "BATCH", 50)
+    mongo_db.events.insert_many([{"_id": f"event-{n:035d}", "n": n} for n in range(300)])
     mongo_db.other.insert_many([{"_id": n} for n in range(10)])
     before = fingerprint(mongo=mongo_db)
     sizes: list[int] = []
@@ -372,12 +373,12 @@ def test_mongo_run_rollback_keeps_every_command_bounded_and_restores_exactly(
     run = MongoRun(mongo_db)
     run.follow(_Transaction())  # type: ignore[arg-type]
     measuring[0] = False  # the run's own writes
-    mongo_db.events.insert_many([{"_id": f"event-{n:035d}", "n": n} for n in range(3000, 6000)])
+    mongo_db.events.insert_many([{"_id": f"event-{n:035d}", "n": n} for n in range(300, 600)])
     mongo_db.other.insert_one({"_id": "new"})
     mongo_db.created.insert_one({"_id": 1})
     measuring[0] = True
     run.rollback()
-    assert max(sizes) < 40_000  # at most 500 ids of ~45 bytes each in any command or document
+    assert max(sizes) < 4_000  # at most 50 ids of ~45 bytes each in any command or document
     assert len(sizes) > 10  # ...in batches
     assert fingerprint(mongo=mongo_db) == before
     assert sorted(mongo_db.list_collection_names()) == ["events", "other"]
