@@ -524,84 +524,66 @@ def _run_partitioned(
     """
     collections = set(mongo.user_collections(db))
     try:
-        return _run_partitioned_migrated(
-            plan, engine, db, targets, checked, reset, allow_unsafe, workers, partition_size, progress,
-            generation, executor, partition_progress,
-        )  # fmt: skip
+        profile = plan.profile
+        schema = checked or _migrate_outside(engine, db, plan.settings, profile)
+        if schema is None:  # the undo snapshot is of the migrated schema: the migration commits first
+            with engine.connect() as conn, conn.begin():
+                schema = prepare_schema(conn, db, plan.settings, profile)
+        with (
+            sequences_kept(engine),  # setval/nextval outlive a ROLLBACK: a failed run puts them back
+            Coordinator(engine, targets.state_dir / JOURNAL_DIR, mongo=db) as run,
+            deterministic(
+                plan.seed, start=profile.clock_start, step=profile.clock_step, freeze=True
+            ) as context,
+        ):
+            run.keep_undo()
+            with engine.connect() as conn:
+                mongo_run = MongoRun(db, conn, reset=reset)
+                try:
+                    with conn.begin():
+                        mongo_run.follow(conn, reset=reset)
+                        if reset:
+                            _empty(conn, mongo_run, targets, allow_unsafe, plan.settings)
+                        if plan.packs:
+                            _apply_packs(plan, conn, db, context, progress)
+                        mongo.checkpoint(db)
+                except sa.exc.DBAPIError as exc:
+                    mongo_run.rollback()
+                    raise SeedkitError(f"PostgreSQL refused the seeding: {_reason(exc)}") from exc
+                except BaseException:
+                    mongo_run.rollback()
+                    raise
+                mongo_run.commit()
+            faults.point("workers.stage")
+            if plan.factories:
+                _seed_factory_partitions(
+                    plan, engine, db, targets, context, workers, partition_size, progress, run, executor,
+                    partition_progress,
+                )  # fmt: skip
+            if plan.tables:
+                with engine.connect() as conn:
+                    try:
+                        with conn.begin():
+                            generation = generation or _plan_generation(plan, conn)
+                            assert generation is not None
+                            _generate_tables(
+                                plan, conn, generation, context, progress, workers, partition_size
+                            )
+                    except SeedkitError as exc:
+                        run.rollback()
+                        raise SeedkitError(f"{exc}; nothing was kept: both stores are as they were") from exc
+            faults.point("workers.before-commit")
+            mongo.checkpoint(db)
+            run.commit()
+        if plan.factories or plan.tables:
+            with engine.begin() as conn:
+                advance_sequences(conn, reflect_schema(conn, plan.settings.schemas))  # the app's inserts work
+        return schema
     except BaseException:
         # the schema step made Mongo collections (indexes) before the run's undo was taken
         drop_empty_collections_beyond(db, collections)
         mongo.checkpoint(db)  # a mongomock file was written at the run's checkpoints: write it as it is now
         raise
-
-
-def _run_partitioned_migrated(
-    plan: _Plan,
-    engine: Engine,
-    db: Database[Any],
-    targets: Targets,
-    checked: str | None,
-    reset: bool,
-    allow_unsafe: bool,
-    workers: int,
-    partition_size: int,
-    progress: Progress | None,
-    generation: GenerationPlan | None,
-    executor: PartitionExecutor | None,
-    partition_progress: Callable[[PartitionProgress], None] | None,
-) -> str:
-    """:func:`_run_partitioned` from the schema step on."""
-    profile = plan.profile
-    schema = checked or _migrate_outside(engine, db, plan.settings, profile)
-    if schema is None:  # the undo snapshot is of the migrated schema: the migration commits first
-        with engine.connect() as conn, conn.begin():
-            schema = prepare_schema(conn, db, plan.settings, profile)
-    with (
-        sequences_kept(engine),  # setval/nextval outlive a ROLLBACK: a failed run puts them back
-        Coordinator(engine, targets.state_dir / JOURNAL_DIR, mongo=db) as run,
-        deterministic(plan.seed, start=profile.clock_start, step=profile.clock_step, freeze=True) as context,
-    ):
-        run.keep_undo()
-        with engine.connect() as conn:
-            mongo_run = MongoRun(db, conn, reset=reset)
-            try:
-                with conn.begin():
-                    mongo_run.follow(conn, reset=reset)
-                    if reset:
-                        _empty(conn, mongo_run, targets, allow_unsafe, plan.settings)
-                    if plan.packs:
-                        _apply_packs(plan, conn, db, context, progress)
-                    mongo.checkpoint(db)
-            except sa.exc.DBAPIError as exc:
-                mongo_run.rollback()
-                raise SeedkitError(f"PostgreSQL refused the seeding: {_reason(exc)}") from exc
-            except BaseException:
-                mongo_run.rollback()
-                raise
-            mongo_run.commit()
-        faults.point("workers.stage")
-        if plan.factories:
-            _seed_factory_partitions(
-                plan, engine, db, targets, context, workers, partition_size, progress, run, executor,
-                partition_progress,
-            )  # fmt: skip
-        if plan.tables:
-            with engine.connect() as conn:
-                try:
-                    with conn.begin():
-                        generation = generation or _plan_generation(plan, conn)
-                        assert generation is not None
-                        _generate_tables(plan, conn, generation, context, progress, workers, partition_size)
-                except SeedkitError as exc:
-                    run.rollback()
-                    raise SeedkitError(f"{exc}; nothing was kept: both stores are as they were") from exc
-        faults.point("workers.before-commit")
-        mongo.checkpoint(db)
-        run.commit()
-    if plan.factories or plan.tables:
-        with engine.begin() as conn:
-            advance_sequences(conn, reflect_schema(conn, plan.settings.schemas))  # the app's inserts work
-    return schema
 
 
 def _seed_factory_partitions(
