@@ -38,6 +38,7 @@ does not matter: they only need the database URL, the gid, :func:`join_run` and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -183,8 +184,12 @@ class Coordinator:
                 self.rollback()
         finally:
             if self._lock is not None:
-                # End the session (a pooled connection would keep its advisory locks): the run's
-                # lock and its open key go with it.
+                # Release the run's lock and its open key now: a closed socket ends the server's
+                # session only a moment later, and a participant asking in that moment would
+                # still find the run open. Then end the session (a pooled connection would keep
+                # its advisory locks).
+                with contextlib.suppress(sa.exc.DBAPIError):
+                    self._lock.execute(sa.text("SELECT pg_advisory_unlock_all()"))
                 self._lock.invalidate()
                 self._lock.close()
                 self._lock = None
