@@ -341,3 +341,26 @@ def test_validation_and_loading_agree_on_what_a_factory_leaves_empty(
 
 class NoteFactory(factory.DictFactory):
     body = factory.Faker("sentence")  # builds no author
+
+
+@pytest.mark.mongo
+def test_a_load_that_fails_after_moving_a_sequence_puts_it_back(
+    tmp_path: Path, custom: sa.Engine, mongo_db: Any
+) -> None:
+    """``setval`` outlives a ROLLBACK: the sequence the labels moved goes back with the rows."""
+    ddl(custom, "CREATE TABLE tags (id serial PRIMARY KEY, name text NOT NULL)")
+    ddl(custom, "INSERT INTO tags (name) VALUES ('existing')")
+    mongo_db["events"].insert_one({"_id": "taken"})
+    write_pack(
+        tmp_path,
+        "tagged",
+        {"tags.yaml": "red:\n  name: Red\n", "events.yaml": "taken:\n  _id: taken\n  kind: clash\n"},
+        mongo=("events.yaml",),
+    )
+    before = rows(custom, "SELECT last_value, is_called FROM tags_id_seq")
+    with pytest.raises(PackError, match="taken"):
+        load(custom, tmp_path, "tagged", mongo=mongo_db)
+    assert rows(custom, "SELECT name FROM tags") == [("existing",)]
+    assert rows(custom, "SELECT last_value, is_called FROM tags_id_seq") == before
+    with custom.begin() as conn:  # the application's next insert takes the next key, as before the load
+        assert conn.execute(sa.text("INSERT INTO tags (name) VALUES ('n') RETURNING id")).scalar() == 2

@@ -50,6 +50,7 @@ CREATE TABLE billing.lines (
         REFERENCES billing.invoices(account_id, number) MATCH FULL ON UPDATE CASCADE
 );
 CREATE TABLE legacy (id int PRIMARY KEY, customer_id int);
+CREATE SEQUENCE billing.invoice_numbers;  -- owned by no table: TRUNCATE does not restart it
 """
 
 SHOP_DATA = r"""
@@ -68,6 +69,7 @@ INSERT INTO billing.invoices VALUES (1, 1, 'paid', 10.5), (1, 2, 'open', 0), (10
 INSERT INTO billing.lines (account_id, number, amount) VALUES (1, 1, 10.50), (1, 2, 0), (NULL, NULL, 1);
 INSERT INTO legacy VALUES (1, 999);  -- violates the NOT VALID key added below, as legacy rows may
 ALTER TABLE legacy ADD CONSTRAINT legacy_customer FOREIGN KEY (customer_id) REFERENCES customers(id) NOT VALID;
+SELECT nextval('billing.invoice_numbers');
 """
 
 FOREIGN_KEYS = (
@@ -107,6 +109,7 @@ def scramble(engine: sa.Engine) -> None:
             "DELETE FROM billing.lines WHERE amount = 0; UPDATE customers SET balance = 1, tags = NULL;"
             "INSERT INTO billing.accounts (customer_id, label) VALUES (3, 'new');"
             "UPDATE billing.invoices SET status = 'void'; DELETE FROM legacy;"
+            "SELECT nextval('billing.invoice_numbers');"
         )
 
 
@@ -183,7 +186,7 @@ def test_a_key_with_no_parent_is_refused_when_the_keys_come_back_and_nothing_cha
     assert state(shop) == changed  # data, keys (dropped inside the transaction) and sequences
 
 
-@pytest.mark.parametrize("failing", ["truncated", "loaded", "keys"])
+@pytest.mark.parametrize("failing", ["truncated", "loaded", "keys", "sequences"])
 def test_a_failure_at_any_step_of_the_load_leaves_schema_and_data(
     shop: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
@@ -209,8 +212,12 @@ def test_a_failure_at_any_step_of_the_load_leaves_schema_and_data(
         monkeypatch.setattr(postgres, "truncate_tables", truncate_then_fail)
     elif failing == "loaded":  # every table loaded, keys not yet back
         monkeypatch.setattr(postgres, "_by_table", _fail_on_second_call(postgres._by_table, Injected))
-    else:  # keys back, sequences not yet set
+    elif failing == "keys":  # keys back, sequences not yet set
         monkeypatch.setattr(postgres, "_sequences", fail)
+    else:  # sequences set (setval is not undone by the ROLLBACK), not yet committed
+        from seedkit import faults
+
+        monkeypatch.setattr(faults, "point", lambda name: fail() if name == "restore.loaded" else None)
     with pytest.raises(Injected):
         snapshot.restore("shop", directory=tmp_path, engine=shop)
     assert state(shop) == changed

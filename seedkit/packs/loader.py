@@ -10,6 +10,7 @@ after the rows; if anything fails, the rows are rolled back and the documents de
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -30,7 +31,12 @@ from seedkit.packs.plan import Planner, Row
 from seedkit.packs.validate import validate_packs
 from seedkit.stores.quoting import quote_ident
 from seedkit.stores.schema import SchemaInfo, TableInfo, reflect_schema
-from seedkit.stores.sequences import advance_sequences
+from seedkit.stores.sequences import (
+    advance_sequences,
+    database_sequences,
+    restore_sequence_positions,
+    sequence_positions_of,
+)
 from seedkit.stores.violations import Constraints, read_constraints
 
 
@@ -71,6 +77,8 @@ def apply_packs(
         transaction = connection.begin_nested() if connection.in_transaction() else connection.begin()
     inserted_documents: list[tuple[str, Any]] = []
     collections_before = set(mongo.list_collection_names()) if mongo is not None else set()
+    # setval/nextval outlive a ROLLBACK: a failed load puts the sequences back where they were
+    positions = sequence_positions_of(connection, database_sequences(connection)) if connection else {}
     try:
         info = reflect_schema(connection, schema) if connection is not None else None
         problems = validate_packs(packs, schema=info, factory_modules=modules)
@@ -95,6 +103,9 @@ def apply_packs(
     except BaseException:
         if transaction is not None and transaction.is_active:
             transaction.rollback()
+        if connection is not None and positions:
+            with contextlib.suppress(sa.exc.DBAPIError):  # a connection lost on an interrupt
+                restore_sequence_positions(connection, positions)
         if mongo is not None:
             _undo_mongo(mongo, inserted_documents, collections_before)
         raise

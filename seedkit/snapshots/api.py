@@ -65,6 +65,7 @@ from seedkit.stores.mongo_undo import MongoRun
 from seedkit.stores.quoting import quote_literal
 from seedkit.stores.safety import check_destructive
 from seedkit.stores.schema import SchemaInfo, reflect_schema
+from seedkit.stores.sequences import sequences_kept
 from seedkit.stores.truncate import url_of
 
 
@@ -210,7 +211,8 @@ def restore(
             if mongo is not None and mongo_contents is not None:
                 replace_collections(mongo, mongo_contents)
             return read_info(path)
-        with engine.connect() as conn:
+        # setval outlives a ROLLBACK: a failed or interrupted restore puts the sequences back
+        with sequences_kept(engine), engine.connect() as conn:
             # Both stores or neither: Mongo is replaced inside PostgreSQL's transaction, its old
             # collections set aside under a record that PostgreSQL's commit decides on.
             mongo_run = MongoRun(mongo, conn) if mongo is not None else None
