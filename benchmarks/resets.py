@@ -280,7 +280,9 @@ def _seedkit_truncate(server_url: str, seeded: str, url: str, runs: int) -> list
             for table in TABLES:
                 conn.execute(sa.text(f"INSERT INTO {table} SELECT * FROM {COPY_SCHEMA}.{table}"))
 
-    return _strategy_loop(TruncateStrategy(url, reseed=reseed), runs, time_begin=False)
+    # schema="public": every application schema is truncated by default, the seeded copy's too
+    strategy = TruncateStrategy(url, reseed=reseed, schema="public")
+    return _strategy_loop(strategy, runs, time_begin=False)
 
 
 def _delete_only(server_url: str, seeded: str, url: str, runs: int) -> list[float]:
