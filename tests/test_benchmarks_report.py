@@ -156,11 +156,17 @@ def test_a_partial_run_marks_carried_sections_with_their_date() -> None:
     assert "0.90x (0.80x - 1.50x), run of 2026-11-22" in text
 
 
-def test_carried_seeding_methods_are_read_against_their_own_runs_copy() -> None:
+def test_carried_seeding_methods_are_read_at_their_runs_largest_n_against_its_copy() -> None:
     carried = {
         "date": "2026-11-20",
-        "entries": [_entry("copy", 200_000, [1_000.0]), _entry("bulk", 200_000, [500.0])],
+        "entries": [_entry("copy", 2_000, [1_000.0]), _entry("bulk", 2_000, [500.0])],
     }
     seeding = [e for e in _results()["seeding"] if e["method"] != "bulk"]
     rows = target_rows(_results(seeding=seeding, seeding_carried=carried))
-    assert _row(rows, "reference factories through")[3:] == ("50.0% (1 round), run of 2026-11-20", "yes")
+    reference = _row(rows, "reference factories through")
+    assert (
+        reference[1] == "reference factories through BulkSeeder, one process, N = 2,000, vs raw COPY rows/s"
+    )
+    assert reference[3:] == ("50.0% (1 round), run of 2026-11-20", "yes")
+    # the ordinary factories ran in this run: read from it, not from the carried entries
+    assert _row(rows, "ordinary factories")[3] == "40.0% (20.0% - 60.0%)"
