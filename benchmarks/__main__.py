@@ -8,7 +8,8 @@ Everything runs against one throwaway embedded PostgreSQL started here, so all c
 methods ran side by side on the same server. Raw results go to ``last_run.json`` in ``--out``;
 for the default ``--out`` (docs/) they go to the repository's benchmarks/last_run.json instead.
 A partial run (``--only``, ``--methods``) carries the sections and methods it skipped from the
-previous results there, marked with their dates; a full run carries nothing.
+previous results there, marked with their dates; a full run carries nothing. A section that
+fails is named in the report (the other sections are kept) and the exit code is 1.
 
 Every ratio is taken within a round and reported with its spread over rounds
 (benchmarks/rounds.py). The full run's budget, on this 2-core machine with PostgreSQL on the same
@@ -50,6 +51,8 @@ import json
 import platform
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         _run_on_shared_server(results, wanted, methods, quick=args.quick, log=log)
     if "startup" in wanted:  # after the shared server is gone: nothing else competes for the CPUs
         log("embedded PostgreSQL start-up")
-        results["startup"] = startup.run(quick=args.quick, log=log)
+        _measure(results, "startup", lambda: startup.run(quick=args.quick, log=log), log)
     results["elapsed_s"] = time.perf_counter() - started
     out = Path(args.out)
     saved = save(results, out, wanted, methods)
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         f"wrote {out / 'benchmarks.md'}, {out / 'benchmarks.png'} and {saved} "
         f"in {results['elapsed_s'] / 60:.1f} min"
     )
-    return 0
+    return 1 if results.get("failed") else 0
 
 
 def _run_on_shared_server(
@@ -120,18 +123,36 @@ def _run_on_shared_server(
         log(f"PostgreSQL {results['environment']['postgres']} on {results['environment']['cpus']} CPUs")
         if "seeding" in wanted:
             log("seeding throughput")
-            results["seeding"] = seeding.run(server_url, quick=quick, log=log, methods=methods)
+            _measure(
+                results,
+                "seeding",
+                lambda: seeding.run(server_url, quick=quick, log=log, methods=methods),
+                log,
+            )
         if "resets" in wanted:
             log("per-test resets")
-            results["resets"] = resets.run(server_url, quick=quick, log=log)
+            _measure(results, "resets", lambda: resets.run(server_url, quick=quick, log=log), log)
         if "snapshots" in wanted:
             log("snapshots")
-            results["snapshots"] = snapshots.run(server_url, quick=quick, log=log)
+            _measure(results, "snapshots", lambda: snapshots.run(server_url, quick=quick, log=log), log)
         if "long_suite" in wanted:
             log("per-test overhead over a long suite")
-            results["long_suite"] = long_suite.run(server_url, quick=quick, log=log)
+            _measure(results, "long_suite", lambda: long_suite.run(server_url, quick=quick, log=log), log)
     finally:
         server.stop()
+
+
+def _measure(results: dict[str, Any], section: str, run: Callable[[], Any], log: Any) -> None:
+    """Put ``run()``'s figures in ``results[section]``; when it raises, log the traceback and record
+    the error's first line in ``results["failed"]`` instead, so one broken section does not cost
+    the other sections of a half-hour run (the report names it, the exit code is 1)."""
+    try:
+        results[section] = run()
+    except Exception as error:
+        log(traceback.format_exc())
+        message = f"{type(error).__name__}: {error}".strip().splitlines()[0]
+        results.setdefault("failed", {})[section] = message
+        log(f"  {section} FAILED: {message}")
 
 
 def results_path(out: Path) -> Path:

@@ -56,6 +56,10 @@ def render(results: dict[str, Any], chart_name: str) -> str:
             if results.get("carried") or results.get("seeding_carried")
             else "."
         ),
+        *(
+            f"**{section} failed in this run** (its figures are missing): `{message}`."
+            for section, message in results.get("failed", {}).items()
+        ),
         "The machine may be shared with other work, so single figures can be noisy. Every ratio is taken",
         "within a round (both sides measured one after the other) and given as the median over rounds with",
         "the min - max of the rounds: the run-to-run spread.",

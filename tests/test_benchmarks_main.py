@@ -95,3 +95,22 @@ def test_raw_copy_always_runs_with_the_methods_asked_for(monkeypatch: pytest.Mon
     monkeypatch.setattr(report, "write", lambda *a: None)
     bench.main(["--only", "seeding", "--methods", "ordinary,bulk"])
     assert asked == [["copy", "ordinary", "bulk"]]
+
+
+def test_a_failed_section_is_named_in_the_report_the_others_are_kept_and_the_exit_code_is_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*, quick: bool, log: Any) -> dict[str, Any]:
+        raise RuntimeError("pg_ctl failed: no space left on device\nmore detail")
+
+    monkeypatch.setattr(startup, "run", broken)
+    monkeypatch.setattr(report, "draw", lambda results, path: path.write_bytes(b""))
+    lines: list[str] = []
+    monkeypatch.setattr("builtins.print", lambda line, **kwargs: lines.append(line))
+    assert bench.main(["--quick", "--only", "startup", "--out", str(tmp_path)]) == 1
+    saved = json.loads((tmp_path / "last_run.json").read_text())
+    assert saved["failed"] == {"startup": "RuntimeError: pg_ctl failed: no space left on device"}
+    assert "startup" not in saved
+    text = (tmp_path / "benchmarks.md").read_text()
+    assert "**startup failed in this run** (its figures are missing): `RuntimeError: pg_ctl failed" in text
+    assert any("Traceback" in line for line in lines)
