@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +20,7 @@ from seedkit_reference.model_factories import (
     ProductFactory,
     UserFactory,
 )
+from seedkit_reference.models import Organization
 from sqlalchemy.orm import Session
 
 from seedkit.bulk import BulkSeeder, bulk_create
@@ -133,8 +136,32 @@ def test_bulk_create_returns_rows_per_table_and_leaves_the_commit_to_the_caller(
         assert conn.execute(sa.text("SELECT count(*) FROM users")).scalar() == 0
 
 
-def test_memory_holds_one_chunk_not_the_volume(engine: sa.Engine) -> None:
+def test_memory_holds_one_chunk_not_the_volume_on_the_row_path(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seedkit.bulk import record_collections
+    from seedkit.bulk.row_builder import RowRecord
+
+    monkeypatch.setattr(record_collections, "KEEP_COLLECTION", 10)
     with engine.connect() as conn, deterministic(seed=3), BulkSeeder(conn, chunk_size=20) as seeder:
+        seeder.create(OrganizationFactory, 3)
+        seeder.create(CustomerFactory, 100, orders=1)
+        assert seeder.paths["seedkit_reference.model_factories.CustomerFactory"].path == "row"
+        gc.collect()
+        alive = Counter(type(obj).__name__ for obj in gc.get_objects() if isinstance(obj, RowRecord))
+        # The pooled organizations and the products in their (small) collections stay; each
+        # organization's users (about 33, more than 10) were dropped, and with them every order.
+        products = conn.execute(sa.text("SELECT count(*) FROM products")).scalar_one()
+        assert alive == {"OrganizationRow": 3, "ProductRow": products}
+        assert conn.execute(sa.text("SELECT count(*) FROM users")).scalar() == 100
+
+
+def test_memory_holds_one_chunk_not_the_volume(engine: sa.Engine) -> None:
+    with (
+        engine.connect() as conn,
+        deterministic(seed=3),
+        BulkSeeder(conn, chunk_size=20, row_path=False) as seeder,
+    ):
         seeder.create(OrganizationFactory, 3)
         seeder.create(CustomerFactory, 100, orders=1)
         assert not seeder.session.new
@@ -152,12 +179,23 @@ def test_a_factory_that_changes_a_written_row_is_refused(engine: sa.Engine) -> N
         engine.connect() as conn,
         deterministic(seed=3),
         pytest.raises(FactoryError, match="changed after it was written"),
-        BulkSeeder(conn, chunk_size=5) as seeder,
+        BulkSeeder(conn, chunk_size=5, row_path=False) as seeder,
     ):
         seeder.create(OrganizationFactory, 2)
         organization: Any = next(iter(seeder.session.identity_map.values()))
         organization.name = "Renamed"  # an UPDATE the bulk path would silently lose
         seeder.create(OrganizationFactory, 1)
+
+
+def test_setting_a_column_of_a_written_record_is_refused(engine: sa.Engine) -> None:
+    from seedkit.factories.alchemy import _POOL_KEY
+
+    with engine.connect() as conn, deterministic(seed=3), BulkSeeder(conn, chunk_size=5) as seeder:
+        seeder.create(OrganizationFactory, 2)
+        organization: Any = seeder.session.info[_POOL_KEY][Organization][0]  # a record of the row path
+        with pytest.raises(FactoryError, match=r"Organization\.name was set after its row was written"):
+            organization.name = "Renamed"  # an UPDATE the bulk path would silently lose
+        conn.rollback()
 
 
 def test_a_database_error_in_the_background_writer_reaches_the_caller(engine: sa.Engine) -> None:

@@ -6,6 +6,7 @@ import json
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, vali
 from seedkit import SQLAlchemyFactory
 from seedkit.bulk import BulkSeeder
 from seedkit.bulk.paths import decide, decide_call
-from seedkit.bulk.row_builder import RowBuildStep, RowPathUnsupported
+from seedkit.bulk.row_builder import RowBuildStep
 from seedkit.core.determinism import deterministic
 from seedkit.factories.binding import bind
 from seedkit.stores.fingerprint import fingerprint
@@ -267,6 +268,10 @@ class HookedUserFactory(ordinary.UserFactory):
         self.role = "admin"
 
 
+class PasswordUserFactory(ordinary.UserFactory):
+    secret = factory.PostGenerationMethodCall("set_role", "admin")
+
+
 def _seed_orm_readers(create: Callable[..., Any]) -> None:
     orgs = [OrgsHolder.org]
     create(CountingUserFactory, 8, organization=factory.Iterator(orgs), order=None)
@@ -293,9 +298,9 @@ def test_a_factory_that_reads_orm_state_keeps_the_orm_path_and_says_why(db_url: 
     counting = seeder.paths[f"{__name__}.CountingUserFactory"]
     assert counting.path == "orm"
     assert "Organization.users was read" in counting.reason
-    hooked = seeder.paths[f"{__name__}.HookedUserFactory"]
-    assert hooked.path == "orm"
-    assert "post-generation hook" in hooked.reason
+    # a hook that sets a column of its record takes the row path (issue #11), with the same rows
+    assert seeder.paths[f"{__name__}.HookedUserFactory"].path == "row"
+    assert expected.parts["pg:users"].count == 11
     assert got.digest == expected.digest  # the trial row was undone: same emails, same IDs
 
 
@@ -304,45 +309,50 @@ def test_static_decisions_name_the_reason() -> None:
 
     assert decide(ordinary.UserFactory).path == "row"
     assert decide(ordinary.OrderFactory).path == "row"
-    customer = decide(CustomerFactory)
-    assert customer.path == "orm"
-    assert customer.reason == "organization: ReuseOrCreate picks from the session's pool of ORM objects"
-    # its objects join that pool on the row path too (tests/test_bulk.py seeds both after each other)
+    # ReuseOrCreate picks from the seeder's pool of records; what a hook does is checked as rows are built
+    assert decide(CustomerFactory).path == "row"
     assert decide(OrganizationFactory).path == "row"
-    assert decide(HookedUserFactory).path == "orm"
+    assert decide(HookedUserFactory).path == "row"
+    method_call = decide(PasswordUserFactory)
+    assert method_call.path == "orm"
+    assert method_call.reason == (
+        "secret: the post-generation hook PostGenerationMethodCall calls set_role() of the object"
+    )
     assert decide(TraitUserFactory).path == "row"
     # a value passed at the call site that needs the ORM decides the volume
-    call = decide_call(ordinary.UserFactory, {"order": factory.SubFactory(HookedUserFactory)})
+    call = decide_call(ordinary.UserFactory, {"order": factory.SubFactory(PasswordUserFactory)})
     assert call.path == "orm" and "order=" in call.reason
     assert decide_call(ordinary.UserFactory, {"organization_id": uuid.uuid4()}).path == "orm"
 
 
-def test_a_later_row_that_needs_the_orm_stops_seeding(db_url: str) -> None:
-    engine = sa.create_engine(db_url)
-    calls = {"n": 0}
+class LateReaderFactory(ordinary.UserFactory):
+    """Its fifth user reads a collection of an ORM object: a root the first-row trial cannot see."""
 
-    class LateFactory(ordinary.UserFactory):
-        email = factory.LazyAttribute(
-            lambda o: (
-                f"{len(o.organization.users)}@x.org" if _count(calls) > 3 else f"{o.full_name[:4]}@x.org"
-            )
-        )
+    class Params:
+        n = factory.Sequence(int)
+        reads = factory.LazyAttribute(lambda o: o.n % 5 == 4)
 
-    try:
-        late = r"LateFactory, root 4 of 6 on the row path: .*Organization\.users"
-        with engine.connect() as conn, deterministic(seed=5):
-            with pytest.raises(RowPathUnsupported, match=late), BulkSeeder(conn) as seeder:
-                with seeder.bound():
-                    org = ordinary.OrganizationFactory.create()
-                seeder.create(LateFactory, 6, organization=factory.Iterator([org]), order=None)
-            conn.rollback()
-    finally:
-        engine.dispose()
+    email = factory.LazyAttribute(lambda o: f"{len(o.organization.users) if o.reads else 'u'}.{o.n}@x.org")
 
 
-def _count(calls: dict[str, int]) -> int:
-    calls["n"] += 1
-    return calls["n"]
+def test_a_later_root_that_needs_the_orm_undoes_its_chunk_and_the_rest_takes_the_orm_path(
+    db_url: str, second_db: str
+) -> None:
+    def seed(create: Callable[..., Any]) -> None:
+        seeder = getattr(create, "__self__", None)
+        with seeder.bound() if isinstance(seeder, BulkSeeder) else nullcontext():
+            org = ordinary.OrganizationFactory.create()
+        create(LateReaderFactory, 8, organization=factory.Iterator([org]), order=None)
+
+    expected = per_object(db_url, seed)
+    got, seeder = bulk(second_db, seed, chunk_size=3)
+
+    decision = seeder.paths[f"{__name__}.LateReaderFactory"]
+    assert decision.path == "orm"
+    assert decision.reason.startswith("root 5 of 8 needed the ORM: Organization.users was read")
+    assert decision.reason.endswith("roots 1-3 took the row path, the rest the ORM path")
+    assert got.parts["pg:users"].count == 8
+    assert got.digest == expected.digest  # roots 4 and 5 were undone and made again on the ORM path
 
 
 def _seed_reference_pool(create: Callable[..., Any]) -> None:
@@ -360,7 +370,7 @@ def test_rows_of_a_pooled_model_join_the_pool_a_later_reuse_or_create_draws_from
     got, seeder = bulk(second_db, _seed_reference_pool, chunk_size=2)
 
     paths = {name.rsplit(".", 1)[1]: d.path for name, d in seeder.paths.items()}
-    assert paths == {"OrganizationFactory": "row", "ProductFactory": "orm", "CustomerFactory": "orm"}
+    assert paths == {"OrganizationFactory": "row", "ProductFactory": "row", "CustomerFactory": "row"}
     assert expected.parts["pg:organizations"].count == 3  # products and customers reused them
     assert got.parts == expected.parts
     assert got.digest == expected.digest
@@ -374,8 +384,8 @@ def test_plan_says_which_path_each_factory_volume_takes(db_url: str, tmp_path: P
     assert shown.returncode == 0, shown.stderr
     factories = {entry["factory"]: entry for entry in json.loads(shown.stdout)["factories"]}
     assert factories["OrganizationFactory"]["path"] == "row"
-    assert factories["CustomerFactory"]["path"] == "orm"
-    assert "ReuseOrCreate" in factories["CustomerFactory"]["why"]
+    assert factories["CustomerFactory"]["path"] == "row"
+    assert factories["ProductFactory"]["path"] == "row"
     assert factories["ProductFactory"]["count"] == 100
 
 

@@ -46,6 +46,7 @@ from seedkit import faults
 from seedkit.bulk.collect import CollectingDatabase
 from seedkit.bulk.coordinator import Coordinator, join_run, prepare_transaction
 from seedkit.bulk.executors import PartitionExecutor, open_executor
+from seedkit.bulk.row_builder import RowRecord, model_of
 from seedkit.bulk.rows import int_range
 from seedkit.bulk.seeder import DEFAULT_CHUNK_SIZE, MONGO_BATCH, BulkSeeder, partition_keys_on_flush
 from seedkit.core.clock import DEFAULT_START
@@ -501,6 +502,10 @@ def _to_refs(value: Any) -> Any:
     if hasattr(value, "_sa_instance_state") and not isinstance(value, type):
         mapper = sa.inspect(value).mapper
         return _Ref(mapper.class_, tuple(mapper.primary_key_from_instance(value)))
+    if isinstance(value, RowRecord):  # a row-path record in a reuse pool: its written row
+        record_mapper: Any = sa.inspect(model_of(type(value)))
+        keys = [record_mapper.get_property_by_column(column).key for column in record_mapper.primary_key]
+        return _Ref(record_mapper.class_, tuple(value.__dict__.get(key) for key in keys))
     return value
 
 

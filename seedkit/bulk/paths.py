@@ -12,16 +12,20 @@ statically:
   ``"commit"`` persistence);
 - its model is *plain* (declarative constructor, no validators, no ``init`` listeners, no
   polymorphism, no attribute events on columns: the check of the event-free construction);
-- no declaration needs the object or the session: no ``PostGeneration`` or
-  ``PostGenerationMethodCall`` hook, no :class:`~seedkit.ReuseOrCreate` (it picks from the
-  session's pool); every ``SubFactory``, ``RelatedFactory`` and ``RelatedFactoryList`` (also
-  inside ``Maybe``, traits, parameters and sub-factory arguments) names a factory that takes the
-  row path itself.
+- no declaration calls a method of the object (``PostGenerationMethodCall``); every
+  ``SubFactory``, :class:`~seedkit.ReuseOrCreate` (it picks from the seeder's pool of records
+  and ORM objects, or creates like a ``SubFactory``), ``RelatedFactory`` and
+  ``RelatedFactoryList`` (also inside ``Maybe``, traits, parameters and sub-factory arguments)
+  names a factory that takes the row path itself.
 
-What cannot be known statically, what a ``LazyAttribute`` function reads, is checked while the
-rows are built: records and the ORM objects they refer to offer only column values and
-many-to-one parents; reading a collection, a property or a method, or the session, raises
-:class:`~seedkit.bulk.row_builder.RowPathUnsupported`. The seeder tries each volume's first
+What cannot be known statically, what a ``LazyAttribute`` function or a post-generation hook
+reads, sets or creates, is checked while the rows are built: records offer column values,
+many-to-one parents and the one-to-many collections of the records made with them as parent
+(:mod:`seedkit.bulk.record_collections`); a hook may set columns and parents of a record not
+written yet, and create with factories that take the row path (built into the same rows); ORM
+objects reached from a record offer column values and many-to-one parents. Anything else
+(reading an ORM object's collection, a property, a method, the session, a factory on the ORM
+path) raises :class:`~seedkit.bulk.row_builder.RowPathUnsupported`. The seeder tries each volume's first
 root on the row path and, if it raises, undoes the trial and takes the ORM path (the reason is
 recorded); a later root that raises stops seeding with that error (never different data).
 """
@@ -37,7 +41,7 @@ from factory.base import BaseFactory
 from factory.declarations import (
     Maybe,
     Parameter,
-    PostGenerationDeclaration,
+    PostGenerationMethodCall,
     RelatedFactory,
     RelatedFactoryList,
     SimpleParameter,
@@ -141,7 +145,7 @@ def _decide(factory_class: type[Any], visiting: dict[type, None]) -> PathDecisio
         return PathDecision(
             name,
             ROW,
-            "plain model, declarations that need no ORM object or session; values checked as rows are built",
+            "plain model, declarations that need no ORM object or session; hooks and values checked as rows are built",
         )
     return PathDecision(name, ORM, reason)
 
@@ -204,8 +208,6 @@ def _declarations(factory_class: type[Any]) -> list[tuple[str, Any]]:
 
 def _declaration_problem(value: Any, visiting: dict[type, None]) -> str | None:
     """Why a declaration (or a value) needs the ORM path, or None."""
-    from seedkit.factories.alchemy import ReuseOrCreate
-
     if isinstance(value, dict):
         for item in value.values():
             problem = _declaration_problem(item, visiting)
@@ -218,8 +220,6 @@ def _declaration_problem(value: Any, visiting: dict[type, None]) -> str | None:
             if problem is not None:
                 return problem
         return None
-    if isinstance(value, ReuseOrCreate):
-        return "ReuseOrCreate picks from the session's pool of ORM objects"
     if isinstance(value, SubFactory | RelatedFactory):
         target = value.get_factory()
         if isinstance(value, RelatedFactory) and type(value).call not in (
@@ -239,8 +239,9 @@ def _declaration_problem(value: Any, visiting: dict[type, None]) -> str | None:
             kind = type(value).__name__
             return f"{kind}({target.__name__}) takes the ORM path ({decision.reason})"
         return _declaration_problem(defaults, visiting)
-    if isinstance(value, PostGenerationDeclaration):
-        return f"the post-generation hook {type(value).__name__} needs the object"
+    if isinstance(value, PostGenerationMethodCall):
+        return f"the post-generation hook PostGenerationMethodCall calls {value.method_name}() of the object"
+    # Other hooks get the record: what they read, set or create is checked as the first row is built.
     if isinstance(value, Maybe):
         for part in (value.decider, value.yes, value.no):
             problem = _declaration_problem(part, visiting)

@@ -37,8 +37,11 @@ from factory.base import BaseFactory, DictFactory
 from factory.declarations import SKIP, RelatedFactory, RelatedFactoryList
 from sqlalchemy.orm import RelationshipDirection
 
+from seedkit.bulk import record_collections
+from seedkit.bulk.record_collections import refuse_written
 from seedkit.core.clock import column_time
 from seedkit.errors import FactoryError
+from seedkit.factories.alchemy import _REUSABLE_MODELS, row_pool
 from seedkit.factories.binding import bind
 from seedkit.factories.builder import (
     _KINDS,
@@ -50,6 +53,7 @@ from seedkit.factories.builder import (
     _evaluate,
     _kind,
     _parse,
+    building_with,
 )
 
 __all__ = ["OrmView", "RowPathUnsupported", "RowRecord", "RowStepBuilder", "build_root", "no_session"]
@@ -88,17 +92,35 @@ class RowRecord:
             raise AttributeError(f"{model.__name__} row has no attribute {name!r}")
         raise _unsupported(model, name)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A hook may set a column or a parent, as on the object, while the row is not written.
+        if WRITTEN in self.__dict__:
+            raise refuse_written(self, name)
+        cls = type(self)
+        if name not in cls._seedkit_unset and not name.startswith("_") and hasattr(cls._seedkit_model, name):
+            raise RowPathUnsupported(
+                f"{cls._seedkit_model.__name__}.{name} was set: the row path sets only columns and "
+                "many-to-one parents"
+            )
+        object.__setattr__(self, name, value)
+
     def __repr__(self) -> str:
         return f"<{type(self)._seedkit_model.__name__} row {self.__dict__!r}>"
 
 
+WRITTEN = "_seedkit_written"
+"""Key, in a record's ``__dict__``, marking its row as handed to the writer."""
+
+
 class _Parent:
-    """A many-to-one attribute of a record: ORM objects are read through an :class:`OrmView`."""
+    """A many-to-one attribute of a record: ORM objects are read through an :class:`OrmView`;
+    setting it moves the record from the old parent's collection to the new one's."""
 
-    __slots__ = ("key",)
+    __slots__ = ("collection", "key")
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, collection: str | None) -> None:
         self.key = key
+        self.collection = collection
 
     def __get__(self, record: Any, owner: Any = None) -> Any:
         if record is None:
@@ -106,7 +128,15 @@ class _Parent:
         return view(record.__dict__.get(self.key))
 
     def __set__(self, record: Any, value: Any) -> None:
+        if type(value) is OrmView:
+            value = value._seedkit_object
+        old = record.__dict__.get(self.key)
         record.__dict__[self.key] = value
+        if self.collection is not None and old is not value:
+            if old is not None:
+                record_collections.detach(record, old, self.collection)
+            if value is not None:
+                record_collections.append(record, value, self.collection)
 
 
 class _ModelRows:
@@ -124,8 +154,12 @@ class _ModelRows:
         self.allowed = self.columns | self.parents
         self.volatile = _volatile_columns(model)
         self.times = _datetime_columns(model)
+        self.reverses = record_collections.reverse_collections(model)
+        """``(many-to-one key, parent's collection key)``: the parents' collections a new record joins."""
+        reverse = dict(self.reverses)
         namespace: dict[str, Any] = {"_seedkit_model": model, "_seedkit_unset": self.allowed, "__slots__": ()}
-        namespace.update({key: _Parent(key) for key in self.parents})
+        namespace.update(record_collections.collection_descriptors(model))
+        namespace.update({key: _Parent(key, reverse.get(key)) for key in self.parents})
         # __slots__ = () on a subclass of a class with a __dict__: records keep one __dict__ each.
         self.record_class: type[RowRecord] = type(f"{model.__name__}Row", (RowRecord,), namespace)
         self.checked: set[tuple[str, ...]] = set()
@@ -446,11 +480,41 @@ def _record(factory_class: Any, model: type, args: tuple[Any, ...], kwargs: dict
         value = values.get(key)
         if isinstance(value, datetime):
             values[key] = column_time(value, timezone)
+    if facts.reverses:
+        record_collections.attach(record, facts.reverses)
+    if model in _REUSABLE_MODELS:  # it joins the pool a ReuseOrCreate picks from, as on the ORM path
+        pool = row_pool(model)
+        if pool is not None:
+            tracker = record_collections.current_tracker()
+            if tracker is not None:
+                tracker.note(pool)
+            pool.append(record)
     return record
 
 
 def build_root(factory_class: type[Any], fields: dict[str, Any], sink: list[Any]) -> Any:
-    """One ``factory_class.create(**fields)`` on the row path; its records go to ``sink``."""
+    """One ``factory_class.create(**fields)`` on the row path; its records go to ``sink``.
+
+    A factory called while it is built (``OrderFactory.create(user=obj)`` in a post-generation
+    hook) is built on the row path too, into ``sink`` at that point, as the per-object path adds
+    its object to the session then; one that takes the ORM path, or ``.build()`` of a model,
+    raises :class:`RowPathUnsupported`.
+    """
     builder = RowStepBuilder(factory_class._meta, dict(fields), strategy=enums.CREATE_STRATEGY)
     builder.sink = sink
-    return builder.build()
+    with building_with(functools.partial(_nested_builder, sink)):
+        return builder.build()
+
+
+def _nested_builder(
+    sink: list[Any], factory_meta: Any, params: dict[str, Any], strategy: str
+) -> RowStepBuilder:
+    """The builder of a factory called while rows are built (see :func:`build_root`)."""
+    if strategy != enums.CREATE_STRATEGY and _factory_rows(factory_meta).mapped:
+        raise RowPathUnsupported(
+            f"{factory_meta.factory.__name__}.build() was called while rows are built: it would make an ORM "
+            "object, which the row path does not have"
+        )
+    builder = RowStepBuilder(factory_meta, params, strategy=strategy)
+    builder.sink = sink
+    return builder

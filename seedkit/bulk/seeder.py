@@ -24,7 +24,7 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import factory
@@ -38,11 +38,18 @@ from sqlalchemy.orm.attributes import instance_state
 from seedkit.bulk.collect import CollectingDatabase, CollectingSession
 from seedkit.bulk.copy import CopyJob, CopyWriter
 from seedkit.bulk.paths import ORM, PathDecision, _qualified, decide_call
-from seedkit.bulk.row_builder import RowPathUnsupported, build_root, model_of, no_session
+from seedkit.bulk.record_collections import CollectionTracker, expire_twinned, tracking
+from seedkit.bulk.row_builder import WRITTEN, RowPathUnsupported, RowRecord, build_root, model_of, no_session
 from seedkit.bulk.rows import MISSING, TableLayout, UnknownParentKey, database_generated, int_range
 from seedkit.core.determinism import Checkpoint, current, ensure_active
 from seedkit.errors import FactoryError
-from seedkit.factories.alchemy import _REUSABLE_MODELS, _remember
+from seedkit.factories.alchemy import (
+    _POOL_KEY,
+    _REUSABLE_MODELS,
+    _live_pool,
+    convert_pooled_records,
+    row_pools,
+)
 from seedkit.factories.binding import bind
 from seedkit.factories.builder import lean_builds
 from seedkit.factories.related import factory_making
@@ -114,6 +121,8 @@ class BulkSeeder:
         """The path each factory volume took (by factory name; see :mod:`seedkit.bulk.paths`)."""
         self._records: list[Any] = []
         self._fallbacks: dict[tuple[type[Any], tuple[str, ...]], PathDecision] = {}
+        self._collections = CollectionTracker()
+        convert_pooled_records(self.session, self._orm_object)
 
     # -- public ---------------------------------------------------------------------------
     def create(self, factory_class: type[Any], count: int, **fields: Any) -> PathDecision:
@@ -158,34 +167,74 @@ class BulkSeeder:
     def _create_rows(
         self, factory_class: type[Any], count: int, fields: dict[str, Any], decision: PathDecision
     ) -> tuple[int, PathDecision]:
-        """Roots made on the row path (all, or 0 when the first one fell back) and the decision."""
-        done = 0
-        with ensure_active(), no_session(), lean_builds(), _collecting_per_chunk():
-            trial = Checkpoint(tuple(v for v in fields.values() if isinstance(v, factory.Iterator)))
-            mark = len(self._records)
-            try:
-                build_root(factory_class, fields, self._records)
-            except RowPathUnsupported as exc:
-                trial.restore()
-                del self._records[mark:]
-                return 0, PathDecision(decision.factory, ORM, f"its first row needed the ORM: {exc}")
-            done = 1
+        """Roots made on the row path and the decision: all of them, or those of the chunks
+        before the one where a root needed the ORM (that chunk is undone, and the volume goes on
+        from its start on the ORM path, which makes the per-object path's rows from there)."""
+        passed = tuple(v for v in fields.values() if isinstance(v, factory.Iterator))
+        with (
+            ensure_active(),
+            no_session(),
+            bind(mongo=self._collector, override=True) if self._collector is not None else nullcontext(),  # type: ignore[arg-type]
+            row_pools(self.session),
+            tracking(self._collections),
+            lean_builds(),
+            _collecting_per_chunk(),
+        ):
+            for model in list(self.session.info.get(_POOL_KEY, {})):
+                _live_pool(self.session, model)  # drop objects that left, before the journal notes the pools
+            done = start = 0
             chunk = self.chunk_size
+            rewind = self._chunk_checkpoint(passed)
             while True:
+                try:
+                    build_root(factory_class, fields, self._records)
+                except RowPathUnsupported as exc:
+                    rewind()  # the chunk's records leave the sink, collections and pools; streams go back
+                    self._collections.end_trial()
+                    if start == 0:
+                        return 0, PathDecision(decision.factory, ORM, f"its first row needed the ORM: {exc}")
+                    return start, PathDecision(
+                        decision.factory,
+                        ORM,
+                        f"root {done + 1} of {count} needed the ORM: {exc}; roots 1-{start} took the row path, "
+                        f"the rest the ORM path",
+                    )
+                done += 1
                 if done % chunk == 0 or done == count:  # a chunk is complete: as on the ORM path
+                    self._collections.end_trial()
                     self.flush()
                     gc.collect()
                     if done == count:
                         break
-                try:
-                    build_root(factory_class, fields, self._records)
-                except RowPathUnsupported as exc:
-                    raise RowPathUnsupported(
-                        f"bulk seeding: {factory_class.__name__}, root {done + 1} of {count} on the row path: "
-                        f"{exc}; seed this volume with BulkSeeder(row_path=False)"
-                    ) from exc
-                done += 1
+                    start = done
+                    rewind = self._chunk_checkpoint(passed)
         return done, decision
+
+    def _chunk_checkpoint(self, passed: tuple[factory.Iterator, ...]) -> Any:
+        """Save what a chunk of the row path changes; return the function that puts it back.
+
+        The deterministic context's streams (:class:`~seedkit.core.determinism.Checkpoint`),
+        the records not written yet, the collections and reuse pools (journaled by the
+        :class:`~seedkit.bulk.record_collections.CollectionTracker`) and the Mongo documents
+        collected.
+        """
+        streams = Checkpoint(passed)
+        mark = len(self._records)
+        collector = self._collector
+        documents = (
+            {name: len(c.documents) for name, c in collector._collections.items()} if collector else {}
+        )
+        self._collections.begin_trial()
+
+        def rewind() -> None:
+            streams.restore()
+            self._collections.rewind()
+            del self._records[mark:]
+            if collector is not None:
+                for name, collection in collector._collections.items():
+                    del collection.documents[documents.get(name, 0) :]
+
+        return rewind
 
     @contextmanager
     def bound(self) -> Iterator[None]:
@@ -208,7 +257,7 @@ class BulkSeeder:
         self._writer.submit(jobs)
         self._insert_documents()
         self._forget(pending)
-        self._pool(records)
+        self._written(records)
 
     def wait(self) -> None:
         """Block until every row handed to the writer is in the database; raise its error if it failed.
@@ -397,16 +446,26 @@ class BulkSeeder:
                     "written; the bulk path only inserts (create this volume without bulk)"
                 )
 
-    def _pool(self, records: list[Any]) -> None:
-        """Give the session, as persistent ORM objects, the written records of models a
-        ``ReuseOrCreate`` draws from, in creation order: on the ORM path those objects join the
-        session's pool as they are created, and a later volume picks its parents from it."""
-        pooled = {cls for cls in {type(record) for record in records} if model_of(cls) in _REUSABLE_MODELS}
-        if not pooled:
-            return
+    def _written(self, records: list[Any]) -> None:
+        """After ``records`` are handed to the writer: mark them written (a hook can no longer
+        set them), drop the collections no later row can read (see
+        :mod:`seedkit.bulk.record_collections`) and expire the collections of ORM objects that
+        records joined (the ORM path reloads them from the database, with those rows)."""
         for record in records:
-            if type(record) in pooled:
-                _remember(self.session, self._persistent(record))
+            record.__dict__[WRITTEN] = True
+        pools = self.session.info.get(_POOL_KEY, {})
+        kept = [item for pool in pools.values() for item in pool if isinstance(item, RowRecord)]
+        for obj, key in self._collections.after_write(kept):
+            state = instance_state(obj)
+            if state.session_id == self.session.hash_key and key in state.dict:
+                self.session.expire(obj, [key])
+
+    def _orm_object(self, record: Any) -> Any:
+        """The ORM object a pooled record becomes when the ORM path picks it (see
+        :func:`seedkit.factories.alchemy.convert_pooled_records`): persistent, with the record's
+        column values; the record's collections stop (the ORM object's load from the database)."""
+        expire_twinned(record)
+        return self._persistent(record)
 
     def _persistent(self, record: Any) -> Any:
         """An ORM object holding ``record``'s column values, persistent in the session (its other

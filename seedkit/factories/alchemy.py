@@ -59,7 +59,14 @@ from seedkit.factories.binding import bound_session, current_session, overriding
 from seedkit.factories.builder import generate, lean_building
 from seedkit.factories.errors import FactoryError, FactoryIntegrityError, NotBoundError, UnknownAttributeError
 
-__all__ = ["ReuseOrCreate", "SQLAlchemyFactory", "session_for"]
+__all__ = [
+    "ReuseOrCreate",
+    "SQLAlchemyFactory",
+    "convert_pooled_records",
+    "row_pool",
+    "row_pools",
+    "session_for",
+]
 
 _explicit_session: ContextVar[Session | None] = ContextVar("seedkit_explicit_session", default=None)
 _passed_names: ContextVar[frozenset[str]] = ContextVar("seedkit_passed_names", default=frozenset())
@@ -610,6 +617,61 @@ def _live_pool(session: Session, model: type) -> list[Any]:
     return pool
 
 
+# The row path (seedkit.bulk) builds records, not ORM objects, with no session bound: while it
+# runs, ReuseOrCreate picks from the pools of the bulk seeder's session, which also hold its
+# records (in creation order, beside the ORM objects its ORM-path volumes create). A record
+# picked on the ORM path is replaced, in its pool, by the ORM object the seeder makes of it.
+_row_pool_session: ContextVar[Session | None] = ContextVar("seedkit_row_pool_session", default=None)
+_ORM_OBJECTS: weakref.WeakKeyDictionary[Session, Callable[[], Callable[[Any], Any] | None]] = (
+    weakref.WeakKeyDictionary()
+)  # weak methods: a strong one would keep its seeder, and so the session, alive
+
+
+@contextmanager
+def row_pools(session: Session) -> Iterator[None]:
+    """While rows are built in the block, :class:`ReuseOrCreate` picks from ``session``'s pools
+    (records and ORM objects), and :func:`row_pool` gives them to the records made."""
+    token = _row_pool_session.set(session)
+    try:
+        yield
+    finally:
+        _row_pool_session.reset(token)
+
+
+def row_pool(model: type) -> list[Any] | None:
+    """The pool of ``model`` records join while rows are built (None outside :func:`row_pools`)."""
+    session = _row_pool_session.get()
+    if session is None:
+        return None
+    if _POOL_KEY not in session.info:
+        _watch(session)
+    return session.info.setdefault(_POOL_KEY, {}).setdefault(model, [])
+
+
+def convert_pooled_records(session: Session, orm_object: Callable[[Any], Any]) -> None:
+    """Let ``session``'s pools hold records: one picked on the ORM path is replaced by
+    ``orm_object(record)`` (an ORM object persistent in ``session``), in its place in the pool."""
+    _ORM_OBJECTS[session] = (
+        weakref.WeakMethod(orm_object) if inspect.ismethod(orm_object) else lambda: orm_object
+    )
+
+
+def _picked(session: Session, pool: list[Any], picked: Any) -> Any:
+    """``picked`` as the ORM path needs it: a pooled record becomes (for good) its ORM object."""
+    if hasattr(picked, "_sa_instance_state"):
+        return picked
+    reference = _ORM_OBJECTS.get(session)
+    orm_object = reference() if reference is not None else None
+    if orm_object is None:
+        raise FactoryError(f"ReuseOrCreate picked {picked!r}, which is not an ORM object")
+    obj = orm_object(picked)
+    for i, item in enumerate(pool):
+        if item is picked:
+            pool[i] = obj
+            break
+    return obj
+
+
 class ReuseOrCreate(factory.SubFactory):
     """A SubFactory that reuses an object the bound session already created with a factory.
 
@@ -630,8 +692,14 @@ class ReuseOrCreate(factory.SubFactory):
     def evaluate(self, instance: Any, step: Any, extra: dict[str, Any]) -> Any:
         factory_class = self.get_factory()
         if step.builder.strategy == enums.CREATE_STRATEGY and not extra:
+            rows = _row_pool_session.get()
+            if rows is not None:  # the row path: records (and ORM objects) of the seeder's run
+                pool = _live_pool(rows, factory_class._meta.model)
+                if pool:
+                    return factory.random.randgen.choice(pool)
+                return super().evaluate(instance, step, extra)
             session = session_for(factory_class)
             pool = _live_pool(session, factory_class._meta.model)
             if pool:
-                return factory.random.randgen.choice(pool)
+                return _picked(session, pool, factory.random.randgen.choice(pool))
         return super().evaluate(instance, step, extra)

@@ -27,7 +27,7 @@ declaration, and ``tests/test_bulk.py`` compares whole profiles.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -38,7 +38,7 @@ from factory.builder import BuildStep, StepBuilder, parse_declarations
 from factory.declarations import BaseDeclaration, LazyAttribute, LazyFunction
 from factory.utils import OrderedBase
 
-__all__ = ["LeanStepBuilder", "generate", "lean_building", "lean_builds"]
+__all__ = ["LeanStepBuilder", "building_with", "generate", "lean_building", "lean_builds"]
 
 _LEAN: ContextVar[bool] = ContextVar("seedkit_lean_builds", default=False)
 _RESOLUTION = enums.BuilderPhase.ATTRIBUTE_RESOLUTION
@@ -72,7 +72,27 @@ def generate(factory_class: type[Any], strategy: str, params: dict[str, Any]) ->
             f"{factory_class.__name__}.Meta.model is set and {factory_class.__name__}.Meta.abstract "
             "is either not set or False."
         )
+    make = _STEP_BUILDER.get()
+    if make is not None:
+        return make(factory_class._meta, params, strategy).build()
     return LeanStepBuilder(factory_class._meta, params, strategy).build()
+
+
+_STEP_BUILDER: ContextVar[Callable[[Any, dict[str, Any], str], StepBuilder] | None] = ContextVar(
+    "seedkit_step_builder", default=None
+)
+
+
+@contextmanager
+def building_with(make: Callable[[Any, dict[str, Any], str], StepBuilder]) -> Iterator[None]:
+    """Inside the block, a factory called (``Factory.create(...)``, also from a post-generation
+    hook) is built by ``make(factory_meta, params, strategy)`` instead of :class:`LeanStepBuilder`
+    (the row path builds nested calls into its records this way)."""
+    token = _STEP_BUILDER.set(make)
+    try:
+        yield
+    finally:
+        _STEP_BUILDER.reset(token)
 
 
 # -- parsing, once per factory and set of keyword names -------------------------------------

@@ -1,0 +1,305 @@
+"""One-to-many collections of row records: what a pending ORM object's back-populated collection holds.
+
+On the per-object path, creating ``Product(organization=org)`` appends the product to
+``org.products``: SQLAlchemy back-populates the reverse side of a many-to-one relationship
+(``back_populates`` or ``backref``) on assignment. An organization created in the same run
+holds, in its collection, the products created with it as parent, in creation order (a row
+flushed before it is read is loaded in insertion order, the order of those appends). Records
+(:class:`~seedkit.bulk.row_builder.RowRecord`) get the same: when a record is made with a
+record as its many-to-one parent, it is appended to the parent's collection
+(:func:`attach`), and reading the collection on the parent gives that list.
+
+Only what can be shown to equal the per-object path is offered; reading any other collection
+raises :class:`~seedkit.bulk.row_builder.RowPathUnsupported` (the seeder then takes the ORM
+path, or stops): a many-to-many collection (association rows are not written), a one-to-many
+relationship without a reverse side (the per-object path would load it from the database),
+``order_by`` (the per-object path sorts on load, by PostgreSQL's collation), a collection
+class other than ``list``, a one-to-one (``uselist=False``) reverse, a ``lazy`` strategy that
+does not load a list (``dynamic``, ``write_only``, ``noload``, ``raise``).
+
+Memory stays flat: after a chunk is written (:meth:`CollectionTracker.after_write`), the
+collections of records the seeder does not keep are dropped (a later read raises), and those of
+kept records (a ``ReuseOrCreate`` pool) are dropped once they hold more than
+:data:`KEEP_COLLECTION` records, as the ORM path expires them. A trial root (the first of a
+volume) is undone with :meth:`CollectionTracker.rewind`.
+
+Hand-written: SQLAlchemy's collections need instance state and a session, which the row path
+exists to avoid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, NoReturn
+
+import sqlalchemy as sa
+from sqlalchemy.orm import RelationshipDirection, RelationshipProperty
+
+from seedkit.errors import FactoryError
+
+__all__ = [
+    "KEEP_COLLECTION",
+    "CollectionTracker",
+    "RecordList",
+    "attach",
+    "collection_descriptors",
+    "reverse_collections",
+    "tracking",
+]
+
+KEEP_COLLECTION = 1_000
+"""A kept record's collection with more records than this is dropped after its chunk is written."""
+
+
+class _Expired:
+    """Stands, in a record's ``__dict__``, for a collection the row path no longer holds."""
+
+    __slots__ = ("why",)
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+
+_WRITTEN = _Expired("its records were written in an earlier chunk and not kept")
+_TOO_LARGE = _Expired(f"it held more than {KEEP_COLLECTION:,} records when its chunk was written")
+_TWINNED = _Expired("an ORM-path volume reused this row as an ORM object, whose collection it is now")
+
+
+def _unsupported(message: str) -> Exception:
+    from seedkit.bulk.row_builder import RowPathUnsupported
+
+    return RowPathUnsupported(message)
+
+
+class RecordList(list[Any]):
+    """A record's collection: a list that refuses changes (on the per-object path a change would
+    set or clear the child's parent, which the row path does not follow)."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: str) -> None:
+        super().__init__()
+        self.owner = owner
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise _unsupported(f"{self.owner} was changed: the row path does not change collections")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+
+
+def _refusal(rel: RelationshipProperty[Any]) -> str | None:
+    """Why the row path cannot offer ``rel`` (a one-to-many or many-to-many side), or None."""
+    if rel.secondary is not None or rel.direction is RelationshipDirection.MANYTOMANY:
+        return "a many-to-many collection (the row path writes no association rows)"
+    if not rel._reverse_property:
+        return "a one-to-many relationship without back_populates/backref (the per-object path loads it)"
+    if not rel.uselist:
+        return "a one-to-one (uselist=False) relationship"
+    if rel.order_by:
+        return "its order_by sorts it when loaded (by the database's collation)"
+    if rel.collection_class not in (None, list):
+        return f"its collection class is {getattr(rel.collection_class, '__name__', rel.collection_class)}, not list"
+    if rel.lazy not in ("select", True, "joined", "selectin", "subquery", "immediate"):
+        return f"it is lazy={rel.lazy!r}"
+    return None
+
+
+class _Collection:
+    """A one-to-many attribute of a record class: the list :func:`attach` fills."""
+
+    __slots__ = ("key", "owner", "refused")
+
+    def __init__(self, model: type, key: str, refused: str | None) -> None:
+        self.key = key
+        self.owner = f"{model.__name__}.{key}"
+        self.refused = refused
+
+    def __get__(self, record: Any, owner: Any = None) -> Any:
+        if record is None:
+            return self
+        if self.refused is not None:
+            raise _unsupported(f"{self.owner} was read: the row path does not offer {self.refused}")
+        found = record.__dict__.get(self.key)
+        if found is None:  # no child yet: an empty list, which children made later join
+            found = record.__dict__[self.key] = RecordList(self.owner)
+            tracker = _TRACKER.get()
+            if tracker is not None:
+                tracker.parents.append(record)
+        elif type(found) is _Expired:
+            raise _unsupported(f"{self.owner} was read: the row path no longer holds it ({found.why})")
+        return found
+
+    def __set__(self, record: Any, value: Any) -> None:
+        raise _unsupported(f"{self.owner} was set: the row path does not set collections")
+
+
+def collection_descriptors(model: type) -> dict[str, _Collection]:
+    """The record class attributes of ``model``'s collections (one-to-many and many-to-many)."""
+    mapper: Any = sa.inspect(model)
+    return {
+        rel.key: _Collection(model, rel.key, _refusal(rel))
+        for rel in mapper.relationships
+        if rel.direction is not RelationshipDirection.MANYTOONE
+    }
+
+
+def reverse_collections(model: type) -> tuple[tuple[str, str], ...]:
+    """``(many-to-one key, the parent's collection key)`` for each parent collection the row path fills."""
+    mapper: Any = sa.inspect(model)
+    found = []
+    for rel in mapper.relationships:
+        if rel.direction is not RelationshipDirection.MANYTOONE:
+            continue
+        for reverse in rel._reverse_property:
+            if reverse.direction is RelationshipDirection.ONETOMANY and _refusal(reverse) is None:
+                found.append((rel.key, reverse.key))
+    return tuple(found)
+
+
+# -- following what happens to collections while rows are built -------------------------------
+class CollectionTracker:
+    """What the row path changed in collections since the last write (one per bulk seeder).
+
+    ``parents``: records whose collection was made since the last write; ``orm_parents``: ORM
+    objects whose collection the per-object path would have appended to (their loaded
+    collection is expired after the write); a journal of changed lists while a trial runs.
+    """
+
+    def __init__(self) -> None:
+        self.parents: list[Any] = []
+        self.orm_parents: dict[tuple[int, str], tuple[Any, str]] = {}
+        self._journal: dict[int, tuple[list[Any], list[Any]]] | None = None
+
+    # -- trial -------------------------------------------------------------------------
+    def begin_trial(self) -> None:
+        """Start noting every list changed, so that :meth:`rewind` can put it back."""
+        self._journal = {}
+
+    def end_trial(self) -> None:
+        """Stop noting changes (the trial is kept)."""
+        self._journal = None
+
+    def rewind(self) -> None:
+        """Put every list changed since :meth:`begin_trial` back as it was, and stop noting."""
+        journal, self._journal = self._journal or {}, None
+        for changed, saved in journal.values():
+            list.__init__(changed, saved)
+
+    def note(self, changed: list[Any]) -> None:
+        """Called before ``changed`` (a collection or a pool) is changed."""
+        journal = self._journal
+        if journal is not None and id(changed) not in journal:
+            journal[id(changed)] = (changed, list(changed))
+
+    # -- after a write -----------------------------------------------------------------
+    def after_write(self, kept: list[Any]) -> list[tuple[Any, str]]:
+        """Drop the collections the row path no longer needs (see the module doc); returns the
+        ``(ORM object, collection key)`` pairs whose loaded collection must be expired.
+
+        ``kept``: the records kept for later calls (the reuse pools), the only ones whose
+        collections stay, up to :data:`KEEP_COLLECTION` records each.
+        """
+        keep = {id(record) for record in kept}
+        for parent in self.parents:
+            if id(parent) not in keep:
+                values = parent.__dict__
+                for key, value in list(values.items()):
+                    if type(value) is RecordList:
+                        values[key] = _WRITTEN
+        self.parents = []
+        for record in kept:
+            values = record.__dict__
+            for key, value in values.items():
+                if type(value) is RecordList and len(value) > KEEP_COLLECTION:
+                    values[key] = _TOO_LARGE
+        orm, self.orm_parents = list(self.orm_parents.values()), {}
+        return orm
+
+
+_TRACKER: ContextVar[CollectionTracker | None] = ContextVar("seedkit_collection_tracker", default=None)
+
+
+@contextmanager
+def tracking(tracker: CollectionTracker) -> Iterator[None]:
+    """Report collection changes made in the block to ``tracker``."""
+    token = _TRACKER.set(tracker)
+    try:
+        yield
+    finally:
+        _TRACKER.reset(token)
+
+
+def current_tracker() -> CollectionTracker | None:
+    """The tracker of the rows being built, if a seeder follows them."""
+    return _TRACKER.get()
+
+
+def attach(record: Any, reverses: tuple[tuple[str, str], ...]) -> None:
+    """Append a new ``record`` to the collection of each record it has as many-to-one parent.
+
+    ``reverses``: :func:`reverse_collections` of its model.
+    """
+    values = record.__dict__
+    tracker = _TRACKER.get()
+    for parent_key, collection_key in reverses:
+        parent = values.get(parent_key)
+        if parent is not None:
+            _append(parent, collection_key, record, tracker)
+
+
+def _append(parent: Any, key: str, record: Any, tracker: CollectionTracker | None) -> None:
+    parent_values = getattr(parent, "__dict__", None)
+    if parent_values is None or not hasattr(type(parent), "_seedkit_model"):
+        if tracker is not None and hasattr(parent, "_sa_instance_state"):
+            tracker.orm_parents[(id(parent), key)] = (parent, key)
+        return
+    found = parent_values.get(key)
+    if found is None:
+        found = parent_values[key] = RecordList(f"{type(parent)._seedkit_model.__name__}.{key}")
+        if tracker is not None:
+            tracker.parents.append(parent)
+    elif type(found) is _Expired:
+        return
+    if tracker is not None and tracker._journal is not None:
+        tracker.note(found)
+    list.append(found, record)
+
+
+def detach(record: Any, parent: Any, key: str) -> None:
+    """Remove ``record`` from ``parent``'s collection ``key`` (its parent was set to another)."""
+    if not hasattr(type(parent), "_seedkit_model"):
+        return
+    found = parent.__dict__.get(key)
+    if type(found) is RecordList:
+        tracker = _TRACKER.get()
+        if tracker is not None:
+            tracker.note(found)
+        for i, item in enumerate(found):
+            if item is record:
+                list.__delitem__(found, i)
+                break
+
+
+def append(record: Any, parent: Any, key: str) -> None:
+    """Append ``record`` to ``parent``'s collection ``key`` (its parent was set to ``parent``)."""
+    _append(parent, key, record, _TRACKER.get())
+
+
+def expire_twinned(record: Any) -> None:
+    """``record`` was handed to the ORM path as an ORM object: its collections stop here."""
+    values = record.__dict__
+    for key, value in list(values.items()):
+        if type(value) is RecordList:
+            values[key] = _TWINNED
+
+
+def refuse_written(record: Any, name: str) -> FactoryError:
+    """The error for setting ``name`` on a record whose row is written."""
+    model = type(record)._seedkit_model
+    return FactoryError(
+        f"bulk seeding: {model.__name__}.{name} was set after its row was written; the bulk path only "
+        "inserts (create this volume without bulk)"
+    )
