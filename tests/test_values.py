@@ -450,12 +450,20 @@ def test_bulk_and_per_object_paths_give_the_same_fingerprint(
 
 
 def _seed_counting(url: str, *, bulk: bool) -> tuple[Any, Any]:
-    """Users whose email reads a collection: the row path's trial row fails, the volume takes the ORM path."""
-    users = _users(_organizations())
+    """Users whose email builds an organization (an ORM object): the row path's trial row fails
+    after drawing values, and the volume takes the ORM path."""
+    organizations = _organizations()
+    users = _users(organizations)
     counting = type(
         "CountingValuesUserFactory",
         (users,),
-        {"email": factory.LazyAttribute(lambda o: f"{len(o.organization.users)}.{o.full_name}@example.com")},
+        {
+            "email": factory.LazyAttribute(
+                lambda o: (
+                    f"{len(o.organization.users)}.{o.full_name}.{organizations.build().slug}@example.com"
+                )
+            )
+        },
     )
     engine = sa.create_engine(url)
     try:
@@ -481,7 +489,7 @@ def test_a_row_path_trial_that_falls_back_to_the_orm_path_leaves_the_streams_as_
     expected, _ = _seed_counting(db_url, bulk=False)
     got, decision = _seed_counting(second_db, bulk=True)
     assert decision.path == "orm"
-    assert "Organization.users was read" in decision.reason
+    assert "ValuesOrganizationFactory.build() was called" in decision.reason
     assert got.parts["pg:users"].count == 12
     assert got.digest == expected.digest  # the trial row's values were given back to the streams
 

@@ -49,6 +49,9 @@ __all__ = [
     "tracking",
 ]
 
+WRITTEN = "_seedkit_written"
+"""Key, in a record's ``__dict__``, marking its row as handed to the writer (set by the seeder)."""
+
 KEEP_COLLECTION = 1_000
 """A kept record's collection with more records than this is dropped after its chunk is written."""
 
@@ -263,7 +266,8 @@ def _append(parent: Any, key: str, record: Any, tracker: CollectionTracker | Non
             tracker.parents.append(parent)
     elif type(found) is _Expired:
         return
-    if tracker is not None and tracker._journal is not None:
+    # A chunk's own records leave with it when it is undone: only older ones' lists are noted.
+    if tracker is not None and tracker._journal is not None and WRITTEN in parent_values:
         tracker.note(found)
     list.append(found, record)
 

@@ -38,7 +38,7 @@ from factory.declarations import SKIP, RelatedFactory, RelatedFactoryList
 from sqlalchemy.orm import RelationshipDirection
 
 from seedkit.bulk import record_collections
-from seedkit.bulk.record_collections import refuse_written
+from seedkit.bulk.record_collections import WRITTEN, refuse_written
 from seedkit.core.clock import column_time
 from seedkit.errors import FactoryError
 from seedkit.factories.alchemy import _REUSABLE_MODELS, row_pool
@@ -106,10 +106,6 @@ class RowRecord:
 
     def __repr__(self) -> str:
         return f"<{type(self)._seedkit_model.__name__} row {self.__dict__!r}>"
-
-
-WRITTEN = "_seedkit_written"
-"""Key, in a record's ``__dict__``, marking its row as handed to the writer."""
 
 
 class _Parent:
