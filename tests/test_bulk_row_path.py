@@ -396,6 +396,7 @@ def test_the_row_path_parses_each_factory_once_per_set_of_keyword_names(
     # factories are values; the parse of each factory is reused for every root.
     from factory.base import BaseFactory
 
+    from seedkit.bulk import row_builder
     from seedkit.bulk.row_builder import build_root, no_session
     from seedkit.factories import builder
     from seedkit.factories.builder import lean_builds
@@ -410,6 +411,7 @@ def test_the_row_path_parses_each_factory_once_per_set_of_keyword_names(
 
     monkeypatch.setattr(builder, "parse_declarations", spy)
     builder._PLANS.clear()
+    row_builder._FACTORY_ROWS.clear()  # the compiled plans, made from the parse
     records: list[Any] = []
     with deterministic(seed=5):
         orgs = ordinary.OrganizationFactory.build_batch(3)

@@ -38,6 +38,7 @@ from factory.declarations import SKIP, RelatedFactory, RelatedFactoryList
 from sqlalchemy.orm import RelationshipDirection
 
 from seedkit.bulk import record_collections
+from seedkit.bulk.compiled import CompiledPlan, compile_plan, fill_context
 from seedkit.bulk.record_collections import WRITTEN, refuse_written
 from seedkit.core.clock import column_time
 from seedkit.errors import FactoryError
@@ -53,6 +54,8 @@ from seedkit.factories.builder import (
     _evaluate,
     _kind,
     _parse,
+    _plan,
+    _Slot,
     building_with,
 )
 
@@ -257,6 +260,7 @@ def no_session() -> Iterator[None]:
 
 # -- building ----------------------------------------------------------------------------------
 _RESOLUTION = enums.BuilderPhase.ATTRIBUTE_RESOLUTION
+_POST = enums.BuilderPhase.POST_INSTANTIATION
 
 
 class RowResolver(LeanResolver):
@@ -355,6 +359,21 @@ class _FactoryRows:
         self.after_postgeneration = _function(factory_class._after_postgeneration) is not _function(
             BaseFactory._after_postgeneration
         )
+        self.record_class = model_rows(self.model).record_class
+        self.compiled: dict[Any, CompiledPlan | str] = {}
+        """The compiled plan (or why there is none) per shape of call: keyword names and value types."""
+
+    def compiled_plan(self, meta: Any, extras: dict[str, Any]) -> CompiledPlan | str:
+        """The :class:`~seedkit.bulk.compiled.CompiledPlan` of a call with ``extras``, or why it has none."""
+        if not self.plain_arguments:
+            return "it renames or adjusts its arguments (Meta.rename, inline_args or _adjust_kwargs)"
+        if any(getattr(value, "FACTORY_BUILDER_PHASE", None) == _POST for value in extras.values()):
+            return "a post-generation declaration is passed at the call site"
+        try:
+            plan = _plan(meta, {name: _Slot(name) for name in extras})
+        except errors.FactoryError as exc:
+            return f"the call does not parse ({exc})"
+        return compile_plan(meta, plan, extras, self.hidden)
 
 
 _FACTORY_ROWS: dict[int, tuple[Any, _FactoryRows]] = {}
@@ -393,7 +412,14 @@ class RowStepBuilder(LeanStepBuilder):
             raise RowPathUnsupported(
                 f"{rows.factory_class.__name__} takes the ORM path: {rows.decision.reason}"
             )
-        pre, post = _parse(meta, self.extras)
+        extras = self.extras
+        shape = (tuple(extras), tuple(map(type, extras.values()))) if extras else ()
+        plan = rows.compiled.get(shape)
+        if plan is None:
+            plan = rows.compiled[shape] = rows.compiled_plan(meta, extras)
+        if type(plan) is CompiledPlan:
+            return self._build_compiled(rows, plan, parent_step, force_sequence)
+        pre, post = _parse(meta, extras)
         if force_sequence is not None:
             sequence = force_sequence
         elif self.force_init_sequence is not None:
@@ -418,6 +444,36 @@ class RowStepBuilder(LeanStepBuilder):
                 results[name] = declaration.evaluate_post(instance=record, step=step, overrides=context)
         if rows.after_postgeneration:
             meta.use_postgeneration_results(instance=record, step=step, results=results)
+        step.stub = None
+        return record
+
+    def _build_compiled(
+        self, rows: _FactoryRows, plan: CompiledPlan, parent_step: Any, force_sequence: int | None
+    ) -> Any:
+        """:meth:`build` with a compiled plan: the same steps, the declarations evaluated by the plan."""
+        meta = self.factory_meta
+        if force_sequence is not None:
+            sequence = force_sequence
+        elif self.force_init_sequence is not None:
+            sequence = self.force_init_sequence
+        else:
+            sequence = meta.next_sequence()
+        step = RowBuildStep(builder=self, sequence=sequence, parent_step=parent_step)
+        stub = step.stub = plan.stub(step)
+        values = plan.evaluate(stub, step)
+        kwargs = {name: value for name in plan.visible if (value := values[name]) is not SKIP}
+        record = _record(rows.factory_class, rows.model, (), kwargs)
+        self.sink.append(record)
+        if plan.post:
+            extras = self.extras
+            results = {
+                name: self._related(declaration, record, step, fill_context(context, extras))
+                for name, declaration, context in plan.post
+            }
+            if rows.after_postgeneration:
+                meta.use_postgeneration_results(instance=record, step=step, results=results)
+        elif rows.after_postgeneration:
+            meta.use_postgeneration_results(instance=record, step=step, results={})
         step.stub = None
         return record
 

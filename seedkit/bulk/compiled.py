@@ -1,0 +1,400 @@
+"""The compiled evaluator of the row path: a factory's declarations as a plan of direct calls.
+
+:class:`~seedkit.bulk.row_builder.RowStepBuilder` builds a record through factory_boy's
+machinery: a resolver object per row that looks every declaration up, checks its builder phase
+and kind, and evaluates it through ``evaluate_pre``. For the declaration kinds ordinary
+factories use, that machinery costs several times what the values cost. So, once per factory
+and *shape* of call (the keyword names passed, and the type of each value passed), the row path
+compiles a :class:`CompiledPlan`: the factory's pre-declarations in factory_boy's evaluation
+order (``parse_declarations``' order, cached by :func:`seedkit.factories.builder._parse`), each
+turned into one function that makes its value with the call factory_boy's ``evaluate`` would
+make:
+
+- plain values: the value (an ORM object wrapped in an :class:`~seedkit.bulk.row_builder.OrmView`);
+- ``Sequence`` / ``LazyAttributeSequence``: ``function(n)`` / ``function(stub, n)``;
+- ``LazyFunction`` (so seedkit's ``Now``, ``UUIDFor``, ``IntegerFor``...) and ``LazyAttribute``:
+  ``function()`` / ``function(stub)``;
+- ``SelfAttribute``, ``Iterator`` (also passed at the call site), fuzzy declarations,
+  ``seedkit.core.declarations.Money``: their own ``evaluate``, without a context to unroll;
+- ``factory.Faker``: ``Faker._get_faker(locale).format(provider, **params)``, what
+  ``Faker.evaluate`` does (same generator, same locale lookup, same arguments);
+- ``seedkit.values`` declarations: the next value of the declaration's stream;
+- ``SubFactory``: factory_boy's ``evaluate`` (the parent built first, with its deep extras);
+- ``RelatedFactory`` / ``RelatedFactoryList`` after the record, as the row builder does.
+
+A row is evaluated into a :class:`CompiledStub`, whose ``__dict__`` receives values as they are
+made: declarations read evaluated fields as plain attributes, and ``__getattr__`` only handles
+a field not evaluated yet, which it evaluates first (factory_boy's on-demand order; a cycle
+raises ``CyclicDefinitionError``). Every random draw, sequence, Iterator step and ID therefore
+comes in the order of the per-object path.
+
+Anything else (``Maybe``, traits, a declaration class of one's own, post-generation hooks,
+``_adjust_kwargs``, ``Meta.rename``/``inline_args``, a field named like one of the stub's own
+attributes) is not compiled: :func:`compile_plan` returns the reason, and that factory keeps the
+row builder's resolver (:attr:`seedkit.bulk.row_builder.RowStepBuilder` falls back per factory
+and shape of call, never per row).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+import factory
+import factory.fuzzy
+from factory import errors
+from factory.declarations import (
+    BaseDeclaration,
+    Iterator,
+    LazyAttribute,
+    LazyAttributeSequence,
+    LazyFunction,
+    RelatedFactory,
+    RelatedFactoryList,
+    SelfAttribute,
+    Sequence,
+    SubFactory,
+)
+
+from seedkit.core import determinism
+from seedkit.core.declarations import Money
+from seedkit.factories.builder import _RESOLUTION, _evaluate, _Slot
+
+if TYPE_CHECKING:
+    from seedkit.values import ValueDeclaration
+
+__all__ = ["CompiledPlan", "CompiledStub", "compile_plan", "fill_context"]
+
+# A compiled declaration: (stub, step) -> value.
+Evaluator = Any
+
+
+class CompiledStub:
+    """What declarations of a compiled row read (``o.name``): the values evaluated so far.
+
+    Evaluated fields are plain instance attributes; reading one not evaluated yet evaluates it
+    first (``__getattr__``), as factory_boy's ``Resolver`` does, with its cycle detection
+    (``_lean_pending`` is also where :mod:`seedkit.values` finds the field being evaluated).
+    """
+
+    __slots__ = ("__dict__", "_compiled_plan", "_compiled_step", "_lean_pending")
+    _compiled_plan: CompiledPlan
+    _compiled_step: Any
+    _lean_pending: list[str]
+
+    @property
+    def factory_parent(self) -> Any:
+        """The parent factory's stub (factory_boy's ``Resolver.factory_parent``)."""
+        parent = self._compiled_step.parent_step
+        return parent.stub if parent else None
+
+    def __getattr__(self, name: str) -> Any:
+        plan = self._compiled_plan
+        evaluator = plan.evaluators.get(name)
+        if evaluator is None:
+            if name.startswith("__") or name in _STUB_ATTRIBUTES:
+                raise AttributeError(name)
+            raise AttributeError(
+                f"The parameter {name!r} is unknown. Evaluated attributes are {self.__dict__!r}, "
+                f"definitions are {list(plan.names)!r}."
+            )
+        pending = self._lean_pending
+        if name in pending:
+            raise errors.CyclicDefinitionError(
+                f"Cyclic lazy attribute definition for {name!r}; cycle found in {pending!r}."
+            )
+        pending.append(name)
+        try:
+            value = evaluator(self, self._compiled_step)
+        finally:
+            pending.pop()
+        self.__dict__[name] = value
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Setting of object attributes is not allowed")
+
+    def __repr__(self) -> str:
+        return f"<Resolver for {self._compiled_step!r}>"
+
+
+_STUB_ATTRIBUTES = frozenset(dir(CompiledStub))
+
+
+class CompiledPlan:
+    """One factory's pre-declarations for one shape of call, compiled (see the module doc).
+
+    Attributes:
+        names: the pre-declarations' names, in evaluation order.
+        steps: ``(name, evaluator, reads)`` in evaluation order; ``reads``: whether the
+            evaluator may read the stub (then the name is marked pending while it runs).
+        evaluators: the evaluator of each name (for on-demand evaluation).
+        visible: the names passed to the model (not ``exclude`` nor ``Params``), in order.
+        post: the ``RelatedFactory``/``RelatedFactoryList`` entries ``(name, declaration,
+            context)`` in factory_boy's order (contexts with call-site values still as slots).
+        values: evaluators that are ``seedkit.values`` streams (``(name, declaration)``), whose
+            stream is looked up once per row.
+    """
+
+    __slots__ = ("checked", "evaluators", "names", "post", "steps", "visible")
+
+    def __init__(
+        self,
+        steps: list[tuple[str, Evaluator, bool]],
+        visible: tuple[str, ...],
+        post: tuple[tuple[str, Any, tuple[tuple[str, Any], ...]], ...],
+    ) -> None:
+        self.steps = tuple(steps)
+        self.names = tuple(name for name, _, _ in steps)
+        self.evaluators = {name: evaluator for name, evaluator, _ in steps}
+        self.visible = visible
+        self.post = post
+        self.checked = False
+
+    def stub(self, step: Any) -> CompiledStub:
+        """An empty stub for one row built in ``step``."""
+        stub = object.__new__(CompiledStub)
+        set_slot = object.__setattr__
+        set_slot(stub, "_compiled_plan", self)
+        set_slot(stub, "_compiled_step", step)
+        set_slot(stub, "_lean_pending", [])
+        return stub
+
+    def evaluate(self, stub: CompiledStub, step: Any) -> dict[str, Any]:
+        """Evaluate every pre-declaration into ``stub`` (in order, on demand where read first)."""
+        values = stub.__dict__
+        pending = stub._lean_pending
+        for name, evaluator, reads in self.steps:
+            if name in values:
+                continue  # evaluated on demand by an earlier declaration
+            if reads:
+                pending.append(name)
+                try:
+                    value = evaluator(stub, step)
+                finally:
+                    pending.pop()
+            else:
+                value = evaluator(stub, step)
+            values[name] = value
+        return values
+
+
+# -- compiling -------------------------------------------------------------------------------
+def _view_of(value: Any) -> Any:
+    from seedkit.bulk.row_builder import view
+
+    return view(value)
+
+
+def _viewed(evaluator: Evaluator) -> Evaluator:
+    """``evaluator``, with ORM objects it returns seen through an ``OrmView``."""
+    from seedkit.bulk.row_builder import _MAPPED, OrmView, _is_mapped
+
+    def viewed(stub: CompiledStub, step: Any) -> Any:
+        value = evaluator(stub, step)
+        cls = type(value)
+        mapped = _MAPPED.get(cls)
+        if mapped is None:
+            mapped = _is_mapped(cls)
+        return OrmView(value) if mapped and not isinstance(value, type) else value
+
+    return viewed
+
+
+def _function_of(cls: type, base: type) -> bool:
+    """Whether ``cls`` evaluates as ``base`` does (factory_boy's ``evaluate_pre``, ``unroll_context``
+    and ``evaluate`` of ``base``, not overridden)."""
+    return (
+        issubclass(cls, base)
+        and cls.evaluate is base.evaluate  # type: ignore[attr-defined]
+        and cls.evaluate_pre is BaseDeclaration.evaluate_pre  # type: ignore[attr-defined]
+        and cls.unroll_context is BaseDeclaration.unroll_context  # type: ignore[attr-defined]
+    )
+
+
+def _has_declarations(values: dict[str, Any]) -> bool:
+    return any(getattr(value, "FACTORY_BUILDER_PHASE", None) for value in values.values())
+
+
+def _compile(declaration: Any) -> tuple[Evaluator, bool] | str:
+    """``(evaluator, reads)`` for one declaration of the factory (no call-site context), or why not."""
+    from seedkit.values import ValueDeclaration  # seedkit.values imports the bulk package
+
+    if getattr(declaration, "FACTORY_BUILDER_PHASE", None) != _RESOLUTION:
+        value = _view_of(declaration)
+        return (lambda stub, step: value), False
+    cls = type(declaration)
+    defaults = getattr(declaration, "_defaults", None) or {}
+    if isinstance(declaration, ValueDeclaration):
+        if (
+            cls.evaluate_pre is not ValueDeclaration.evaluate_pre
+            or cls.evaluate is not ValueDeclaration.evaluate
+        ):
+            return f"{cls.__name__} overrides evaluate()"
+        if declaration.stream_name is None or declaration.finishes:
+            return (lambda stub, step: declaration.evaluate(stub, step, {})), True
+        return _stream_evaluator(declaration), False
+    if cls is factory.Faker or (
+        _function_of(cls, factory.Faker) and cls._get_faker is factory.Faker._get_faker
+    ):
+        if _has_declarations(defaults):
+            return f"factory.Faker({declaration.provider!r}) has declarations as arguments"
+        params = {key: value for key, value in defaults.items() if key != "locale"}
+        locale = defaults.get("locale")
+        provider = declaration.provider
+        get_faker = declaration._get_faker
+        return (lambda stub, step: get_faker(locale).format(provider, **params)), False
+    if defaults:
+        return f"{cls.__name__} has parameters ({', '.join(defaults)})"
+    if _function_of(cls, LazyAttributeSequence):
+        function = declaration.function
+        return (lambda stub, step: function(stub, int(step.sequence))), True
+    if _function_of(cls, Sequence):
+        function = declaration.function
+        return _viewed(lambda stub, step: function(int(step.sequence))), False
+    if _function_of(cls, LazyFunction):
+        function = declaration.function
+        return _viewed(lambda stub, step: function()), False
+    if _function_of(cls, LazyAttribute):
+        function = declaration.function
+        return _viewed(lambda stub, step: function(stub)), True
+    if _function_of(cls, SelfAttribute):
+        evaluate = declaration.evaluate
+        return _viewed(lambda stub, step: evaluate(stub, step, {})), True
+    if _function_of(cls, Iterator):
+        evaluate = declaration.evaluate
+        return _viewed(lambda stub, step: evaluate(stub, step, {})), False
+    if (
+        cls.evaluate_pre is BaseDeclaration.evaluate_pre
+        and cls.unroll_context is BaseDeclaration.unroll_context
+    ):
+        if (
+            issubclass(cls, factory.fuzzy.BaseFuzzyAttribute)
+            and cls.evaluate is factory.fuzzy.BaseFuzzyAttribute.evaluate
+        ):
+            fuzz = declaration.fuzz
+            return (lambda stub, step: fuzz()), False
+        if cls is Money:
+            evaluate = declaration.evaluate
+            return (lambda stub, step: evaluate(stub, step, {})), False
+    return f"{cls.__name__} is not a compiled declaration kind"
+
+
+def _stream_evaluator(declaration: ValueDeclaration) -> Evaluator:
+    """The next value of a named ``seedkit.values`` stream (its cached stream, else ``evaluate``)."""
+
+    def next_value(stub: CompiledStub, step: Any) -> Any:
+        cache = declaration._cache
+        stack = determinism._stack
+        streams = (stack[-1] if stack else determinism._default).value_streams
+        if cache is not None and cache[0] is streams:
+            return cache[1].next()
+        return declaration.evaluate(stub, step, {})
+
+    return next_value
+
+
+def _compile_subfactory(declaration: Any, context: tuple[tuple[str, Any], ...]) -> Evaluator | str:
+    """A ``SubFactory`` with its defaults and deep extras (call-site values filled per row)."""
+    cls = type(declaration)
+    if not _function_of(cls, SubFactory) or cls.FORCE_SEQUENCE:
+        return f"{cls.__name__} is not a compiled declaration kind"
+    merged = dict(declaration._defaults)
+    merged.update(context)  # factory_boy's order: the defaults, then the deep extras
+    template = tuple(merged.items())
+    slotted = any(type(value) is _Slot for _, value in template)
+    get_factory = declaration.get_factory
+
+    def subfactory(stub: CompiledStub, step: Any) -> Any:
+        if slotted:
+            extras = step.builder.extras
+            extra = {key: extras[value.key] if type(value) is _Slot else value for key, value in template}
+        else:
+            extra = dict(template)
+        return step.recurse(get_factory(), extra)
+
+    return subfactory
+
+
+def _compile_slot(
+    key: str, context: tuple[tuple[str, Any], ...], passed: Any
+) -> tuple[Evaluator, bool] | str:
+    """A value passed at the call site as keyword ``key`` (``passed`` is this call's value; the plan is
+    per type of value passed, so the kind holds for every call of this shape)."""
+    if getattr(passed, "FACTORY_BUILDER_PHASE", None) != _RESOLUTION:
+        return (lambda stub, step: _view_of(step.builder.extras[key])), False
+    from seedkit.values import ValueDeclaration
+
+    if type(passed) is factory.Iterator and not context:
+
+        def iterate(stub: CompiledStub, step: Any) -> Any:
+            return step.builder.extras[key].evaluate(stub, step, {})
+
+        return _viewed(iterate), False
+    if isinstance(passed, (SubFactory, ValueDeclaration)) or type(passed) not in _SLOT_KINDS:
+        return f"the value passed as {key}= ({type(passed).__name__}) is not compiled"
+
+    def evaluate(stub: CompiledStub, step: Any) -> Any:
+        extras = step.builder.extras
+        filled = {sub: extras[value.key] if type(value) is _Slot else value for sub, value in context}
+        return _evaluate(extras[key], cast(Any, stub), step, filled)
+
+    return _viewed(evaluate), True
+
+
+_SLOT_KINDS = frozenset(
+    {
+        factory.Iterator,
+        factory.Sequence,
+        factory.LazyFunction,
+        factory.LazyAttribute,
+        factory.LazyAttributeSequence,
+        factory.SelfAttribute,
+        factory.Faker,
+        factory.fuzzy.FuzzyChoice,
+        factory.fuzzy.FuzzyInteger,
+        factory.fuzzy.FuzzyDecimal,
+        factory.fuzzy.FuzzyFloat,
+        factory.fuzzy.FuzzyText,
+        factory.fuzzy.FuzzyDate,
+        factory.fuzzy.FuzzyDateTime,
+        factory.fuzzy.FuzzyNaiveDateTime,
+        Money,
+    }
+)
+"""Declaration classes passed at the call site that are evaluated with the lean builder's evaluation
+(factory_boy's, with the call's deep extras)."""
+
+
+def compile_plan(
+    factory_meta: Any, plan: Any, extras: dict[str, Any], hidden: frozenset[str]
+) -> CompiledPlan | str:
+    """Compile the cached parse ``plan`` (see :func:`seedkit.factories.builder._parse`) of one call's
+    shape; ``extras``: one call of that shape. Returns the plan, or why it cannot be compiled."""
+    pre, post = plan
+    steps: list[tuple[str, Evaluator, bool]] = []
+    for name, declaration, context in pre:
+        if name in _STUB_ATTRIBUTES:
+            return f"its field {name!r} is named like an attribute of the row stub"
+        compiled: tuple[Evaluator, bool] | str
+        if type(declaration) is _Slot:
+            compiled = _compile_slot(declaration.key, context, extras[declaration.key])
+        elif isinstance(declaration, SubFactory):
+            subfactory = _compile_subfactory(declaration, context)
+            compiled = subfactory if isinstance(subfactory, str) else (subfactory, True)
+        elif context:
+            compiled = f"{name} has deep extras ({', '.join(key for key, _ in context)})"
+        else:
+            compiled = _compile(declaration)
+        if isinstance(compiled, str):
+            return f"{name}: {compiled}"
+        steps.append((name, compiled[0], compiled[1]))
+    for name, declaration, _context in post:
+        if type(declaration) not in (RelatedFactory, RelatedFactoryList):
+            return f"{name}: {type(declaration).__name__} is not compiled (only RelatedFactory[List])"
+    visible = tuple(name for name, _, _ in steps if name not in hidden)
+    return CompiledPlan(steps, visible, post)
+
+
+def fill_context(context: tuple[tuple[str, Any], ...], extras: dict[str, Any]) -> dict[str, Any]:
+    """A post-declaration's context with call-site values put in place of their slots."""
+    return {sub: extras[value.key] if type(value) is _Slot else value for sub, value in context}
