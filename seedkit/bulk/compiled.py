@@ -37,12 +37,14 @@ and shape of call, never per row).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import factory
 import factory.fuzzy
 from factory import errors
 from factory.declarations import (
+    SKIP,
     BaseDeclaration,
     Iterator,
     LazyAttribute,
@@ -55,7 +57,16 @@ from factory.declarations import (
     SubFactory,
 )
 
+from seedkit.bulk.row_builder import (
+    _MAPPED,
+    OrmView,
+    RowBuildStep,
+    RowRecord,
+    _is_mapped,
+    check_record,
+)
 from seedkit.core import determinism
+from seedkit.core.clock import column_time
 from seedkit.core.declarations import Money
 from seedkit.factories.builder import _RESOLUTION, _evaluate, _Slot
 
@@ -66,6 +77,20 @@ __all__ = ["CompiledPlan", "CompiledStub", "compile_plan", "fill_context"]
 
 # A compiled declaration: (stub, step) -> value.
 Evaluator = Any
+
+# How a compiled declaration runs: its evaluator; whether it may read the stub (its name is
+# then pending while it runs, for the cycle check); whether its value may be an ORM object
+# (then seen through an OrmView by the declarations that read it).
+Step = tuple[Evaluator, bool, bool]
+
+
+def _seen(value: Any) -> Any:
+    """``value``, or an :class:`OrmView` of it when it is an ORM instance (as the resolver shows it)."""
+    cls = type(value)
+    mapped = _MAPPED.get(cls)
+    if mapped is None:
+        mapped = _is_mapped(cls)
+    return OrmView(value) if mapped and not isinstance(value, type) else value
 
 
 class CompiledStub:
@@ -89,8 +114,8 @@ class CompiledStub:
 
     def __getattr__(self, name: str) -> Any:
         plan = self._compiled_plan
-        evaluator = plan.evaluators.get(name)
-        if evaluator is None:
+        compiled = plan.by_name.get(name)
+        if compiled is None:
             if name.startswith("__") or name in _STUB_ATTRIBUTES:
                 raise AttributeError(name)
             raise AttributeError(
@@ -102,11 +127,14 @@ class CompiledStub:
             raise errors.CyclicDefinitionError(
                 f"Cyclic lazy attribute definition for {name!r}; cycle found in {pending!r}."
             )
+        evaluator, _, viewed = compiled
         pending.append(name)
         try:
             value = evaluator(self, self._compiled_step)
         finally:
             pending.pop()
+        if viewed:
+            value = _seen(value)
         self.__dict__[name] = value
         return value
 
@@ -118,6 +146,8 @@ class CompiledStub:
 
 
 _STUB_ATTRIBUTES = frozenset(dir(CompiledStub))
+_set_slot = object.__setattr__
+_new = object.__new__
 
 
 class CompiledPlan:
@@ -125,45 +155,46 @@ class CompiledPlan:
 
     Attributes:
         names: the pre-declarations' names, in evaluation order.
-        steps: ``(name, evaluator, reads)`` in evaluation order; ``reads``: whether the
-            evaluator may read the stub (then the name is marked pending while it runs).
-        evaluators: the evaluator of each name (for on-demand evaluation).
+        steps: ``(name, evaluator, reads, viewed)`` in evaluation order (see :data:`Step`).
+        by_name: the :data:`Step` of each name (for on-demand evaluation).
         visible: the names passed to the model (not ``exclude`` nor ``Params``), in order.
         post: the ``RelatedFactory``/``RelatedFactoryList`` entries ``(name, declaration,
             context)`` in factory_boy's order (contexts with call-site values still as slots).
-        values: evaluators that are ``seedkit.values`` streams (``(name, declaration)``), whose
-            stream is looked up once per row.
     """
 
-    __slots__ = ("checked", "evaluators", "names", "post", "steps", "visible")
+    __slots__ = ("by_name", "checked", "names", "post", "steps", "visible")
 
     def __init__(
         self,
-        steps: list[tuple[str, Evaluator, bool]],
+        steps: list[tuple[str, Step]],
         visible: tuple[str, ...],
         post: tuple[tuple[str, Any, tuple[tuple[str, Any], ...]], ...],
     ) -> None:
-        self.steps = tuple(steps)
-        self.names = tuple(name for name, _, _ in steps)
-        self.evaluators = {name: evaluator for name, evaluator, _ in steps}
+        self.steps = tuple((name, *step) for name, step in steps)
+        self.names = tuple(name for name, _ in steps)
+        self.by_name = dict(steps)
         self.visible = visible
         self.post = post
         self.checked = False
 
-    def stub(self, step: Any) -> CompiledStub:
-        """An empty stub for one row built in ``step``."""
-        stub = object.__new__(CompiledStub)
-        set_slot = object.__setattr__
-        set_slot(stub, "_compiled_plan", self)
-        set_slot(stub, "_compiled_step", step)
-        set_slot(stub, "_lean_pending", [])
-        return stub
-
-    def evaluate(self, stub: CompiledStub, step: Any) -> dict[str, Any]:
-        """Evaluate every pre-declaration into ``stub`` (in order, on demand where read first)."""
+    def build(self, builder: Any, rows: Any, parent_step: Any, force_sequence: int | None) -> Any:
+        """``RowStepBuilder.build`` with this plan: one record (its parents first, its related
+        records after, all appended to ``builder.sink``)."""
+        meta = builder.factory_meta
+        if force_sequence is not None:
+            sequence = force_sequence
+        elif builder.force_init_sequence is not None:
+            sequence = builder.force_init_sequence
+        else:
+            sequence = meta.next_sequence()
+        step = RowBuildStep(builder=builder, sequence=sequence, parent_step=parent_step)
+        stub = step.stub = _new(CompiledStub)
+        _set_slot(stub, "_compiled_plan", self)
+        _set_slot(stub, "_compiled_step", step)
+        pending: list[str] = []
+        _set_slot(stub, "_lean_pending", pending)
         values = stub.__dict__
-        pending = stub._lean_pending
-        for name, evaluator, reads in self.steps:
+        for name, evaluator, reads, viewed in self.steps:
             if name in values:
                 continue  # evaluated on demand by an earlier declaration
             if reads:
@@ -174,32 +205,55 @@ class CompiledPlan:
                     pending.pop()
             else:
                 value = evaluator(stub, step)
+            if viewed:
+                cls = type(value)
+                mapped = _MAPPED.get(cls)
+                if mapped is None:
+                    mapped = _is_mapped(cls)
+                if mapped and not isinstance(value, type):
+                    value = OrmView(value)
             values[name] = value
-        return values
+        record = self.record(rows, values)
+        builder.sink.append(record)
+        if self.post:
+            extras = builder.extras
+            results = {
+                name: builder._related(declaration, record, step, fill_context(context, extras))
+                for name, declaration, context in self.post
+            }
+        else:
+            results = {}
+        if rows.after_postgeneration:
+            meta.use_postgeneration_results(instance=record, step=step, results=results)
+        step.stub = None  # the step and its stub refer to each other: let refcounting free them
+        return record
+
+    def record(self, rows: Any, values: dict[str, Any]) -> RowRecord:
+        """The row's :class:`RowRecord`: what ``_record`` makes of the visible values."""
+        record = rows.record_class()
+        fields = record.__dict__
+        skipped = False
+        for name in self.visible:
+            value = values[name]
+            if value is SKIP:
+                skipped = True
+                continue
+            fields[name] = value._seedkit_object if type(value) is OrmView else value
+        if skipped or not self.checked:
+            check_record(rows.factory_class, rows.model, fields)
+            self.checked = not skipped
+        facts = rows.facts
+        for key, make in facts.volatile:
+            if key not in fields:
+                fields[key] = make()
+        for key, timezone in facts.times:
+            value = fields.get(key)
+            if isinstance(value, datetime):
+                fields[key] = column_time(value, timezone)
+        return record
 
 
 # -- compiling -------------------------------------------------------------------------------
-def _view_of(value: Any) -> Any:
-    from seedkit.bulk.row_builder import view
-
-    return view(value)
-
-
-def _viewed(evaluator: Evaluator) -> Evaluator:
-    """``evaluator``, with ORM objects it returns seen through an ``OrmView``."""
-    from seedkit.bulk.row_builder import _MAPPED, OrmView, _is_mapped
-
-    def viewed(stub: CompiledStub, step: Any) -> Any:
-        value = evaluator(stub, step)
-        cls = type(value)
-        mapped = _MAPPED.get(cls)
-        if mapped is None:
-            mapped = _is_mapped(cls)
-        return OrmView(value) if mapped and not isinstance(value, type) else value
-
-    return viewed
-
-
 def _function_of(cls: type, base: type) -> bool:
     """Whether ``cls`` evaluates as ``base`` does (factory_boy's ``evaluate_pre``, ``unroll_context``
     and ``evaluate`` of ``base``, not overridden)."""
@@ -215,13 +269,13 @@ def _has_declarations(values: dict[str, Any]) -> bool:
     return any(getattr(value, "FACTORY_BUILDER_PHASE", None) for value in values.values())
 
 
-def _compile(declaration: Any) -> tuple[Evaluator, bool] | str:
+def _compile(declaration: Any) -> Step | str:
     """``(evaluator, reads)`` for one declaration of the factory (no call-site context), or why not."""
     from seedkit.values import ValueDeclaration  # seedkit.values imports the bulk package
 
     if getattr(declaration, "FACTORY_BUILDER_PHASE", None) != _RESOLUTION:
-        value = _view_of(declaration)
-        return (lambda stub, step: value), False
+        value = _seen(declaration)
+        return (lambda stub, step: value), False, False
     cls = type(declaration)
     defaults = getattr(declaration, "_defaults", None) or {}
     if isinstance(declaration, ValueDeclaration):
@@ -230,9 +284,9 @@ def _compile(declaration: Any) -> tuple[Evaluator, bool] | str:
             or cls.evaluate is not ValueDeclaration.evaluate
         ):
             return f"{cls.__name__} overrides evaluate()"
-        if declaration.stream_name is None or declaration.finishes:
-            return (lambda stub, step: declaration.evaluate(stub, step, {})), True
-        return _stream_evaluator(declaration), False
+        if declaration.stream_name is None:
+            return (lambda stub, step: declaration.evaluate(stub, step, {})), True, False
+        return _stream_evaluator(declaration), declaration.finishes, False
     if cls is factory.Faker or (
         _function_of(cls, factory.Faker) and cls._get_faker is factory.Faker._get_faker
     ):
@@ -242,27 +296,27 @@ def _compile(declaration: Any) -> tuple[Evaluator, bool] | str:
         locale = defaults.get("locale")
         provider = declaration.provider
         get_faker = declaration._get_faker
-        return (lambda stub, step: get_faker(locale).format(provider, **params)), False
+        return (lambda stub, step: get_faker(locale).format(provider, **params)), False, False
     if defaults:
         return f"{cls.__name__} has parameters ({', '.join(defaults)})"
     if _function_of(cls, LazyAttributeSequence):
         function = declaration.function
-        return (lambda stub, step: function(stub, int(step.sequence))), True
+        return (lambda stub, step: function(stub, int(step.sequence))), True, True
     if _function_of(cls, Sequence):
         function = declaration.function
-        return _viewed(lambda stub, step: function(int(step.sequence))), False
+        return (lambda stub, step: function(int(step.sequence))), False, True
     if _function_of(cls, LazyFunction):
         function = declaration.function
-        return _viewed(lambda stub, step: function()), False
+        return (lambda stub, step: function()), False, True
     if _function_of(cls, LazyAttribute):
         function = declaration.function
-        return _viewed(lambda stub, step: function(stub)), True
+        return (lambda stub, step: function(stub)), True, True
     if _function_of(cls, SelfAttribute):
         evaluate = declaration.evaluate
-        return _viewed(lambda stub, step: evaluate(stub, step, {})), True
+        return (lambda stub, step: evaluate(stub, step, {})), True, True
     if _function_of(cls, Iterator):
         evaluate = declaration.evaluate
-        return _viewed(lambda stub, step: evaluate(stub, step, {})), False
+        return (lambda stub, step: evaluate(stub, step, {})), False, True
     if (
         cls.evaluate_pre is BaseDeclaration.evaluate_pre
         and cls.unroll_context is BaseDeclaration.unroll_context
@@ -272,23 +326,33 @@ def _compile(declaration: Any) -> tuple[Evaluator, bool] | str:
             and cls.evaluate is factory.fuzzy.BaseFuzzyAttribute.evaluate
         ):
             fuzz = declaration.fuzz
-            return (lambda stub, step: fuzz()), False
+            return (lambda stub, step: fuzz()), False, True
         if cls is Money:
             evaluate = declaration.evaluate
-            return (lambda stub, step: evaluate(stub, step, {})), False
+            return (lambda stub, step: evaluate(stub, step, {})), False, False
     return f"{cls.__name__} is not a compiled declaration kind"
 
 
 def _stream_evaluator(declaration: ValueDeclaration) -> Evaluator:
     """The next value of a named ``seedkit.values`` stream (its cached stream, else ``evaluate``)."""
 
+    finish = declaration.finish if declaration.finishes else None
+
     def next_value(stub: CompiledStub, step: Any) -> Any:
         cache = declaration._cache
         stack = determinism._stack
         streams = (stack[-1] if stack else determinism._default).value_streams
-        if cache is not None and cache[0] is streams:
-            return cache[1].next()
-        return declaration.evaluate(stub, step, {})
+        if cache is None or cache[0] is not streams:
+            return declaration.evaluate(stub, step, {})
+        stream = cache[1]
+        index = stream.index
+        buffer = stream.buffer
+        if index < len(buffer):  # ValueStream.next(), inlined
+            stream.index = index + 1
+            value = buffer[index]
+        else:
+            value = stream.next()
+        return value if finish is None else finish(value, stub)
 
     return next_value
 
@@ -315,13 +379,11 @@ def _compile_subfactory(declaration: Any, context: tuple[tuple[str, Any], ...]) 
     return subfactory
 
 
-def _compile_slot(
-    key: str, context: tuple[tuple[str, Any], ...], passed: Any
-) -> tuple[Evaluator, bool] | str:
+def _compile_slot(key: str, context: tuple[tuple[str, Any], ...], passed: Any) -> Step | str:
     """A value passed at the call site as keyword ``key`` (``passed`` is this call's value; the plan is
     per type of value passed, so the kind holds for every call of this shape)."""
     if getattr(passed, "FACTORY_BUILDER_PHASE", None) != _RESOLUTION:
-        return (lambda stub, step: _view_of(step.builder.extras[key])), False
+        return (lambda stub, step: step.builder.extras[key]), False, True
     from seedkit.values import ValueDeclaration
 
     if type(passed) is factory.Iterator and not context:
@@ -329,7 +391,7 @@ def _compile_slot(
         def iterate(stub: CompiledStub, step: Any) -> Any:
             return step.builder.extras[key].evaluate(stub, step, {})
 
-        return _viewed(iterate), False
+        return iterate, False, True
     if isinstance(passed, (SubFactory, ValueDeclaration)) or type(passed) not in _SLOT_KINDS:
         return f"the value passed as {key}= ({type(passed).__name__}) is not compiled"
 
@@ -338,7 +400,7 @@ def _compile_slot(
         filled = {sub: extras[value.key] if type(value) is _Slot else value for sub, value in context}
         return _evaluate(extras[key], cast(Any, stub), step, filled)
 
-    return _viewed(evaluate), True
+    return evaluate, True, True
 
 
 _SLOT_KINDS = frozenset(
@@ -371,27 +433,27 @@ def compile_plan(
     """Compile the cached parse ``plan`` (see :func:`seedkit.factories.builder._parse`) of one call's
     shape; ``extras``: one call of that shape. Returns the plan, or why it cannot be compiled."""
     pre, post = plan
-    steps: list[tuple[str, Evaluator, bool]] = []
+    steps: list[tuple[str, Step]] = []
     for name, declaration, context in pre:
         if name in _STUB_ATTRIBUTES:
             return f"its field {name!r} is named like an attribute of the row stub"
-        compiled: tuple[Evaluator, bool] | str
+        compiled: Step | str
         if type(declaration) is _Slot:
             compiled = _compile_slot(declaration.key, context, extras[declaration.key])
         elif isinstance(declaration, SubFactory):
             subfactory = _compile_subfactory(declaration, context)
-            compiled = subfactory if isinstance(subfactory, str) else (subfactory, True)
+            compiled = subfactory if isinstance(subfactory, str) else (subfactory, True, False)
         elif context:
             compiled = f"{name} has deep extras ({', '.join(key for key, _ in context)})"
         else:
             compiled = _compile(declaration)
         if isinstance(compiled, str):
             return f"{name}: {compiled}"
-        steps.append((name, compiled[0], compiled[1]))
+        steps.append((name, compiled))
     for name, declaration, _context in post:
         if type(declaration) not in (RelatedFactory, RelatedFactoryList):
             return f"{name}: {type(declaration).__name__} is not compiled (only RelatedFactory[List])"
-    visible = tuple(name for name, _, _ in steps if name not in hidden)
+    visible = tuple(name for name, _ in steps if name not in hidden)
     return CompiledPlan(steps, visible, post)
 
 

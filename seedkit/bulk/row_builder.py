@@ -29,7 +29,7 @@ import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import sqlalchemy as sa
 from factory import enums, errors
@@ -38,7 +38,6 @@ from factory.declarations import SKIP, RelatedFactory, RelatedFactoryList
 from sqlalchemy.orm import RelationshipDirection
 
 from seedkit.bulk import record_collections
-from seedkit.bulk.compiled import CompiledPlan, compile_plan, fill_context
 from seedkit.bulk.record_collections import WRITTEN, refuse_written
 from seedkit.core.clock import column_time
 from seedkit.errors import FactoryError
@@ -59,7 +58,18 @@ from seedkit.factories.builder import (
     building_with,
 )
 
-__all__ = ["OrmView", "RowPathUnsupported", "RowRecord", "RowStepBuilder", "build_root", "no_session"]
+if TYPE_CHECKING:
+    from seedkit.bulk.compiled import CompiledPlan
+
+__all__ = [
+    "OrmView",
+    "RowPathUnsupported",
+    "RowRecord",
+    "RowStepBuilder",
+    "build_root",
+    "check_record",
+    "no_session",
+]
 
 
 class RowPathUnsupported(FactoryError):
@@ -359,12 +369,15 @@ class _FactoryRows:
         self.after_postgeneration = _function(factory_class._after_postgeneration) is not _function(
             BaseFactory._after_postgeneration
         )
-        self.record_class = model_rows(self.model).record_class
+        self.facts = model_rows(self.model)
+        self.record_class = self.facts.record_class
         self.compiled: dict[Any, CompiledPlan | str] = {}
         """The compiled plan (or why there is none) per shape of call: keyword names and value types."""
 
     def compiled_plan(self, meta: Any, extras: dict[str, Any]) -> CompiledPlan | str:
         """The :class:`~seedkit.bulk.compiled.CompiledPlan` of a call with ``extras``, or why it has none."""
+        from seedkit.bulk.compiled import compile_plan  # it builds on this module
+
         if not self.plain_arguments:
             return "it renames or adjusts its arguments (Meta.rename, inline_args or _adjust_kwargs)"
         if any(getattr(value, "FACTORY_BUILDER_PHASE", None) == _POST for value in extras.values()):
@@ -417,8 +430,8 @@ class RowStepBuilder(LeanStepBuilder):
         plan = rows.compiled.get(shape)
         if plan is None:
             plan = rows.compiled[shape] = rows.compiled_plan(meta, extras)
-        if type(plan) is CompiledPlan:
-            return self._build_compiled(rows, plan, parent_step, force_sequence)
+        if type(plan) is not str:
+            return cast("CompiledPlan", plan).build(self, rows, parent_step, force_sequence)
         pre, post = _parse(meta, extras)
         if force_sequence is not None:
             sequence = force_sequence
@@ -444,36 +457,6 @@ class RowStepBuilder(LeanStepBuilder):
                 results[name] = declaration.evaluate_post(instance=record, step=step, overrides=context)
         if rows.after_postgeneration:
             meta.use_postgeneration_results(instance=record, step=step, results=results)
-        step.stub = None
-        return record
-
-    def _build_compiled(
-        self, rows: _FactoryRows, plan: CompiledPlan, parent_step: Any, force_sequence: int | None
-    ) -> Any:
-        """:meth:`build` with a compiled plan: the same steps, the declarations evaluated by the plan."""
-        meta = self.factory_meta
-        if force_sequence is not None:
-            sequence = force_sequence
-        elif self.force_init_sequence is not None:
-            sequence = self.force_init_sequence
-        else:
-            sequence = meta.next_sequence()
-        step = RowBuildStep(builder=self, sequence=sequence, parent_step=parent_step)
-        stub = step.stub = plan.stub(step)
-        values = plan.evaluate(stub, step)
-        kwargs = {name: value for name in plan.visible if (value := values[name]) is not SKIP}
-        record = _record(rows.factory_class, rows.model, (), kwargs)
-        self.sink.append(record)
-        if plan.post:
-            extras = self.extras
-            results = {
-                name: self._related(declaration, record, step, fill_context(context, extras))
-                for name, declaration, context in plan.post
-            }
-            if rows.after_postgeneration:
-                meta.use_postgeneration_results(instance=record, step=step, results=results)
-        elif rows.after_postgeneration:
-            meta.use_postgeneration_results(instance=record, step=step, results={})
         step.stub = None
         return record
 
@@ -509,18 +492,11 @@ def _record(factory_class: Any, model: type, args: tuple[Any, ...], kwargs: dict
     facts = model_rows(model)
     keys = tuple(kwargs)
     if keys not in facts.checked:
-        factory_class._check_attributes(model, kwargs)  # the per-object path's error, if any
         if args:
             raise RowPathUnsupported(
                 f"{factory_class.__name__} passes positional arguments (Meta.inline_args)"
             )
-        other = [key for key in keys if key not in facts.allowed]
-        if other:
-            raise RowPathUnsupported(
-                f"{factory_class.__name__} sets {model.__name__}.{other[0]}, which is not a column or a "
-                "many-to-one relationship (the row path sets no collections, properties or hybrids)"
-            )
-        facts.checked.add(keys)
+        check_record(factory_class, model, kwargs)
     record = facts.record_class()
     values = record.__dict__
     for key, value in kwargs.items():
@@ -542,6 +518,27 @@ def _record(factory_class: Any, model: type, args: tuple[Any, ...], kwargs: dict
                 tracker.note(pool)
             pool.append(record)
     return record
+
+
+def check_record(factory_class: Any, model: type, kwargs: dict[str, Any]) -> None:
+    """Refuse keyword arguments a record cannot take (checked once per set of names).
+
+    Raises:
+        FactoryError: the per-object path's error for a name the model does not have.
+        RowPathUnsupported: a name that is not a column or a many-to-one relationship.
+    """
+    facts = model_rows(model)
+    keys = tuple(kwargs)
+    if keys in facts.checked:
+        return
+    factory_class._check_attributes(model, kwargs)  # the per-object path's error, if any
+    other = [key for key in keys if key not in facts.allowed]
+    if other:
+        raise RowPathUnsupported(
+            f"{factory_class.__name__} sets {model.__name__}.{other[0]}, which is not a column or a "
+            "many-to-one relationship (the row path sets no collections, properties or hybrids)"
+        )
+    facts.checked.add(keys)
 
 
 def build_root(factory_class: type[Any], fields: dict[str, Any], sink: list[Any]) -> Any:
