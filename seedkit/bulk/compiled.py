@@ -62,6 +62,7 @@ from seedkit.bulk.row_builder import (
     OrmView,
     RowBuildStep,
     RowRecord,
+    RowStepBuilder,
     _is_mapped,
     check_record,
 )
@@ -73,7 +74,7 @@ from seedkit.factories.builder import _RESOLUTION, _evaluate, _Slot
 if TYPE_CHECKING:
     from seedkit.values import ValueDeclaration
 
-__all__ = ["CompiledPlan", "CompiledStub", "compile_plan", "fill_context"]
+__all__ = ["CompiledPlan", "CompiledStub", "compile_plan"]
 
 # A compiled declaration: (stub, step) -> value.
 Evaluator = Any
@@ -158,8 +159,8 @@ class CompiledPlan:
         steps: ``(name, evaluator, reads, viewed)`` in evaluation order (see :data:`Step`).
         by_name: the :data:`Step` of each name (for on-demand evaluation).
         visible: the names passed to the model (not ``exclude`` nor ``Params``), in order.
-        post: the ``RelatedFactory``/``RelatedFactoryList`` entries ``(name, declaration,
-            context)`` in factory_boy's order (contexts with call-site values still as slots).
+        post: the ``RelatedFactory``/``RelatedFactoryList`` declarations, ``(name, related)`` in
+            factory_boy's order.
     """
 
     __slots__ = ("by_name", "checked", "names", "post", "steps", "visible")
@@ -168,7 +169,7 @@ class CompiledPlan:
         self,
         steps: list[tuple[str, Step]],
         visible: tuple[str, ...],
-        post: tuple[tuple[str, Any, tuple[tuple[str, Any], ...]], ...],
+        post: tuple[tuple[str, _Related], ...],
     ) -> None:
         self.steps = tuple((name, *step) for name, step in steps)
         self.names = tuple(name for name, _ in steps)
@@ -215,14 +216,7 @@ class CompiledPlan:
             values[name] = value
         record = self.record(rows, values)
         builder.sink.append(record)
-        if self.post:
-            extras = builder.extras
-            results = {
-                name: builder._related(declaration, record, step, fill_context(context, extras))
-                for name, declaration, context in self.post
-            }
-        else:
-            results = {}
+        results = {name: related.run(record, step) for name, related in self.post} if self.post else {}
         if rows.after_postgeneration:
             meta.use_postgeneration_results(instance=record, step=step, results=results)
         step.stub = None  # the step and its stub refer to each other: let refcounting free them
@@ -366,7 +360,7 @@ def _compile_subfactory(declaration: Any, context: tuple[tuple[str, Any], ...]) 
     merged.update(context)  # factory_boy's order: the defaults, then the deep extras
     template = tuple(merged.items())
     slotted = any(type(value) is _Slot for _, value in template)
-    get_factory = declaration.get_factory
+    child = _Child(declaration.get_factory)
 
     def subfactory(stub: CompiledStub, step: Any) -> Any:
         if slotted:
@@ -374,9 +368,84 @@ def _compile_subfactory(declaration: Any, context: tuple[tuple[str, Any], ...]) 
             extra = {key: extras[value.key] if type(value) is _Slot else value for key, value in template}
         else:
             extra = dict(template)
-        return step.recurse(get_factory(), extra)
+        return child.build(extra, step)
 
     return subfactory
+
+
+class _Child:
+    """Builds the records of one sub-factory or related factory of a compiled plan.
+
+    The child's call has the same shape every time (its keyword names are the declaration's,
+    its values' types are fixed by the parent plan's shape), so the child's plan is found once,
+    at the first call, and called directly after.
+    """
+
+    __slots__ = ("get_factory", "plan", "rows")
+
+    def __init__(self, get_factory: Any) -> None:
+        self.get_factory = get_factory
+        self.plan: CompiledPlan | None = None
+        self.rows: Any = None
+
+    def build(self, extra: dict[str, Any], step: Any) -> Any:
+        """The child's record for keyword arguments ``extra``, built under ``step`` (its parent)."""
+        parent = step.builder
+        builder = RowStepBuilder(self.get_factory()._meta, extra, strategy=parent.strategy)
+        builder.sink = parent.sink
+        plan = self.plan
+        if plan is not None:
+            return plan.build(builder, self.rows, step, None)
+        rows, found = builder.plan()
+        if rows.mapped and rows.row_path and type(found) is CompiledPlan:
+            self.plan, self.rows = found, rows
+        return builder.build(parent_step=step)
+
+
+_RECORD = object()
+"""Stands for the record being built in a related factory's keyword arguments."""
+
+
+class _Related:
+    """A ``RelatedFactory``/``RelatedFactoryList`` after a compiled record (factory_boy's
+    ``evaluate_post`` and ``call``: its defaults, the deep extras, the record under its name)."""
+
+    __slots__ = ("child", "declaration", "is_list", "slotted", "template")
+
+    def __init__(self, declaration: Any, context: tuple[tuple[str, Any], ...]) -> None:
+        merged = dict(declaration.defaults)
+        merged.update(context)
+        if declaration.name:
+            merged[declaration.name] = _RECORD
+        self.template = tuple(merged.items())
+        self.slotted = any(type(value) is _Slot for _, value in self.template)
+        self.declaration = declaration
+        self.is_list = type(declaration) is RelatedFactoryList
+        self.child = _Child(declaration.get_factory)
+
+    def run(self, record: Any, step: Any) -> Any:
+        """The related records of ``record`` (a list for ``RelatedFactoryList``)."""
+        if self.is_list:
+            size = self.declaration.size
+            count = size if isinstance(size, int) else size()  # called first, as factory_boy does
+            return [self._one(record, step) for _ in range(count)]
+        return self._one(record, step)
+
+    def _one(self, record: Any, step: Any) -> Any:
+        extras = step.builder.extras
+        passed = {
+            key: record if value is _RECORD else extras[value.key] if type(value) is _Slot else value
+            for key, value in self.template
+        }
+        return self.child.build(passed, step)
+
+
+def _compile_related(declaration: Any, context: tuple[tuple[str, Any], ...]) -> _Related | str:
+    if type(declaration) not in (RelatedFactory, RelatedFactoryList):
+        return f"{type(declaration).__name__} is not compiled (only RelatedFactory[List])"
+    if declaration._defaults or any(key == "" for key, _ in context):
+        return "a value passed for the related factory itself"
+    return _Related(declaration, context)
 
 
 def _compile_slot(key: str, context: tuple[tuple[str, Any], ...], passed: Any) -> Step | str:
@@ -450,13 +519,11 @@ def compile_plan(
         if isinstance(compiled, str):
             return f"{name}: {compiled}"
         steps.append((name, compiled))
-    for name, declaration, _context in post:
-        if type(declaration) not in (RelatedFactory, RelatedFactoryList):
-            return f"{name}: {type(declaration).__name__} is not compiled (only RelatedFactory[List])"
+    related: list[tuple[str, _Related]] = []
+    for name, declaration, context in post:
+        made = _compile_related(declaration, context)
+        if isinstance(made, str):
+            return f"{name}: {made}"
+        related.append((name, made))
     visible = tuple(name for name, _ in steps if name not in hidden)
-    return CompiledPlan(steps, visible, post)
-
-
-def fill_context(context: tuple[tuple[str, Any], ...], extras: dict[str, Any]) -> dict[str, Any]:
-    """A post-declaration's context with call-site values put in place of their slots."""
-    return {sub: extras[value.key] if type(value) is _Slot else value for sub, value in context}
+    return CompiledPlan(steps, visible, tuple(related))

@@ -425,14 +425,10 @@ class RowStepBuilder(LeanStepBuilder):
             raise RowPathUnsupported(
                 f"{rows.factory_class.__name__} takes the ORM path: {rows.decision.reason}"
             )
-        extras = self.extras
-        shape = (tuple(extras), tuple(map(type, extras.values()))) if extras else ()
-        plan = rows.compiled.get(shape)
-        if plan is None:
-            plan = rows.compiled[shape] = rows.compiled_plan(meta, extras)
+        _, plan = self.plan(rows)
         if type(plan) is not str:
             return cast("CompiledPlan", plan).build(self, rows, parent_step, force_sequence)
-        pre, post = _parse(meta, extras)
+        pre, post = _parse(meta, self.extras)
         if force_sequence is not None:
             sequence = force_sequence
         elif self.force_init_sequence is not None:
@@ -459,6 +455,20 @@ class RowStepBuilder(LeanStepBuilder):
             meta.use_postgeneration_results(instance=record, step=step, results=results)
         step.stub = None
         return record
+
+    def plan(self, rows: _FactoryRows | None = None) -> tuple[_FactoryRows, CompiledPlan | str]:
+        """This call's factory facts and its compiled plan (or why it has none), compiled once per
+        shape of call: the keyword names and the types of the values passed."""
+        if rows is None:
+            rows = _factory_rows(self.factory_meta)
+        if not rows.mapped or not rows.row_path:
+            return rows, "not a factory on the row path"
+        extras = self.extras
+        shape = (tuple(extras), tuple(map(type, extras.values()))) if extras else ()
+        plan = rows.compiled.get(shape)
+        if plan is None:
+            plan = rows.compiled[shape] = rows.compiled_plan(self.factory_meta, extras)
+        return rows, plan
 
     def _related(self, declaration: Any, record: Any, step: RowBuildStep, context: dict[str, Any]) -> Any:
         """``RelatedFactory[List].evaluate_post``: factory_boy's steps, without its intermediate objects."""
