@@ -74,7 +74,7 @@ from seedkit.factories.builder import _RESOLUTION, _evaluate, _Slot
 if TYPE_CHECKING:
     from seedkit.values import ValueDeclaration
 
-__all__ = ["CompiledPlan", "CompiledStub", "compile_plan"]
+__all__ = ["CompiledPlan", "CompiledStub", "compile_plan", "roots"]
 
 # A compiled declaration: (stub, step) -> value.
 Evaluator = Any
@@ -391,15 +391,32 @@ class _Child:
     def build(self, extra: dict[str, Any], step: Any) -> Any:
         """The child's record for keyword arguments ``extra``, built under ``step`` (its parent)."""
         parent = step.builder
-        builder = RowStepBuilder(self.get_factory()._meta, extra, strategy=parent.strategy)
-        builder.sink = parent.sink
+        return self.build_under(extra, parent.strategy, parent.sink, step)
+
+    def build_under(self, extra: dict[str, Any], strategy: str, sink: list[Any], parent_step: Any) -> Any:
+        """The record for ``extra``, appended with its parents and children to ``sink``;
+        ``parent_step``: the parent's build step, or None for a root."""
+        builder = RowStepBuilder(self.get_factory()._meta, extra, strategy=strategy)
+        builder.sink = sink
         plan = self.plan
         if plan is not None:
-            return plan.build(builder, self.rows, step, None)
+            return plan.build(builder, self.rows, parent_step, None)
         rows, found = builder.plan()
         if rows.mapped and rows.row_path and type(found) is CompiledPlan:
             self.plan, self.rows = found, rows
-        return builder.build(parent_step=step)
+        return builder.build(parent_step=parent_step)
+
+
+def roots(factory_class: type[Any], fields: dict[str, Any], sink: list[Any]) -> Any:
+    """A function making one ``factory_class.create(**fields)`` on the row path per call (records to
+    ``sink``), the plan found at the first call (every root of a volume has the same shape)."""
+    child = _Child(lambda: factory_class)
+    strategy = factory.enums.CREATE_STRATEGY
+
+    def build_root() -> Any:
+        return child.build_under(dict(fields), strategy, sink, None)
+
+    return build_root
 
 
 _RECORD = object()

@@ -25,6 +25,8 @@ import gc
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from itertools import chain, repeat
+from operator import is_
 from typing import Any
 
 import factory
@@ -36,10 +38,11 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 
 from seedkit.bulk.collect import CollectingDatabase, CollectingSession
+from seedkit.bulk.compiled import roots
 from seedkit.bulk.copy import CopyJob, CopyWriter
 from seedkit.bulk.paths import ORM, PathDecision, _qualified, decide_call
 from seedkit.bulk.record_collections import CollectionTracker, expire_twinned, tracking
-from seedkit.bulk.row_builder import WRITTEN, RowPathUnsupported, RowRecord, build_root, model_of, no_session
+from seedkit.bulk.row_builder import WRITTEN, RowPathUnsupported, RowRecord, model_of, no_session
 from seedkit.bulk.rows import MISSING, TableLayout, UnknownParentKey, database_generated, int_range
 from seedkit.core.determinism import Checkpoint, current, ensure_active
 from seedkit.errors import FactoryError
@@ -185,9 +188,10 @@ class BulkSeeder:
             done = start = 0
             chunk = self.chunk_size
             rewind = self._chunk_checkpoint(passed)
+            build_root = roots(factory_class, fields, self._records)
             while True:
                 try:
-                    build_root(factory_class, fields, self._records)
+                    build_root()
                 except RowPathUnsupported as exc:
                     rewind()  # the chunk's records leave the sink, collections and pools; streams go back
                     self._collections.end_trial()
@@ -250,7 +254,8 @@ class BulkSeeder:
     def flush(self) -> None:
         """Write everything generated since the last flush (COPY runs in the background)."""
         pending = list(self.session.new)
-        records, self._records = self._records, []
+        records = self._records[:]
+        self._records.clear()  # in place: the row path's root builder appends to this list
         self._refuse_modified_rows()
         jobs = self._copy_jobs(pending + records)
         self._refuse_kept_without_keys(records)
@@ -484,7 +489,8 @@ class BulkSeeder:
         """Refuse objects kept for later calls (a reuse pool: what ``session.info`` holds, and the
         row path's records of pooled models) whose key could not be reserved: the session cannot
         keep an object without its key once it is written."""
-        pooled = [record for record in records if model_of(type(record)) in _REUSABLE_MODELS]
+        kinds = {cls for cls in {type(record) for record in records} if model_of(cls) in _REUSABLE_MODELS}
+        pooled = [record for record in records if type(record) in kinds] if kinds else []
         for obj in [*_mapped_in(self.session.info), *pooled]:
             layout = self._layout(obj)
             if layout.reserved_key is not None and obj.__dict__.get(layout.reserved_key[0]) is None:
@@ -650,7 +656,12 @@ def _check_int_ranges(layout: TableLayout, rows: list[list[Any]]) -> None:
 
 def _finish_rows(layout: TableLayout, rows: list[list[Any]]) -> tuple[tuple[str, ...], list[list[Any]]]:
     """Fill unset columns (Python defaults, else NULL) and leave server-generated ones to the server."""
-    incomplete = [row for row in rows if MISSING in row]
+    # ``MISSING in row`` would call each value's __eq__ (Python code for UUIDs): first ask, at C
+    # speed and by identity only, whether any row of the table has one.
+    if any(map(is_, chain.from_iterable(rows), repeat(MISSING))):
+        incomplete = [row for row in rows if any(map(is_, row, repeat(MISSING)))]
+    else:
+        incomplete = []
     keep = list(range(len(layout.columns)))
     if incomplete:
         unset_everywhere = [
