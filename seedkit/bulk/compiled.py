@@ -102,8 +102,8 @@ class CompiledStub:
     (``_lean_pending`` is also where :mod:`seedkit.values` finds the field being evaluated).
     """
 
-    __slots__ = ("__dict__", "_compiled_plan", "_compiled_step", "_lean_pending")
-    _compiled_plan: CompiledPlan
+    __slots__ = ("__dict__", "_compiled_step", "_lean_pending")
+    _compiled_plan: CompiledPlan  # a class attribute of each plan's own subclass
     _compiled_step: Any
     _lean_pending: list[str]
 
@@ -146,7 +146,7 @@ class CompiledStub:
         return f"<Resolver for {self._compiled_step!r}>"
 
 
-_STUB_ATTRIBUTES = frozenset(dir(CompiledStub))
+_STUB_ATTRIBUTES = frozenset(dir(CompiledStub)) | {"_compiled_plan"}
 _set_slot = object.__setattr__
 _new = object.__new__
 
@@ -161,15 +161,30 @@ class CompiledPlan:
         visible: the names passed to the model (not ``exclude`` nor ``Params``), in order.
         post: the ``RelatedFactory``/``RelatedFactoryList`` declarations, ``(name, related)`` in
             factory_boy's order.
+        fields: ``(name, timezone)`` of the visible names; ``timezone`` is None but for a
+            ``DateTime`` column (then a datetime value takes the column's form, as ``_record`` does).
+        unset_volatile: ``(attribute, make, timezone)`` of the model's volatile columns (clock and
+            ID defaults) that no visible name sets.
     """
 
-    __slots__ = ("by_name", "checked", "names", "post", "steps", "visible")
+    __slots__ = (
+        "by_name",
+        "checked",
+        "fields",
+        "names",
+        "post",
+        "steps",
+        "stub_class",
+        "unset_volatile",
+        "visible",
+    )
 
     def __init__(
         self,
         steps: list[tuple[str, Step]],
         visible: tuple[str, ...],
         post: tuple[tuple[str, _Related], ...],
+        facts: Any,
     ) -> None:
         self.steps = tuple((name, *step) for name, step in steps)
         self.names = tuple(name for name, _ in steps)
@@ -177,6 +192,12 @@ class CompiledPlan:
         self.visible = visible
         self.post = post
         self.checked = False
+        times = dict(facts.times)
+        self.fields = tuple((name, times.get(name)) for name in visible)
+        self.unset_volatile = tuple(
+            (key, make, times.get(key)) for key, make in facts.volatile if key not in visible
+        )
+        self.stub_class = type("CompiledStub", (CompiledStub,), {"__slots__": (), "_compiled_plan": self})
 
     def build(self, builder: Any, rows: Any, parent_step: Any, force_sequence: int | None) -> Any:
         """``RowStepBuilder.build`` with this plan: one record (its parents first, its related
@@ -188,9 +209,9 @@ class CompiledPlan:
             sequence = builder.force_init_sequence
         else:
             sequence = meta.next_sequence()
-        step = RowBuildStep(builder=builder, sequence=sequence, parent_step=parent_step)
-        stub = step.stub = _new(CompiledStub)
-        _set_slot(stub, "_compiled_plan", self)
+        step = RowBuildStep(builder, sequence, parent_step)
+        stub: CompiledStub = _new(self.stub_class)
+        step.stub = stub
         _set_slot(stub, "_compiled_step", step)
         pending: list[str] = []
         _set_slot(stub, "_lean_pending", pending)
@@ -216,34 +237,48 @@ class CompiledPlan:
             values[name] = value
         record = self.record(rows, values)
         builder.sink.append(record)
-        results = {name: related.run(record, step) for name, related in self.post} if self.post else {}
         if rows.after_postgeneration:
+            results = {name: related.run(record, step) for name, related in self.post}
             meta.use_postgeneration_results(instance=record, step=step, results=results)
+        else:
+            for _, related in self.post:
+                related.run(record, step)
         step.stub = None  # the step and its stub refer to each other: let refcounting free them
         return record
 
     def record(self, rows: Any, values: dict[str, Any]) -> RowRecord:
-        """The row's :class:`RowRecord`: what ``_record`` makes of the visible values."""
+        """The row's :class:`RowRecord`: what ``_record`` makes of the visible values (ORM objects
+        for their views, volatile columns filled, datetimes in their column's form)."""
         record = rows.record_class()
         fields = record.__dict__
         skipped = False
-        for name in self.visible:
+        for name, timezone in self.fields:
             value = values[name]
             if value is SKIP:
                 skipped = True
                 continue
-            fields[name] = value._seedkit_object if type(value) is OrmView else value
+            if type(value) is OrmView:
+                value = value._seedkit_object
+            elif timezone is not None and isinstance(value, datetime):
+                value = column_time(value, timezone)
+            fields[name] = value
         if skipped or not self.checked:
             check_record(rows.factory_class, rows.model, fields)
             self.checked = not skipped
-        facts = rows.facts
-        for key, make in facts.volatile:
-            if key not in fields:
-                fields[key] = make()
-        for key, timezone in facts.times:
-            value = fields.get(key)
-            if isinstance(value, datetime):
-                fields[key] = column_time(value, timezone)
+        if skipped:  # a volatile column the plan sets may be unset in this row
+            for key, make in rows.facts.volatile:
+                if key not in fields:
+                    value = make()
+                    timezone = dict(rows.facts.times).get(key)
+                    if timezone is not None and isinstance(value, datetime):
+                        value = column_time(value, timezone)
+                    fields[key] = value
+            return record
+        for key, make, timezone in self.unset_volatile:
+            value = make()
+            if timezone is not None and isinstance(value, datetime):
+                value = column_time(value, timezone)
+            fields[key] = value
         return record
 
 
@@ -514,7 +549,7 @@ _SLOT_KINDS = frozenset(
 
 
 def compile_plan(
-    factory_meta: Any, plan: Any, extras: dict[str, Any], hidden: frozenset[str]
+    factory_meta: Any, plan: Any, extras: dict[str, Any], hidden: frozenset[str], facts: Any
 ) -> CompiledPlan | str:
     """Compile the cached parse ``plan`` (see :func:`seedkit.factories.builder._parse`) of one call's
     shape; ``extras``: one call of that shape. Returns the plan, or why it cannot be compiled."""
@@ -543,4 +578,4 @@ def compile_plan(
             return f"{name}: {made}"
         related.append((name, made))
     visible = tuple(name for name, _ in steps if name not in hidden)
-    return CompiledPlan(steps, visible, tuple(related))
+    return CompiledPlan(steps, visible, tuple(related), facts)

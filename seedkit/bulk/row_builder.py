@@ -386,7 +386,7 @@ class _FactoryRows:
             plan = _plan(meta, {name: _Slot(name) for name in extras})
         except errors.FactoryError as exc:
             return f"the call does not parse ({exc})"
-        return compile_plan(meta, plan, extras, self.hidden)
+        return compile_plan(meta, plan, extras, self.hidden, self.facts)
 
 
 _FACTORY_ROWS: dict[int, tuple[Any, _FactoryRows]] = {}

@@ -333,8 +333,9 @@ class BulkSeeder:
         or a reuse pool that needs such a key is refused (see :meth:`_unknown_key`).
         """
         lacking: dict[TableLayout, list[Any]] = {}
+        layouts = self._layouts
         for obj in pending:
-            layout = self._layout(obj)
+            layout = layouts.get(type(obj)) or self._layout(obj)
             if layout.reserved_key is not None and obj.__dict__.get(layout.reserved_key[0]) is None:
                 lacking.setdefault(layout, []).append(obj)
         partition = current().partition if lacking else 0
@@ -384,8 +385,9 @@ class BulkSeeder:
     def _copy_jobs(self, pending: list[Any]) -> list[CopyJob]:
         self._reserve_keys(pending)
         by_table: dict[sa.Table, tuple[TableLayout, list[list[Any]]]] = {}
+        layouts = self._layouts
         for obj in pending:
-            layout = self._layout(obj)
+            layout = layouts.get(type(obj)) or self._layout(obj)
             if layout.child_syncs:
                 _sync_children(layout, obj)
             entry = by_table.get(layout.table)
