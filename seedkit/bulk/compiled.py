@@ -37,6 +37,7 @@ and shape of call, never per row).
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -64,12 +65,14 @@ from seedkit.bulk.row_builder import (
     RowRecord,
     RowStepBuilder,
     _is_mapped,
+    _nested_builder,
     check_record,
+    join_record,
 )
 from seedkit.core import determinism
 from seedkit.core.clock import column_time
 from seedkit.core.declarations import Money
-from seedkit.factories.builder import _RESOLUTION, _evaluate, _Slot
+from seedkit.factories.builder import _RESOLUTION, _evaluate, _Slot, building_with
 
 if TYPE_CHECKING:
     from seedkit.values import ValueDeclaration
@@ -273,12 +276,13 @@ class CompiledPlan:
                     if timezone is not None and isinstance(value, datetime):
                         value = column_time(value, timezone)
                     fields[key] = value
-            return record
-        for key, make, timezone in self.unset_volatile:
-            value = make()
-            if timezone is not None and isinstance(value, datetime):
-                value = column_time(value, timezone)
-            fields[key] = value
+        else:
+            for key, make, timezone in self.unset_volatile:
+                value = make()
+                if timezone is not None and isinstance(value, datetime):
+                    value = column_time(value, timezone)
+                fields[key] = value
+        join_record(record, rows.facts)
         return record
 
 
@@ -447,9 +451,11 @@ def roots(factory_class: type[Any], fields: dict[str, Any], sink: list[Any]) -> 
     ``sink``), the plan found at the first call (every root of a volume has the same shape)."""
     child = _Child(lambda: factory_class)
     strategy = factory.enums.CREATE_STRATEGY
+    nested = functools.partial(_nested_builder, sink)  # factories called by hooks: into the same sink
 
     def build_root() -> Any:
-        return child.build_under(dict(fields), strategy, sink, None)
+        with building_with(nested):
+            return child.build_under(dict(fields), strategy, sink, None)
 
     return build_root
 

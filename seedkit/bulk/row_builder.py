@@ -68,6 +68,7 @@ __all__ = [
     "RowStepBuilder",
     "build_root",
     "check_record",
+    "join_record",
     "no_session",
 ]
 
@@ -518,8 +519,16 @@ def _record(factory_class: Any, model: type, args: tuple[Any, ...], kwargs: dict
         value = values.get(key)
         if isinstance(value, datetime):
             values[key] = column_time(value, timezone)
+    join_record(record, facts)
+    return record
+
+
+def join_record(record: RowRecord, facts: _ModelRows) -> None:
+    """Put a new record where a new ORM object would be: in its parents' collections and, for a
+    model a ``ReuseOrCreate`` draws from, in the reuse pool."""
     if facts.reverses:
         record_collections.attach(record, facts.reverses)
+    model = facts.model
     if model in _REUSABLE_MODELS:  # it joins the pool a ReuseOrCreate picks from, as on the ORM path
         pool = row_pool(model)
         if pool is not None:
@@ -527,7 +536,6 @@ def _record(factory_class: Any, model: type, args: tuple[Any, ...], kwargs: dict
             if tracker is not None:
                 tracker.note(pool)
             pool.append(record)
-    return record
 
 
 def check_record(factory_class: Any, model: type, kwargs: dict[str, Any]) -> None:
