@@ -119,7 +119,11 @@ class RowRecord:
         object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
-        return f"<{type(self)._seedkit_model.__name__} row {self.__dict__!r}>"
+        # Column values only: parents and collections would repeat the graph (factory_boy's
+        # resolver puts the evaluated values in the message of every failed look-up).
+        facts = model_rows(type(self)._seedkit_model)
+        columns = {key: value for key, value in self.__dict__.items() if key in facts.columns}
+        return f"<{facts.model.__name__} row {columns!r}>"
 
 
 class _Parent:
