@@ -17,7 +17,10 @@ HOST_STATE = textwrap.dedent(
     """
     import gc, hashlib, json, pickle, sys
     import factory, factory.random, faker.generator
+    from faker.generator import Generator
     from faker.providers import BaseProvider
+    from faker.providers.date_time import Provider as DateTimeProvider
+    from faker.providers.lorem import Provider as LoremProvider
     from sqlalchemy.orm import Session
 
     class Plain(factory.Factory):
@@ -43,7 +46,12 @@ HOST_STATE = textwrap.dedent(
             "never_used_counter": NeverUsed._meta._counter is None,
             "factory_random": hashlib.sha256(pickle.dumps(factory.random.randgen.getstate())).hexdigest(),
             "faker_random": hashlib.sha256(pickle.dumps(faker.generator.random.getstate())).hexdigest(),
-            "random_elements": BaseProvider.random_elements.__qualname__ + BaseProvider.random_elements.__module__,
+            "faker_methods": {  # every method of the classes whose hot paths seedkit replaces while seeding
+                f"{owner.__module__}.{owner.__qualname__}.{name}": repr(value)
+                for owner in (BaseProvider, DateTimeProvider, LoremProvider, Generator, factory.Faker)
+                for name, value in vars(owner).items()
+                if callable(value) or isinstance(value, classmethod | staticmethod)
+            },
             "session_listeners": {
                 name: len(getattr(Session.dispatch, name)) for name in SESSION_EVENTS
                 if hasattr(getattr(Session.dispatch, name), "__len__")
@@ -96,6 +104,10 @@ def test_a_seedkit_factory_used_outside_deterministic_gives_the_host_state_back(
         first = [Doc.build(), Doc.build()]
         with seedkit.deterministic(seed=0):
             again = [Doc.build(), Doc.build()]
+            import faker
+            made_inside = faker.Faker()  # binds the provider methods in use while it is made
+        made_inside.seed_instance(1)  # its own random: the host's is left alone
+        made_inside.random_element(("a", "b"))
         print(json.dumps({"before": before, "after": state(), "same": first == again}, default=str))
         """
     )

@@ -3,17 +3,25 @@
 pyproject.toml bounds these libraries to the versions this was checked with; a release that
 moves one of these details fails here, loudly, instead of changing generated values silently.
 Behaviour, not only presence, is covered elsewhere: the lean builder against factory_boy's own
-builder (test_builder.py), the Faker speed-up against Faker's own draws (test_faker_weights.py),
+builder (test_builder.py), the Faker speed-ups against Faker's own draws (test_faker_paths.py),
 event-free column values against the ORM's (test_bulk_user_models.py).
 """
 
 from __future__ import annotations
 
+import datetime
 import inspect
+import random
+from bisect import bisect_right
+from math import floor
 
 import factory
 import factory.builder
 import factory.declarations
+import faker
+import faker.generator
+import faker.providers.date_time
+import faker.providers.lorem
 import sqlalchemy as sa
 from faker.providers import BaseProvider
 from sqlalchemy.orm import Mapped, configure_mappers, decl_api, declarative_base, mapped_column, relationship
@@ -80,3 +88,62 @@ def test_faker_random_elements_signature() -> None:
     parameters = list(inspect.signature(BaseProvider.random_elements).parameters)
     assert parameters == ["self", "elements", "length", "unique", "use_weighting"]
     assert hasattr(BaseProvider, "__use_weighting__")
+
+
+def test_faker_details_the_faster_paths_rely_on() -> None:
+    # seedkit/core/faker_paths.py: Faker's token pattern, dispatch and the date and lorem helpers.
+    assert faker.generator._re_token.pattern == r"\{\{\s*(\w+)(:\s*\w+?)?\s*\}\}"
+    assert hasattr(faker.generator.Generator, "get_formatter")
+    fake = faker.Faker()
+    assert object.__getattribute__(fake, "_factories")[0] is fake.factories[0]
+    dates = faker.providers.date_time
+    for name in ("_parse_date_time", "_parse_date", "_parse_date_string"):
+        assert isinstance(dates.Provider.__dict__[name], classmethod), name
+    assert list(inspect.signature(dates.Provider._rand_seconds).parameters) == [
+        "self",
+        "start_datetime",
+        "end_datetime",
+    ]
+    assert callable(dates.datetime_to_timestamp)
+    assert dates.datetime is datetime.datetime  # the module's names, read at call time (freezegun swaps them)
+    assert dates.dtdate is datetime.date
+    lorem = faker.providers.lorem.Provider
+    for name in ("get_words_list", "word_connector", "sentence_punctuation"):
+        assert hasattr(lorem, name), name
+    assert isinstance(fake.factories[0].provider("faker.providers.lorem").word_list, list | tuple)
+    assert callable(factory.Faker._get_faker)
+
+
+def test_the_faster_paths_take_fakers_parameters() -> None:
+    from seedkit.core import faker_paths
+
+    for owner, name, original, fast in faker_paths._PATCHES:
+        original = original.__func__ if isinstance(original, classmethod) else original
+        fast = fast.__func__ if isinstance(fast, classmethod) else fast
+        theirs = [(p.name, p.default, p.kind) for p in inspect.signature(original).parameters.values()]
+        ours = [(p.name, p.default, p.kind) for p in inspect.signature(fast).parameters.values()]
+        if name == "randomize_nb_elements":  # min and max are taken as keywords (they shadow builtins)
+            assert theirs[:4] == ours[:4] and [p[0] for p in theirs[4:]] == ["min", "max"], name
+        else:
+            assert ours == theirs, f"{owner.__qualname__}.{name}"
+
+
+def test_random_draws_the_faster_paths_compute_themselves() -> None:
+    # randint(a, b) is a + _randbelow(b - a + 1), choice(s) is s[_randbelow(len(s))], choices
+    # with or without cumulative weights, and uniform: values and the generator's state.
+    population = ["a", "b", "c", "d", "e"]
+    cumulative = [1.0, 1.5, 4.0, 4.25, 9.0]
+    for seed in range(20):
+        theirs, ours = random.Random(seed), random.Random(seed)
+        for low, high in ((0, 9), (1, 9), (2, 9), (0, 1), (60, 140), (100, 140)):
+            assert theirs.randint(low, high) == low + ours._randbelow(high - low + 1)  # type: ignore[attr-defined]
+        assert theirs.choice(population) == population[ours._randbelow(len(population))]  # type: ignore[attr-defined]
+        assert (
+            theirs.choices(population, cum_weights=cumulative, k=1)[0]
+            == population[
+                bisect_right(cumulative, ours.random() * (cumulative[-1] + 0.0), 0, len(population) - 1)
+            ]
+        )
+        assert theirs.choices(population, k=4) == [population[floor(ours.random() * 5.0)] for _ in range(4)]
+        assert theirs.uniform(10, 1000) == 10 + (1000 - 10) * ours.random()
+        assert theirs.getstate() == ours.getstate()

@@ -10,7 +10,7 @@ deterministic even when nobody asked.
 
 Importing seedkit changes nothing in the host process. The process-wide state a context
 drives (factory_boy's and Faker's random, every factory's sequence and Iterator position,
-Faker's faster weighted picks from :mod:`seedkit.core.faker_weights`) is taken over when a
+Faker's faster paths from :mod:`seedkit.core.faker_paths`) is taken over when a
 context is activated and given back, as it was, when the outermost activation ends.
 """
 
@@ -32,7 +32,7 @@ import faker.generator
 from factory.base import BaseFactory
 from factory.declarations import BaseDeclaration, PostGenerationDeclaration
 
-from seedkit.core import faker_weights, wall_clock
+from seedkit.core import faker_paths, wall_clock
 from seedkit.core.clock import DEFAULT_START, Clock
 from seedkit.core.ids import DEFAULT_INT_STRIDE, IdGenerator
 
@@ -417,7 +417,7 @@ def activate(context: Deterministic, *, freeze: bool = False) -> Iterator[Determ
     outer = _GlobalStreams(state)
     paused, context._paused = context._paused, None
     if not _stack:
-        faker_weights.install()  # same values as Faker's own picks, computed faster
+        faker_paths.install()  # Faker's own values and draws, computed faster
     _stack.append(context)
     if paused is None:
         context._reset_streams(state)  # a new context's clock and IDs are at their start already
@@ -435,7 +435,7 @@ def activate(context: Deterministic, *, freeze: bool = False) -> Iterator[Determ
         _stack.remove(context)
         outer.restore(state)
         if not _stack:
-            faker_weights.uninstall()
+            faker_paths.uninstall()
 
 
 @contextmanager

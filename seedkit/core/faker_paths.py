@@ -1,0 +1,538 @@
+"""Faker's hot paths at lower cost, with the same draws from the same generator, so the same values.
+
+A ``factory.Faker("name")`` value goes through factory_boy's declaration, Faker's proxy, the
+generator's ``format``, the provider, ``parse`` of a format string (a regular expression per
+call), ``random_element`` over a weighted table (its weights accumulated per call) and
+``random.choices``: a dozen Python calls around one ``random()`` draw. :func:`install` replaces
+the costly steps with shorter ones that make exactly the same calls to the random generator, in
+the same order, and build the same value from them:
+
+- **weighted picks** (``BaseProvider.random_elements``/``random_element``): the cumulative
+  weights of a weighted ``OrderedDict`` (first names, last names, name formats...) are kept
+  beside the table, where Faker keeps its keys, and one element is picked as ``random.choices``
+  does (one ``random()`` and a bisection); an unweighted tuple, list or string as
+  ``random.choice`` does (one ``_randbelow``);
+- **format strings** (``Generator.parse``): each pattern (``"{{first_name}} {{last_name}}"``) is
+  split into its literals and tokens once, with Faker's own regular expression, then joined;
+- **formatter dispatch** (``Generator.format`` and ``factory.Faker``'s evaluation): the
+  formatter is looked up on the generator once, without ``get_formatter`` and without the
+  single-locale ``faker.Faker`` proxy's Python-level ``__getattribute__``/``__getattr__``;
+- **placeholders** (``numerify``, and so ``bothify``): the positions of ``#``, ``%``, ``$``,
+  ``!`` and ``@`` are found with ``str.find`` instead of five regular expression substitutions;
+  the digits are drawn pass by pass as Faker's passes draw them (``randint(a, b)`` is
+  ``a + _randbelow(b - a + 1)``). ``lexify`` was measured and left alone: with the faster
+  ``random_element`` it gains nothing;
+- **dates** (``date_time_between``, ``_parse_date_time``, ``_parse_date``, ``_rand_seconds``): the
+  timestamp of a ``datetime``/``date`` bound is computed once, a relative bound (``"-30y"``) is
+  parsed once (``datetime.now()``/``date.today()`` are still read as often as Faker reads them),
+  the draw is ``random.uniform``'s formula, and ``date_time_between`` builds its result from a
+  kept epoch;
+- **words** (``word``, ``words``, ``sentence``, ``randomize_nb_elements``, so ``paragraph`` and
+  ``text``): words are drawn from the locale's word list without copying it per call (Faker's
+  ``get_words_list`` copies about a thousand words for every word and sentence), as
+  ``random.choice``/``random.choices`` draw.
+
+Each shortcut is taken only where it is exactly Faker's behaviour: the generator's random is a
+plain ``random.Random`` (whose ``_randbelow``, ``random`` and formulas ``tests/test_internals.py``
+checks against ``randint``, ``choice``, ``choices`` and ``uniform``), the provider or generator
+class does not override a method the shortcut skips, the arguments are of the usual types;
+anything else (and every error) goes to Faker's own method. Which paths pay, and how much, is
+measured by ``python -m benchmarks.faker_paths`` (docs/values.md). ``tests/test_faker_paths.py``
+compares values and the generator's state after them, with and without, over many seeds and
+several locales.
+
+Installed by seedkit's deterministic context (:func:`seedkit.core.determinism.activate`) for its
+duration and uninstalled when the outermost one ends: importing seedkit changes nothing. A
+``faker.Faker`` created inside keeps the provider methods bound while it was made (Faker binds
+them once, when it adds its providers), so those methods check :func:`installed` and run
+Faker's own code outside seedkit's scope; the other way round, a ``faker.Faker`` made before
+holds Faker's own methods, and ``format`` (so every ``factory.Faker`` value and every format
+string token) calls the faster ones in their place while installed.
+
+Like Faker's own key cache, the caches assume that weight tables and provider classes are not
+changed after their first use (the per-class checks are made again at each :func:`install`).
+"""
+
+from __future__ import annotations
+
+import platform
+import random
+from bisect import bisect_right
+from collections import OrderedDict
+from collections.abc import Collection
+from datetime import UTC, date, datetime, timedelta
+from itertools import accumulate
+from math import floor, isfinite
+from typing import Any
+
+import factory
+import faker.generator
+import faker.proxy
+from faker.providers import BaseProvider
+from faker.providers import date_time as faker_dates
+from faker.providers import lorem as faker_lorem
+
+__all__ = ["install", "installed", "uninstall"]
+
+_CACHE = "_seedkit_cum_weights"
+"""The attribute kept on a weighted ``OrderedDict``: ``(keys, cumulative weights, total, last index)``."""
+
+_PLAN_LIMIT = 10_000
+"""At most this many format strings, bounds and relative dates are kept (then they are computed per call)."""
+
+_Random: Any = random.Random  # Any: the shortcuts call its private ``_randbelow``
+_UTC = UTC
+_getattribute = object.__getattribute__
+
+_active = False
+
+
+def installed() -> bool:
+    """Whether the faster paths are in use (inside seedkit's deterministic context)."""
+    return _active
+
+
+# -- which classes may take a shortcut -------------------------------------------------------
+
+
+def _raw(cls: type, name: str) -> Any:
+    """``name`` as defined on the first class of ``cls``'s MRO that defines it (no binding)."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return klass.__dict__[name]
+    return None
+
+
+_own_methods: dict[tuple[type, tuple[str, ...]], bool] = {}
+
+
+def _uses_own(cls: type, names: tuple[str, ...]) -> bool:
+    """Whether ``cls`` uses Faker's (or this module's) methods ``names``, none overridden (cached)."""
+    key = (cls, names)
+    known = _own_methods.get(key)
+    if known is None:
+        known = _own_methods[key] = all(_raw(cls, name) is _EXPECTED.get(name) for name in names)
+    return known
+
+
+# -- weighted and unweighted picks -----------------------------------------------------------
+
+_ORIGINAL_RANDOM_ELEMENTS = BaseProvider.random_elements
+_ORIGINAL_RANDOM_ELEMENT = BaseProvider.random_element
+
+
+def _weights(table: OrderedDict[Any, Any]) -> tuple[tuple[Any, ...], list[Any], float, int] | None:
+    """The table's keys, cumulative weights, total and last index (kept on it), or None when
+    ``random.choices`` would refuse them (it then raises through Faker's own code)."""
+    cached = table.__dict__.get(_CACHE)
+    if cached is None or len(cached[0]) != len(table):
+        keys = tuple(table.keys())
+        cumulative = list(accumulate(table.values()))
+        total = cumulative[-1] + 0.0 if cumulative else 0.0
+        cached = (keys, cumulative, total, len(keys) - 1)
+        setattr(table, _CACHE, cached)
+    if not cached[0] or not cached[2] > 0.0 or not isfinite(cached[2]):
+        return None
+    return cached
+
+
+def _random_elements(
+    self: BaseProvider,
+    elements: Any = ("a", "b", "c"),
+    length: int | None = None,
+    unique: bool = False,
+    use_weighting: bool | None = None,
+) -> Any:
+    if (
+        _active
+        and length is not None
+        and not unique
+        and type(elements) is OrderedDict
+        and (use_weighting if use_weighting is not None else self.__use_weighting__)
+    ):
+        table = _weights(elements)
+        if table is not None:
+            return self.generator.random.choices(table[0], cum_weights=table[1], k=length)
+    return _ORIGINAL_RANDOM_ELEMENTS(self, elements, length, unique, use_weighting)
+
+
+_PICK = ("random_element", "random_elements")
+
+
+def _random_element(self: BaseProvider, elements: Any = ("a", "b", "c")) -> Any:
+    if _active and _uses_own(type(self), _PICK):
+        rnd = self.generator.random
+        if type(rnd) is _Random:
+            kind = type(elements)
+            if kind is tuple or kind is list or kind is str:
+                if elements:  # random.choice: one _randbelow over the sequence
+                    return elements[rnd._randbelow(len(elements))]
+            elif kind is OrderedDict and self.__use_weighting__:
+                table = _weights(elements)
+                if table is not None:  # random.choices(..., cum_weights=..., k=1)
+                    return table[0][bisect_right(table[1], rnd.random() * table[2], 0, table[3])]
+    return _ORIGINAL_RANDOM_ELEMENT(self, elements)
+
+
+# -- format strings and formatter dispatch ---------------------------------------------------
+
+_ORIGINAL_FORMAT = faker.generator.Generator.format
+_ORIGINAL_PARSE = faker.generator.Generator.parse
+_ORIGINAL_GET_FORMATTER = faker.generator.Generator.get_formatter
+_TOKEN = faker.generator._re_token
+
+_Plan = tuple[str, tuple[tuple[str, str], ...]]
+_plans: dict[str, _Plan | None] = {}
+
+
+def _plan(text: str) -> _Plan | None:
+    """``text`` as its first literal and (formatter, following literal) pairs; None when a token
+    names an argument group (Faker's own ``parse`` then reads the group's arguments)."""
+    pairs: list[tuple[str, str]] = []
+    head = None
+    position = 0
+    formatter = ""
+    for match in _TOKEN.finditer(text):
+        if match.group(2):
+            return None
+        literal = text[position : match.start()]
+        if head is None:
+            head = literal
+        else:
+            pairs.append((formatter, literal))
+        formatter = match.group(1)
+        position = match.end()
+    if head is None:
+        return text, ()
+    pairs.append((formatter, text[position:]))
+    return head, tuple(pairs)
+
+
+_GENERATOR = ("format", "get_formatter", "parse")
+
+
+def _format(self: faker.generator.Generator, formatter: str, *args: Any, **kwargs: Any) -> Any:
+    if type(self).get_formatter is _ORIGINAL_GET_FORMATTER:
+        try:
+            method = getattr(self, formatter)
+        except AttributeError:
+            pass  # Faker's own format raises its message
+        else:
+            # A generator made before install() holds Faker's own provider methods: use ours.
+            faster = _FASTER.get(getattr(method, "__func__", None))
+            if faster is not None:
+                return faster(method.__self__, *args, **kwargs)
+            return method(*args, **kwargs)
+    return _ORIGINAL_FORMAT(self, formatter, *args, **kwargs)
+
+
+def _parse(self: faker.generator.Generator, text: str) -> str:
+    if type(text) is str and _uses_own(type(self), _GENERATOR):
+        if text in _plans:
+            plan = _plans[text]
+        else:
+            plan = _plan(text)
+            if len(_plans) < _PLAN_LIMIT:
+                _plans[text] = plan
+        if plan is not None:
+            parts = [plan[0]]
+            for formatter, literal in plan[1]:
+                parts.append(str(_format(self, formatter)))
+                parts.append(literal)
+            return "".join(parts)
+    return _ORIGINAL_PARSE(self, text)
+
+
+_ORIGINAL_EVALUATE = factory.Faker.evaluate
+
+
+def _evaluate(self: factory.Faker, instance: Any, step: Any, extra: dict[str, Any]) -> Any:
+    locale = extra.pop("locale")
+    subfaker = self._get_faker(locale)
+    if type(subfaker) is faker.proxy.Faker:
+        factories = _getattribute(subfaker, "_factories")
+        if len(factories) == 1:  # the proxy's __getattr__ hands "format" to its only generator
+            return factories[0].format(self.provider, **extra)
+    return subfaker.format(self.provider, **extra)
+
+
+# -- placeholders: numerify ----------------------------------------------------------------
+
+_ORIGINAL_NUMERIFY = BaseProvider.numerify
+_DIGITS = (
+    "random_digit",
+    "random_digit_not_null",
+    "random_digit_above_two",
+    "random_digit_or_empty",
+    "random_digit_not_null_or_empty",
+)
+_NUMERIFY_MARKS = "#%$!@"
+_DIGIT = "0123456789"
+
+
+def _find(text: str, mark: str) -> list[int]:
+    """Where ``mark`` occurs in ``text``, in order."""
+    found = []
+    i = text.find(mark)
+    while i >= 0:
+        found.append(i)
+        i = text.find(mark, i + 1)
+    return found
+
+
+def _numerify(self: BaseProvider, text: str = "###") -> str:
+    if _active and type(text) is str and _uses_own(type(self), _DIGITS):
+        rnd = self.generator.random
+        if type(rnd) is _Random:
+            hashes, percents, dollars, bangs, ats = (_find(text, mark) for mark in _NUMERIFY_MARKS)
+            if not (hashes or percents or dollars or bangs or ats):
+                return text
+            below = rnd._randbelow
+            chars = list(text)
+            # Faker's five passes, in its order: '#' 0-9, '%' 1-9, '$' 2-9, '!' 0-9 or '', '@' 1-9 or ''.
+            for i in hashes:
+                chars[i] = _DIGIT[below(10)]
+            for i in percents:
+                chars[i] = _DIGIT[1 + below(9)]
+            for i in dollars:
+                chars[i] = _DIGIT[2 + below(8)]
+            for i in bangs:
+                chars[i] = _DIGIT[below(10)] if below(2) else ""
+            for i in ats:
+                chars[i] = _DIGIT[1 + below(9)] if below(2) else ""
+            return "".join(chars)
+    return _ORIGINAL_NUMERIFY(self, text)
+
+
+# -- date ranges -----------------------------------------------------------------------------
+
+_DateProvider = faker_dates.Provider
+_ORIGINAL_DATE_TIME_BETWEEN = _DateProvider.date_time_between
+_ORIGINAL_PARSE_DATE_TIME = _raw(_DateProvider, "_parse_date_time")
+_ORIGINAL_PARSE_DATE = _raw(_DateProvider, "_parse_date")
+_ORIGINAL_RAND_SECONDS = _raw(_DateProvider, "_rand_seconds")
+_UNIFORM_SECONDS = platform.system() != "Windows"  # Faker's own condition for random.uniform
+_DATES = ("date_time_between", "_parse_date_time", "_parse_date_string", "_rand_seconds")
+
+_timestamps: dict[date, int] = {}
+_deltas: dict[tuple[type, str], timedelta] = {}
+_epochs: dict[tuple[type, Any], datetime] = {}
+
+
+def _delta(cls: type, value: str) -> timedelta:
+    """``timedelta(**cls._parse_date_string(value))``, kept per class and string (Faker's ParseError if bad)."""
+    delta = _deltas.get((cls, value))
+    if delta is None:
+        delta = timedelta(**cls._parse_date_string(value))  # type: ignore[attr-defined]
+        if len(_deltas) < _PLAN_LIMIT:
+            _deltas[cls, value] = delta
+    return delta
+
+
+def _parse_date_time(cls: type, value: Any, tzinfo: Any = None) -> int:
+    """Faker's ``_parse_date_time``: the same result and the same reads of ``datetime.now``."""
+    kind = type(value)
+    if kind is datetime or kind is date:
+        stamp = _timestamps.get(value)
+        if stamp is None:
+            stamp = faker_dates.datetime_to_timestamp(value)
+            if len(_timestamps) < _PLAN_LIMIT:
+                _timestamps[value] = stamp
+        return stamp
+    if kind is str and value != "now" and _uses_own(cls, _DATE_STRINGS):
+        delta = _delta(cls, value)
+        # The module's ``datetime`` at call time: freezegun replaces it while time is frozen.
+        return faker_dates.datetime_to_timestamp(faker_dates.datetime.now(tzinfo) + delta)
+    return _ORIGINAL_PARSE_DATE_TIME.__func__(cls, value, tzinfo)
+
+
+def _parse_date(cls: type, value: Any) -> date:
+    """Faker's ``_parse_date`` (``date.today()`` read as often), with relative strings parsed once."""
+    if type(value) is str and value not in ("today", "now") and _uses_own(cls, _DATE_STRINGS):
+        delta = _delta(cls, value)
+        return faker_dates.dtdate.today() + delta
+    return _ORIGINAL_PARSE_DATE.__func__(cls, value)
+
+
+_DATE_STRINGS = ("_parse_date_string",)
+
+
+def _rand_seconds(self: Any, start_datetime: int, end_datetime: int) -> float:
+    rnd = self.generator.random
+    if type(rnd) is _Random and start_datetime <= end_datetime:
+        return start_datetime + (end_datetime - start_datetime) * rnd.random()  # random.uniform
+    return _ORIGINAL_RAND_SECONDS(self, start_datetime, end_datetime)
+
+
+def _epoch(tzinfo: Any) -> datetime:
+    """``datetime(1970, 1, 1, tzinfo=tzinfo)`` with the module's ``datetime`` class (tzinfo None or UTC)."""
+    cls = faker_dates.datetime
+    key = (cls, tzinfo)
+    epoch = _epochs.get(key)
+    if epoch is None:
+        epoch = _epochs[key] = cls(1970, 1, 1, tzinfo=tzinfo)
+    return epoch
+
+
+def _date_time_between(
+    self: Any, start_date: Any = "-30y", end_date: Any = "now", tzinfo: Any = None
+) -> datetime:
+    if _active and _uses_own(type(self), _DATES):
+        rnd = self.generator.random
+        if type(rnd) is _Random:
+            cls = type(self)
+            start = _parse_date_time(cls, start_date, tzinfo)
+            end = _parse_date_time(cls, end_date, tzinfo)
+            if end == start:
+                ts: float = start
+            elif end - start <= 1:
+                ts = start + rnd.random()
+            else:
+                ts = _rand_seconds(self, start, end)
+            if tzinfo is None:
+                return _epoch(None) + timedelta(seconds=ts)
+            return (_epoch(_UTC) + timedelta(seconds=ts)).astimezone(tzinfo)
+    return _ORIGINAL_DATE_TIME_BETWEEN(self, start_date, end_date, tzinfo)
+
+
+# -- words and sentences ---------------------------------------------------------------------
+
+_LoremProvider = faker_lorem.Provider
+_ORIGINAL_WORDS = _LoremProvider.words
+_ORIGINAL_WORD = _LoremProvider.word
+_ORIGINAL_SENTENCE = _LoremProvider.sentence
+_ORIGINAL_RANDOMIZE = BaseProvider.randomize_nb_elements
+_LOREM = (
+    "words",
+    "word",
+    "sentence",
+    "get_words_list",
+    "randomize_nb_elements",
+    "random_choices",
+    "random_elements",
+)
+
+
+def _word_list(self: Any, ext_word_list: Any) -> Any:
+    """The list ``get_words_list`` would copy (its copy is not needed to draw), or None."""
+    words = self.word_list if ext_word_list is None else ext_word_list
+    kind = type(words)
+    return words if (kind is list or kind is tuple) and words else None
+
+
+def _choices(rnd: Any, population: Any, k: int) -> list[Any]:
+    """Faker's ``random_choices(population, length=k)``: ``random.choice`` for one, else ``random.choices``."""
+    if k == 1:
+        return [population[rnd._randbelow(len(population))]]
+    draw = rnd.random
+    n = len(population) + 0.0
+    return [population[floor(draw() * n)] for _ in range(k)]
+
+
+def _randomize(
+    self: BaseProvider, number: int = 10, le: bool = False, ge: bool = False, **bounds: Any
+) -> int:
+    """Faker's ``randomize_nb_elements``, with ``randint(a, b)`` as ``a + _randbelow(b - a + 1)``."""
+    rnd = self.generator.random
+    if _active and not (le and ge) and type(rnd) is _Random:
+        low = 100 if ge else 60
+        nb = int(number * (low + rnd._randbelow((100 if le else 140) - low + 1)) / 100)
+        lowest, highest = bounds.get("min"), bounds.get("max")
+        if lowest is not None and nb < lowest:
+            nb = lowest
+        if highest is not None and nb > highest:
+            nb = highest
+        return nb
+    return _ORIGINAL_RANDOMIZE(self, number, le, ge, **bounds)
+
+
+def _words(
+    self: Any, nb: int = 3, ext_word_list: Any = None, part_of_speech: Any = None, unique: bool = False
+) -> Any:
+    if _active and not unique and not part_of_speech and type(nb) is int and _uses_own(type(self), _LOREM):
+        rnd = self.generator.random
+        words = _word_list(self, ext_word_list)
+        if words is not None and type(rnd) is _Random:
+            return _choices(rnd, words, nb)
+    return _ORIGINAL_WORDS(self, nb, ext_word_list, part_of_speech, unique)
+
+
+def _word(self: Any, part_of_speech: Any = None, ext_word_list: Any = None) -> Any:
+    if _active and not part_of_speech and _uses_own(type(self), _LOREM):
+        rnd = self.generator.random
+        words = _word_list(self, ext_word_list)
+        if words is not None and type(rnd) is _Random:
+            return words[rnd._randbelow(len(words))]
+    return _ORIGINAL_WORD(self, part_of_speech, ext_word_list)
+
+
+def _sentence(self: Any, nb_words: int = 6, variable_nb_words: bool = True, ext_word_list: Any = None) -> str:
+    if _active and type(nb_words) is int and nb_words > 0 and _uses_own(type(self), _LOREM):
+        rnd = self.generator.random
+        words = _word_list(self, ext_word_list)
+        if words is not None and type(rnd) is _Random:
+            if variable_nb_words:
+                nb_words = _randomize(self, nb_words, min=1)
+            picked = _choices(rnd, words, nb_words)
+            picked[0] = picked[0].title()
+            return self.word_connector.join(picked) + self.sentence_punctuation
+    return _ORIGINAL_SENTENCE(self, nb_words, variable_nb_words, ext_word_list)
+
+
+# -- installing ------------------------------------------------------------------------------
+
+_PATCHES: tuple[tuple[type, str, Any, Any], ...] = (
+    (BaseProvider, "random_elements", _ORIGINAL_RANDOM_ELEMENTS, _random_elements),
+    (BaseProvider, "random_element", _ORIGINAL_RANDOM_ELEMENT, _random_element),
+    (BaseProvider, "numerify", _ORIGINAL_NUMERIFY, _numerify),
+    (BaseProvider, "randomize_nb_elements", _ORIGINAL_RANDOMIZE, _randomize),
+    (_DateProvider, "date_time_between", _ORIGINAL_DATE_TIME_BETWEEN, _date_time_between),
+    (_DateProvider, "_parse_date_time", _ORIGINAL_PARSE_DATE_TIME, classmethod(_parse_date_time)),
+    (_DateProvider, "_parse_date", _ORIGINAL_PARSE_DATE, classmethod(_parse_date)),
+    *(((_DateProvider, "_rand_seconds", _ORIGINAL_RAND_SECONDS, _rand_seconds),) if _UNIFORM_SECONDS else ()),
+    (_LoremProvider, "words", _ORIGINAL_WORDS, _words),
+    (_LoremProvider, "word", _ORIGINAL_WORD, _word),
+    (_LoremProvider, "sentence", _ORIGINAL_SENTENCE, _sentence),
+    (faker.generator.Generator, "format", _ORIGINAL_FORMAT, _format),
+    (faker.generator.Generator, "parse", _ORIGINAL_PARSE, _parse),
+    (factory.Faker, "evaluate", _ORIGINAL_EVALUATE, _evaluate),
+)
+"""(class, method, Faker's or factory_boy's own, the faster one)."""
+
+_EXPECTED: dict[str, Any] = {
+    **{name: BaseProvider.__dict__[name] for name in _DIGITS},
+    "random_choices": BaseProvider.__dict__["random_choices"],
+    "get_formatter": _ORIGINAL_GET_FORMATTER,
+    "get_words_list": _raw(_LoremProvider, "get_words_list"),
+    "_parse_date_string": _raw(_DateProvider, "_parse_date_string"),
+    "_rand_seconds": _ORIGINAL_RAND_SECONDS,
+    **{name: fast for _, name, _, fast in _PATCHES},
+}
+"""What each method a shortcut relies on must resolve to on the class that runs it."""
+
+
+_FASTER: dict[Any, Any] = {
+    original: fast for owner, _, original, fast in _PATCHES if issubclass(owner, BaseProvider)
+}
+"""Faker's own provider methods (as a generator made before :func:`install` binds them) and ours."""
+
+
+def install(names: Collection[str] | None = None) -> None:
+    """Use the faster paths in every Faker generator and provider, and in ``factory.Faker`` (idempotent).
+
+    ``names``: only the replacements of these methods (e.g. ``{"random_elements"}``), to measure
+    what each path pays (``benchmarks/faker_paths.py``); the others are Faker's own.
+    """
+    global _active
+    _own_methods.clear()  # classes may have changed since the last scope
+    for owner, name, original, fast in _PATCHES:
+        setattr(owner, name, fast if names is None or name in names else original)
+    _active = True
+
+
+def uninstall() -> None:
+    """Give Faker and factory_boy their own methods back (idempotent)."""
+    global _active
+    _active = False
+    for owner, name, original, _ in _PATCHES:
+        setattr(owner, name, original)
