@@ -11,8 +11,9 @@ Prints two Markdown tables (docs/values.md quotes them):
   with **Faker**'s own code, with seedkit's cached weights only (**before**: what seedkit did
   before :mod:`seedkit.core.faker_paths` had its other paths) and with every path (**now**);
   the median and the range over the rounds of before/now;
-- per path, what the values of every case cost more without it (the others installed): a path
-  that does not pay shows about zero.
+- per path, the cases whose values call it (found with ``sys.setprofile``) and what one value
+  of each of them costs with every path and with every path but this one: a path that does not
+  pay shows about 1.00x.
 
 Each round times every case in every mode, in a rotating order, in this one process. Times are
 this process's CPU time (``time.process_time``), so other processes on a loaded machine change
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Collection
@@ -37,6 +39,7 @@ from seedkit.core.determinism import deterministic
 START = datetime(2025, 1, 1, tzinfo=UTC)
 END = START + timedelta(days=30)
 WEIGHTS = OrderedDict([("member", 0.8), ("admin", 0.15), ("owner", 0.05)])
+NAMES = OrderedDict((f"name-{i}", 1.0 + i % 7) for i in range(700))  # as large as en_US first names
 
 CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("name", "name", {}),
@@ -67,6 +70,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("random_element, tuple", "random_element", {"elements": ("a", "b", "c")}),
     ("random_element, weighted", "random_element", {"elements": WEIGHTS}),
     ("random_elements, 2 of a tuple", "random_elements", {"elements": ("a", "b", "c"), "length": 2}),
+    ("random_elements, 3 of 700 weighted", "random_elements", {"elements": NAMES, "length": 3}),
     ("bothify", "bothify", {"text": "??-####"}),
 ]
 
@@ -95,8 +99,33 @@ def _measure(declarations: list[Any], paths: Collection[str] | None, n: int) -> 
     return [_time(declaration, n) for declaration in declarations]
 
 
+def _touched(declarations: list[Any]) -> dict[str, list[int]]:
+    """For each path, the cases whose values call it (found with ``sys.setprofile``, all installed)."""
+    codes = {}
+    for _, name, _, fast in faker_paths._PATCHES:
+        codes[(fast.__func__ if isinstance(fast, classmethod) else fast).__code__] = name
+    touched: dict[str, list[int]] = {name: [] for name in codes.values()}
+    faker_paths.install()
+    for i, declaration in enumerate(declarations):
+        seen: set[str] = set()
+
+        def profile(frame: Any, event: str, arg: Any, seen: set[str] = seen) -> None:
+            if event == "call" and frame.f_code in codes:
+                seen.add(codes[frame.f_code])
+
+        sys.setprofile(profile)
+        try:
+            for _ in range(20):
+                declaration.evaluate_pre(instance=None, step=None, overrides={})
+        finally:
+            sys.setprofile(None)
+        for name in seen:
+            touched[name].append(i)
+    return touched
+
+
 def run(n: int = 5_000, rounds: int = 5, frozen: bool = False) -> dict[str, Any]:
-    """Per-case seconds per value in each mode and round, and each path's cost when left out.
+    """Per-case seconds per value in each mode and round, and each path's worth on the cases it runs in.
 
     ``frozen``: with the context's clock frozen (freezegun), as seeding runs (``seedkit seed``,
     partitions): Faker's dates are then freezegun's ``FakeDatetime``, whose arithmetic is Python code.
@@ -105,18 +134,22 @@ def run(n: int = 5_000, rounds: int = 5, frozen: bool = False) -> dict[str, Any]
     declarations = [factory.Faker(provider, **kwargs) for _, provider, kwargs in CASES]
     names = [name for _, name, _, _ in faker_paths._PATCHES]
     per_mode: dict[str, list[list[float]]] = {mode: [] for mode in MODES}
-    without: dict[str, list[float]] = {name: [] for name in names}
-    every: list[float] = []
+    paths: dict[str, dict[str, list[float]]] = {name: {"with": [], "without": []} for name in names}
     with deterministic(seed=1, start=START, freeze=frozen):
+        touched = _touched(declarations)
         for round_ in range(rounds):
             modes = list(MODES)
             modes = modes[round_ % len(modes) :] + modes[: round_ % len(modes)]
             for mode in modes:
                 per_mode[mode].append(_measure(declarations, MODES[mode], n))
-            every.append(sum(_measure(declarations, None, n // 2)))
             for name in names:
-                without[name].append(sum(_measure(declarations, [m for m in names if m != name], n // 2)))
-    return {"per_mode": per_mode, "without": without, "every": every, "n": n, "rounds": rounds}
+                cases = [declarations[i] for i in touched[name]]
+                others = [m for m in names if m != name]
+                order = ("with", "without") if round_ % 2 else ("without", "with")
+                for key in order:
+                    paths[name][key].append(sum(_measure(cases, None if key == "with" else others, n)))
+    labels = {name: [CASES[i][0] for i in touched[name]] for name in names}
+    return {"per_mode": per_mode, "paths": paths, "touched": labels, "n": n, "rounds": rounds}
 
 
 def tables(results: dict[str, Any]) -> str:
@@ -143,12 +176,20 @@ def tables(results: dict[str, Any]) -> str:
         f"{totals['now'] * 1e6:.2f} | {statistics.median(total_ratios):.2f}x "
         f"({min(total_ratios):.2f}-{max(total_ratios):.2f}) |"
     )
-    lines += ["", "| path left out | µs more for one value of each case, median (range) |", "|---|---:|"]
-    every = results["every"]
-    for name, sums in results["without"].items():
-        extra = [(s - e) * 1e6 for s, e in zip(sums, every, strict=True)]
+    lines += [
+        "",
+        "| path | cases it runs in | µs with it | µs without it | without / with, median (range) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, times in results["paths"].items():
+        if not results["touched"][name]:
+            lines.append(f"| `{name}` | 0 | | | |")
+            continue
+        ratios = [o / w for w, o in zip(times["with"], times["without"], strict=True)]
         lines.append(
-            f"| `{name}` | {statistics.median(extra):+.2f} ({min(extra):+.2f} to {max(extra):+.2f}) |"
+            f"| `{name}` | {len(results['touched'][name])} | {statistics.median(times['with']) * 1e6:.2f} | "
+            f"{statistics.median(times['without']) * 1e6:.2f} | {statistics.median(ratios):.2f}x "
+            f"({min(ratios):.2f}-{max(ratios):.2f}) |"
         )
     return "\n".join(lines)
 

@@ -6,8 +6,8 @@
 Prints a Markdown table (docs/values.md quotes it): microseconds per value of
 
 - **Faker**: the ``factory.Faker`` declaration, evaluated as factory_boy's builder does
-  (``evaluate_pre``), inside ``seedkit.deterministic()`` (so with seedkit's faster weighted
-  picks, :mod:`seedkit.core.faker_weights`: what a seedkit factory gets);
+  (``evaluate_pre``), inside ``seedkit.deterministic()`` (so with seedkit's faster
+  paths, :mod:`seedkit.core.faker_paths`: what a seedkit factory gets);
 - **values, one by one**: the ``seedkit.values`` declaration, evaluated the same way, one value
   per call (what a per-object build pays; the stream's blocks are made on the way, from a fresh
   context each round);

@@ -140,6 +140,29 @@ def test_every_path_gives_fakers_own_values_and_draws(locale: str, faker_own: No
         assert [_run(fake, seed, rounds=12) for seed in SEEDS] == expected
 
 
+ABSOLUTE_DATES: list[tuple[str, dict[str, Any]]] = [
+    ("date_time_between", {"start_date": START, "end_date": END, "tzinfo": UTC}),
+    ("date_time_between", {"start_date": date(2020, 2, 29), "end_date": datetime(2020, 3, 1, 12)}),
+    ("date_time_between", {"start_date": START, "end_date": START + timedelta(seconds=1)}),
+    ("date_time_between_dates", {"datetime_start": START, "datetime_end": END, "tzinfo": UTC}),
+    ("date_between", {"start_date": date(1999, 12, 31), "end_date": date(2000, 3, 1)}),
+    ("date_time_ad", {"start_datetime": date(1900, 1, 1), "end_datetime": START, "tzinfo": UTC}),
+]
+
+
+def test_absolute_date_bounds_with_the_wall_clock(faker_own: None) -> None:
+    # Bounds that do not read the clock, without freezegun (which swaps datetime classes).
+    def run(fake: faker.Faker, seed: int) -> list[Any]:
+        fake.seed_instance(seed)
+        values = [fake.format(formatter, **kwargs) for _ in range(50) for formatter, kwargs in ABSOLUTE_DATES]
+        return [values, fake.random.getstate()]
+
+    fake = faker.Faker()
+    expected = [run(fake, seed) for seed in SEEDS]
+    faker_paths.install()
+    assert [run(fake, seed) for seed in SEEDS] == expected
+
+
 def test_a_faker_made_inside_gives_the_same_values_as_one_made_outside(faker_own: None) -> None:
     outside = faker.Faker("de_DE")
     faker_paths.install()
@@ -215,13 +238,13 @@ def test_a_faker_made_inside_runs_fakers_own_code_once_outside() -> None:
 def test_a_faker_made_before_takes_the_faster_paths_through_format(faker_own: None) -> None:
     fake = faker.Faker()  # its formatters are Faker's own methods
     faker_paths.install()
-    epoch = _spy("_epoch")  # only the faster date_time_between builds its result from the kept epoch
-    with mock.patch.object(faker_paths, "_epoch", epoch):
-        fake.format("date_time_between", start_date=START, end_date=END)
-        assert epoch.call_count == 1
+    find = _spy("_find")  # only the faster numerify looks for its placeholders with str.find
+    with mock.patch.object(faker_paths, "_find", find):
+        fake.format("numerify", "##")
+        assert find.call_count == 5  # one search per kind of placeholder
         faker_paths.uninstall()
-        fake.format("date_time_between", start_date=START, end_date=END)
-        assert epoch.call_count == 1
+        fake.format("numerify", "##")
+        assert find.call_count == 5
 
 
 class _Digits(BaseProvider):

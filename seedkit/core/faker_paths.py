@@ -20,17 +20,19 @@ the same order, and build the same value from them:
 - **placeholders** (``numerify``, and so ``bothify``): the positions of ``#``, ``%``, ``$``,
   ``!`` and ``@`` are found with ``str.find`` instead of five regular expression substitutions;
   the digits are drawn pass by pass as Faker's passes draw them (``randint(a, b)`` is
-  ``a + _randbelow(b - a + 1)``). ``lexify`` was measured and left alone: with the faster
-  ``random_element`` it gains nothing;
-- **dates** (``date_time_between``, ``_parse_date_time``, ``_parse_date``, ``_rand_seconds``): the
-  timestamp of a ``datetime``/``date`` bound is computed once, a relative bound (``"-30y"``) is
-  parsed once (``datetime.now()``/``date.today()`` are still read as often as Faker reads them),
-  the draw is ``random.uniform``'s formula, and ``date_time_between`` builds its result from a
-  kept epoch;
-- **words** (``word``, ``words``, ``sentence``, ``randomize_nb_elements``, so ``paragraph`` and
-  ``text``): words are drawn from the locale's word list without copying it per call (Faker's
-  ``get_words_list`` copies about a thousand words for every word and sentence), as
-  ``random.choice``/``random.choices`` draw.
+  ``a + _randbelow(b - a + 1)``);
+- **date bounds** (``_parse_date_time``, ``_parse_date``: every ``date_time_between``,
+  ``date_between``, ``date_of_birth``...): the timestamp of a ``datetime``/``date`` bound is
+  computed once, a relative bound (``"-30y"``) is parsed once (``datetime.now()`` and
+  ``date.today()`` are still read as often as Faker reads them);
+- **words** (``words``, ``sentence``, so ``word``, ``paragraph`` and ``text``): words are drawn
+  from the locale's word list without the copy ``get_words_list`` makes per call, and a
+  sentence's length as ``randomize_nb_elements`` draws it, as ``random.choice`` and
+  ``random.choices`` draw.
+
+Measured and left alone, because they gained nothing once the paths above were in place (see
+``python -m benchmarks.faker_paths``): ``lexify``, ``word``, ``randomize_nb_elements``,
+``date_time_between``'s own body and ``_rand_seconds``.
 
 Each shortcut is taken only where it is exactly Faker's behaviour: the generator's random is a
 plain ``random.Random`` (whose ``_randbelow``, ``random`` and formulas ``tests/test_internals.py``
@@ -55,12 +57,11 @@ changed after their first use (the per-class checks are made again at each :func
 
 from __future__ import annotations
 
-import platform
 import random
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Collection
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import accumulate
 from math import floor, isfinite
 from typing import Any
@@ -81,7 +82,6 @@ _PLAN_LIMIT = 10_000
 """At most this many format strings, bounds and relative dates are kept (then they are computed per call)."""
 
 _Random: Any = random.Random  # Any: the shortcuts call its private ``_randbelow``
-_UTC = UTC
 _getattribute = object.__getattribute__
 
 _active = False
@@ -103,16 +103,29 @@ def _raw(cls: type, name: str) -> Any:
     return None
 
 
-_own_methods: dict[tuple[type, tuple[str, ...]], bool] = {}
+class _Methods:
+    """The methods a shortcut skips, and which classes have them as Faker's own or the faster ones.
 
+    A class that overrides one of them (a custom provider) keeps Faker's path, which calls its
+    override. The answer is kept per class until the next :func:`install`.
+    """
 
-def _uses_own(cls: type, names: tuple[str, ...]) -> bool:
-    """Whether ``cls`` uses Faker's (or this module's) methods ``names``, none overridden (cached)."""
-    key = (cls, names)
-    known = _own_methods.get(key)
-    if known is None:
-        known = _own_methods[key] = all(_raw(cls, name) is _EXPECTED.get(name) for name in names)
-    return known
+    __slots__ = ("known", "names")
+    every: list[_Methods] = []
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+        self.known: dict[type, bool] = {}
+        _Methods.every.append(self)
+
+    def kept_by(self, cls: type) -> bool:
+        """Whether ``cls`` has none of these methods overridden."""
+        known = self.known.get(cls)
+        if known is None:
+            known = self.known[cls] = all(
+                any(_raw(cls, name) is method for method in _EXPECTED.get(name, ())) for name in self.names
+            )
+        return known
 
 
 # -- weighted and unweighted picks -----------------------------------------------------------
@@ -156,11 +169,11 @@ def _random_elements(
     return _ORIGINAL_RANDOM_ELEMENTS(self, elements, length, unique, use_weighting)
 
 
-_PICK = ("random_element", "random_elements")
+_PICK = _Methods("random_element", "random_elements")
 
 
 def _random_element(self: BaseProvider, elements: Any = ("a", "b", "c")) -> Any:
-    if _active and _uses_own(type(self), _PICK):
+    if _active and _PICK.kept_by(type(self)):
         rnd = self.generator.random
         if type(rnd) is _Random:
             kind = type(elements)
@@ -208,7 +221,7 @@ def _plan(text: str) -> _Plan | None:
     return head, tuple(pairs)
 
 
-_GENERATOR = ("format", "get_formatter", "parse")
+_GENERATOR = _Methods("format", "get_formatter", "parse")
 
 
 def _format(self: faker.generator.Generator, formatter: str, *args: Any, **kwargs: Any) -> Any:
@@ -227,7 +240,7 @@ def _format(self: faker.generator.Generator, formatter: str, *args: Any, **kwarg
 
 
 def _parse(self: faker.generator.Generator, text: str) -> str:
-    if type(text) is str and _uses_own(type(self), _GENERATOR):
+    if type(text) is str and _GENERATOR.kept_by(type(self)):
         if text in _plans:
             plan = _plans[text]
         else:
@@ -259,13 +272,14 @@ def _evaluate(self: factory.Faker, instance: Any, step: Any, extra: dict[str, An
 # -- placeholders: numerify ----------------------------------------------------------------
 
 _ORIGINAL_NUMERIFY = BaseProvider.numerify
-_DIGITS = (
+_DIGIT_NAMES = (
     "random_digit",
     "random_digit_not_null",
     "random_digit_above_two",
     "random_digit_or_empty",
     "random_digit_not_null_or_empty",
 )
+_DIGITS = _Methods(*_DIGIT_NAMES)
 _NUMERIFY_MARKS = "#%$!@"
 _DIGIT = "0123456789"
 
@@ -281,7 +295,7 @@ def _find(text: str, mark: str) -> list[int]:
 
 
 def _numerify(self: BaseProvider, text: str = "###") -> str:
-    if _active and type(text) is str and _uses_own(type(self), _DIGITS):
+    if _active and type(text) is str and _DIGITS.kept_by(type(self)):
         rnd = self.generator.random
         if type(rnd) is _Random:
             hashes, percents, dollars, bangs, ats = (_find(text, mark) for mark in _NUMERIFY_MARKS)
@@ -304,19 +318,17 @@ def _numerify(self: BaseProvider, text: str = "###") -> str:
     return _ORIGINAL_NUMERIFY(self, text)
 
 
-# -- date ranges -----------------------------------------------------------------------------
+# -- date bounds -----------------------------------------------------------------------------
 
 _DateProvider = faker_dates.Provider
-_ORIGINAL_DATE_TIME_BETWEEN = _DateProvider.date_time_between
 _ORIGINAL_PARSE_DATE_TIME = _raw(_DateProvider, "_parse_date_time")
 _ORIGINAL_PARSE_DATE = _raw(_DateProvider, "_parse_date")
-_ORIGINAL_RAND_SECONDS = _raw(_DateProvider, "_rand_seconds")
-_UNIFORM_SECONDS = platform.system() != "Windows"  # Faker's own condition for random.uniform
-_DATES = ("date_time_between", "_parse_date_time", "_parse_date_string", "_rand_seconds")
+_DATE_STRINGS = _Methods("_parse_date_string")
 
+_BOUND_TYPES = frozenset((datetime, date))
+"""A set, not module names: freezegun swaps every module attribute that is ``datetime`` or ``date``."""
 _timestamps: dict[date, int] = {}
 _deltas: dict[tuple[type, str], timedelta] = {}
-_epochs: dict[tuple[type, Any], datetime] = {}
 
 
 def _delta(cls: type, value: str) -> timedelta:
@@ -332,14 +344,14 @@ def _delta(cls: type, value: str) -> timedelta:
 def _parse_date_time(cls: type, value: Any, tzinfo: Any = None) -> int:
     """Faker's ``_parse_date_time``: the same result and the same reads of ``datetime.now``."""
     kind = type(value)
-    if kind is datetime or kind is date:
+    if kind in _BOUND_TYPES:
         stamp = _timestamps.get(value)
         if stamp is None:
             stamp = faker_dates.datetime_to_timestamp(value)
             if len(_timestamps) < _PLAN_LIMIT:
                 _timestamps[value] = stamp
         return stamp
-    if kind is str and value != "now" and _uses_own(cls, _DATE_STRINGS):
+    if kind is str and value != "now" and _DATE_STRINGS.kept_by(cls):
         delta = _delta(cls, value)
         # The module's ``datetime`` at call time: freezegun replaces it while time is frozen.
         return faker_dates.datetime_to_timestamp(faker_dates.datetime.now(tzinfo) + delta)
@@ -348,63 +360,19 @@ def _parse_date_time(cls: type, value: Any, tzinfo: Any = None) -> int:
 
 def _parse_date(cls: type, value: Any) -> date:
     """Faker's ``_parse_date`` (``date.today()`` read as often), with relative strings parsed once."""
-    if type(value) is str and value not in ("today", "now") and _uses_own(cls, _DATE_STRINGS):
+    if type(value) is str and value not in ("today", "now") and _DATE_STRINGS.kept_by(cls):
         delta = _delta(cls, value)
         return faker_dates.dtdate.today() + delta
     return _ORIGINAL_PARSE_DATE.__func__(cls, value)
-
-
-_DATE_STRINGS = ("_parse_date_string",)
-
-
-def _rand_seconds(self: Any, start_datetime: int, end_datetime: int) -> float:
-    rnd = self.generator.random
-    if type(rnd) is _Random and start_datetime <= end_datetime:
-        return start_datetime + (end_datetime - start_datetime) * rnd.random()  # random.uniform
-    return _ORIGINAL_RAND_SECONDS(self, start_datetime, end_datetime)
-
-
-def _epoch(tzinfo: Any) -> datetime:
-    """``datetime(1970, 1, 1, tzinfo=tzinfo)`` with the module's ``datetime`` class (tzinfo None or UTC)."""
-    cls = faker_dates.datetime
-    key = (cls, tzinfo)
-    epoch = _epochs.get(key)
-    if epoch is None:
-        epoch = _epochs[key] = cls(1970, 1, 1, tzinfo=tzinfo)
-    return epoch
-
-
-def _date_time_between(
-    self: Any, start_date: Any = "-30y", end_date: Any = "now", tzinfo: Any = None
-) -> datetime:
-    if _active and _uses_own(type(self), _DATES):
-        rnd = self.generator.random
-        if type(rnd) is _Random:
-            cls = type(self)
-            start = _parse_date_time(cls, start_date, tzinfo)
-            end = _parse_date_time(cls, end_date, tzinfo)
-            if end == start:
-                ts: float = start
-            elif end - start <= 1:
-                ts = start + rnd.random()
-            else:
-                ts = _rand_seconds(self, start, end)
-            if tzinfo is None:
-                return _epoch(None) + timedelta(seconds=ts)
-            return (_epoch(_UTC) + timedelta(seconds=ts)).astimezone(tzinfo)
-    return _ORIGINAL_DATE_TIME_BETWEEN(self, start_date, end_date, tzinfo)
 
 
 # -- words and sentences ---------------------------------------------------------------------
 
 _LoremProvider = faker_lorem.Provider
 _ORIGINAL_WORDS = _LoremProvider.words
-_ORIGINAL_WORD = _LoremProvider.word
 _ORIGINAL_SENTENCE = _LoremProvider.sentence
-_ORIGINAL_RANDOMIZE = BaseProvider.randomize_nb_elements
-_LOREM = (
+_LOREM = _Methods(
     "words",
-    "word",
     "sentence",
     "get_words_list",
     "randomize_nb_elements",
@@ -429,27 +397,10 @@ def _choices(rnd: Any, population: Any, k: int) -> list[Any]:
     return [population[floor(draw() * n)] for _ in range(k)]
 
 
-def _randomize(
-    self: BaseProvider, number: int = 10, le: bool = False, ge: bool = False, **bounds: Any
-) -> int:
-    """Faker's ``randomize_nb_elements``, with ``randint(a, b)`` as ``a + _randbelow(b - a + 1)``."""
-    rnd = self.generator.random
-    if _active and not (le and ge) and type(rnd) is _Random:
-        low = 100 if ge else 60
-        nb = int(number * (low + rnd._randbelow((100 if le else 140) - low + 1)) / 100)
-        lowest, highest = bounds.get("min"), bounds.get("max")
-        if lowest is not None and nb < lowest:
-            nb = lowest
-        if highest is not None and nb > highest:
-            nb = highest
-        return nb
-    return _ORIGINAL_RANDOMIZE(self, number, le, ge, **bounds)
-
-
 def _words(
     self: Any, nb: int = 3, ext_word_list: Any = None, part_of_speech: Any = None, unique: bool = False
 ) -> Any:
-    if _active and not unique and not part_of_speech and type(nb) is int and _uses_own(type(self), _LOREM):
+    if _active and not unique and not part_of_speech and type(nb) is int and _LOREM.kept_by(type(self)):
         rnd = self.generator.random
         words = _word_list(self, ext_word_list)
         if words is not None and type(rnd) is _Random:
@@ -457,22 +408,13 @@ def _words(
     return _ORIGINAL_WORDS(self, nb, ext_word_list, part_of_speech, unique)
 
 
-def _word(self: Any, part_of_speech: Any = None, ext_word_list: Any = None) -> Any:
-    if _active and not part_of_speech and _uses_own(type(self), _LOREM):
-        rnd = self.generator.random
-        words = _word_list(self, ext_word_list)
-        if words is not None and type(rnd) is _Random:
-            return words[rnd._randbelow(len(words))]
-    return _ORIGINAL_WORD(self, part_of_speech, ext_word_list)
-
-
 def _sentence(self: Any, nb_words: int = 6, variable_nb_words: bool = True, ext_word_list: Any = None) -> str:
-    if _active and type(nb_words) is int and nb_words > 0 and _uses_own(type(self), _LOREM):
+    if _active and type(nb_words) is int and nb_words > 0 and _LOREM.kept_by(type(self)):
         rnd = self.generator.random
         words = _word_list(self, ext_word_list)
         if words is not None and type(rnd) is _Random:
-            if variable_nb_words:
-                nb_words = _randomize(self, nb_words, min=1)
+            if variable_nb_words:  # randomize_nb_elements(nb_words, min=1): randint(60, 140)
+                nb_words = max(int(nb_words * (60 + rnd._randbelow(81)) / 100), 1)
             picked = _choices(rnd, words, nb_words)
             picked[0] = picked[0].title()
             return self.word_connector.join(picked) + self.sentence_punctuation
@@ -485,13 +427,9 @@ _PATCHES: tuple[tuple[type, str, Any, Any], ...] = (
     (BaseProvider, "random_elements", _ORIGINAL_RANDOM_ELEMENTS, _random_elements),
     (BaseProvider, "random_element", _ORIGINAL_RANDOM_ELEMENT, _random_element),
     (BaseProvider, "numerify", _ORIGINAL_NUMERIFY, _numerify),
-    (BaseProvider, "randomize_nb_elements", _ORIGINAL_RANDOMIZE, _randomize),
-    (_DateProvider, "date_time_between", _ORIGINAL_DATE_TIME_BETWEEN, _date_time_between),
     (_DateProvider, "_parse_date_time", _ORIGINAL_PARSE_DATE_TIME, classmethod(_parse_date_time)),
     (_DateProvider, "_parse_date", _ORIGINAL_PARSE_DATE, classmethod(_parse_date)),
-    *(((_DateProvider, "_rand_seconds", _ORIGINAL_RAND_SECONDS, _rand_seconds),) if _UNIFORM_SECONDS else ()),
     (_LoremProvider, "words", _ORIGINAL_WORDS, _words),
-    (_LoremProvider, "word", _ORIGINAL_WORD, _word),
     (_LoremProvider, "sentence", _ORIGINAL_SENTENCE, _sentence),
     (faker.generator.Generator, "format", _ORIGINAL_FORMAT, _format),
     (faker.generator.Generator, "parse", _ORIGINAL_PARSE, _parse),
@@ -499,16 +437,17 @@ _PATCHES: tuple[tuple[type, str, Any, Any], ...] = (
 )
 """(class, method, Faker's or factory_boy's own, the faster one)."""
 
-_EXPECTED: dict[str, Any] = {
-    **{name: BaseProvider.__dict__[name] for name in _DIGITS},
-    "random_choices": BaseProvider.__dict__["random_choices"],
-    "get_formatter": _ORIGINAL_GET_FORMATTER,
-    "get_words_list": _raw(_LoremProvider, "get_words_list"),
-    "_parse_date_string": _raw(_DateProvider, "_parse_date_string"),
-    "_rand_seconds": _ORIGINAL_RAND_SECONDS,
-    **{name: fast for _, name, _, fast in _PATCHES},
+_EXPECTED: dict[str, tuple[Any, ...]] = {
+    **{name: (BaseProvider.__dict__[name],) for name in _DIGIT_NAMES},
+    "random_choices": (BaseProvider.__dict__["random_choices"],),
+    "get_formatter": (_ORIGINAL_GET_FORMATTER,),
+    "get_words_list": (_raw(_LoremProvider, "get_words_list"),),
+    "_parse_date_string": (_raw(_DateProvider, "_parse_date_string"),),
+    "randomize_nb_elements": (BaseProvider.__dict__["randomize_nb_elements"],),
+    **{name: (original, fast) for _, name, original, fast in _PATCHES},
 }
-"""What each method a shortcut relies on must resolve to on the class that runs it."""
+"""What each method a shortcut relies on may resolve to on the class that runs it: Faker's own
+or the faster one (``install(names)`` may leave some of them Faker's own)."""
 
 
 _FASTER: dict[Any, Any] = {
@@ -524,7 +463,8 @@ def install(names: Collection[str] | None = None) -> None:
     what each path pays (``benchmarks/faker_paths.py``); the others are Faker's own.
     """
     global _active
-    _own_methods.clear()  # classes may have changed since the last scope
+    for methods in _Methods.every:
+        methods.known.clear()  # classes may have changed since the last scope
     for owner, name, original, fast in _PATCHES:
         setattr(owner, name, fast if names is None or name in names else original)
     _active = True
