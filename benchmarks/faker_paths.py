@@ -76,7 +76,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
 
 MODES: dict[str, Collection[str] | None] = {
     "faker": (),  # nothing replaced
-    "before": ("random_elements",),  # cached weights only
+    "before": ("faker.providers.BaseProvider.random_elements",),  # cached weights only
     "now": None,  # every path
 }
 
@@ -102,7 +102,7 @@ def _measure(declarations: list[Any], paths: Collection[str] | None, n: int) -> 
 def _touched(declarations: list[Any]) -> dict[str, list[int]]:
     """For each path, the cases whose values call it (found with ``sys.setprofile``, all installed)."""
     codes = {}
-    for _, name, _, fast in faker_paths._PATCHES:
+    for name, (_, _, _, fast) in zip(faker_paths.PATHS, faker_paths._PATCHES, strict=True):
         codes[(fast.__func__ if isinstance(fast, classmethod) else fast).__code__] = name
     touched: dict[str, list[int]] = {name: [] for name in codes.values()}
     faker_paths.install()
@@ -132,7 +132,7 @@ def run(n: int = 5_000, rounds: int = 5, frozen: bool = False) -> dict[str, Any]
     """
     factory.Faker._get_faker()  # made before any path is installed, as a host's would be
     declarations = [factory.Faker(provider, **kwargs) for _, provider, kwargs in CASES]
-    names = [name for _, name, _, _ in faker_paths._PATCHES]
+    names = list(faker_paths.PATHS)
     per_mode: dict[str, list[list[float]]] = {mode: [] for mode in MODES}
     paths: dict[str, dict[str, list[float]]] = {name: {"with": [], "without": []} for name in names}
     with deterministic(seed=1, start=START, freeze=frozen):

@@ -207,7 +207,8 @@ def test_the_paths_are_installed_only_inside_seedkits_context() -> None:
         assert faker_paths.installed()  # an inner context leaves them to the outer one
     assert not faker_paths.installed()
     for owner, name, original, _ in faker_paths._PATCHES:
-        assert owner.__dict__[name] is original, name
+        assert owner.__dict__.get(name, faker_paths._ABSENT) is original, name
+    assert "format" not in vars(faker.Faker)  # the proxy's own way to it, through __getattr__
 
 
 def _spy(name: str) -> Callable[..., Any]:
@@ -301,11 +302,28 @@ def test_errors_are_fakers_own(faker_own: None) -> None:
             with pytest.raises(Exception) as info:
                 fake.format(formatter, **kwargs)
             found.append(f"{type(info.value).__name__}: {info.value}")
+        two_locales = faker.Faker(["en_US", "de_DE"])
+        with pytest.raises(NotImplementedError) as info:
+            two_locales.format("name")
+        found.append(str(info.value))
         return found
 
     expected = errors()
     faker_paths.install()
     assert errors() == expected
+
+
+def test_format_strings_are_split_once(faker_own: None) -> None:
+    fake = faker.Faker()
+    faker_paths.install()
+    faker_paths._plans.clear()
+    plan = _spy("_plan")
+    with mock.patch.object(faker_paths, "_plan", plan):
+        for _ in range(200):
+            fake.name()
+    patterns = {call.args[0] for call in plan.call_args_list}
+    assert patterns and plan.call_count == len(patterns)  # each pattern once, then from _plans
+    assert set(faker_paths._plans) == patterns
 
 
 def test_format_strings_with_argument_groups_use_fakers_parse(faker_own: None) -> None:

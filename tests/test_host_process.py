@@ -17,6 +17,7 @@ HOST_STATE = textwrap.dedent(
     """
     import gc, hashlib, json, pickle, sys
     import factory, factory.random, faker.generator
+    from faker import Faker
     from faker.generator import Generator
     from faker.providers import BaseProvider
     from faker.providers.date_time import Provider as DateTimeProvider
@@ -48,7 +49,7 @@ HOST_STATE = textwrap.dedent(
             "faker_random": hashlib.sha256(pickle.dumps(faker.generator.random.getstate())).hexdigest(),
             "faker_methods": {  # every method of the classes whose hot paths seedkit replaces while seeding
                 f"{owner.__module__}.{owner.__qualname__}.{name}": repr(value)
-                for owner in (BaseProvider, DateTimeProvider, LoremProvider, Generator, factory.Faker)
+                for owner in (BaseProvider, DateTimeProvider, LoremProvider, Generator, Faker, factory.Faker)
                 for name, value in vars(owner).items()
                 if callable(value) or isinstance(value, classmethod | staticmethod)
             },

@@ -14,9 +14,11 @@ the same order, and build the same value from them:
   ``random.choice`` does (one ``_randbelow``);
 - **format strings** (``Generator.parse``): each pattern (``"{{first_name}} {{last_name}}"``) is
   split into its literals and tokens once, with Faker's own regular expression, then joined;
-- **formatter dispatch** (``Generator.format`` and ``factory.Faker``'s evaluation): the
-  formatter is looked up on the generator once, without ``get_formatter`` and without the
-  single-locale ``faker.Faker`` proxy's Python-level ``__getattribute__``/``__getattr__``;
+- **formatter dispatch** (``Generator.format``, ``faker.Faker.format`` and ``factory.Faker``'s
+  evaluation): the formatter is looked up on the generator once, without ``get_formatter``, and
+  the one-locale ``faker.Faker`` proxy hands ``format`` to its generator from a method of its
+  class instead of its ``__getattr__`` (reached after an ``AttributeError``, through its
+  Python-level ``__getattribute__``);
 - **placeholders** (``numerify``, and so ``bothify``): the positions of ``#``, ``%``, ``$``,
   ``!`` and ``@`` are found with ``str.find`` instead of five regular expression substitutions;
   the digits are drawn pass by pass as Faker's passes draw them (``randint(a, b)`` is
@@ -73,7 +75,7 @@ from faker.providers import BaseProvider
 from faker.providers import date_time as faker_dates
 from faker.providers import lorem as faker_lorem
 
-__all__ = ["install", "installed", "uninstall"]
+__all__ = ["PATHS", "install", "installed", "uninstall"]
 
 _CACHE = "_seedkit_cum_weights"
 """The attribute kept on a weighted ``OrderedDict``: ``(keys, cumulative weights, total, last index)``."""
@@ -256,6 +258,20 @@ def _parse(self: faker.generator.Generator, text: str) -> str:
     return _ORIGINAL_PARSE(self, text)
 
 
+_ABSENT = object()
+"""The original of a method that the class does not define itself (uninstall deletes ours)."""
+_ProxyFaker = faker.proxy.Faker
+_ORIGINAL_PROXY_FORMAT = _ProxyFaker.__dict__.get("format", _ABSENT)
+
+
+def _proxy_format(self: faker.proxy.Faker, formatter: str, *args: Any, **kwargs: Any) -> Any:
+    # Found on the class, so neither the proxy's __getattr__ nor its AttributeError is needed.
+    factories = _getattribute(self, "_factories")
+    if len(factories) == 1:  # what the proxy's __getattr__ hands "format" to
+        return factories[0].format(formatter, *args, **kwargs)
+    return _ProxyFaker.__getattr__(self, "format")(formatter, *args, **kwargs)  # Faker's own error
+
+
 _ORIGINAL_EVALUATE = factory.Faker.evaluate
 
 
@@ -433,6 +449,7 @@ _PATCHES: tuple[tuple[type, str, Any, Any], ...] = (
     (_LoremProvider, "sentence", _ORIGINAL_SENTENCE, _sentence),
     (faker.generator.Generator, "format", _ORIGINAL_FORMAT, _format),
     (faker.generator.Generator, "parse", _ORIGINAL_PARSE, _parse),
+    (_ProxyFaker, "format", _ORIGINAL_PROXY_FORMAT, _proxy_format),
     (factory.Faker, "evaluate", _ORIGINAL_EVALUATE, _evaluate),
 )
 """(class, method, Faker's or factory_boy's own, the faster one)."""
@@ -444,10 +461,15 @@ _EXPECTED: dict[str, tuple[Any, ...]] = {
     "get_words_list": (_raw(_LoremProvider, "get_words_list"),),
     "_parse_date_string": (_raw(_DateProvider, "_parse_date_string"),),
     "randomize_nb_elements": (BaseProvider.__dict__["randomize_nb_elements"],),
-    **{name: (original, fast) for _, name, original, fast in _PATCHES},
 }
 """What each method a shortcut relies on may resolve to on the class that runs it: Faker's own
-or the faster one (``install(names)`` may leave some of them Faker's own)."""
+or the faster one (``install(paths)`` may leave some of them Faker's own)."""
+for _patch in _PATCHES:  # Generator.format and faker.Faker.format share a name
+    _EXPECTED[_patch[1]] = (*_EXPECTED.get(_patch[1], ()), _patch[2], _patch[3])
+del _patch
+
+PATHS = tuple(f"{owner.__module__}.{owner.__qualname__}.{name}" for owner, name, _, _ in _PATCHES)
+"""The names of the replaced methods, as :func:`install` takes them (``faker.proxy.Faker.format``...)."""
 
 
 _FASTER: dict[Any, Any] = {
@@ -456,17 +478,17 @@ _FASTER: dict[Any, Any] = {
 """Faker's own provider methods (as a generator made before :func:`install` binds them) and ours."""
 
 
-def install(names: Collection[str] | None = None) -> None:
+def install(paths: Collection[str] | None = None) -> None:
     """Use the faster paths in every Faker generator and provider, and in ``factory.Faker`` (idempotent).
 
-    ``names``: only the replacements of these methods (e.g. ``{"random_elements"}``), to measure
-    what each path pays (``benchmarks/faker_paths.py``); the others are Faker's own.
+    ``paths``: only these of :data:`PATHS` (e.g. ``{"faker.providers.BaseProvider.random_elements"}``),
+    to measure what each pays (``benchmarks/faker_paths.py``); the other methods are Faker's own.
     """
     global _active
     for methods in _Methods.every:
         methods.known.clear()  # classes may have changed since the last scope
-    for owner, name, original, fast in _PATCHES:
-        setattr(owner, name, fast if names is None or name in names else original)
+    for path, (owner, name, original, fast) in zip(PATHS, _PATCHES, strict=True):
+        _put(owner, name, fast if paths is None or path in paths else original)
     _active = True
 
 
@@ -475,4 +497,12 @@ def uninstall() -> None:
     global _active
     _active = False
     for owner, name, original, _ in _PATCHES:
-        setattr(owner, name, original)
+        _put(owner, name, original)
+
+
+def _put(owner: type, name: str, method: Any) -> None:
+    """Set ``owner.name`` to ``method``, or delete it when ``method`` is :data:`_ABSENT`."""
+    if method is not _ABSENT:
+        setattr(owner, name, method)
+    elif name in owner.__dict__:
+        delattr(owner, name)
