@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import create_database, drop_database
 from seedkit_reference.models import Order, Organization, Payment, User
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from seedkit import SQLAlchemyFactory
 from seedkit.bulk import BulkSeeder
@@ -358,3 +358,98 @@ def test_decisions_no_longer_refuse_hooks_and_reuse_pools() -> None:
     assert decide(MemberFactory).path == "row"
     assert decide(TabFactory).path == "row"
     assert decide(MethodMemberFactory).path == "orm"
+
+
+# -- collections the row path refuses to offer, in one line ------------------------------------------
+class _Base(DeclarativeBase):
+    pass
+
+
+_tags = sa.Table(
+    "shelf_tags",
+    _Base.metadata,
+    sa.Column("shelf_id", sa.ForeignKey("shelves.id")),
+    sa.Column("tag", sa.Integer),
+)
+
+
+class _Shelf(_Base):
+    __tablename__ = "shelves"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    by_title: Mapped[list[_Book]] = relationship(back_populates="shelf", order_by="_Book.title")
+    as_set: Mapped[set[_Leaflet]] = relationship(back_populates="shelf", collection_class=set)
+    single: Mapped[_Poster | None] = relationship(back_populates="shelf", uselist=False)
+    plain: Mapped[list[_Card]] = relationship(back_populates="shelf")
+    loose: Mapped[list[_Card]] = relationship(viewonly=True)
+    tagged: Mapped[list[_Shelf]] = relationship(
+        secondary=_tags,
+        primaryjoin="_Shelf.id == shelf_tags.c.shelf_id",
+        secondaryjoin="_Shelf.id == shelf_tags.c.tag",
+    )
+
+
+class _Book(_Base):
+    __tablename__ = "books"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(20))
+    shelf_id: Mapped[int] = mapped_column(sa.ForeignKey("shelves.id"))
+    shelf: Mapped[_Shelf] = relationship(back_populates="by_title")
+
+
+class _Leaflet(_Base):
+    __tablename__ = "leaflets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shelf_id: Mapped[int] = mapped_column(sa.ForeignKey("shelves.id"))
+    shelf: Mapped[_Shelf] = relationship(back_populates="as_set")
+
+
+class _Poster(_Base):
+    __tablename__ = "posters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shelf_id: Mapped[int] = mapped_column(sa.ForeignKey("shelves.id"))
+    shelf: Mapped[_Shelf] = relationship(back_populates="single")
+
+
+class _Card(_Base):
+    __tablename__ = "cards"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shelf_id: Mapped[int] = mapped_column(sa.ForeignKey("shelves.id"))
+    shelf: Mapped[_Shelf] = relationship(back_populates="plain")
+
+
+def _factory_of(model: type, **declarations: Any) -> type:
+    meta = type("Meta", (), {"model": model})
+    return type(
+        f"{model.__name__}Factory",
+        (SQLAlchemyFactory,),
+        {"Meta": meta, "id": factory.Sequence(int), **declarations},
+    )
+
+
+@pytest.mark.parametrize(
+    ("collection", "reason"),
+    [
+        ("by_title", "its order_by sorts it when loaded"),
+        ("as_set", "its collection class is set, not list"),
+        ("single", "a one-to-one (uselist=False) relationship"),
+        ("loose", "a one-to-many relationship without back_populates/backref"),
+        ("tagged", "a many-to-many collection"),
+    ],
+)
+def test_collections_that_could_differ_are_refused_in_one_line(collection: str, reason: str) -> None:
+    shelves = _factory_of(_Shelf)
+    cards = _factory_of(_Card, shelf=factory.SubFactory(shelves))
+    reader = _factory_of(
+        _Card,
+        shelf=factory.SubFactory(shelves),
+        extra=factory.LazyAttribute(lambda o: getattr(o.shelf, collection)),
+    )
+    records: list[Any] = []
+    with deterministic(seed=1), no_session(), lean_builds():
+        card = build_root(cards, {}, records)
+        assert card.shelf.plain == [card]  # the supported kind, for contrast
+        with pytest.raises(RowPathUnsupported) as raised:
+            build_root(reader, {}, records)
+    message = str(raised.value)
+    assert message.startswith(f"_Shelf.{collection} was read: the row path does not offer {reason}")
+    assert "\n" not in message
