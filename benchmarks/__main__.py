@@ -37,11 +37,15 @@ long suite (3 x 2,000 tests)           1 (not a ratio)                 4
 embedded start-up                      5 (not a ratio)                 0.2
 =====================================  ==============================  ===========
 
-About 31 minutes in all when the machine is idle. Left out to stay within ~35 minutes (each
-would add to every round at N = 200,000): per-object and naive factory_boy (a flush per object,
-~1.5-2 min each a round already at 20,000 users, ~15-20 min each at 200,000), ordinary-orm (~5 min), one
-and two partitioned workers and Dask (~3-4 min each), table volumes with 2 workers (~1.5 min,
-up to 15 min under load). ``seeding.FULL_ROUNDS`` holds the schedule.
+About 31 minutes in all when the machine is idle. Under other work it stretches: at a load
+average of ~9 on 2026-11-30, one round at N = 200,000 took 41 s for raw COPY, 127 s for the
+ordinary factories and 353 s for the reference factories (wall clock), 2-3x the idle figures.
+
+Left out to stay within ~35 minutes (each would add to every round at N = 200,000): per-object
+and naive factory_boy (a flush per object, ~1.5-2 min each a round already at 20,000 users,
+~15-20 min each at 200,000), ordinary-orm (~5 min), one and two partitioned workers and Dask
+(~3-4 min each), table volumes with 2 workers (~1.5 min, up to 15 min under load).
+``seeding.FULL_ROUNDS`` holds the schedule.
 """
 
 from __future__ import annotations
