@@ -127,11 +127,10 @@ TargetRow = tuple[str, str, str, str, str]
 """(issue, what is measured, goal, measured median (spread), met)."""
 
 REFERENCE_NOTE = [
-    "Why the reference factories miss their target: they keep the ORM path on purpose. They read ORM",
-    "state while generating (`ReuseOrCreate`'s session pool, `organization.products`, `OrderFactory.create`",
-    "in a post-generation hook), so each row is a SQLAlchemy instance with its relationship events and",
-    "session cascade, and the bulk path must write the per-object path's exact rows. Factories that do not",
-    "read ORM state take the row path (the ordinary factories). The profile: [performance.md](performance.md).",
+    "Where the reference factories' time goes (they take the row path, with the per-object path's",
+    "fingerprint; what is left is factory_boy's per-declaration machinery for their traits, custom",
+    "declaration and post-generation hooks, and a nested `OrderFactory.create` per customer):",
+    "[performance.md](performance.md).",
     "",
 ]
 
