@@ -50,6 +50,7 @@ from seedkit.factories.builder import (
     LeanBuildStep,
     LeanResolver,
     LeanStepBuilder,
+    UnknownParameter,
     _evaluate,
     _kind,
     _parse,
@@ -298,10 +299,7 @@ class RowResolver(LeanResolver):
             )
         entry = self._lean_declarations.get(name)
         if entry is None:
-            raise AttributeError(
-                f"The parameter {name!r} is unknown. Evaluated attributes are {values!r}, "
-                f"definitions are {list(self._lean_declarations)!r}."
-            )
+            raise UnknownParameter(name, values, self._lean_declarations)
         value, context = entry
         if getattr(value, "FACTORY_BUILDER_PHASE", None) == _RESOLUTION:
             pending.append(name)

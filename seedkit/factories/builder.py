@@ -224,6 +224,25 @@ def _evaluate(declaration: Any, resolver: LeanResolver, step: LeanBuildStep, con
     return declaration.evaluate(resolver, step, full)
 
 
+class UnknownParameter(AttributeError):
+    """factory_boy's error for a look-up of a name the factory does not declare, with its message
+    (which prints the evaluated values) made only when it is shown: factory_boy looks names up
+    expecting this error (``getattr(resolver, trait, False)`` for every trait), twice per object
+    for a factory with two traits, and the values may be large objects."""
+
+    def __init__(self, name: str, values: dict[str, Any], declarations: dict[str, Any]) -> None:
+        super().__init__(name)
+        self.name = name
+        self._values = values
+        self._declarations = declarations
+
+    def __str__(self) -> str:
+        return (
+            f"The parameter {self.name!r} is unknown. Evaluated attributes are {self._values!r}, "
+            f"definitions are {list(self._declarations)!r}."
+        )
+
+
 class LeanResolver:
     """factory_boy's ``Resolver`` (what ``LazyAttribute`` functions receive), with slots."""
 
@@ -259,10 +278,7 @@ class LeanResolver:
             )
         entry = self._lean_declarations.get(name)
         if entry is None:
-            raise AttributeError(
-                f"The parameter {name!r} is unknown. Evaluated attributes are {values!r}, "
-                f"definitions are {list(self._lean_declarations)!r}."
-            )
+            raise UnknownParameter(name, values, self._lean_declarations)
         value, context = entry
         if getattr(value, "FACTORY_BUILDER_PHASE", None) == _RESOLUTION:
             pending.append(name)
