@@ -1,7 +1,7 @@
 """Run every benchmark and write docs/benchmarks.md and docs/benchmarks.png.
 
     python -m benchmarks            # the full run (N = 2,000 / 20,000 / 200,000 users), ~30 minutes
-    python -m benchmarks --quick    # small sizes and fewer repetitions, for iteration
+    python -m benchmarks --quick    # small sizes, fewer rounds; results in benchmarks/quick/ (git ignores it)
     python -m benchmarks --quick --out /tmp/bench    # a trial: nothing in the repository changes
 
 Everything runs against one throwaway embedded PostgreSQL started here, so all compared
@@ -70,6 +70,7 @@ SECTIONS = ("seeding", "resets", "startup", "snapshots", "long_suite")
 SHARED_SERVER_SECTIONS = ("seeding", "resets", "snapshots", "long_suite")
 """Sections measured on the one shared throwaway server (start-up starts its own, after it is gone)."""
 DEFAULT_OUT = REPO / "docs"
+QUICK_OUT = REPO / "benchmarks" / "quick"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,8 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
     parser.add_argument(
         "--out",
-        default=str(DEFAULT_OUT),
-        help="where benchmarks.md, .png and last_run.json go (the default docs/ keeps last_run.json in benchmarks/)",
+        default=None,
+        help=(
+            "where benchmarks.md, .png and last_run.json go (default: docs/, with last_run.json in "
+            "benchmarks/; for --quick, benchmarks/quick/, which git ignores)"
+        ),
     )
     parser.add_argument(
         "--methods",
@@ -107,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         log("embedded PostgreSQL start-up")
         _measure(results, "startup", lambda: startup.run(quick=args.quick, log=log), log)
     results["elapsed_s"] = time.perf_counter() - started
-    out = Path(args.out)
+    # a quick run's small sizes must not replace the full run's figures in docs/
+    out = Path(args.out) if args.out is not None else QUICK_OUT if args.quick else DEFAULT_OUT
     saved = save(results, out, wanted, methods)
     report.write(results, out / "benchmarks.md", out / "benchmarks.png")
     log(

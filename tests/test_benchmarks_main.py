@@ -114,3 +114,19 @@ def test_a_failed_section_is_named_in_the_report_the_others_are_kept_and_the_exi
     text = (tmp_path / "benchmarks.md").read_text()
     assert "**startup failed in this run** (its figures are missing): `RuntimeError: pg_ctl failed" in text
     assert any("Traceback" in line for line in lines)
+
+
+def test_a_quick_run_without_out_leaves_docs_and_the_repository_results_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A quick run's small sizes once replaced the full run's figures (committed by accident)."""
+    figures = {"rounds": 2, "cold_s": 0.5, "cold_max_s": 0.6, "reused_s": 0.1, "reused_max_s": 0.2}
+    monkeypatch.setattr(bench, "DEFAULT_OUT", tmp_path / "docs")
+    monkeypatch.setattr(bench, "QUICK_OUT", tmp_path / "quick")
+    monkeypatch.setattr(bench, "REPO", tmp_path)
+    monkeypatch.setattr(startup, "run", lambda *, quick, log: figures)
+    monkeypatch.setattr(report, "draw", lambda results, path: path.write_bytes(b""))
+    assert bench.main(["--quick", "--only", "startup"]) == 0
+    assert (tmp_path / "quick" / "benchmarks.md").is_file()
+    assert (tmp_path / "quick" / "last_run.json").is_file()
+    assert not (tmp_path / "docs").exists()
