@@ -92,6 +92,38 @@ def write_config(tmp_path: Path, profile: str, top: str = FACTORIES, name: str =
             "seed = -1",
             "profile 'demo': seed: -1 is negative; a seed is a whole number >= 0",
         ),
+        (  # TOML text is not converted: it used to seed ten organizations
+            'volumes = [{ factory = "OrganizationFactory", count = "10" }]',
+            "profile 'demo': volumes[0] count: '10' is not a whole number (it is text: write the number without",
+        ),
+        (
+            'volumes = [{ factory = "OrganizationFactory", count = 2.0 }]',
+            "profile 'demo': volumes[0] count: 2.0 is not a whole number",
+        ),
+        (
+            'volumes = [{ factory = "OrganizationFactory", count = true }]',
+            "profile 'demo': volumes[0] count: True is not a whole number",
+        ),
+        (
+            'seed = "7"',
+            "profile 'demo': seed: '7' is not a whole number (it is text: write the number without quotes)",
+        ),
+        (
+            "seed = 7.0",
+            "profile 'demo': seed: 7.0 is not a whole number",
+        ),
+        (
+            "seed = false",
+            "profile 'demo': seed: False is not a whole number",
+        ),
+        (
+            'volumes = [{ table = "organizations", count = "10" }]',
+            "profile 'demo': volumes[0] (table organizations) count: '10' is not a whole number (it is text",
+        ),
+        (
+            'volumes = [{ table = "organizations", count = 1.5 }]',
+            "profile 'demo': volumes[0] (table organizations) count: 1.5 is not a whole number",
+        ),
         (
             'volumes = [{ factory = "OrganizationFactory", cuont = 10 }]',
             "profile 'demo': volumes[0] needs 'count' (found 'cuont': did you mean 'count'?)",

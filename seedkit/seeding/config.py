@@ -337,13 +337,22 @@ def _positive(value: Any) -> int:
 
 
 def _integer(value: Any) -> int:
-    """A whole number (a TOML integer, or its digits as text); not a boolean or a float."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
+    """A whole number: a TOML integer; not a boolean, a float, nor digits written as text.
+
+    Text is refused rather than converted (``count = "10"``): every other setting takes its TOML
+    type as written, and a quoted number is as likely a slip as a choice.
+
+    Raises:
+        ValueError: anything but a TOML integer.
+    """
+    if isinstance(value, str):
+        hint = (
+            " (it is text: write the number without quotes)" if value.strip().lstrip("+-").isdigit() else ""
+        )
+        raise ValueError(f"{value!r} is not a whole number{hint}")
+    if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{value!r} is not a whole number")
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a whole number") from None
+    return value
 
 
 def _text(value: Any) -> str:
