@@ -253,6 +253,42 @@ class MethodMemberFactory(MemberFactory):
     demote = factory.PostGenerationMethodCall("__init__")
 
 
+class QuietMemberFactory(SQLAlchemyFactory):
+    """Members of a pooled team that read no collection."""
+
+    class Meta:
+        model = User
+
+    id = UUIDFor("users")
+    organization = ReuseOrCreate(TeamFactory)
+    full_name = factory.Faker("name")
+    email = factory.Sequence(lambda n: f"quiet.{n}@team.example")
+    role = "member"
+    created_at = factory.SelfAttribute("organization.created_at")
+
+
+def test_a_large_collection_nothing_read_is_dropped_and_a_later_read_takes_the_orm_path(
+    db_url: str, second_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seedkit.bulk import record_collections
+
+    monkeypatch.setattr(record_collections, "KEEP_UNREAD", 4)
+
+    def seed(create: Create) -> None:
+        create(TeamFactory, 2)
+        create(QuietMemberFactory, 12)  # about 6 members per team, never read: dropped
+        create(MemberFactory, 3)  # reads its team's members
+
+    expected = per_object(db_url, seed)
+    got, seeder = bulk(second_db, seed)
+
+    assert _paths(seeder)["QuietMemberFactory"] == "row"
+    member = seeder.paths[f"{__name__}.MemberFactory"]
+    assert member.path == "orm"
+    assert "Organization.users was read: the row path no longer holds it (it held more than" in member.reason
+    assert got.digest == expected.digest
+
+
 # -- what keeps the ORM path ---------------------------------------------------------------------
 class LoadedTeamMemberFactory(MemberFactory):
     """Members of teams loaded from the database: their ``users`` collection loads from it."""

@@ -20,7 +20,9 @@ does not load a list (``dynamic``, ``write_only``, ``noload``, ``raise``).
 Memory stays flat: after a chunk is written (:meth:`CollectionTracker.after_write`), the
 collections of records the seeder does not keep are dropped (a later read raises), and those of
 kept records (a ``ReuseOrCreate`` pool) are dropped once they hold more than
-:data:`KEEP_COLLECTION` records, as the ORM path expires them. A trial root (the first of a
+:data:`KEEP_COLLECTION` records, as the ORM path expires them, or more than :data:`KEEP_UNREAD`
+while nothing has read them. A read of a dropped collection raises, and the seeder takes the
+ORM path from the start of that chunk. A trial root (the first of a
 volume) is undone with :meth:`CollectionTracker.rewind`.
 
 Hand-written: SQLAlchemy's collections need instance state and a session, which the row path
@@ -55,6 +57,10 @@ WRITTEN = "_seedkit_written"
 KEEP_COLLECTION = 1_000
 """A kept record's collection with more records than this is dropped after its chunk is written."""
 
+KEEP_UNREAD = 100
+"""The same for a collection no declaration has read yet (the reference ``organization.users``):
+most are never read, and each keeps its records alive."""
+
 
 class _Expired:
     """Stands, in a record's ``__dict__``, for a collection the row path no longer holds."""
@@ -67,6 +73,7 @@ class _Expired:
 
 _WRITTEN = _Expired("its records were written in an earlier chunk and not kept")
 _TOO_LARGE = _Expired(f"it held more than {KEEP_COLLECTION:,} records when its chunk was written")
+_UNREAD = _Expired(f"it held more than {KEEP_UNREAD:,} records, none read yet, when its chunk was written")
 _TWINNED = _Expired("an ORM-path volume reused this row as an ORM object, whose collection it is now")
 
 
@@ -80,11 +87,12 @@ class RecordList(list[Any]):
     """A record's collection: a list that refuses changes (on the per-object path a change would
     set or clear the child's parent, which the row path does not follow)."""
 
-    __slots__ = ("owner",)
+    __slots__ = ("owner", "read")
 
     def __init__(self, owner: str) -> None:
         super().__init__()
         self.owner = owner
+        self.read = False
 
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise _unsupported(f"{self.owner} was changed: the row path does not change collections")
@@ -133,6 +141,7 @@ class _Collection:
                 tracker.parents.append(record)
         elif type(found) is _Expired:
             raise _unsupported(f"{self.owner} was read: the row path no longer holds it ({found.why})")
+        found.read = True
         return found
 
     def __set__(self, record: Any, value: Any) -> None:
@@ -216,8 +225,11 @@ class CollectionTracker:
         for record in kept:
             values = record.__dict__
             for key, value in values.items():
-                if type(value) is RecordList and len(value) > KEEP_COLLECTION:
-                    values[key] = _TOO_LARGE
+                if type(value) is RecordList:
+                    if len(value) > KEEP_COLLECTION:
+                        values[key] = _TOO_LARGE
+                    elif len(value) > KEEP_UNREAD and not value.read:
+                        values[key] = _UNREAD
         orm, self.orm_parents = list(self.orm_parents.values()), {}
         return orm
 
