@@ -306,3 +306,28 @@ def test_a_frozen_block_makes_declarations_bound_to_the_wall_clock_read_the_cloc
     assert (declarations["day"].end_date, declarations["moment"].end_dt) == ends
     assert declarations["stamp"].function == dt.datetime.now
     assert dt.datetime is datetime and Dated.build()["stamp"].year > 2025
+
+
+def test_uuid4_from_int_is_the_standard_constructors_uuid_in_every_respect() -> None:
+    import copy
+    import pickle
+    import random
+    import uuid
+
+    from seedkit.core.ids import uuid4_from_int
+
+    draws = random.Random(11)
+    values = [0, 2**128 - 1, 1 << 76, 0xC000 << 48, *(draws.getrandbits(128) for _ in range(20_000))]
+    for value in values:
+        standard, fast = uuid.UUID(int=value, version=4), uuid4_from_int(value)
+        assert (fast, str(fast), hash(fast), fast.version, fast.variant, fast.is_safe) == (
+            standard,
+            str(standard),
+            hash(standard),
+            standard.version,
+            standard.variant,
+            standard.is_safe,
+        )
+    fast = uuid4_from_int(values[-1])
+    assert pickle.loads(pickle.dumps(fast)) == fast and copy.deepcopy(fast) == fast
+    assert type(fast) is uuid.UUID

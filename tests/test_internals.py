@@ -141,3 +141,12 @@ def test_random_draws_the_faster_paths_compute_themselves() -> None:
         )
         assert theirs.choices(population, k=4) == [population[floor(ours.random() * 5.0)] for _ in range(4)]
         assert theirs.getstate() == ours.getstate()
+
+
+def test_uuid_keeps_its_two_slots() -> None:
+    # seedkit.core.ids.uuid4_from_int sets them directly, as uuid.UUID.__init__ does
+    import uuid
+
+    assert set(uuid.UUID.__slots__) == {"int", "is_safe", "__weakref__"}
+    made = uuid.UUID(int=5, version=4)
+    assert made.is_safe is uuid.SafeUUID.unknown

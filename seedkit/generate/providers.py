@@ -16,7 +16,6 @@ from __future__ import annotations
 import ipaddress
 import random
 import string
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,6 +25,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from psycopg.types.range import Range
 
+from seedkit.core.ids import uuid4_from_int
 from seedkit.generate.pools import pool
 
 
@@ -265,8 +265,7 @@ class Uuids(Provider):
 
     def values(self, batch: Batch) -> list[Any]:
         bits = batch.rng.getrandbits
-        make = uuid.UUID
-        return [make(int=bits(128), version=4) for _ in range(batch.size)]
+        return [uuid4_from_int(bits(128)) for _ in range(batch.size)]
 
     def describe(self) -> str:
         return "uuid4 (seeded)"
