@@ -5,6 +5,10 @@ never a dump of the row (``Failing row contains (...)``). Both stores stay as th
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -184,3 +188,73 @@ def test_without_the_catalog_the_constraint_is_still_named(app_engine: sa.Engine
         conn.exec_driver_sql("INSERT INTO billing.invoices VALUES (1, 5, 2)")
     assert describe_violation(error.value) == "table billing.invoices: CHECK constraint ordered is violated"
     assert describe_violation(FactoryError("no database here")) is None
+
+
+DUPLICATE_EMAILS = '''
+import factory
+from seedkit_reference.model_factories import UserFactory
+
+
+class DuplicateEmailUserFactory(UserFactory):
+    """Partition 1 makes u0..u2, partition 2 makes them again: a unique value written by two partitions."""
+
+    email = factory.Sequence(lambda n: f"u{n % 3}@dup.example")
+'''
+
+SEED_IN_A_CHILD = """
+import dataclasses, sys
+from pathlib import Path
+from seedkit.errors import SeedkitError
+from seedkit.seeding.config import BUILTIN_CONFIG, Profile, Volume, load_settings
+from seedkit.seeding.runner import seed_profile
+from seedkit.seeding.targets import Targets
+
+url, mongo, state = sys.argv[1:]
+settings = dataclasses.replace(load_settings(BUILTIN_CONFIG), state_dir=Path(state))
+volume = Volume("duplicate_emails:DuplicateEmailUserFactory", 6)
+try:
+    seed_profile(
+        settings, Profile("p", volumes=(volume,)), Targets(url, None, mongo, Path(state), embedded=False),
+        workers=2, partition_size=3,
+    )
+except SeedkitError as error:
+    print(error)
+    sys.exit(1)
+"""
+
+
+def test_a_unique_value_written_by_two_partitions_fails_in_one_line_and_keeps_nothing(
+    settings: Settings, targets: Targets, tmp_path: Path
+) -> None:
+    # The second partition's COPY used to wait forever on the first's prepared transaction,
+    # and the coordinator waited for the second: `seedkit seed --workers 2` hung.
+    (tmp_path / "duplicate_emails.py").write_text(DUPLICATE_EMAILS)
+    before = stores(targets)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            SEED_IN_A_CHILD,
+            targets.database_url,
+            targets.mongo_database,
+            str(settings.state_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"},
+        start_new_session=True,  # its worker processes too are ended if it hangs
+    )
+    try:
+        stdout, stderr = child.communicate(timeout=240)  # a guard against the hang, not a measurement
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        pytest.fail("seeding with 2 workers hung on a unique value written by two partitions")
+    assert child.returncode == 1, stderr
+    assert stdout.strip() == (
+        "profile 'p': seeding the volumes with 2 worker(s) failed: table users: unique constraint uq_users_email "
+        "on (email): a write waited on another partition's prepared transaction, probably a unique value written "
+        "by two partitions; nothing was kept: both stores are as they were"
+    )
+    assert stores(targets) == before

@@ -46,6 +46,7 @@ from seedkit import faults
 from seedkit.bulk.collect import CollectingDatabase
 from seedkit.bulk.coordinator import Coordinator, join_run, prepare_transaction
 from seedkit.bulk.executors import PartitionExecutor, open_executor
+from seedkit.bulk.prepared_waits import PreparedWaitWatch
 from seedkit.bulk.row_builder import RowRecord, model_of
 from seedkit.bulk.rows import int_range
 from seedkit.bulk.seeder import DEFAULT_CHUNK_SIZE, MONGO_BATCH, BulkSeeder, partition_keys_on_flush
@@ -381,8 +382,9 @@ def _run_partition(job: _Partition) -> _Outcome:
         with engine.connect() as conn:
             if job.gid is not None:
                 join_run(conn, job.gid)
+            watch = PreparedWaitWatch(engine, conn)
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            with conn.begin():
+            with watch, conn.begin():
                 conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{job.snapshot}'")
                 collector = CollectingDatabase(target)
                 written: Counter[str] = Counter()
