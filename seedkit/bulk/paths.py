@@ -11,7 +11,9 @@ statically:
   (no ``Meta.sqlalchemy_session`` of its own, no ``sqlalchemy_get_or_create``, no
   ``"commit"`` persistence);
 - its model is *plain* (declarative constructor, no validators, no ``init`` listeners, no
-  polymorphism, no attribute events on columns: the check of the event-free construction);
+  polymorphism, no attribute events on columns: the check of the event-free construction), and
+  no mapper flush events (``before_insert``... see :mod:`seedkit.bulk.flush_events`: the ORM
+  path runs them as flush would);
 - no declaration calls a method of the object (``PostGenerationMethodCall``); every
   ``SubFactory``, :class:`~seedkit.ReuseOrCreate` (it picks from the seeder's pool of records
   and ORM objects, or creates like a ``SubFactory``), ``RelatedFactory`` and
@@ -181,10 +183,15 @@ def _factory_problem(factory_class: type[Any], visiting: dict[type, None]) -> st
         )
     import sqlalchemy as sa
 
+    from seedkit.bulk.flush_events import flush_events
+
     mapper = sa.inspect(model)
     evented = sorted(prop.key for prop in mapper.column_attrs if prop.key not in plain)
     if evented:
         return f"attribute events listen to {model.__name__}.{evented[0]}"
+    events = flush_events(mapper)
+    if events:
+        return f"mapper events listen to {model.__name__} ({', '.join(events)}), which only a flush runs"
     if len({col.table for col in mapper.columns if isinstance(col, sa.Column)}) != 1:
         return f"its model {model.__name__} is mapped to more than one table"
     visiting[factory_class] = None

@@ -40,6 +40,7 @@ from sqlalchemy.orm.attributes import instance_state
 from seedkit.bulk.collect import CollectingDatabase, CollectingSession
 from seedkit.bulk.compiled import roots
 from seedkit.bulk.copy import CopyJob, CopyWriter
+from seedkit.bulk.flush_events import flush_events, run_after_insert, run_before_insert
 from seedkit.bulk.paths import ORM, PathDecision, _qualified, decide_call
 from seedkit.bulk.record_collections import CollectionTracker, expire_twinned, tracking
 from seedkit.bulk.row_builder import WRITTEN, RowPathUnsupported, RowRecord, model_of, no_session
@@ -257,12 +258,23 @@ class BulkSeeder:
         records = self._records[:]
         self._records.clear()  # in place: the row path's root builder appends to this list
         self._refuse_modified_rows()
+        inserted = self._run_before_insert(pending)
         jobs = self._copy_jobs(pending + records)
         self._refuse_kept_without_keys(records)
         self._writer.submit(jobs)
+        if inserted:  # after_insert listeners: as flush, once the rows are in the database
+            self._writer.wait_idle()
+            run_after_insert(inserted, self.connection)
         self._insert_documents()
         self._forget(pending)
         self._written(records)
+
+    def _run_before_insert(self, pending: list[Any]) -> list[Any]:
+        """Mapper ``before_insert`` listeners of ``pending`` as flush runs them (:mod:`seedkit.bulk.flush_events`)."""
+        if not any(flush_events(sa.inspect(model)) for model in {type(obj) for obj in pending}):
+            return []
+        self._writer.wait_idle()  # a listener may use the connection the writer copies on
+        return run_before_insert(pending, self.connection)
 
     def wait(self) -> None:
         """Block until every row handed to the writer is in the database; raise its error if it failed.
