@@ -191,6 +191,8 @@ def test_without_the_catalog_the_constraint_is_still_named(app_engine: sa.Engine
 
 
 DUPLICATE_EMAILS = '''
+import uuid
+
 import factory
 from seedkit_reference.model_factories import UserFactory
 
@@ -199,6 +201,12 @@ class DuplicateEmailUserFactory(UserFactory):
     """Partition 1 makes u0..u2, partition 2 makes them again: a unique value written by two partitions."""
 
     email = factory.Sequence(lambda n: f"u{n % 3}@dup.example")
+
+
+class DuplicateKeyUserFactory(UserFactory):
+    """The same primary keys in both partitions."""
+
+    id = factory.Sequence(lambda n: uuid.UUID(int=n % 3 + 1))
 '''
 
 SEED_IN_A_CHILD = """
@@ -209,9 +217,9 @@ from seedkit.seeding.config import BUILTIN_CONFIG, Profile, Volume, load_setting
 from seedkit.seeding.runner import seed_profile
 from seedkit.seeding.targets import Targets
 
-url, mongo, state = sys.argv[1:]
+url, mongo, state, name = sys.argv[1:]
 settings = dataclasses.replace(load_settings(BUILTIN_CONFIG), state_dir=Path(state))
-volume = Volume("duplicate_emails:DuplicateEmailUserFactory", 6)
+volume = Volume(f"duplicate_emails:{name}", 6)
 try:
     seed_profile(
         settings, Profile("p", volumes=(volume,)), Targets(url, None, mongo, Path(state), embedded=False),
@@ -223,8 +231,15 @@ except SeedkitError as error:
 """
 
 
+@pytest.mark.parametrize(
+    ("factory_name", "constraint"),
+    [
+        ("DuplicateEmailUserFactory", "unique constraint uq_users_email on (email)"),
+        ("DuplicateKeyUserFactory", "primary key pk_users on (id)"),
+    ],
+)
 def test_a_unique_value_written_by_two_partitions_fails_in_one_line_and_keeps_nothing(
-    settings: Settings, targets: Targets, tmp_path: Path
+    settings: Settings, targets: Targets, tmp_path: Path, factory_name: str, constraint: str
 ) -> None:
     # The second partition's COPY used to wait forever on the first's prepared transaction,
     # and the coordinator waited for the second: `seedkit seed --workers 2` hung.
@@ -238,6 +253,7 @@ def test_a_unique_value_written_by_two_partitions_fails_in_one_line_and_keeps_no
             targets.database_url,
             targets.mongo_database,
             str(settings.state_dir),
+            factory_name,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -253,8 +269,8 @@ def test_a_unique_value_written_by_two_partitions_fails_in_one_line_and_keeps_no
         pytest.fail("seeding with 2 workers hung on a unique value written by two partitions")
     assert child.returncode == 1, stderr
     assert stdout.strip() == (
-        "profile 'p': seeding the volumes with 2 worker(s) failed: table users: unique constraint uq_users_email "
-        "on (email): a write waited on another partition's prepared transaction, probably a unique value written "
-        "by two partitions; nothing was kept: both stores are as they were"
+        f"profile 'p': seeding the volumes with 2 worker(s) failed: table users: {constraint}: a write waited on "
+        "another partition's prepared transaction, probably a unique value written by two partitions; nothing "
+        "was kept: both stores are as they were"
     )
     assert stores(targets) == before

@@ -13,8 +13,9 @@ connection asks ``pg_blocking_pids(pid)`` of the partition's backend every
 "System Information Functions" in the PostgreSQL manual). Nothing but its resolution ends such a
 wait, and the coordinator resolves its prepared transactions only once every partition has
 ended, so the watch cancels the statement (``pg_cancel_backend``) and the partition fails with
-:class:`PreparedTransactionWait`, naming the table and unique constraint PostgreSQL reports in
-the cancelled statement's context (``while inserting index tuple ... in relation "..."``).
+:class:`PreparedTransactionWait`, naming the table and constraint (unique, primary key or
+exclusion) PostgreSQL reports in the cancelled statement's context (``while inserting index
+tuple ... in relation "..."``).
 A ``lock_timeout`` would also end the wait, but after a guessed delay, and it would also end
 ordinary waits (on a user's session) that do end.
 
@@ -112,11 +113,17 @@ class PreparedWaitWatch:
                 found = conn.execute(_CONSTRAINT, {"index": relation["name"]}).first()
                 if found is not None:
                     table = table or found[0]
-                    kind = "primary key" if found[1] == "p" else "unique constraint"
+                    kind = {"p": "primary key", "x": "exclusion constraint"}.get(
+                        found[1], "unique constraint"
+                    )
                     what = f"{kind} {relation['name']} on ({', '.join(found[2])}): "
-                else:
-                    table = table or conn.execute(_INDEX_TABLE, {"index": relation["name"]}).scalar()
+                elif (
+                    indexed := conn.execute(_INDEX_TABLE, {"index": relation["name"]}).scalar()
+                ) is not None:
+                    table = table or indexed
                     what = f"unique index {relation['name']}: "
+                else:  # an exclusion constraint's recheck names the table, not the index
+                    table = table or relation["name"]
         where = f"table {table}: " if table else ""
         return (
             f"{where}{what}a write waited on another partition's prepared transaction, probably a "
