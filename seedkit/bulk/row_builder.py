@@ -17,15 +17,18 @@ What a declaration can read on the row path is what it would read on a pending O
 *that no collection or session feeds*: column values (``None`` when unset, as on a pending
 object) and many-to-one parents. ORM objects reached from a record (a pool of organizations
 passed as ``factory.Iterator(orgs)``) are seen through an :class:`OrmView` that offers the same.
-Anything else of the model (a collection such as ``organization.users``, a property, a method)
-and the session raise :class:`RowPathUnsupported`: those could differ from the per-object path,
-so the seeder falls back to it (first row of a volume) or stops (later rows), never writing
-different data.
+The model's own code (properties, hybrids, methods, ``__str__``/``__repr__``/``__format__``) runs
+with the record or view as ``self``; ``isinstance`` and ``__class__`` give the model (``type()``
+cannot: the one known difference). Collections the row path cannot list, a default ``repr``
+(a memory address) and the session raise :class:`RowPathUnsupported`: those could differ from
+the per-object path, so the seeder falls back to it (first row of a volume) or stops (later
+rows), never writing different data.
 """
 
 from __future__ import annotations
 
 import functools
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -35,7 +38,8 @@ import sqlalchemy as sa
 from factory import enums, errors
 from factory.base import BaseFactory, DictFactory
 from factory.declarations import SKIP, RelatedFactory, RelatedFactoryList
-from sqlalchemy.orm import RelationshipDirection
+from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
+from sqlalchemy.orm import QueryableAttribute, RelationshipDirection
 
 from seedkit.bulk import record_collections
 from seedkit.bulk.record_collections import WRITTEN, refuse_written
@@ -85,6 +89,60 @@ def _unsupported(model: type, name: str) -> RowPathUnsupported:
     )
 
 
+def _model_attribute(model: type, name: str, target: Any) -> Any:
+    """``name`` of ``model`` read with ``target`` (a record or an :class:`OrmView`) as ``self``.
+
+    The model's own code runs on what the row path offers: a ``property``, an instance-level
+    ``hybrid_property`` or a ``cached_property`` is computed from ``target``; a method comes
+    bound to it (as ``types.MethodType``); a ``hybrid_method`` too; class-level values (a
+    constant, a ``staticmethod`` or ``classmethod``) are the model's. What these read of
+    ``target`` is checked as any read: a collection or the session still raises
+    :class:`RowPathUnsupported`. Mapped attributes other than columns and many-to-one parents
+    (e.g. a ``column_property`` or an ``association_proxy``) raise it too.
+    """
+    for klass in model.__mro__:
+        if name in klass.__dict__:
+            found = klass.__dict__[name]
+            break
+    else:
+        raise AttributeError(f"{model.__name__} has no attribute {name!r}")
+    kind = type(found)
+    if kind is property:
+        if found.fget is None:
+            raise AttributeError(f"property {name!r} of {model.__name__} has no getter")
+        return found.fget(target)
+    if kind is functools.cached_property:
+        return found.func(target)
+    if kind is hybrid_property:
+        return found.fget(target)
+    if kind is hybrid_method:
+        return types.MethodType(found.func, target)
+    if kind is types.FunctionType:
+        return types.MethodType(found, target)
+    if kind is staticmethod or kind is classmethod:
+        return getattr(model, name)
+    if isinstance(found, QueryableAttribute) or hasattr(found, "__get__"):
+        raise _unsupported(model, name)  # mapped by SQLAlchemy, or a descriptor of its own
+    return found  # a plain class attribute
+
+
+def _model_str(target: Any, model: type) -> str:
+    function: Any = model.__str__
+    if function is object.__str__:
+        return _model_repr(target, model)
+    return cast(str, function(target))
+
+
+def _model_repr(target: Any, model: type) -> str:
+    function: Any = model.__repr__
+    if function is object.__repr__:
+        raise RowPathUnsupported(
+            f"{model.__name__}'s repr() was read: the model has only object's default repr (a memory "
+            "address), which differs from run to run"
+        )
+    return cast(str, function(target))
+
+
 class RowRecord:
     """One row being built on the row path: the factory's keyword arguments as attributes.
 
@@ -103,9 +161,9 @@ class RowRecord:
         if name in cls._seedkit_unset:
             return None
         model = cls._seedkit_model
-        if name.startswith(("__", "_sa_")) or not hasattr(model, name):
+        if name.startswith(("__", "_sa_")):
             raise AttributeError(f"{model.__name__} row has no attribute {name!r}")
-        raise _unsupported(model, name)
+        return _model_attribute(model, name, self)
 
     def __setattr__(self, name: str, value: Any) -> None:
         # A hook may set a column or a parent, as on the object, while the row is not written.
@@ -119,12 +177,18 @@ class RowRecord:
             )
         object.__setattr__(self, name, value)
 
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # isinstance(record, Model) holds, as on the object
+        return type(self)._seedkit_model
+
+    def __str__(self) -> str:
+        return _model_str(self, type(self)._seedkit_model)
+
     def __repr__(self) -> str:
-        # Column values only: parents and collections would repeat the graph (factory_boy's
-        # resolver puts the evaluated values in the message of every failed look-up).
-        facts = model_rows(type(self)._seedkit_model)
-        columns = {key: value for key, value in self.__dict__.items() if key in facts.columns}
-        return f"<{facts.model.__name__} row {columns!r}>"
+        return _model_repr(self, type(self)._seedkit_model)
+
+    def __format__(self, spec: str) -> str:
+        return cast(str, cast(Any, type(self)._seedkit_model).__format__(self, spec))
 
 
 class _Parent:
@@ -236,9 +300,9 @@ class OrmView:
             return getattr(obj, name)
         if name in facts.parents:
             return view(getattr(obj, name))
-        if name.startswith(("__", "_sa_")) or not hasattr(type(obj), name):
+        if name.startswith(("__", "_sa_")):
             raise AttributeError(f"{type(obj).__name__} has no attribute {name!r}")
-        raise _unsupported(type(obj), name)
+        return _model_attribute(type(obj), name, self)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise RowPathUnsupported(
@@ -252,8 +316,18 @@ class OrmView:
     def __hash__(self) -> int:
         return hash(self._seedkit_object)
 
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # isinstance(view, Model) holds, as on the object
+        return type(self._seedkit_object)
+
+    def __str__(self) -> str:
+        return _model_str(self, type(self._seedkit_object))
+
     def __repr__(self) -> str:
-        return f"<view of {self._seedkit_object!r}>"
+        return _model_repr(self, type(self._seedkit_object))
+
+    def __format__(self, spec: str) -> str:
+        return cast(str, cast(Any, type(self._seedkit_object)).__format__(self, spec))
 
 
 # -- the session, absent ---------------------------------------------------------------------

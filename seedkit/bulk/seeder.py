@@ -140,6 +140,9 @@ class BulkSeeder:
         Raises:
             RowPathUnsupported: a root after the first one read what only ORM objects have
                 (rows before it may be written in the connection's transaction: roll it back).
+            FactoryError: a root after the first one raised another error on the row path (one
+                line naming the factory and the volume). The first root's error of any kind
+                sends the volume to the ORM path, the error as the recorded reason.
         """
         if count < 0:
             raise ValueError("count must be >= 0")
@@ -193,9 +196,15 @@ class BulkSeeder:
             while True:
                 try:
                     build_root()
-                except RowPathUnsupported as exc:
+                except Exception as exc:
                     rewind()  # the chunk's records leave the sink, collections and pools; streams go back
                     self._collections.end_trial()
+                    if not isinstance(exc, RowPathUnsupported):
+                        if done:  # only the first root is a trial: a later one's error is the factory's
+                            raise _row_error(factory_class, count, done + 1, exc) from exc
+                        # e.g. object_session(record): the per-object path may still make the row
+                        reason = f"its first row raised {type(exc).__name__} on the row path: {exc}"
+                        return 0, PathDecision(decision.factory, ORM, _one_line(reason))
                     if start == 0:
                         return 0, PathDecision(decision.factory, ORM, f"its first row needed the ORM: {exc}")
                     return start, PathDecision(
@@ -549,6 +558,21 @@ class BulkSeeder:
             ]
             if stale:
                 session.expire(obj, stale)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _row_error(factory_class: type[Any], count: int, root: int, exc: BaseException) -> FactoryError:
+    """The one-line error of a root after the first that raised on the row path (not a
+    :class:`RowPathUnsupported`: the first root's trial passed, so the factory itself fails)."""
+    return FactoryError(
+        _one_line(
+            f"{factory_class.__name__} (volume of {count}): root {root} raised {type(exc).__name__} on the "
+            f"row path: {exc}"
+        )
+    )
 
 
 def _partition_keyed(column: sa.Column[Any]) -> bool:
