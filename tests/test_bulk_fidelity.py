@@ -37,6 +37,10 @@ class Branch(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(20))
     city: Mapped[str] = mapped_column(sa.String(60))
+    tier: Mapped[str] = mapped_column(sa.String(20), default="basic")  # filled by the flush
+    slug: Mapped[str] = mapped_column(
+        sa.String(40), default=lambda ctx: ctx.get_current_parameters()["code"].upper() + "-s"
+    )
     members: Mapped[list[Member]] = relationship(back_populates="branch")
 
     @property
@@ -71,6 +75,22 @@ class Member(Base):
     plain: Mapped[Plain | None] = relationship()
     full_name: Mapped[str] = mapped_column(sa.String(100))
     note: Mapped[str] = mapped_column(sa.String(200))
+
+
+class Book(Base):
+    __tablename__ = "books"
+    id: Mapped[int] = mapped_column(sa.Identity(), primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(100))
+
+
+class Loan(Base):
+    __tablename__ = "loans"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("members.id"))
+    member: Mapped[Member] = relationship()
+    book_id: Mapped[int | None] = mapped_column(sa.ForeignKey("books.id"))
+    book: Mapped[Book | None] = relationship()
+    details: Mapped[str] = mapped_column(sa.String(200))
 
 
 class BranchFactory(SQLAlchemyFactory):
@@ -266,3 +286,66 @@ def test_a_later_roots_error_on_the_row_path_stops_seeding_with_one_line(
     assert "volume of 6" in message
     assert "root 3" in message
     assert "ValueError" in message
+
+
+# -- what a flush fills: parents' keys, Python defaults, keys the database generates --------------
+class BookFactory(SQLAlchemyFactory):
+    class Meta:
+        model = Book
+
+    title = factory.Faker("sentence", nb_words=2)
+
+
+class LoanFactory(SQLAlchemyFactory):
+    class Meta:
+        model = Loan
+
+    id = UUIDFor("loans")
+    member = factory.SubFactory(MemberFactory)
+    details = LA(lambda o: f"{o.member.branch_id}|{o.member.branch.tier}|{o.member.branch.slug}")
+
+
+def _details(url: str) -> list[str]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text("SELECT details FROM loans ORDER BY details")).scalars())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("row_path", [True, False], ids=["row path", "orm path"])
+def test_a_context_sensitive_default_gets_the_rows_parameters_on_both_bulk_paths(
+    two_databases: tuple[str, str], row_path: bool
+) -> None:
+    first, second = two_databases
+    expected = per_object(first, BranchFactory, 5)
+    got, _ = bulk(second, BranchFactory, 5, row_path=row_path)
+
+    assert got.digest == expected.digest
+
+
+def test_a_parents_foreign_key_and_defaults_read_on_the_row_path_are_the_flushed_values(
+    two_databases: tuple[str, str],
+) -> None:
+    first, second = two_databases
+    expected = per_object(first, LoanFactory, 7)
+    got, decision = bulk(second, LoanFactory, 7)
+
+    assert decision.path == "row", decision.reason
+    details = _details(second)
+    assert details == _details(first)
+    assert "|basic|BR" in details[0] and not details[0].startswith("None")
+    assert got.digest == expected.digest
+
+
+def test_a_key_the_database_generates_read_before_it_is_known_is_not_read_as_none() -> None:
+    from seedkit.bulk.row_builder import RowPathUnsupported, build_root, no_session
+
+    factory_class = type(
+        "BookKeyLoanFactory",
+        (LoanFactory,),
+        {"book": factory.SubFactory(BookFactory), "details": LA(lambda o: f"book {o.book.id}")},
+    )
+    with deterministic(seed=1), no_session(), pytest.raises(RowPathUnsupported, match=r"Book\.id was read"):
+        build_root(factory_class, {}, [])

@@ -154,12 +154,14 @@ class RowRecord:
 
     _seedkit_model: ClassVar[type]
     _seedkit_unset: ClassVar[frozenset[str]]
+    _seedkit_flushed: ClassVar[dict[str, Any]]
     FACTORY_BUILDER_PHASE: ClassVar[None] = None  # a value, not a declaration (factory_boy asks often)
 
     def __getattr__(self, name: str) -> Any:
         cls = type(self)
         if name in cls._seedkit_unset:
-            return None
+            fill = cls._seedkit_flushed.get(name)
+            return None if fill is None else fill(self)
         model = cls._seedkit_model
         if name.startswith(("__", "_sa_")):
             raise AttributeError(f"{model.__name__} row has no attribute {name!r}")
@@ -236,12 +238,85 @@ class _ModelRows:
         self.reverses = record_collections.reverse_collections(model)
         """``(many-to-one key, parent's collection key)``: the parents' collections a new record joins."""
         reverse = dict(self.reverses)
-        namespace: dict[str, Any] = {"_seedkit_model": model, "_seedkit_unset": self.allowed, "__slots__": ()}
+        namespace: dict[str, Any] = {
+            "_seedkit_model": model,
+            "_seedkit_unset": self.allowed,
+            "_seedkit_flushed": _flushed_columns(model, mapper, {key for key, _ in self.volatile}),
+            "__slots__": (),
+        }
         namespace.update(record_collections.collection_descriptors(model))
         namespace.update({key: _Parent(key, reverse.get(key)) for key in self.parents})
         # __slots__ = () on a subclass of a class with a __dict__: records keep one __dict__ each.
         self.record_class: type[RowRecord] = type(f"{model.__name__}Row", (RowRecord,), namespace)
         self.checked: set[tuple[str, ...]] = set()
+
+
+def _flushed_columns(model: type, mapper: Any, volatile: set[str]) -> dict[str, Any]:
+    """Per unset column a flush fills: the function giving what a record's read returns.
+
+    A record is read only once it is complete (a parent, or the record in its hooks), which on
+    the per-object path is after its flush: a foreign key then holds the parent's referenced
+    value (read from the parent record or object), a Python default its value (computed once,
+    with a :class:`~seedkit.bulk.rows.DefaultContext` for context-sensitive ones, and kept), and
+    a column the database generates (identity, serial, server default) its value, which the row
+    path knows only after the chunk is written: reading it raises :class:`RowPathUnsupported`.
+    """
+    from seedkit.bulk.rows import MISSING, DefaultContext, column_default, database_generated
+
+    table_columns = [
+        (prop.key, prop.columns[0]) for prop in mapper.column_attrs if isinstance(prop.columns[0], sa.Column)
+    ]
+    keys = [column.key for _, column in table_columns]
+    attributes = [key for key, _ in table_columns]
+    sources: dict[str, list[tuple[str, str, sa.Column[Any]]]] = {}
+    for rel in mapper.relationships:
+        if rel.direction is RelationshipDirection.MANYTOONE and rel.secondary is None:
+            for local, remote in rel.local_remote_pairs:
+                if isinstance(local, sa.Column) and local.table is mapper.local_table:
+                    sources.setdefault(mapper.get_property_by_column(local).key, []).append(
+                        (rel.key, rel.mapper.get_property_by_column(remote).key, remote)
+                    )
+    found: dict[str, Any] = {}
+    for key, column in table_columns:
+        if key in volatile:
+            continue
+        if key in sources:
+            found[key] = functools.partial(_parent_value, sources[key])
+        elif database_generated(column):
+            found[key] = functools.partial(_generated, model, key, column)
+        else:
+            default = column_default(column)
+            if default is not None:
+
+                def fill(record: Any, key: str = key, default: Any = default) -> Any:
+                    values = record.__dict__
+                    context = DefaultContext(keys, [values.get(a, MISSING) for a in attributes])
+                    value = values[key] = default(context)  # once, as a flush computes it
+                    return value
+
+                found[key] = fill
+    return found
+
+
+def _parent_value(sources: list[tuple[str, str, sa.Column[Any]]], record: Any) -> Any:
+    """A foreign key read from the many-to-one parent, as a flush copies it."""
+    from seedkit.bulk.rows import database_generated
+
+    for relationship, attribute, remote in sources:
+        parent = record.__dict__.get(relationship)
+        if parent is not None:
+            value = getattr(parent, attribute)
+            if value is None and database_generated(remote) and not isinstance(parent, RowRecord):
+                raise _generated(type(parent), attribute, remote, parent)
+            return value
+    return None
+
+
+def _generated(model: type, name: str, column: sa.Column[Any], record: Any) -> Any:
+    raise RowPathUnsupported(
+        f"{model.__name__}.{name} was read before its row is written: the database generates it "
+        f"({column}), which the row path knows only once the chunk is written"
+    )
 
 
 @functools.cache
@@ -297,7 +372,12 @@ class OrmView:
         obj = self._seedkit_object
         facts = model_rows(cast(Any, type(obj)))
         if name in facts.columns:
-            return getattr(obj, name)
+            value = getattr(obj, name)
+            if value is None:
+                fill = facts.record_class._seedkit_flushed.get(name)
+                if fill is not None and _pending(obj):  # an ORM object not flushed: as a record
+                    return fill(obj)
+            return value
         if name in facts.parents:
             return view(getattr(obj, name))
         if name.startswith(("__", "_sa_")):
@@ -328,6 +408,11 @@ class OrmView:
 
     def __format__(self, spec: str) -> str:
         return cast(str, cast(Any, type(self._seedkit_object)).__format__(self, spec))
+
+
+def _pending(obj: Any) -> bool:
+    state = sa.inspect(obj)
+    return bool(state.transient or state.pending)
 
 
 # -- the session, absent ---------------------------------------------------------------------

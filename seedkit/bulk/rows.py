@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -76,6 +76,53 @@ def database_generated(column: sa.Column[Any]) -> bool:
     )
 
 
+class DefaultContext:
+    """What SQLAlchemy hands a context-sensitive Python default (``default=lambda ctx: ...``):
+    ``get_current_parameters()`` / ``current_parameters``, the row's values by column key.
+
+    As in SQLAlchemy's INSERT, the parameters are the values set on the row (foreign keys copied
+    from parents included) and the defaults already computed for earlier columns, in the table's
+    column order; computed only when asked.
+    """
+
+    __slots__ = ("_keys", "_values")
+
+    def __init__(self, keys: list[str], values: list[Any]) -> None:
+        self._keys = keys
+        self._values = values
+
+    def get_current_parameters(self, isolate_multiinsert_groups: bool = True) -> dict[str, Any]:
+        """The row's parameters by column key (SQLAlchemy's ``DefaultExecutionContext`` method)."""
+        return {
+            key: value for key, value in zip(self._keys, self._values, strict=True) if value is not _MISSING
+        }
+
+    @property
+    def current_parameters(self) -> dict[str, Any]:
+        """The same dictionary, as SQLAlchemy's attribute."""
+        return self.get_current_parameters()
+
+
+def _ignoring_context(make: Callable[[], Any]) -> Callable[[Any], Any]:
+    return lambda context: make()
+
+
+def column_default(col: sa.Column[Any]) -> Callable[[Any], Any] | None:
+    """The column's Python default as a function of a :class:`DefaultContext`, or None (a SQL
+    expression or sequence, left to the server)."""
+    default = col.default
+    if default is None:
+        return None
+    if getattr(default, "is_scalar", False):
+        value = default.arg  # type: ignore[attr-defined]
+        return lambda context: value
+    if getattr(default, "is_callable", False):
+        # SQLAlchemy wraps a function without arguments into one taking the context
+        function = default.arg  # type: ignore[attr-defined]
+        return cast("Callable[[Any], Any]", function)
+    return None
+
+
 @dataclass(frozen=True)
 class _ChildSync:
     """A one-to-many relationship without a reverse side: children get the parent's keys."""
@@ -101,9 +148,13 @@ class TableLayout:
         self.keys = [mapper.get_property_by_column(col).key for col in self.columns]
         index: dict[Any, int] = {col: i for i, col in enumerate(self.columns)}
         injected = [column_injector(col, f"{col.table.name}.{col.name}") for col in self.columns]
-        self.defaults: list[Callable[[], Any] | None] = [
-            inject or self._default(col) for inject, col in zip(injected, self.columns, strict=True)
+        self.column_keys = [col.key for col in self.columns]
+        self.defaults: list[Callable[[Any], Any] | None] = [
+            _ignoring_context(inject) if inject is not None else column_default(col)
+            for inject, col in zip(injected, self.columns, strict=True)
         ]
+        """Per column: the function of a :class:`DefaultContext` giving the value a flush would
+        give an unset column (the injected clock or ID, else the column's Python default)."""
         self.processors: list[Callable[[Any], Any] | None] = [
             col.type.dialect_impl(dialect).bind_processor(dialect) for col in self.columns
         ]
@@ -154,19 +205,6 @@ class TableLayout:
                     for local, remote in rel.local_remote_pairs
                 )
                 self.child_syncs.append(_ChildSync(rel.key, child_pairs))
-
-    @staticmethod
-    def _default(col: sa.Column[Any]) -> Callable[[], Any] | None:
-        default = col.default
-        if default is None:
-            return None
-        if getattr(default, "is_scalar", False):
-            value = default.arg  # type: ignore[attr-defined]
-            return lambda: value
-        if getattr(default, "is_callable", False):
-            function = default.arg  # type: ignore[attr-defined]
-            return lambda: function(None)
-        return None  # a SQL expression or sequence: left to the server
 
     def row(self, state_dict: dict[str, Any]) -> list[Any]:
         """The column values of one object (``obj.__dict__``); unset columns are ``_MISSING``.

@@ -44,7 +44,14 @@ from seedkit.bulk.flush_events import flush_events, run_after_insert, run_before
 from seedkit.bulk.paths import ORM, PathDecision, _qualified, decide_call
 from seedkit.bulk.record_collections import CollectionTracker, expire_twinned, tracking
 from seedkit.bulk.row_builder import WRITTEN, RowPathUnsupported, RowRecord, model_of, no_session
-from seedkit.bulk.rows import MISSING, TableLayout, UnknownParentKey, database_generated, int_range
+from seedkit.bulk.rows import (
+    MISSING,
+    DefaultContext,
+    TableLayout,
+    UnknownParentKey,
+    database_generated,
+    int_range,
+)
 from seedkit.core.determinism import Checkpoint, current, ensure_active
 from seedkit.errors import FactoryError
 from seedkit.factories.alchemy import (
@@ -714,7 +721,7 @@ def _finish_rows(layout: TableLayout, rows: list[list[Any]]) -> tuple[tuple[str,
                             "left to the database on others; set it on every row or on none"
                         )
                     default = layout.defaults[i]
-                    row[i] = default() if default is not None else None
+                    row[i] = default(DefaultContext(layout.column_keys, row)) if default is not None else None
         keep = [i for i in keep if i not in unset_everywhere]
     if layout.has_processors:
         processors = [(i, layout.processors[i]) for i in keep if layout.processors[i] is not None]
