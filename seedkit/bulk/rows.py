@@ -220,8 +220,10 @@ class TableLayout:
                 target_dict = target.__dict__
                 for position, attribute in source.pairs:
                     value = target_dict.get(attribute, _MISSING)
-                    if value is _MISSING:
-                        value = getattr(target, attribute)
+                    if value is _MISSING:  # an expired attribute of an ORM object; unset on a record
+                        value = (
+                            None if hasattr(type(target), "_seedkit_flushed") else getattr(target, attribute)
+                        )
                     if value is None and attribute in source.generated:
                         child = f"{self.table.name}.{self.names[position]}"
                         raise UnknownParentKey(child, target, attribute, source.generated[attribute])
