@@ -472,10 +472,9 @@ PATHS = tuple(f"{owner.__module__}.{owner.__qualname__}.{name}" for owner, name,
 """The names of the replaced methods, as :func:`install` takes them (``faker.proxy.Faker.format``...)."""
 
 
-_FASTER: dict[Any, Any] = {
-    original: fast for owner, _, original, fast in _PATCHES if issubclass(owner, BaseProvider)
-}
-"""Faker's own provider methods (as a generator made before :func:`install` binds them) and ours."""
+_FASTER: dict[Any, Any] = {}
+"""Faker's own provider methods (as a generator made before :func:`install` binds them) and the
+installed faster ones."""
 
 
 def install(paths: Collection[str] | None = None) -> None:
@@ -487,8 +486,12 @@ def install(paths: Collection[str] | None = None) -> None:
     global _active
     for methods in _Methods.every:
         methods.known.clear()  # classes may have changed since the last scope
+    _FASTER.clear()
     for path, (owner, name, original, fast) in zip(PATHS, _PATCHES, strict=True):
-        _put(owner, name, fast if paths is None or path in paths else original)
+        chosen = fast if paths is None or path in paths else original
+        _put(owner, name, chosen)
+        if chosen is fast and issubclass(owner, BaseProvider):
+            _FASTER[original] = fast
     _active = True
 
 
@@ -496,6 +499,7 @@ def uninstall() -> None:
     """Give Faker and factory_boy their own methods back (idempotent)."""
     global _active
     _active = False
+    _FASTER.clear()
     for owner, name, original, _ in _PATCHES:
         _put(owner, name, original)
 
