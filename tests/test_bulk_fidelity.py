@@ -349,3 +349,17 @@ def test_a_key_the_database_generates_read_before_it_is_known_is_not_read_as_non
     )
     with deterministic(seed=1), no_session(), pytest.raises(RowPathUnsupported, match=r"Book\.id was read"):
         build_root(factory_class, {}, [])
+
+
+def test_a_parents_foreign_key_and_defaults_read_on_the_orm_path_are_the_flushed_values(
+    two_databases: tuple[str, str],
+) -> None:
+    first, second = two_databases
+    expected = per_object(first, LoanFactory, 7)
+    got, decision = bulk(second, LoanFactory, 7, row_path=False)
+
+    assert decision.path == "orm"
+    details = _details(second)
+    assert details == _details(first)
+    assert "|basic|BR" in details[0] and not details[0].startswith("None")
+    assert got.digest == expected.digest

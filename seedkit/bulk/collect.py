@@ -11,7 +11,7 @@ returns a collection whose ``insert_one``/``insert_many`` only keep the document
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pymongo.database import Database
@@ -22,9 +22,22 @@ class CollectingSession(Session):
     """A session that keeps added objects pending: ``flush()`` and ``commit()`` are no-ops (the
     seeder writes; the caller commits the connection's transaction)."""
 
+    on_flush: Callable[[list[Any]], None] | None = None
+    """Given the objects added since the last ``flush()``: the seeder fills in them what a flush
+    would (foreign keys from parents, Python defaults), so that later reads see those values."""
+
+    def add(self, instance: object, _warn: bool = True) -> None:
+        """Add ``instance`` (SQLAlchemy's ``Session.add``), noting it for the next ``flush()``."""
+        super().add(instance, _warn=_warn)
+        if self.on_flush is not None:
+            self.__dict__.setdefault("_seedkit_added", []).append(instance)
+
     def flush(self, objects: Sequence[Any] | None = None) -> None:
-        """Do nothing: the bulk seeder writes pending objects with COPY, chunk by chunk."""
-        return None
+        """Write nothing (the bulk seeder writes pending objects with COPY, chunk by chunk); hand
+        the objects added since the last call to :attr:`on_flush`."""
+        added = self.__dict__.pop("_seedkit_added", None)
+        if added and self.on_flush is not None:
+            self.on_flush(added)
 
     def commit(self) -> None:
         """Do nothing: a factory with ``sqlalchemy_session_persistence = "commit"`` must not end

@@ -115,6 +115,7 @@ class BulkSeeder:
         if not connection.in_transaction():
             connection.begin()
         self.session = CollectingSession(bind=connection, autoflush=False, expire_on_commit=False)
+        self.session.on_flush = self._as_flushed
         self._collector = CollectingDatabase(mongo) if mongo is not None or keep_documents else None
         self._keep_documents = keep_documents
         self._kept_documents: dict[str, list[dict[str, Any]]] = {}
@@ -332,6 +333,30 @@ class BulkSeeder:
     def _before_query(self, *args: Any) -> None:
         # The connection is shared with the COPY writer: let it finish first.
         self._writer.wait_idle()
+
+    def _as_flushed(self, added: list[Any]) -> None:
+        """Give ORM objects a factory just created the values a flush would (the per-object path
+        flushes after each ``create``): foreign keys copied from their parents, Python defaults
+        (context-sensitive ones with the row's parameters), so that declarations reading them
+        later (``o.member.branch_id``) see the per-object path's values. A parent's key the
+        database generates is reserved only when the chunk is written: still unset here."""
+        for obj in added:
+            layout = self._layouts.get(type(obj)) or self._layout(obj)
+            values = obj.__dict__
+            try:
+                row = layout.row(values)
+            except UnknownParentKey:
+                continue  # refused with its one line when the chunk is written
+            for i, key in enumerate(layout.keys):
+                if key in values:
+                    continue
+                value = row[i]
+                if value is MISSING:
+                    default = layout.defaults[i]
+                    if default is None or layout.server_generated[i]:
+                        continue
+                    value = row[i] = default(DefaultContext(layout.column_keys, row))
+                values[key] = value
 
     def _layout(self, obj: Any) -> TableLayout:
         cls = type(obj)
