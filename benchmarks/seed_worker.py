@@ -127,7 +127,7 @@ def run(method: str, users: int, url: str) -> dict[str, Any]:
 
 
 def _seed(method: str, users: int, conn: sa.Connection, prepared: list[Any]) -> None:
-    # seedkit is imported only by its own methods: it speeds up Faker (seedkit.core.faker_weights),
+    # seedkit is imported only by its own methods: it speeds up Faker (seedkit.core.faker_paths),
     # which would make the factory_boy and hand-written baselines faster than they are alone.
     driver = conn.connection.driver_connection
     if method == "copy":
