@@ -206,12 +206,7 @@ class CompiledPlan:
         """``RowStepBuilder.build`` with this plan: one record (its parents first, its related
         records after, all appended to ``builder.sink``)."""
         meta = builder.factory_meta
-        if force_sequence is not None:
-            sequence = force_sequence
-        elif builder.force_init_sequence is not None:
-            sequence = builder.force_init_sequence
-        else:
-            sequence = meta.next_sequence()
+        sequence = builder.sequence_for(force_sequence)
         step = RowBuildStep(builder, sequence, parent_step)
         stub: CompiledStub = _new(self.stub_class)
         step.stub = stub

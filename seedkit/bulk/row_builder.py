@@ -591,12 +591,7 @@ class RowStepBuilder(LeanStepBuilder):
         if type(plan) is not str:
             return cast("CompiledPlan", plan).build(self, rows, parent_step, force_sequence)
         pre, post = _parse(meta, self.extras)
-        if force_sequence is not None:
-            sequence = force_sequence
-        elif self.force_init_sequence is not None:
-            sequence = self.force_init_sequence
-        else:
-            sequence = meta.next_sequence()
+        sequence = self.sequence_for(force_sequence)
         step = RowBuildStep(builder=self, sequence=sequence, parent_step=parent_step)
         step.resolve(pre)
         if rows.plain_arguments:  # what prepare_arguments gives then, without its copies

@@ -30,7 +30,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, cast
 
 import factory.base
 from factory import enums, errors
@@ -314,15 +314,19 @@ class LeanBuildStep(BuildStep):
 class LeanStepBuilder(StepBuilder):
     """``StepBuilder.build`` with a cached parse and a :class:`LeanBuildStep` (see module doc)."""
 
+    def sequence_for(self, force_sequence: int | None) -> int:
+        """The build's sequence number, picked as ``StepBuilder.build`` picks it: ``force_sequence``,
+        else the builder's ``force_init_sequence``, else the factory's next (which advances it)."""
+        if force_sequence is not None:
+            return force_sequence
+        if self.force_init_sequence is not None:
+            return cast(int, self.force_init_sequence)
+        return cast(int, self.factory_meta.next_sequence())
+
     def build(self, parent_step: Any = None, force_sequence: int | None = None) -> Any:
         meta = self.factory_meta
         pre, post = _parse(meta, self.extras)
-        if force_sequence is not None:
-            sequence = force_sequence
-        elif self.force_init_sequence is not None:
-            sequence = self.force_init_sequence
-        else:
-            sequence = meta.next_sequence()
+        sequence = self.sequence_for(force_sequence)
         step = LeanBuildStep(builder=self, sequence=sequence, parent_step=parent_step)
         step.resolve(pre)
         args, kwargs = meta.prepare_arguments(step.attributes)
