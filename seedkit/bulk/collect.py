@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pymongo.database import Database
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 
@@ -23,12 +24,17 @@ class CollectingSession(Session):
     seeder writes; the caller commits the connection's transaction)."""
 
     on_flush: Callable[[list[Any]], None] | None = None
-    """Given the objects added since the last ``flush()``: the seeder fills in them what a flush
-    would (foreign keys from parents, Python defaults), so that later reads see those values."""
+    """Given the objects that joined the session (added, or by a cascade) since the last
+    ``flush()``, in that order: the seeder fills in them what a flush would (keys the database
+    generates, foreign keys from parents, Python defaults), so that later reads see those values."""
 
-    def add(self, instance: object, _warn: bool = True) -> None:
-        """Add ``instance`` (SQLAlchemy's ``Session.add``), noting it for the next ``flush()``."""
-        super().add(instance, _warn=_warn)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Objects become pending by add() and by cascades (``order.items.append(item)``): a flush
+        # writes both, in the order they joined the session.
+        event.listen(self, "transient_to_pending", self._joined)
+
+    def _joined(self, session: Session, instance: object) -> None:
         if self.on_flush is not None:
             self.__dict__.setdefault("_seedkit_added", []).append(instance)
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -312,7 +312,28 @@ def _parent_value(sources: list[tuple[str, str, sa.Column[Any]]], record: Any) -
     return None
 
 
+_KEY_READERS: list[Callable[[Any], Any]] = []
+
+
+@contextmanager
+def reserving_keys(reserve: Callable[[Any], Any]) -> Iterator[None]:
+    """While rows are built: a record's key the database generates, read before the record is
+    written, is ``reserve(record)`` (the bulk seeder reserves it, and those of the records made
+    before it, from the column's sequence: see :mod:`seedkit.bulk.keys`); ``None`` from it
+    means the key cannot be known before the row is written (the read raises
+    :class:`RowPathUnsupported`)."""
+    _KEY_READERS.append(reserve)
+    try:
+        yield
+    finally:
+        _KEY_READERS.remove(reserve)
+
+
 def _generated(model: type, name: str, column: sa.Column[Any], record: Any) -> Any:
+    if _KEY_READERS and column.primary_key and isinstance(record, RowRecord):
+        key = _KEY_READERS[-1](record)
+        if key is not None:
+            return key
     raise RowPathUnsupported(
         f"{model.__name__}.{name} was read before its row is written: the database generates it "
         f"({column}), which the row path knows only once the chunk is written"

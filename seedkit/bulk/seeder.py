@@ -41,9 +41,17 @@ from seedkit.bulk.collect import CollectingDatabase, CollectingSession
 from seedkit.bulk.compiled import roots
 from seedkit.bulk.copy import CopyJob, CopyWriter
 from seedkit.bulk.flush_events import flush_events, run_after_insert, run_before_insert
+from seedkit.bulk.keys import KeyReservations
 from seedkit.bulk.paths import ORM, PathDecision, _qualified, decide_call
 from seedkit.bulk.record_collections import CollectionTracker, expire_twinned, tracking
-from seedkit.bulk.row_builder import WRITTEN, RowPathUnsupported, RowRecord, model_of, no_session
+from seedkit.bulk.row_builder import (
+    WRITTEN,
+    RowPathUnsupported,
+    RowRecord,
+    model_of,
+    no_session,
+    reserving_keys,
+)
 from seedkit.bulk.rows import (
     MISSING,
     DefaultContext,
@@ -64,7 +72,6 @@ from seedkit.factories.alchemy import (
 from seedkit.factories.binding import bind
 from seedkit.factories.builder import lean_builds
 from seedkit.factories.related import factory_making
-from seedkit.stores.quoting import qualified, quote_literal
 
 DEFAULT_CHUNK_SIZE = 2_000
 """Root objects generated between two writes."""
@@ -122,7 +129,9 @@ class BulkSeeder:
         self._writer = CopyWriter(connection, background=background)
         self._layouts: dict[Any, TableLayout] = {}
         self._order: dict[frozenset[sa.Table], list[sa.Table]] = {}
-        self._key_sources: dict[TableLayout, str | None] = {}
+        self._keys = KeyReservations(connection, self._writer.wait_idle)
+        self._scanned = 0
+        """How many of :attr:`_records` have had their keys reserved (see :meth:`_reserve_through`)."""
         self._factory: type[Any] | None = None
         event.listen(connection, "before_cursor_execute", self._before_query)
         self._closed = False
@@ -177,6 +186,7 @@ class BulkSeeder:
                 done += size
                 self.flush()
                 gc.collect()
+        self._keys.release()
         return decision
 
     def _create_rows(
@@ -191,6 +201,7 @@ class BulkSeeder:
             no_session(),
             bind(mongo=self._collector, override=True) if self._collector is not None else nullcontext(),  # type: ignore[arg-type]
             row_pools(self.session),
+            reserving_keys(self._reserve_through),
             tracking(self._collections),
             lean_builds(),
             _collecting_per_chunk(),
@@ -242,6 +253,7 @@ class BulkSeeder:
         """
         streams = Checkpoint(passed)
         mark = len(self._records)
+        self._keys.mark()
         collector = self._collector
         documents = (
             {name: len(c.documents) for name, c in collector._collections.items()} if collector else {}
@@ -251,7 +263,9 @@ class BulkSeeder:
         def rewind() -> None:
             streams.restore()
             self._collections.rewind()
+            self._keys.rewind()  # the ORM path that makes the chunk again gets the same keys
             del self._records[mark:]
+            self._scanned = min(self._scanned, mark)
             if collector is not None:
                 for name, collection in collector._collections.items():
                     del collection.documents[documents.get(name, 0) :]
@@ -274,6 +288,7 @@ class BulkSeeder:
         pending = list(self.session.new)
         records = self._records[:]
         self._records.clear()  # in place: the row path's root builder appends to this list
+        self._scanned = 0
         self._refuse_modified_rows()
         inserted = self._run_before_insert(pending)
         jobs = self._copy_jobs(pending + records)
@@ -304,6 +319,7 @@ class BulkSeeder:
     def finish(self) -> None:
         """Flush, and wait until every row is written."""
         self.flush()
+        self._keys.release()
         self._writer.close()
 
     def close(self, *, raise_errors: bool = True) -> None:
@@ -338,8 +354,10 @@ class BulkSeeder:
         """Give ORM objects a factory just created the values a flush would (the per-object path
         flushes after each ``create``): foreign keys copied from their parents, Python defaults
         (context-sensitive ones with the row's parameters), so that declarations reading them
-        later (``o.member.branch_id``) see the per-object path's values. A parent's key the
-        database generates is reserved only when the chunk is written: still unset here."""
+        later (``o.member.branch_id``) see the per-object path's values. Keys the database
+        generates are reserved first, in the order the objects joined the session, as the
+        per-object flush gets them (see :mod:`seedkit.bulk.keys`)."""
+        self._reserve_keys(added)
         for obj in added:
             layout = self._layouts.get(type(obj)) or self._layout(obj)
             values = obj.__dict__
@@ -372,18 +390,17 @@ class BulkSeeder:
         return self._order[tables]
 
     def _reserve_keys(self, pending: list[Any]) -> None:
-        """Give objects whose key the database generates a key before any row is read.
+        """Give objects (and records) whose key the database generates a key, in ``pending``'s order.
 
-        One query per table and chunk evaluates the key's source as many times as objects lack
-        a key: ``nextval`` of the column's sequence (serial, identity, a ``Sequence``), else the
-        column's default expression in the database. In a partition of a partitioned run
-        (``current().partition > 0``) integer and UUID keys come from the partition's own ID
+        Keys come from :class:`~seedkit.bulk.keys.KeyReservations` (the column's sequence, in
+        blocks, unused keys given back when the volume ends). In a partition of a partitioned
+        run (``current().partition > 0``) integer and UUID keys come from the partition's own ID
         range instead (:meth:`seedkit.core.ids.IdGenerator.integer` / ``uuid`` under the table's
         name, as ``IntegerFor``/``UUIDFor`` draw them): partitions run concurrently, and a shared
         sequence would number their rows in the order the workers reach it, so the data would
-        depend on the number of workers. Children then copy their parents' keys as
-        a flush would. A key without either (a trigger sets it) is left to the database; a child
-        or a reuse pool that needs such a key is refused (see :meth:`_unknown_key`).
+        depend on the number of workers. Children then copy their parents' keys as a flush
+        would. A key without either (a trigger sets it) is left to the database; a child or a
+        reuse pool that needs such a key is refused (see :meth:`_unknown_key`).
         """
         lacking: dict[TableLayout, list[Any]] = {}
         layouts = self._layouts
@@ -401,39 +418,24 @@ class BulkSeeder:
                 for obj in objects:
                     obj.__dict__[attribute] = _partition_key(column, partition, self.last_partition)
                 continue
-            if layout not in self._key_sources:
-                self._key_sources[layout] = self._key_source(layout.table, column)
-            source = self._key_sources[layout]
-            if source is None:
+            keys = self._keys.take(column, len(objects))
+            if keys is None:
                 continue
-            keys = self.connection.execute(
-                sa.text(f"SELECT {source} FROM generate_series(1, :n)"), {"n": len(objects)}
-            ).scalars()
             for obj, key in zip(objects, keys, strict=True):
                 obj.__dict__[attribute] = key
 
-    def _key_source(self, table: sa.Table, column: sa.Column[Any]) -> str | None:
-        """SQL giving one new key of ``column`` as the database would, or None (see :meth:`_reserve_keys`)."""
-        name: str | None
-        if isinstance(column.default, sa.Sequence):
-            sequence = column.default
-            name = qualified(sequence.schema, sequence.name)
-        else:
-            name = self.connection.execute(
-                sa.text("SELECT pg_get_serial_sequence(:t, :c)"),
-                {"t": qualified(table.schema, table.name), "c": column.name},
-            ).scalar()
-        if name is not None:
-            return f"nextval({quote_literal(name)}::regclass)"
-        expression: str | None = self.connection.execute(
-            sa.text(
-                "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a "
-                "ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
-                "WHERE d.adrelid = CAST(:t AS regclass) AND a.attname = :c AND a.attgenerated = ''"
-            ),
-            {"t": qualified(table.schema, table.name), "c": column.name},
-        ).scalar()
-        return f"({expression})" if expression else None
+    def _reserve_through(self, record: Any) -> Any:
+        """The row path's ``record`` key, read before its row is written: reserve the keys of the
+        records made since the last reservation, up to ``record``, in creation order (as the
+        per-object path's flushes get them); None if it has none to reserve."""
+        records = self._records
+        for i in range(self._scanned, len(records)):
+            if records[i] is record:
+                self._reserve_keys(records[self._scanned : i + 1])
+                self._scanned = i + 1
+                break
+        layout = self._layout(record)
+        return record.__dict__.get(layout.reserved_key[0]) if layout.reserved_key is not None else None
 
     def _copy_jobs(self, pending: list[Any]) -> list[CopyJob]:
         self._reserve_keys(pending)
