@@ -1,11 +1,12 @@
-"""Keys the database generates, read by declarations, on the bulk paths (issue #11).
+"""Keys and values the database generates, read by declarations, on the bulk paths (issue #11).
 
 The per-object path flushes each object, so a declaration reading a parent's serial or identity
 key (``LazyAttribute(lambda o: f"L-{o.account.id}")``) sees the key the database gave it. The
 bulk paths reserve such keys as the objects are created, in creation order, from the column's
 sequence: the same keys, so the same rows, and the sequence left where the per-object path
 leaves it. Each factory is seeded per object and through ``BulkSeeder`` (row path and ORM path)
-on two databases of the same schema; the fingerprints must be equal.
+on two databases of the same schema; the fingerprints must be equal. Server defaults read
+before the write: constant ones give the database's value, others are refused in one line.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 from seedkit import SQLAlchemyFactory
 from seedkit.bulk import BulkSeeder
 from seedkit.core.determinism import deterministic
+from seedkit.errors import FactoryError
 from seedkit.factories.binding import bind
 from seedkit.stores.fingerprint import fingerprint
 
@@ -213,3 +215,96 @@ def test_after_a_bulk_seed_the_sequences_continue_where_the_per_object_path_leav
             account = conn.execute(sa.text("INSERT INTO accounts (name) VALUES ('later') RETURNING id"))
             assert account.scalar() == 9
         engine.dispose()
+
+
+# -- columns the database fills: constant server defaults are known, others refused when read ------
+class Shop(Base):
+    __tablename__ = "shops"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(40))
+    status: Mapped[str] = mapped_column(sa.String(20), server_default="draft")
+    tier: Mapped[int] = mapped_column(server_default=sa.text("2 * 3"))
+    region: Mapped[str] = mapped_column(sa.Text, server_default=sa.text("upper('north')"))
+    opened: Mapped[bool] = mapped_column(server_default=sa.false())
+    touched_by: Mapped[str] = mapped_column(sa.Text, server_default=sa.text("current_user"))
+
+
+class Item(Base):
+    __tablename__ = "items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id"))
+    shop: Mapped[Shop] = relationship()
+    label: Mapped[str] = mapped_column(sa.String(80))
+
+
+class ShopFactory(SQLAlchemyFactory):
+    class Meta:
+        model = Shop
+
+    name = factory.Sequence(lambda n: f"shop {n}")
+
+
+class ItemFactory(SQLAlchemyFactory):
+    class Meta:
+        model = Item
+
+    shop = factory.SubFactory(ShopFactory)
+    label = factory.LazyAttribute(
+        lambda o: f"{o.shop.id}-{o.shop.status}-{o.shop.tier}-{o.shop.region}-{o.shop.opened}"
+    )
+
+
+class ShopHookFactory(ShopFactory):
+    @factory.post_generation
+    def describe(obj: Any, create: bool, extracted: Any, **kwargs: Any) -> None:
+        obj.name = f"{obj.name} ({obj.status})"
+
+
+class CurrentUserItemFactory(ItemFactory):
+    label = factory.LazyAttribute(lambda o: f"by {o.shop.touched_by}")
+
+
+@pytest.mark.parametrize("row_path", [True, False], ids=["row path", "orm path"])
+@pytest.mark.parametrize("factory_class", [ItemFactory, ShopHookFactory], ids=["parent", "hook"])
+def test_a_constant_server_default_read_before_the_write_is_the_databases_value(
+    two_databases: tuple[str, str], factory_class: type[Any], row_path: bool
+) -> None:
+    first, second = two_databases
+    expected = per_object(first, factory_class, 6)
+    got, decision = bulk(second, factory_class, 6, row_path=row_path)
+
+    assert decision.path == ("row" if row_path else "orm"), decision.reason
+    query = "SELECT name || coalesce((SELECT string_agg(label, ',') FROM items), '') FROM shops ORDER BY id"
+    assert _column(second, query) == _column(first, query)
+    if factory_class is ItemFactory:
+        assert _column(second, "SELECT label FROM items ORDER BY id")[0] == "1-draft-6-NORTH-False"
+    else:
+        assert _column(second, "SELECT name FROM shops ORDER BY id")[0] == "shop 0 (draft)"
+    assert got.digest == expected.digest
+
+
+@pytest.mark.parametrize("row_path", [True, False], ids=["row path", "orm path"])
+def test_a_server_default_not_provably_constant_is_refused_when_read_naming_factory_model_and_column(
+    two_databases: tuple[str, str], row_path: bool
+) -> None:
+    _, second = two_databases
+    with pytest.raises(FactoryError) as caught:
+        bulk(second, CurrentUserItemFactory, 6, row_path=row_path)
+
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "CurrentUserItemFactory" in message
+    assert "Shop.touched_by" in message
+    assert "shops.touched_by" in message
+    assert "current_user" in message
+    assert _column(second, "SELECT count(*) FROM shops") == [0]
+
+
+def test_a_server_default_nothing_reads_is_left_to_the_database(two_databases: tuple[str, str]) -> None:
+    first, second = two_databases
+    expected = per_object(first, ShopFactory, 3)
+    got, decision = bulk(second, ShopFactory, 3)
+
+    assert decision.path == "row"
+    assert _column(second, "SELECT DISTINCT touched_by FROM shops") == _column(first, "SELECT current_user")
+    assert got.digest == expected.digest

@@ -312,28 +312,26 @@ def _parent_value(sources: list[tuple[str, str, sa.Column[Any]]], record: Any) -
     return None
 
 
-_KEY_READERS: list[Callable[[Any], Any]] = []
+_GENERATED_READERS: list[Callable[[Any, str, sa.Column[Any]], Any]] = []
 
 
 @contextmanager
-def reserving_keys(reserve: Callable[[Any], Any]) -> Iterator[None]:
-    """While rows are built: a record's key the database generates, read before the record is
-    written, is ``reserve(record)`` (the bulk seeder reserves it, and those of the records made
-    before it, from the column's sequence: see :mod:`seedkit.bulk.keys`); ``None`` from it
-    means the key cannot be known before the row is written (the read raises
-    :class:`RowPathUnsupported`)."""
-    _KEY_READERS.append(reserve)
+def reading_generated(read: Callable[[Any, str, sa.Column[Any]], Any]) -> Iterator[None]:
+    """While rows are built: a record's column the database fills (a key, a server default),
+    read before the record is written, is ``read(record, attribute, column)``: the bulk seeder
+    reserves a key (and those of the records made before it, see :mod:`seedkit.bulk.keys`),
+    gives a constant default's value, or refuses the read
+    (:class:`~seedkit.bulk.server_values.ServerValueUnknown`)."""
+    _GENERATED_READERS.append(read)
     try:
         yield
     finally:
-        _KEY_READERS.remove(reserve)
+        _GENERATED_READERS.remove(read)
 
 
 def _generated(model: type, name: str, column: sa.Column[Any], record: Any) -> Any:
-    if _KEY_READERS and column.primary_key and isinstance(record, RowRecord):
-        key = _KEY_READERS[-1](record)
-        if key is not None:
-            return key
+    if _GENERATED_READERS and isinstance(record, RowRecord):
+        return _GENERATED_READERS[-1](record, name, column)
     raise RowPathUnsupported(
         f"{model.__name__}.{name} was read before its row is written: the database generates it "
         f"({column}), which the row path knows only once the chunk is written"

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from itertools import chain, repeat
 from operator import is_
@@ -36,6 +36,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.base import PASSIVE_NO_RESULT, PassiveFlag
 
 from seedkit.bulk.collect import CollectingDatabase, CollectingSession
 from seedkit.bulk.compiled import roots
@@ -50,7 +51,7 @@ from seedkit.bulk.row_builder import (
     RowRecord,
     model_of,
     no_session,
-    reserving_keys,
+    reading_generated,
 )
 from seedkit.bulk.rows import (
     MISSING,
@@ -60,6 +61,7 @@ from seedkit.bulk.rows import (
     database_generated,
     int_range,
 )
+from seedkit.bulk.server_values import ServerValueUnknown, constant_defaults, describe
 from seedkit.core.determinism import Checkpoint, current, ensure_active
 from seedkit.errors import FactoryError
 from seedkit.factories.alchemy import (
@@ -132,6 +134,9 @@ class BulkSeeder:
         self._keys = KeyReservations(connection, self._writer.wait_idle)
         self._scanned = 0
         """How many of :attr:`_records` have had their keys reserved (see :meth:`_reserve_through`)."""
+        self._constants: dict[sa.Table, dict[str, Any]] = {}
+        self._unknown: dict[TableLayout, list[tuple[str, _RefuseRead]]] = {}
+        self._refusing = False
         self._factory: type[Any] | None = None
         event.listen(connection, "before_cursor_execute", self._before_query)
         self._closed = False
@@ -201,7 +206,7 @@ class BulkSeeder:
             no_session(),
             bind(mongo=self._collector, override=True) if self._collector is not None else nullcontext(),  # type: ignore[arg-type]
             row_pools(self.session),
-            reserving_keys(self._reserve_through),
+            reading_generated(self._read_generated),
             tracking(self._collections),
             lean_builds(),
             _collecting_per_chunk(),
@@ -218,6 +223,8 @@ class BulkSeeder:
                 except Exception as exc:
                     rewind()  # the chunk's records leave the sink, collections and pools; streams go back
                     self._collections.end_trial()
+                    if isinstance(exc, ServerValueUnknown):
+                        raise  # the ORM path cannot know it either
                     if not isinstance(exc, RowPathUnsupported):
                         if done:  # only the first root is a trial: a later one's error is the factory's
                             raise _row_error(factory_class, count, done + 1, exc) from exc
@@ -290,6 +297,9 @@ class BulkSeeder:
         self._records.clear()  # in place: the row path's root builder appends to this list
         self._scanned = 0
         self._refuse_modified_rows()
+        if self._refusing:  # a flush's listeners read them unset, as before an INSERT
+            _stop_refusing(pending)
+            self._refusing = False
         inserted = self._run_before_insert(pending)
         jobs = self._copy_jobs(pending + records)
         self._refuse_kept_without_keys(records)
@@ -375,14 +385,80 @@ class BulkSeeder:
                         continue
                     value = row[i] = default(DefaultContext(layout.column_keys, row))
                 values[key] = value
+            unknown = self._unknown[layout]
+            if unknown:
+                state = instance_state(obj)
+                for key, refuse in unknown:
+                    if key not in values:
+                        if "callables" not in state.__dict__:  # as SQLAlchemy's loaders are set
+                            state.callables = {}
+                        state.callables[key] = refuse
+                        self._refusing = True
 
     def _layout(self, obj: Any) -> TableLayout:
         cls = type(obj)
         layout = self._layouts.get(cls)
         if layout is None:
             layout = TableLayout(sa.inspect(model_of(cls)), self.connection.dialect)
+            self._known_server_values(layout)
             self._layouts[cls] = layout
         return layout
+
+    def _known_server_values(self, layout: TableLayout) -> None:
+        """Fill ``layout``'s constant server defaults as Python defaults (the value the database
+        would write, see :mod:`seedkit.bulk.server_values`) and note the columns the database
+        fills otherwise, whose reads before the write are refused."""
+        key_column = layout.reserved_key[1] if layout.reserved_key is not None else None
+        defaulted = [
+            i
+            for i, column in enumerate(layout.columns)
+            if layout.server_generated[i] and column.server_default is not None and column is not key_column
+        ]
+        if defaulted:
+            constants = self._constants.get(layout.table)
+            if constants is None:
+                self._writer.wait_idle()
+                constants = self._constants[layout.table] = constant_defaults(self.connection, layout.table)
+            for i in defaulted:
+                if layout.names[i] in constants:
+                    layout.defaults[i] = _constant(constants[layout.names[i]])
+                    layout.server_generated[i] = False
+        self._unknown[layout] = [
+            (layout.keys[i], _RefuseRead(self, column))
+            for i, column in enumerate(layout.columns)
+            if layout.server_generated[i]
+        ]
+
+    def _read_generated(self, record: Any, attribute: str, column: sa.Column[Any]) -> Any:
+        """The row path's read of ``record``'s column the database fills, before it is written
+        (see :func:`~seedkit.bulk.row_builder.reading_generated`)."""
+        layout = self._layout(record)
+        if layout.reserved_key is not None and column is layout.reserved_key[1]:
+            key = self._reserve_through(record)
+            if key is not None:
+                return key
+        else:
+            i = layout.columns.index(column)
+            default = layout.defaults[i]
+            if not layout.server_generated[i] and default is not None:
+                value = record.__dict__[attribute] = default(None)
+                return value
+        raise self._server_value_unknown(record, column)
+
+    def _server_value_unknown(self, obj: Any, column: sa.Column[Any]) -> ServerValueUnknown:
+        """The one-line refusal of a read of ``obj``'s ``column``, which the database fills as the
+        row is written and bulk seeding cannot know before (see :mod:`seedkit.bulk.server_values`)."""
+        model = model_of(type(obj))
+        attribute: str = sa.inspect(model).get_property_by_column(column).key
+        maker = factory_making(self._factory, model=model) if self._factory is not None else None
+        volume = f" ({self._factory.__name__})" if self._factory is not None else ""
+        return ServerValueUnknown(
+            f"bulk seeding{volume}: {model.__name__}.{attribute} was read before its row is written, but the "
+            f"database fills {column.table.name}.{column.name} as the row is written ({describe(column)}), "
+            "which bulk seeding cannot know before (the per-object path reads it back); set "
+            f"{attribute} in {maker.__name__ if maker else f'the factory of {model.__name__}'}, or seed this "
+            "volume per object; nothing of this chunk was written"
+        )
 
     def _tables_in_order(self, tables: frozenset[sa.Table]) -> list[sa.Table]:
         if tables not in self._order:
@@ -592,6 +668,37 @@ class BulkSeeder:
             ]
             if stale:
                 session.expire(obj, stale)
+
+
+class _RefuseRead:
+    """Installed as the loader of an unset column the database fills (``InstanceState.callables``,
+    where SQLAlchemy keeps deferred and expired attributes' loaders) on an ORM object of the bulk
+    ORM path: reading it raises the seeder's one-line :class:`ServerValueUnknown` instead of
+    giving ``None`` (the per-object path reads the database's value after its flush)."""
+
+    __slots__ = ("column", "seeder")
+
+    def __init__(self, seeder: BulkSeeder, column: sa.Column[Any]) -> None:
+        self.seeder = seeder
+        self.column = column
+
+    def __call__(self, state: Any, passive: PassiveFlag) -> Any:
+        if not passive & PassiveFlag.SQL_OK:
+            return PASSIVE_NO_RESULT  # an internal look that would not load (history, backrefs)
+        raise self.seeder._server_value_unknown(state.obj(), self.column)
+
+
+def _constant(value: Any) -> Callable[[Any], Any]:
+    return lambda context: value
+
+
+def _stop_refusing(objects: list[Any]) -> None:
+    for obj in objects:
+        callables = instance_state(obj).callables
+        for key in (
+            [key for key, value in callables.items() if type(value) is _RefuseRead] if callables else ()
+        ):
+            del callables[key]
 
 
 def _one_line(text: str) -> str:
