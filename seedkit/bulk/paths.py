@@ -52,10 +52,12 @@ from factory.declarations import (
     Transformer,
 )
 
-__all__ = ["PathDecision", "decide", "decide_call"]
+__all__ = ["PathDecision", "decide", "decide_call", "evaluation", "volume_entry"]
 
 ROW = "row"
 ORM = "orm"
+COMPILED = "compiled"
+RESOLVER = "resolver"
 
 
 @dataclass(frozen=True)
@@ -264,3 +266,32 @@ def _declaration_problem(value: Any, visiting: dict[type, None]) -> str | None:
     if isinstance(value, Transformer):
         return _declaration_problem(value.default, visiting)
     return None
+
+
+def evaluation(factory_class: type[Any], fields: dict[str, Any], decision: PathDecision) -> tuple[str, str]:
+    """How a volume's declarations are evaluated, and why: ``("compiled", why)`` when the row path
+    runs the factory's compiled plan (:mod:`seedkit.bulk.compiled`: one function per declaration,
+    compiled once per shape of call), else ``("resolver", why)``: factory_boy's resolver (through
+    seedkit's lean step builder), on the ORM path or for a factory whose plan does not compile
+    (the reason :func:`~seedkit.bulk.compiled.compile_plan` gives). Only the volume's own factory
+    is described; its sub-factories decide for themselves. Reads no database.
+    """
+    if not decision.row_path:
+        return RESOLVER, "the ORM path evaluates declarations with factory_boy's resolver"
+    from seedkit.bulk.row_builder import _factory_rows
+
+    rows = _factory_rows(factory_class._meta)
+    shape = (tuple(fields), tuple(map(type, fields.values()))) if fields else ()
+    plan = rows.compiled.get(shape)
+    if plan is None:
+        plan = rows.compiled[shape] = rows.compiled_plan(factory_class._meta, fields)
+    if isinstance(plan, str):
+        return RESOLVER, f"its plan does not compile: {plan}"
+    return COMPILED, "every declaration compiles to a function (seedkit/bulk/compiled.py)"
+
+
+def volume_entry(factory_class: type[Any], fields: dict[str, Any], decision: PathDecision) -> dict[str, str]:
+    """What ``seedkit plan`` and ``seedkit seed --json`` say of one factory volume: ``path``
+    (``row``/``orm``) and ``why``, ``evaluation`` (``compiled``/``resolver``) and ``evaluation_why``."""
+    kind, why = evaluation(factory_class, fields, decision)
+    return {"path": decision.path, "why": decision.reason, "evaluation": kind, "evaluation_why": why}

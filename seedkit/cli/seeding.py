@@ -321,7 +321,7 @@ def plan(
     of the database (100 rows each, as an illustration). Reads the database's catalogs; writes
     nothing.
     """
-    from seedkit.bulk.paths import decide_call
+    from seedkit.bulk.paths import decide_call, volume_entry
     from seedkit.generate import TableVolume, plan_tables
     from seedkit.generate.catalog import read_catalog
     from seedkit.generate.explain import explain
@@ -333,13 +333,13 @@ def plan(
     factories: list[dict[str, Any]] = []
     if chosen is not None:
         for volume in chosen.volumes:
-            decision = decide_call(resolve_factory(volume.factory, settings), dict(volume.fields))
+            factory_class = resolve_factory(volume.factory, settings)
+            decision = decide_call(factory_class, dict(volume.fields))
             factories.append(
                 {
                     "factory": volume.factory,
                     "count": volume.count,
-                    "path": decision.path,
-                    "why": decision.reason,
+                    **volume_entry(factory_class, dict(volume.fields), decision),
                 }
             )
     result: dict[str, Any] = {"factories": factories, "tables": [], "cycles": [], "not_generated": []}
@@ -359,9 +359,16 @@ def plan(
         return
     if factories:
         out.print(f"factory volumes ({len(factories)}):")
-        paths = Table("factory", "count", "path", "why", box=None, pad_edge=False)
+        paths = Table("factory", "count", "path", "why", "evaluation", "why", box=None, pad_edge=False)
         for entry in factories:
-            paths.add_row(entry["factory"], f"{entry['count']:,}", entry["path"], entry["why"])
+            paths.add_row(
+                entry["factory"],
+                f"{entry['count']:,}",
+                entry["path"],
+                entry["why"],
+                entry["evaluation"],
+                entry["evaluation_why"],
+            )
         out.print(paths)
     if result["tables"]:
         out.print(f"insert order ({len(result['tables'])} tables):")

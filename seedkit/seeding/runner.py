@@ -53,6 +53,7 @@ from seedkit.bulk.coordinator import (
 )
 from seedkit.bulk.executors import PartitionExecutor, open_executor
 from seedkit.bulk.partitions import PartitionProgress, check_key_ranges, plan_partitions
+from seedkit.bulk.paths import PathDecision, decide_call, volume_entry
 from seedkit.core.clock import parse_instant
 from seedkit.core.determinism import Deterministic, deterministic
 from seedkit.core.ids import DEFAULT_INT_STRIDE
@@ -103,6 +104,12 @@ class SeedReport:
     documents: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
     fingerprint: str = ""
+    factories: list[dict[str, Any]] = field(default_factory=list)
+    """Per factory volume, in order: ``factory``, ``count``, the bulk ``path`` it took (``row`` or
+    ``orm``) and ``why`` (a first-root fallback's reason too), its ``evaluation`` (``compiled``
+    or ``resolver``) and ``evaluation_why`` (:func:`seedkit.bulk.paths.volume_entry`). With
+    ``--workers`` the partitions decide in their own processes: the entries are the decision
+    made before the run (:func:`seedkit.bulk.paths.decide_call`), without fallbacks."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -383,7 +390,8 @@ def seed_profile(
                     on_commit()
                 with engine.connect() as conn:
                     result = fingerprint(conn, db, settings.schemas)
-                return _report(plan, targets, done, reset, result, time.perf_counter() - started)
+                decisions = [decide_call(cls, dict(volume.fields)) for volume, cls in plan.factories]
+                return _report(plan, targets, done, reset, result, time.perf_counter() - started, decisions)
             schema = checked or _migrate_outside(engine, db, settings, chosen)
             # setval/nextval outlive a ROLLBACK: a failed run puts every sequence back
             with sequences_kept(engine), engine.connect() as conn:
@@ -397,7 +405,7 @@ def seed_profile(
                         if reset:
                             _empty(conn, mongo_run, targets, unsafe_ok, settings)
                             faults.point("seed.reset")
-                        _run(plan, conn, db, progress, generation)
+                        decisions = _run(plan, conn, db, progress, generation)
                         faults.point("seed.before-commit")
                         mongo.checkpoint(db)  # a kill after the COMMIT below finds the run's documents
                 except sa.exc.DBAPIError as exc:  # e.g. a deferred constraint checked at COMMIT
@@ -411,7 +419,7 @@ def seed_profile(
                 faults.point("seed.committed")
                 mongo_run.commit()
                 result = fingerprint(conn, db, settings.schemas)  # of what was committed
-        return _report(plan, targets, schema, reset, result, time.perf_counter() - started)
+        return _report(plan, targets, schema, reset, result, time.perf_counter() - started, decisions)
 
 
 _SCHEMA_STATE = sa.text(
@@ -696,8 +704,10 @@ def _run(
     db: Database[Any],
     progress: Progress | None,
     generation: GenerationPlan | None = None,
-) -> None:
+) -> list[PathDecision]:
+    """Packs, factory volumes (the bulk seeder), table volumes; the path each factory volume took."""
     profile = plan.profile
+    decisions: list[PathDecision] = []
     with deterministic(plan.seed, start=profile.clock_start, step=profile.clock_step, freeze=True) as context:
         if plan.packs:
             _apply_packs(plan, conn, db, context, progress)
@@ -709,7 +719,7 @@ def _run(
                 for index, (volume, factory_class) in enumerate(plan.factories):
                     if index:
                         faults.point("seed.volumes")
-                    _create_volume(
+                    decision = _create_volume(
                         profile,
                         index,
                         volume,
@@ -719,6 +729,7 @@ def _run(
                         constraints,
                         plan.factory_modules,
                     )
+                    decisions.append(decision)
         if plan.tables:
             # Planned here when the schema was made in this transaction (Alembic runs inside it).
             generation = generation or _plan_generation(plan, conn)
@@ -727,6 +738,7 @@ def _run(
         if plan.factories or plan.tables:
             # past the keys the volumes wrote: the application's inserts work
             advance_sequences(conn, reflect_schema(conn, plan.settings.schemas))
+    return decisions
 
 
 def _generate_tables(
@@ -787,17 +799,22 @@ def _create_volume(
     progress: Progress | None,
     constraints: Constraints | None = None,
     factory_modules: Sequence[str] = (),
-) -> None:
+) -> PathDecision:
+    """Create one factory volume in steps (for progress); the path it took: the first step that
+    left the row path (with its reason), else the last step's."""
     task = f"{factory_class.__name__} x {volume.count}"
     where = f"profile {profile.name!r}, volumes[{index}] ({task})"
     step = min(seeder.chunk_size, max(MIN_PROGRESS_STEP, volume.count // PROGRESS_STEPS))
     done = 0
+    decision: PathDecision | None = None
     if progress:
         progress(task, 0, volume.count)
     try:
         while done < volume.count:
             size = min(step, volume.count - done)
-            seeder.create(factory_class, size, **volume.fields)
+            made = seeder.create(factory_class, size, **volume.fields)
+            if decision is None or decision.row_path:
+                decision = made
             done += size
             if progress:
                 progress(task, done, volume.count)
@@ -808,6 +825,7 @@ def _create_volume(
         raise
     except (TypeError, ValueError, LookupError, sa.exc.SQLAlchemyError, psycopg.Error) as exc:
         raise FactoryError(f"{where}: {_reason(exc, constraints, [factory_class], factory_modules)}") from exc
+    return decision or decide_call(factory_class, dict(volume.fields))
 
 
 def _reason(
@@ -838,7 +856,13 @@ def _reason(
 
 
 def _report(
-    plan: _Plan, targets: Targets, schema: str, was_reset: bool, result: Fingerprint, elapsed: float
+    plan: _Plan,
+    targets: Targets,
+    schema: str,
+    was_reset: bool,
+    result: Fingerprint,
+    elapsed: float,
+    decisions: Sequence[PathDecision] = (),
 ) -> SeedReport:
     rows = {key[3:]: part.count for key, part in result.parts.items() if key.startswith("pg:")}
     documents = {key[6:]: part.count for key, part in result.parts.items() if key.startswith("mongo:")}
@@ -854,6 +878,14 @@ def _report(
         documents=documents,
         elapsed=round(elapsed, 3),
         fingerprint=result.digest,
+        factories=[
+            {
+                "factory": volume.factory,
+                "count": volume.count,
+                **volume_entry(factory_class, dict(volume.fields), decision),
+            }
+            for (volume, factory_class), decision in zip(plan.factories, decisions, strict=True)
+        ],
     )
 
 
