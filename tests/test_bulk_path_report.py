@@ -1,15 +1,26 @@
 """What `seedkit plan` and `seedkit seed --json` say of each factory volume (issue #11): the bulk
 path (row or ORM) and why, whether the row path runs the factory's compiled plan or factory_boy's
-resolver and why, and a first-root fallback's reason after seeding."""
+resolver and why, and a first-root fallback's reason after seeding; and session flush listeners,
+which bulk seeding would not run, refused in one line."""
 
 from __future__ import annotations
 
 import json
 import textwrap
 from pathlib import Path
+from typing import Any
 
+import factory
+import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from test_cli import run_cli
+
+from seedkit.bulk import BulkSeeder
+from seedkit.core.determinism import deterministic
+from seedkit.errors import FactoryError
+from seedkit.factories.alchemy import SQLAlchemyFactory
 
 PROJECT = {
     "seedkit.toml": """
@@ -130,3 +141,63 @@ def test_seed_json_says_each_volumes_path_evaluation_and_a_first_root_fallback(
     traits = entries["TraitLedgerFactory"]
     assert traits["evaluation"] == "resolver"
     assert report["rows"] == {"accounts": 2 + 3 + 2, "ledgers": 3 + 2}
+
+
+# -- session flush events: bulk never flushes, so a volume that would run them is refused ---------
+class _Base(DeclarativeBase):
+    pass
+
+
+class Note(_Base):
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(sa.String(40))
+
+
+class NoteFactory(SQLAlchemyFactory):
+    class Meta:
+        model = Note
+
+    id = factory.Sequence(lambda n: n + 1)
+    text = factory.Sequence(lambda n: f"note {n}")
+
+
+def audit_flush(session: Session, context: Any, instances: Any) -> None:
+    session.info.setdefault("audited", 0)
+
+
+NOTES_SESSIONS = sessionmaker()
+
+
+class OwnSessionNoteFactory(NoteFactory):
+    class Meta:
+        sqlalchemy_session_factory = NOTES_SESSIONS
+
+
+@pytest.mark.parametrize("where", ["Session", "the factory's sessionmaker"])
+@pytest.mark.parametrize("row_path", [True, False], ids=["row path", "orm path"])
+def test_a_session_flush_listener_is_never_skipped_silently(
+    empty_db_url: str, where: str, row_path: bool
+) -> None:
+    target: Any = Session if where == "Session" else NOTES_SESSIONS
+    factory_class = NoteFactory if where == "Session" else OwnSessionNoteFactory
+    engine = sa.create_engine(empty_db_url)
+    _Base.metadata.create_all(engine)
+    event.listen(target, "before_flush", audit_flush)
+    try:
+        with engine.connect() as conn, conn.begin(), deterministic(seed=1):
+            with pytest.raises(FactoryError) as caught, BulkSeeder(conn, row_path=row_path) as seeder:
+                seeder.create(factory_class, 3)
+            assert conn.execute(sa.text("SELECT count(*) FROM notes")).scalar() == 0
+    finally:
+        event.remove(target, "before_flush", audit_flush)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert factory_class.__name__ in message
+    assert f"before_flush: {__name__}.audit_flush" in message
+
+    with engine.connect() as conn, conn.begin(), deterministic(seed=1):  # without it: seeded
+        with BulkSeeder(conn, row_path=row_path) as seeder:
+            seeder.create(factory_class, 3)
+        assert conn.execute(sa.text("SELECT count(*) FROM notes")).scalar() == 3
+    engine.dispose()

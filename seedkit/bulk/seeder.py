@@ -41,7 +41,12 @@ from sqlalchemy.orm.base import PASSIVE_NO_RESULT, PassiveFlag
 from seedkit.bulk.collect import CollectingDatabase, CollectingSession
 from seedkit.bulk.compiled import roots
 from seedkit.bulk.copy import CopyJob, CopyWriter
-from seedkit.bulk.flush_events import flush_events, run_after_insert, run_before_insert
+from seedkit.bulk.flush_events import (
+    flush_events,
+    run_after_insert,
+    run_before_insert,
+    session_flush_listeners,
+)
 from seedkit.bulk.keys import KeyReservations
 from seedkit.bulk.paths import ORM, PathDecision, _qualified, decide_call
 from seedkit.bulk.record_collections import CollectionTracker, expire_twinned, tracking
@@ -168,6 +173,7 @@ class BulkSeeder:
         """
         if count < 0:
             raise ValueError("count must be >= 0")
+        self._refuse_session_flush_listeners(factory_class)
         fallback = self._fallbacks.get((factory_class, tuple(fields)))
         if fallback is not None:
             decision = fallback  # an earlier call's first row needed the ORM: no new trial
@@ -249,6 +255,31 @@ class BulkSeeder:
                     start = done
                     rewind = self._chunk_checkpoint(passed)
         return done, decision
+
+    def _refuse_session_flush_listeners(self, factory_class: type[Any]) -> None:
+        """Refuse a volume whose session would run flush listeners (``before_flush``...: on
+        ``Session`` or the class of the factory's own ``sqlalchemy_session`` /
+        ``sqlalchemy_session_factory``): bulk seeding never flushes, so they would not run.
+
+        Raises:
+            FactoryError: one line naming the factory and the listeners, before anything is written.
+        """
+        meta = factory_class._meta
+        found = dict.fromkeys(
+            [
+                *session_flush_listeners(self.session),
+                *session_flush_listeners(getattr(meta, "sqlalchemy_session", None)),
+                *session_flush_listeners(getattr(meta, "sqlalchemy_session_factory", None)),
+            ]
+        )
+        if found:
+            raise FactoryError(
+                f"bulk seeding ({factory_class.__name__}): session flush listeners would not run "
+                f"({'; '.join(found)}): bulk seeding writes with COPY and never flushes a session; "
+                "create this volume per object (create_batch in your session, or "
+                "seed_partitioned(..., bulk=False)), or remove the listener while seeding; "
+                "nothing of this volume was written"
+            )
 
     def _chunk_checkpoint(self, passed: tuple[factory.Iterator, ...]) -> Any:
         """Save what a chunk of the row path changes; return the function that puts it back.
