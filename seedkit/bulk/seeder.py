@@ -404,8 +404,8 @@ class BulkSeeder:
             values = obj.__dict__
             try:
                 row = layout.row(values)
-            except UnknownParentKey:
-                continue  # refused with its one line when the chunk is written
+            except (UnknownParentKey, ServerValueUnknown):
+                continue  # a parent's key no sequence gives: refused with its one line when the chunk is written
             for i, key in enumerate(layout.keys):
                 if key in values:
                     continue
