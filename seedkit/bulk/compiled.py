@@ -72,6 +72,7 @@ from seedkit.bulk.row_builder import (
 from seedkit.core import determinism
 from seedkit.core.clock import column_time
 from seedkit.core.declarations import Money
+from seedkit.core.faker_order import stable
 from seedkit.factories.builder import _RESOLUTION, _evaluate, _Slot, building_with
 
 if TYPE_CHECKING:
@@ -324,7 +325,7 @@ def _compile(declaration: Any) -> Step | str:
         locale = defaults.get("locale")
         provider = declaration.provider
         get_faker = declaration._get_faker
-        return (lambda stub, step: get_faker(locale).format(provider, **params)), False, False
+        return (lambda stub, step: stable(get_faker(locale)).format(provider, **params)), False, False
     if defaults:
         return f"{cls.__name__} has parameters ({', '.join(defaults)})"
     if _function_of(cls, LazyAttributeSequence):

@@ -76,6 +76,8 @@ from faker.providers import BaseProvider
 from faker.providers import date_time as faker_dates
 from faker.providers import lorem as faker_lorem
 
+from seedkit.core.faker_order import stable
+
 __all__ = ["PATHS", "install", "installed", "uninstall"]
 
 _CACHE = "_seedkit_cum_weights"
@@ -280,7 +282,7 @@ _ORIGINAL_EVALUATE = factory.Faker.evaluate
 
 def _evaluate(self: factory.Faker, instance: Any, step: Any, extra: dict[str, Any]) -> Any:
     locale = extra.pop("locale")
-    subfaker = self._get_faker(locale)
+    subfaker = stable(self._get_faker(locale))
     if type(subfaker) is faker.proxy.Faker:
         factories = _getattribute(subfaker, "_factories")
         if len(factories) == 1:  # the proxy's __getattr__ hands "format" to its only generator

@@ -16,6 +16,8 @@ import random
 
 from faker import Faker
 
+from seedkit.core.faker_order import stabilize
+
 POOL_SIZE = 500
 """Values per pool: enough variety for realistic data, built in a few milliseconds."""
 
@@ -47,10 +49,11 @@ def pool(kind: str, locale: str = "en_US") -> tuple[str, ...]:
     """Up to :data:`POOL_SIZE` distinct values of ``kind`` (a key of :data:`KINDS`) in ``locale``.
 
     Deterministic: the same kind and locale give the same tuple in every process (for a given
-    Faker version). Raises KeyError for an unknown kind, AttributeError if the locale's Faker
-    has no such provider.
+    Faker version; data Faker builds from a set is sorted first: :mod:`seedkit.core.faker_order`).
+    Raises KeyError for an unknown kind, AttributeError if the locale's Faker has no such provider.
     """
     fake = Faker(locale, use_weighting=False)
+    stabilize(fake)  # Faker data built from a set is in another order in every process
     fake.seed_instance(f"seedkit-pool:{kind}:{locale}")
     method = getattr(fake, KINDS[kind])
     seen: dict[str, None] = {}
