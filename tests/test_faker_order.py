@@ -49,7 +49,9 @@ _DRAWS = textwrap.dedent(
 
 def _run(code: str, hash_seed: str) -> str:
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-    return subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+    ).stdout
 
 
 def test_every_locales_provider_data_is_the_same_under_two_hash_seeds() -> None:
