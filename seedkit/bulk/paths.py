@@ -11,7 +11,9 @@ statically:
   (no ``Meta.sqlalchemy_session`` of its own, no ``sqlalchemy_get_or_create``, no
   ``"commit"`` persistence);
 - its model is *plain* (declarative constructor, no validators, no ``init`` listeners, no
-  polymorphism, no attribute events on columns: the check of the event-free construction), and
+  polymorphism, no attribute events on columns: the check of the event-free construction; no
+  user attribute listeners on its relationships or on the parents' collections it joins:
+  :mod:`seedkit.bulk.attribute_events`), and
   no mapper flush events (``before_insert``... see :mod:`seedkit.bulk.flush_events`: the ORM
   path runs them as flush would);
 - no declaration calls a method of the object (``PostGenerationMethodCall``); every
@@ -185,12 +187,16 @@ def _factory_problem(factory_class: type[Any], visiting: dict[type, None]) -> st
         )
     import sqlalchemy as sa
 
+    from seedkit.bulk.attribute_events import attribute_listeners
     from seedkit.bulk.flush_events import flush_events
 
     mapper = sa.inspect(model)
     evented = sorted(prop.key for prop in mapper.column_attrs if prop.key not in plain)
     if evented:
         return f"attribute events listen to {model.__name__}.{evented[0]}"
+    listeners = attribute_listeners(mapper)
+    if listeners:
+        return f"attribute events listen to {listeners[0]}, which only ORM objects fire"
     events = flush_events(mapper)
     if events:
         return f"mapper events listen to {model.__name__} ({', '.join(events)}), which only a flush runs"

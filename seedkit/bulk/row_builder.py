@@ -42,6 +42,7 @@ from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import QueryableAttribute, RelationshipDirection
 
 from seedkit.bulk import record_collections
+from seedkit.bulk.computed_attributes import computed_attributes
 from seedkit.bulk.record_collections import WRITTEN, refuse_written
 from seedkit.core.clock import column_time
 from seedkit.errors import FactoryError
@@ -83,6 +84,11 @@ class RowPathUnsupported(FactoryError):
 
 
 def _unsupported(model: type, name: str) -> RowPathUnsupported:
+    if name in computed_attributes(model):
+        return RowPathUnsupported(
+            f"{model.__name__}.{name} was read: the database computes it (a SQL expression attribute), "
+            "which the row path cannot give before the rows are written"
+        )
     return RowPathUnsupported(
         f"{model.__name__}.{name} was read: the row path offers only column values and many-to-one "
         "parents (not collections, properties, methods or the session)"
@@ -228,7 +234,8 @@ class _ModelRows:
 
         mapper: Any = sa.inspect(model)
         self.model = model
-        self.columns = frozenset(prop.key for prop in mapper.column_attrs)
+        computed = computed_attributes(model)  # read from a record: RowPathUnsupported
+        self.columns = frozenset(prop.key for prop in mapper.column_attrs if prop.key not in computed)
         self.parents = frozenset(
             rel.key for rel in mapper.relationships if rel.direction is RelationshipDirection.MANYTOONE
         )

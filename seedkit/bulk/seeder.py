@@ -40,6 +40,7 @@ from sqlalchemy.orm.base import PASSIVE_NO_RESULT, PassiveFlag
 
 from seedkit.bulk.collect import CollectingDatabase, CollectingSession
 from seedkit.bulk.compiled import roots
+from seedkit.bulk.computed_attributes import refuse_reads
 from seedkit.bulk.copy import CopyJob, CopyWriter
 from seedkit.bulk.flush_events import (
     flush_events,
@@ -400,6 +401,7 @@ class BulkSeeder:
         per-object flush gets them (see :mod:`seedkit.bulk.keys`)."""
         self._reserve_keys(added)
         for obj in added:
+            refuse_reads(obj)
             layout = self._layouts.get(type(obj)) or self._layout(obj)
             values = obj.__dict__
             try:

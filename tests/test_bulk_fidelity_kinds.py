@@ -1,0 +1,231 @@
+"""The bulk paths never write other data than the per-object path (issue #11), by kind of fault:
+SQL-expression attributes read while building, attribute event listeners on relationships.
+
+Each factory is seeded per object (``create_batch`` through a SQLAlchemy session, a flush per
+object) and through ``BulkSeeder`` (row path, and ORM path with ``row_path=False``) on a second
+database of the same schema: the fingerprints are equal, or seeding is refused in one line.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import factory
+import pytest
+import sqlalchemy as sa
+from conftest import create_database, drop_database
+from sqlalchemy import event
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, column_property, mapped_column, relationship
+
+from seedkit import SQLAlchemyFactory
+from seedkit.bulk import BulkSeeder, decide_call
+from seedkit.core.declarations import UUIDFor
+from seedkit.core.determinism import deterministic
+from seedkit.errors import FactoryError
+from seedkit.factories.binding import bind
+from seedkit.stores.fingerprint import fingerprint
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Ward(Base):
+    __tablename__ = "wards"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(20))
+    residents: Mapped[list[Resident]] = relationship(back_populates="ward")
+
+
+class Resident(Base):
+    __tablename__ = "residents"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    ward_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("wards.id"))
+    ward: Mapped[Ward] = relationship(back_populates="residents")
+    name: Mapped[str] = mapped_column(sa.String(100))
+    note: Mapped[str] = mapped_column(sa.String(200))
+
+
+Ward.n_residents = column_property(  # type: ignore[attr-defined]
+    sa.select(sa.func.count(Resident.id))
+    .where(Resident.ward_id == Ward.id)
+    .correlate_except(Resident)
+    .scalar_subquery()
+)
+
+
+class Shelf(Base):
+    __tablename__ = "shelves"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(20))
+    items: Mapped[list[Item]] = relationship(back_populates="shelf")
+
+
+class Item(Base):
+    __tablename__ = "items"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    shelf_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("shelves.id"))
+    shelf: Mapped[Shelf] = relationship(back_populates="items")
+    label: Mapped[str] = mapped_column(sa.String(100))
+
+
+@event.listens_for(Shelf.items, "append")
+def _label_on_append(target: Shelf, value: Item, initiator: Any) -> None:
+    value.label = f"on {target.code}"
+
+
+class WardFactory(SQLAlchemyFactory):
+    class Meta:
+        model = Ward
+
+    id = UUIDFor("wards")
+    code = factory.Sequence(lambda n: f"w{n}")
+
+
+class ResidentFactory(SQLAlchemyFactory):
+    class Meta:
+        model = Resident
+
+    id = UUIDFor("residents")
+    ward = factory.SubFactory(WardFactory)
+    name = factory.Faker("name")
+    note = "plain"
+
+
+class ShelfFactory(SQLAlchemyFactory):
+    class Meta:
+        model = Shelf
+
+    id = UUIDFor("shelves")
+    code = factory.Sequence(lambda n: f"s{n}")
+
+
+class ItemFactory(SQLAlchemyFactory):
+    class Meta:
+        model = Item
+
+    id = UUIDFor("items")
+    shelf = factory.SubFactory(ShelfFactory)
+    label = "plain"
+
+
+@pytest.fixture
+def two_databases(pg_server_url: str) -> Iterator[tuple[str, str]]:
+    names = [f"test_{uuid.uuid4().hex[:12]}" for _ in range(2)]
+    urls = [create_database(pg_server_url, name) for name in names]
+    for url in urls:
+        engine = sa.create_engine(url)
+        Base.metadata.create_all(engine)
+        engine.dispose()
+    yield urls[0], urls[1]
+    for name in names:
+        drop_database(pg_server_url, name)
+
+
+def per_object(url: str, factory_class: type[Any], count: int) -> Any:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            with (
+                conn.begin(),
+                deterministic(seed=3),
+                Session(bind=conn, autoflush=False) as session,
+                bind(session=session),
+            ):
+                factory_class.create_batch(count)
+                session.flush()
+            return fingerprint(conn)
+    finally:
+        engine.dispose()
+
+
+def bulk(url: str, factory_class: type[Any], count: int, *, row_path: bool = True) -> tuple[Any, Any]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            with (
+                conn.begin(),
+                deterministic(seed=3),
+                BulkSeeder(conn, chunk_size=4, row_path=row_path) as seeder,
+            ):
+                decision = seeder.create(factory_class, count)
+            return fingerprint(conn), decision
+    finally:
+        engine.dispose()
+
+
+def _count(url: str, table: str) -> int:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+# -- SQL-expression attributes (column_property) ----------------------------------------------------
+class CountingResidentFactory(ResidentFactory):
+    note = factory.LazyAttribute(lambda o: f"ward has {o.ward.n_residents}")
+
+
+def test_a_sql_expression_attribute_read_on_a_record_is_refused_on_the_row_path() -> None:
+    from seedkit.bulk.row_builder import RowPathUnsupported, build_root, no_session
+
+    with (
+        deterministic(seed=1),
+        no_session(),
+        pytest.raises(RowPathUnsupported, match=r"Ward\.n_residents was read: the database computes it"),
+    ):
+        build_root(CountingResidentFactory, {}, [])
+
+
+@pytest.mark.parametrize("row_path", [True, False], ids=["row path", "orm path"])
+def test_a_sql_expression_attribute_read_while_building_stops_bulk_seeding_in_one_line(
+    two_databases: tuple[str, str], row_path: bool
+) -> None:
+    first, second = two_databases
+    per_object(first, CountingResidentFactory, 3)  # per object: the count the database gives
+    with pytest.raises(FactoryError) as caught:
+        bulk(second, CountingResidentFactory, 3, row_path=row_path)
+
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "Ward.n_residents" in message
+    assert _count(second, "residents") == 0
+
+
+def test_a_model_with_a_sql_expression_attribute_not_read_keeps_the_per_object_rows(
+    two_databases: tuple[str, str],
+) -> None:
+    first, second = two_databases
+    expected = per_object(first, ResidentFactory, 6)
+    got, decision = bulk(second, ResidentFactory, 6)
+
+    assert decision.path == "row", decision.reason
+    assert got.digest == expected.digest
+
+
+# -- attribute event listeners on relationships -----------------------------------------------------
+def test_a_collection_append_listener_sends_the_factory_to_the_orm_path_with_the_reason() -> None:
+    decision = decide_call(ItemFactory, {})
+
+    assert decision.path == "orm"
+    assert "Shelf.items (append)" in decision.reason
+
+
+def test_a_relationship_without_listeners_of_its_own_keeps_the_row_path() -> None:
+    assert decide_call(ResidentFactory, {}).path == "row"
+
+
+@pytest.mark.parametrize("row_path", [True, False], ids=["row path", "orm path"])
+def test_a_collection_append_listener_runs_on_the_bulk_paths_as_per_object(
+    two_databases: tuple[str, str], row_path: bool
+) -> None:
+    first, second = two_databases
+    expected = per_object(first, ItemFactory, 6)
+    got, decision = bulk(second, ItemFactory, 6, row_path=row_path)
+
+    assert decision.path == "orm"
+    assert got.digest == expected.digest
