@@ -38,8 +38,12 @@ and shape of call, never per row).
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+import itertools
+import linecache
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
+from uuid import UUID
 
 import factory
 import factory.fuzzy
@@ -69,11 +73,11 @@ from seedkit.bulk.row_builder import (
     check_record,
     join_record,
 )
-from seedkit.core import determinism
+from seedkit.core import determinism, faker_paths
 from seedkit.core.clock import column_time
 from seedkit.core.declarations import Money
 from seedkit.core.faker_order import stable
-from seedkit.factories.builder import _RESOLUTION, _evaluate, _Slot, building_with
+from seedkit.factories.builder import _RESOLUTION, _STEP_BUILDER, _evaluate, _Slot
 
 if TYPE_CHECKING:
     from seedkit.values import ValueDeclaration
@@ -90,12 +94,18 @@ Step = tuple[Evaluator, bool, bool]
 
 
 def _seen(value: Any) -> Any:
-    """``value``, or an :class:`OrmView` of it when it is an ORM instance (as the resolver shows it)."""
+    """``value``, or an :class:`OrmView` of it when it is an ORM instance (as the resolver shows it).
+
+    A type found not mapped joins :data:`_PLAIN`, which the generated evaluation tests first.
+    """
     cls = type(value)
     mapped = _MAPPED.get(cls)
     if mapped is None:
         mapped = _is_mapped(cls)
-    return OrmView(value) if mapped and not isinstance(value, type) else value
+    if not mapped:
+        _PLAIN.add(cls)
+        return value
+    return OrmView(value) if not isinstance(value, type) else value
 
 
 class CompiledStub:
@@ -174,7 +184,9 @@ class CompiledPlan:
     __slots__ = (
         "by_name",
         "checked",
+        "evaluate",
         "fields",
+        "fill",
         "names",
         "post",
         "steps",
@@ -202,6 +214,8 @@ class CompiledPlan:
             (key, make, times.get(key)) for key, make in facts.volatile if key not in visible
         )
         self.stub_class = type("CompiledStub", (CompiledStub,), {"__slots__": (), "_compiled_plan": self})
+        self.evaluate = _evaluation(self.steps)
+        self.fill = _filling(self.fields)
 
     def build(self, builder: Any, rows: Any, parent_step: Any, force_sequence: int | None) -> Any:
         """``RowStepBuilder.build`` with this plan: one record (its parents first, its related
@@ -215,25 +229,7 @@ class CompiledPlan:
         pending: list[str] = []
         _set_slot(stub, "_lean_pending", pending)
         values = stub.__dict__
-        for name, evaluator, reads, viewed in self.steps:
-            if name in values:
-                continue  # evaluated on demand by an earlier declaration
-            if reads:
-                pending.append(name)
-                try:
-                    value = evaluator(stub, step)
-                finally:
-                    pending.pop()
-            else:
-                value = evaluator(stub, step)
-            if viewed:
-                cls = type(value)
-                mapped = _MAPPED.get(cls)
-                if mapped is None:
-                    mapped = _is_mapped(cls)
-                if mapped and not isinstance(value, type):
-                    value = OrmView(value)
-            values[name] = value
+        self.evaluate(stub, step, values, pending)
         record = self.record(rows, values)
         builder.sink.append(record)
         if rows.after_postgeneration:
@@ -250,6 +246,15 @@ class CompiledPlan:
         for their views, volatile columns filled, datetimes in their column's form)."""
         record = rows.record_class()
         fields = record.__dict__
+        if self.fill(values, fields) and self.checked:  # no SKIP: the common case, straight
+            for key, make, timezone in self.unset_volatile:
+                value = make()
+                if timezone is not None and isinstance(value, datetime):
+                    value = column_time(value, timezone)
+                fields[key] = value
+            join_record(record, rows.facts)
+            return record
+        fields.clear()
         skipped = False
         for name, timezone in self.fields:
             value = values[name]
@@ -282,6 +287,117 @@ class CompiledPlan:
         return record
 
 
+# -- generated evaluation --------------------------------------------------------------------
+_PLAIN: set[type] = {str, int, float, bool, type(None), bytes, Decimal, datetime, date, time, timedelta, UUID}
+"""Value types that are not mapped (so never ORM instances): a viewed value of one is kept
+without a look-up. :func:`_seen` adds the types it finds not mapped (records' classes...)."""
+
+
+def _inline(evaluator: Evaluator, call: str, function: Any) -> Evaluator:
+    """Mark ``evaluator`` as the call ``call`` of ``function`` (``"f()"``, ``"f(stub)"``,
+    ``"f(sequence)"``, ``"f(stub, sequence)"``): the generated evaluation calls ``function``
+    directly, without the evaluator's own call."""
+    evaluator.inline = (call, function)
+    return evaluator
+
+
+def _evaluation(steps: tuple[tuple[str, Evaluator, bool, bool], ...]) -> Any:
+    """One Python function evaluating ``steps`` into a row's values: ``evaluate(stub, step,
+    values, pending)``, generated once per plan (with :func:`exec`, from the plan's own names and
+    functions, nothing else).
+
+    It makes exactly the calls the step loop of the row builder makes, in the same order, but
+    straight: per declaration, its function called directly when the evaluator is a marked call
+    (:func:`_inline`) instead of through the evaluator, the name set as pending only while a
+    declaration that may read the row runs, the ``name in values`` test (evaluated on demand by
+    an earlier declaration) only after a declaration that was handed the row, the ORM-view test
+    skipped for plain value types (:data:`_PLAIN`). Python has no cheaper way to run a fixed
+    sequence of calls than a function that makes them: the per-step loop, tuple unpacking and
+    branches it replaces cost about as much as the ordinary factories' values.
+    """
+    namespace: dict[str, Any] = {"_PLAIN": _PLAIN, "_seen": _seen}
+    lines = ["def evaluate(stub, step, values, pending):"]
+    if any(getattr(evaluator, "inline", ("",))[0].endswith("sequence)") for _, evaluator, _, _ in steps):
+        lines.append("    sequence = int(step.sequence)")
+    handed = False  # whether a declaration so far was handed the row (and may have evaluated others)
+    for i, (name, evaluator, reads, viewed) in enumerate(steps):
+        inline = getattr(evaluator, "inline", None)
+        if inline is not None:
+            call, namespace[f"f{i}"] = inline
+            expression = f"f{i}{call[1:]}"
+            passed = "stub" in call
+        else:
+            namespace[f"e{i}"] = evaluator
+            expression = f"e{i}(stub, step)"
+            passed = True
+        key = repr(name)
+        indent = "    "
+        if handed:
+            lines.append(f"    if {key} not in values:")
+            indent = "        "
+        if reads:
+            lines += [
+                f"{indent}pending.append({key})",
+                f"{indent}try:",
+                f"{indent}    value = {expression}",
+                f"{indent}finally:",
+                f"{indent}    pending.pop()",
+            ]
+        else:
+            lines.append(f"{indent}value = {expression}")
+        if viewed:
+            lines.append(f"{indent}if type(value) not in _PLAIN:")
+            lines.append(f"{indent}    value = _seen(value)")
+        lines.append(f"{indent}values[{key}] = value")
+        handed = handed or passed
+    if not steps:
+        lines.append("    pass")
+    return _define("evaluate", lines, namespace)
+
+
+def _filling(fields: tuple[tuple[str, bool | None], ...]) -> Any:
+    """One Python function copying a row's visible values into its record's ``__dict__`` as
+    :meth:`CompiledPlan.record` does (an ORM object for its view, a datetime in its column's
+    form): ``fill(values, fields) -> bool``, False as soon as a value is ``SKIP`` (the caller
+    then takes the general loop). Generated as :func:`_evaluation` is."""
+    namespace: dict[str, Any] = {
+        "SKIP": SKIP,
+        "OrmView": OrmView,
+        "datetime": datetime,
+        "column_time": column_time,
+    }
+    lines = ["def fill(values, fields):"]
+    for name, timezone in fields:
+        key = repr(name)
+        lines += [
+            f"    value = values[{key}]",
+            "    if value is SKIP:",
+            "        return False",
+            "    if type(value) is OrmView:",
+            "        value = value._seedkit_object",
+        ]
+        if timezone is not None:
+            lines += [
+                "    elif isinstance(value, datetime):",
+                f"        value = column_time(value, {timezone!r})",
+            ]
+        lines.append(f"    fields[{key}] = value")
+    lines.append("    return True")
+    return _define("fill", lines, namespace)
+
+
+def _define(name: str, lines: list[str], namespace: dict[str, Any]) -> Any:
+    """The function ``name`` defined by the source ``lines`` in ``namespace`` (its source kept for tracebacks)."""
+    source = "\n".join(lines) + "\n"
+    filename = f"<seedkit compiled plan {next(_plan_numbers)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace[name]
+
+
+_plan_numbers = itertools.count(1)
+
+
 # -- compiling -------------------------------------------------------------------------------
 def _function_of(cls: type, base: type) -> bool:
     """Whether ``cls`` evaluates as ``base`` does (factory_boy's ``evaluate_pre``, ``unroll_context``
@@ -304,7 +420,7 @@ def _compile(declaration: Any) -> Step | str:
 
     if getattr(declaration, "FACTORY_BUILDER_PHASE", None) != _RESOLUTION:
         value = _seen(declaration)
-        return (lambda stub, step: value), False, False
+        return _inline(lambda stub, step: value, "f()", itertools.repeat(value).__next__), False, False
     cls = type(declaration)
     defaults = getattr(declaration, "_defaults", None) or {}
     if isinstance(declaration, ValueDeclaration):
@@ -322,24 +438,25 @@ def _compile(declaration: Any) -> Step | str:
         if _has_declarations(defaults):
             return f"factory.Faker({declaration.provider!r}) has declarations as arguments"
         params = {key: value for key, value in defaults.items() if key != "locale"}
-        locale = defaults.get("locale")
-        provider = declaration.provider
-        get_faker = declaration._get_faker
-        return (lambda stub, step: stable(get_faker(locale)).format(provider, **params)), False, False
+        return _faker_evaluator(declaration._get_faker, defaults.get("locale"), declaration.provider, params)
     if defaults:
         return f"{cls.__name__} has parameters ({', '.join(defaults)})"
     if _function_of(cls, LazyAttributeSequence):
         function = declaration.function
-        return (lambda stub, step: function(stub, int(step.sequence))), True, True
+        return (
+            _inline(lambda stub, step: function(stub, int(step.sequence)), "f(stub, sequence)", function),
+            True,
+            True,
+        )
     if _function_of(cls, Sequence):
         function = declaration.function
-        return (lambda stub, step: function(int(step.sequence))), False, True
+        return _inline(lambda stub, step: function(int(step.sequence)), "f(sequence)", function), False, True
     if _function_of(cls, LazyFunction):
         function = declaration.function
-        return (lambda stub, step: function()), False, True
+        return _inline(lambda stub, step: function(), "f()", function), False, True
     if _function_of(cls, LazyAttribute):
         function = declaration.function
-        return (lambda stub, step: function(stub)), True, True
+        return _inline(lambda stub, step: function(stub), "f(stub)", function), True, True
     if _function_of(cls, SelfAttribute):
         evaluate = declaration.evaluate
         return (lambda stub, step: evaluate(stub, step, {})), True, True
@@ -355,11 +472,33 @@ def _compile(declaration: Any) -> Step | str:
             and cls.evaluate is factory.fuzzy.BaseFuzzyAttribute.evaluate
         ):
             fuzz = declaration.fuzz
-            return (lambda stub, step: fuzz()), False, True
+            return _inline(lambda stub, step: fuzz(), "f()", fuzz), False, True
         if cls is Money:
             evaluate = declaration.evaluate
             return (lambda stub, step: evaluate(stub, step, {})), False, False
     return f"{cls.__name__} is not a compiled declaration kind"
+
+
+def _faker_evaluator(get_faker: Any, locale: Any, provider: str, params: dict[str, Any]) -> Step:
+    """``factory.Faker(provider, **params)``: ``stable(get_faker(locale)).format(provider, **params)``, with the
+    function ``format`` would call found once (:func:`seedkit.core.faker_paths.format_call`) and
+    called directly while it holds: same proxy, same Faker install, same provider method."""
+    found: list[Any] = [None, -1, None, None, None]  # proxy, epoch, generator __dict__, method, call
+
+    def faker_value() -> Any:
+        proxy = get_faker(locale)
+        if proxy is found[0] and faker_paths.epoch == found[1] and found[2].get(provider) is found[3]:
+            return found[4](**params)
+        proxy = stable(proxy)  # Faker's hash-ordered data sorted once (seedkit.core.faker_order)
+        call = faker_paths.format_call(proxy, provider)
+        if call is None:
+            found[0] = None
+            return proxy.format(provider, **params)
+        function, holder = call
+        found[:] = [proxy, faker_paths.epoch, holder, holder.get(provider), function]
+        return function(**params)
+
+    return _inline(lambda stub, step: faker_value(), "f()", faker_value), False, False
 
 
 def _stream_evaluator(declaration: ValueDeclaration) -> Evaluator:
@@ -416,12 +555,13 @@ class _Child:
     at the first call, and called directly after.
     """
 
-    __slots__ = ("get_factory", "plan", "rows")
+    __slots__ = ("get_factory", "meta", "plan", "rows")
 
     def __init__(self, get_factory: Any) -> None:
         self.get_factory = get_factory
         self.plan: CompiledPlan | None = None
         self.rows: Any = None
+        self.meta: Any = None
 
     def build(self, extra: dict[str, Any], step: Any) -> Any:
         """The child's record for keyword arguments ``extra``, built under ``step`` (its parent)."""
@@ -431,14 +571,17 @@ class _Child:
     def build_under(self, extra: dict[str, Any], strategy: str, sink: list[Any], parent_step: Any) -> Any:
         """The record for ``extra``, appended with its parents and children to ``sink``;
         ``parent_step``: the parent's build step, or None for a root."""
-        builder = RowStepBuilder(self.get_factory()._meta, extra, strategy=strategy)
-        builder.sink = sink
         plan = self.plan
-        if plan is not None:
+        if plan is not None:  # the plan is the factory's: so is its meta
+            builder = RowStepBuilder(self.meta, extra, strategy=strategy)
+            builder.sink = sink
             return plan.build(builder, self.rows, parent_step, None)
+        meta = self.get_factory()._meta
+        builder = RowStepBuilder(meta, extra, strategy=strategy)
+        builder.sink = sink
         rows, found = builder.plan()
         if rows.mapped and rows.row_path and type(found) is CompiledPlan:
-            self.plan, self.rows = found, rows
+            self.plan, self.rows, self.meta = found, rows, meta
         return builder.build(parent_step=parent_step)
 
 
@@ -450,8 +593,11 @@ def roots(factory_class: type[Any], fields: dict[str, Any], sink: list[Any]) -> 
     nested = functools.partial(_nested_builder, sink)  # factories called by hooks: into the same sink
 
     def build_root() -> Any:
-        with building_with(nested):
+        token = _STEP_BUILDER.set(nested)  # building_with(nested), without a context manager per root
+        try:
             return child.build_under(dict(fields), strategy, sink, None)
+        finally:
+            _STEP_BUILDER.reset(token)
 
     return build_root
 

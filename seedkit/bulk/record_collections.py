@@ -138,7 +138,7 @@ class _Collection:
             found = record.__dict__[self.key] = RecordList(self.owner)
             tracker = _TRACKER.get()
             if tracker is not None:
-                tracker.parents.append(record)
+                tracker.parents.append((record, self.key))
         elif type(found) is _Expired:
             raise _unsupported(f"{self.owner} was read: the row path no longer holds it ({found.why})")
         found.read = True
@@ -175,13 +175,14 @@ def reverse_collections(model: type) -> tuple[tuple[str, str], ...]:
 class CollectionTracker:
     """What the row path changed in collections since the last write (one per bulk seeder).
 
-    ``parents``: records whose collection was made since the last write; ``orm_parents``: ORM
+    ``parents``: ``(record, collection key)`` of the collections made since the last write
+    (so a write looks at those, not at every attribute of their records); ``orm_parents``: ORM
     objects whose collection the per-object path would have appended to (their loaded
     collection is expired after the write); a journal of changed lists while a trial runs.
     """
 
     def __init__(self) -> None:
-        self.parents: list[Any] = []
+        self.parents: list[tuple[Any, str]] = []
         self.orm_parents: dict[tuple[int, str], tuple[Any, str]] = {}
         self._journal: dict[int, tuple[list[Any], list[Any]]] | None = None
 
@@ -215,12 +216,11 @@ class CollectionTracker:
         collections stay, up to :data:`KEEP_COLLECTION` records each.
         """
         keep = {id(record) for record in kept}
-        for parent in self.parents:
+        for parent, key in self.parents:
             if id(parent) not in keep:
                 values = parent.__dict__
-                for key, value in list(values.items()):
-                    if type(value) is RecordList:
-                        values[key] = _WRITTEN
+                if type(values.get(key)) is RecordList:
+                    values[key] = _WRITTEN
         self.parents = []
         for record in kept:
             values = record.__dict__
@@ -275,7 +275,7 @@ def _append(parent: Any, key: str, record: Any, tracker: CollectionTracker | Non
     if found is None:
         found = parent_values[key] = RecordList(f"{type(parent)._seedkit_model.__name__}.{key}")
         if tracker is not None:
-            tracker.parents.append(parent)
+            tracker.parents.append((parent, key))
     elif type(found) is _Expired:
         return
     # A chunk's own records leave with it when it is undone: only older ones' lists are noted.

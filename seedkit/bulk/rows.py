@@ -146,6 +146,7 @@ class TableLayout:
         self.columns: list[sa.Column[Any]] = list(self.table.columns)
         self.names = [col.name for col in self.columns]
         self.keys = [mapper.get_property_by_column(col).key for col in self.columns]
+        self._unset = (_MISSING,) * len(self.keys)
         index: dict[Any, int] = {col: i for i, col in enumerate(self.columns)}
         injected = [column_injector(col, f"{col.table.name}.{col.name}") for col in self.columns]
         self.column_keys = [col.key for col in self.columns]
@@ -213,7 +214,7 @@ class TableLayout:
             UnknownParentKey: a related object's key, which the database generates, is unset.
         """
         get = state_dict.get
-        values = [get(key, _MISSING) for key in self.keys]
+        values = list(map(get, self.keys, self._unset))  # no Python loop: a call per column at C speed
         for source in self.foreign_keys:
             target = get(source.key)
             if target is not None:

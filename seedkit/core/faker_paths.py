@@ -59,15 +59,16 @@ changed after their first use (the per-class checks are made again at each :func
 
 from __future__ import annotations
 
+import functools
 import inspect
 import random
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import date, datetime, timedelta
 from itertools import accumulate
 from math import floor, isfinite
-from typing import Any
+from typing import Any, cast
 
 import factory
 import faker.generator
@@ -90,6 +91,8 @@ _Random: Any = random.Random  # Any: the shortcuts call its private ``_randbelow
 _getattribute = object.__getattribute__
 
 _active = False
+epoch = 0
+"""Counts :func:`install` and :func:`uninstall` calls (a :func:`format_call` found before one is stale)."""
 
 
 def installed() -> bool:
@@ -275,6 +278,38 @@ def _proxy_format(self: faker.proxy.Faker, formatter: str, *args: Any, **kwargs:
     if len(factories) == 1:  # what the proxy's __getattr__ hands "format" to
         return factories[0].format(formatter, *args, **kwargs)
     return _ProxyFaker.__getattr__(self, "format")(formatter, *args, **kwargs)  # Faker's own error
+
+
+def format_call(proxy: Any, formatter: str) -> tuple[Callable[..., Any], dict[str, Any]] | None:
+    """The function ``proxy.format(formatter, **kwargs)`` ends up calling, found once, or None.
+
+    What :func:`_proxy_format` and :func:`_format` find per call: the one generator of a
+    one-locale ``faker.Faker``, its provider method for ``formatter``, the faster one in its
+    place. Returned with the generator's ``__dict__``: the answer holds for the same proxy while
+    :data:`epoch` is unchanged (no :func:`install`/:func:`uninstall` since) and that dictionary
+    holds the same method under ``formatter`` (``add_provider`` replaces it). None when ``format``
+    is not this module's (not installed) or the proxy or generator is another kind: then call
+    ``format``.
+    """
+    if (
+        not _active
+        or type(proxy) is not _ProxyFaker
+        or _ProxyFaker.__dict__.get("format") is not _proxy_format
+    ):
+        return None
+    factories = _getattribute(proxy, "_factories")
+    if len(factories) != 1:
+        return None
+    generator = factories[0]
+    kind = type(generator)
+    if kind.get_formatter is not _ORIGINAL_GET_FORMATTER or kind.format not in (_format, _ORIGINAL_FORMAT):
+        return None
+    method = getattr(generator, formatter, None)
+    if method is None:
+        return None  # format raises Faker's own error
+    faster = _FASTER.get(getattr(method, "__func__", None)) if kind.format is _format else None
+    call = functools.partial(faster, method.__self__) if faster is not None else method
+    return cast("Callable[..., Any]", call), generator.__dict__
 
 
 _ORIGINAL_EVALUATE = factory.Faker.evaluate
@@ -505,7 +540,8 @@ def install(paths: Collection[str] | None = None) -> None:
     ``paths``: only these of :data:`PATHS` (e.g. ``{"faker.providers.BaseProvider.random_elements"}``),
     to measure what each pays (``benchmarks/faker_paths.py``); the other methods are Faker's own.
     """
-    global _active
+    global _active, epoch
+    epoch += 1
     for methods in _Methods.every:
         methods.known.clear()  # classes may have changed since the last scope
     _FASTER.clear()
@@ -519,7 +555,8 @@ def install(paths: Collection[str] | None = None) -> None:
 
 def uninstall() -> None:
     """Give Faker and factory_boy their own methods back (idempotent)."""
-    global _active
+    global _active, epoch
+    epoch += 1
     _active = False
     _FASTER.clear()
     for owner, name, original, _ in _PATCHES:
