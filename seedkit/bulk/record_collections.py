@@ -259,10 +259,22 @@ def attach(record: Any, reverses: tuple[tuple[str, str], ...]) -> None:
     """
     values = record.__dict__
     tracker = _TRACKER.get()
+    journal = tracker._journal if tracker is not None else None
     for parent_key, collection_key in reverses:
         parent = values.get(parent_key)
-        if parent is not None:
-            _append(parent, collection_key, record, tracker)
+        if parent is None:
+            continue
+        if type(parent) in _RECORD_CLASSES:  # the usual case, as _append does it without a call
+            parent_values = parent.__dict__
+            found = parent_values.get(collection_key)
+            if type(found) is RecordList and (journal is None or WRITTEN not in parent_values):
+                list.append(found, record)
+                continue
+        _append(parent, collection_key, record, tracker)
+
+
+_RECORD_CLASSES: set[type] = set()
+"""The record classes :func:`_append` has seen (types with ``_seedkit_model``)."""
 
 
 def _append(parent: Any, key: str, record: Any, tracker: CollectionTracker | None) -> None:
@@ -271,6 +283,7 @@ def _append(parent: Any, key: str, record: Any, tracker: CollectionTracker | Non
         if tracker is not None and hasattr(parent, "_sa_instance_state"):
             tracker.orm_parents[(id(parent), key)] = (parent, key)
         return
+    _RECORD_CLASSES.add(type(parent))
     found = parent_values.get(key)
     if found is None:
         found = parent_values[key] = RecordList(f"{type(parent)._seedkit_model.__name__}.{key}")
