@@ -26,7 +26,9 @@ A row is evaluated into a :class:`CompiledStub`, whose ``__dict__`` receives val
 made: declarations read evaluated fields as plain attributes, and ``__getattr__`` only handles
 a field not evaluated yet, which it evaluates first (factory_boy's on-demand order; a cycle
 raises ``CyclicDefinitionError``). Every random draw, sequence, Iterator step and ID therefore
-comes in the order of the per-object path.
+comes in the order of the per-object path. A plan's steps, and the copy of its visible values
+into the record, run as Python functions generated once per plan (:func:`_evaluation`,
+:func:`_filling`): the same calls, without a loop over the steps.
 
 Anything else (``Maybe``, traits, a declaration class of one's own, post-generation hooks,
 ``_adjust_kwargs``, ``Meta.rename``/``inline_args``, a field named like one of the stub's own
