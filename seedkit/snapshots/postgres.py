@@ -212,6 +212,7 @@ class _ForeignKey:
     name: str
     definition: str  # pg_get_constraintdef()
     comment: str | None
+    oid: int = 0  # pg_constraint.oid
 
 
 def _set_aside_foreign_keys(conn: Connection, info: SchemaInfo) -> list[_ForeignKey]:
@@ -226,8 +227,8 @@ def _set_aside_foreign_keys(conn: Connection, info: SchemaInfo) -> list[_Foreign
     keys = list(info.tables)
     rows = conn.execute(
         sa.text(
-            "SELECT r.i, con.conname, pg_get_constraintdef(con.oid), obj_description(con.oid, 'pg_constraint') "
-            "FROM unnest(CAST(:names AS text[])) WITH ORDINALITY AS r(name, i) "
+            "SELECT r.i, con.conname, pg_get_constraintdef(con.oid), obj_description(con.oid, 'pg_constraint'), "
+            "con.oid FROM unnest(CAST(:names AS text[])) WITH ORDINALITY AS r(name, i) "
             "JOIN pg_constraint con ON con.conrelid = to_regclass(r.name) "
             "JOIN pg_class c ON c.oid = con.conrelid JOIN pg_class p ON p.oid = con.confrelid "
             "WHERE con.contype = 'f' AND con.conparentid = 0 AND c.relkind = 'r' AND p.relkind = 'r' "
@@ -238,8 +239,95 @@ def _set_aside_foreign_keys(conn: Connection, info: SchemaInfo) -> list[_Foreign
         {"names": [info.qualified(key) for key in keys]},
     )
     return [
-        _ForeignKey(keys[int(i) - 1], str(name), str(definition), comment)
-        for i, name, definition, comment in rows
+        _ForeignKey(keys[int(i) - 1], str(name), str(definition), comment, int(oid))
+        for i, name, definition, comment, oid in rows
+    ]
+
+
+@dataclass(frozen=True)
+class _Index:
+    """An index set aside during a restore: dropped before the load, built again after it."""
+
+    table: str  # the indexed table's key
+    schema: str
+    name: str  # the index's name, which is also its constraint's
+    constraint: bool  # the index of a PRIMARY KEY, UNIQUE or EXCLUDE constraint
+    definition: str  # pg_get_constraintdef() for a constraint's index, pg_get_indexdef() otherwise
+    comment: str | None  # the index's
+    constraint_comment: str | None
+
+    def drop(self, info: SchemaInfo) -> str:
+        """The statement that drops it (with its constraint)."""
+        if self.constraint:
+            return f"ALTER TABLE {info.qualified(self.table)} DROP CONSTRAINT {quote_ident(self.name)}"
+        return f"DROP INDEX {qualified(self.schema, self.name)}"
+
+    def build(self, info: SchemaInfo) -> list[str]:
+        """The statements that build it again, with its comments."""
+        target = info.qualified(self.table)
+        statements = [
+            f"ALTER TABLE {target} ADD CONSTRAINT {quote_ident(self.name)} {self.definition}"
+            if self.constraint
+            else self.definition
+        ]
+        if self.comment is not None:
+            statements.append(
+                f"COMMENT ON INDEX {qualified(self.schema, self.name)} IS {quote_literal(self.comment)}"
+            )
+        if self.constraint_comment is not None:
+            statements.append(
+                f"COMMENT ON CONSTRAINT {quote_ident(self.name)} ON {target} "
+                f"IS {quote_literal(self.constraint_comment)}"
+            )
+        return statements
+
+
+def _set_aside_indexes(conn: Connection, info: SchemaInfo, foreign_keys: list[_ForeignKey]) -> list[_Index]:
+    """The indexes of ``info``'s tables that the restore drops and builds again, in one query.
+
+    COPY into a table with indexes inserts every row into each of them (an index probe and
+    page write per row and index); building an index once the rows are in sorts them instead,
+    which took half the time for the benchmark's tables (what ``pg_restore`` does: data first,
+    then indexes and constraints). Only what comes back exactly as it was is set aside: valid
+    indexes of ordinary tables the current role owns, in the database's default tablespace,
+    that are neither a table's clustering nor its replica-identity index, have no per-column
+    statistics target, are not a constraint's index with storage parameters (which
+    ``pg_get_constraintdef`` leaves out), and that nothing depends on but ``foreign_keys`` (set aside
+    before them; a constraint's own index and triggers are parts of it, not dependents). A
+    PRIMARY KEY, UNIQUE or EXCLUDE constraint's index comes back through its constraint, with the
+    constraint's name, definition (deferrability too) and comment.
+    """
+    keys = list(info.tables)
+    rows = conn.execute(
+        sa.text(
+            "SELECT r.i, n.nspname, ic.relname, con.oid IS NOT NULL, "
+            "coalesce(pg_get_constraintdef(con.oid), pg_get_indexdef(x.indexrelid)), "
+            "obj_description(x.indexrelid, 'pg_class'), obj_description(con.oid, 'pg_constraint') "
+            "FROM unnest(CAST(:names AS text[])) WITH ORDINALITY AS r(name, i) "
+            "JOIN pg_class c ON c.oid = to_regclass(r.name) "
+            "JOIN pg_index x ON x.indrelid = c.oid "
+            "JOIN pg_class ic ON ic.oid = x.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace "
+            "LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = c.oid "
+            "AND con.contype IN ('p', 'u', 'x') "
+            "WHERE c.relkind = 'r' AND NOT c.relispartition AND pg_has_role(c.relowner, 'USAGE') "
+            "AND x.indisvalid AND x.indisready AND x.indislive "
+            "AND NOT x.indisclustered AND NOT x.indisreplident AND ic.reltablespace = 0 "
+            "AND (con.oid IS NULL OR con.conname = ic.relname AND ic.reloptions IS NULL) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = x.indexrelid "
+            "AND coalesce(CAST(a.attstattarget AS int), -1) >= 0) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass "
+            "AND d.refobjid = x.indexrelid "
+            "AND NOT (d.classid = 'pg_constraint'::regclass AND d.objid = ANY(CAST(:gone AS oid[])))) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refclassid = 'pg_constraint'::regclass "
+            "AND d.refobjid = con.oid AND d.deptype <> 'i' "
+            "AND NOT (d.classid = 'pg_constraint'::regclass AND d.objid = ANY(CAST(:gone AS oid[])))) "
+            "ORDER BY r.i, ic.relname"
+        ),
+        {"names": [info.qualified(key) for key in keys], "gone": [fk.oid for fk in foreign_keys]},
+    )
+    return [
+        _Index(keys[int(i) - 1], str(schema), str(name), bool(constraint), str(definition), comment, remark)
+        for i, schema, name, constraint, definition, comment, remark in rows
     ]
 
 
@@ -273,10 +361,15 @@ def _copy_in(driver: Any, snapshot: Snapshot, entry: dict[str, Any], target: str
             while chunk := source.read(COPY_CHUNK):
                 copy.write(chunk)
         if cursor.rowcount != entry["rows"]:
-            raise snapshot.fail(
+            error = snapshot.fail(
                 f"loaded {cursor.rowcount} rows into table {entry['name']!r}, the manifest lists {entry['rows']}",
                 entry["member"],
             )
+            raise _RowCountError(str(error))
+
+
+class _RowCountError(SnapshotError):
+    """A COPY loaded another number of rows than the manifest lists."""
 
 
 def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, verify: bool) -> None:
@@ -286,12 +379,16 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
     between ordinary tables are dropped first and added back once every table is loaded (each
     checked with one query, as ``pg_restore`` does; same names, definitions and comments); all
     of it in the caller's transaction, so a failure leaves the schema and the data as they
-    were. Parents are loaded before children for the keys that stay; a foreign-key cycle among
-    those is broken at the keys :meth:`SchemaInfo.cycle_breakers` picks (nullable): that table
-    is loaded through a temporary staging table with those keys NULL, and they are set by
-    UPDATE once every table is loaded. User triggers are disabled during the load, so
-    restoring never fires application logic. Each COPY must load the rows the manifest lists;
-    with ``verify``, the loaded data must also match the snapshot's fingerprint. Raises
+    were. Indexes (with their PRIMARY KEY, UNIQUE and EXCLUDE constraints) are likewise dropped
+    before the load and built again after it, before the keys come back
+    (:func:`_set_aside_indexes` says which). Parents are loaded before children for the keys
+    that stay; a foreign-key cycle among those is broken at the keys
+    :meth:`SchemaInfo.cycle_breakers` picks (nullable): that table is loaded through a
+    temporary staging table with those keys NULL, and they are set by UPDATE once every table
+    is loaded. User triggers are disabled during the load, so restoring never fires
+    application logic. Each COPY must load the rows the manifest lists (checked once the
+    indexes are built, so that a duplicated row is named by the unique index it breaks); with
+    ``verify``, the loaded data must also match the snapshot's fingerprint. Raises
     :class:`SnapshotError` naming the member and table.
     """
     driver = _driver(conn)
@@ -309,6 +406,7 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
         )
     ]
     set_aside = _set_aside_foreign_keys(conn, info)
+    indexes = _set_aside_indexes(conn, info, set_aside)
     _batch(
         driver,
         [f"ALTER TABLE {info.qualified(table)} DISABLE TRIGGER USER" for table in triggered]
@@ -316,7 +414,8 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
             f"ALTER TABLE {info.qualified(table)} "
             + ", ".join(f"DROP CONSTRAINT {quote_ident(fk.name)}" for fk in fks)
             for table, fks in _by_table(set_aside).items()
-        ],
+        ]
+        + [index.drop(info) for index in indexes],  # after the keys that depend on them
     )
     # the guard ran in restore(); the snapshot holds the baseline rows itself
     truncate_tables(conn, list(info.tables), allow_unsafe=True, baseline=False, info=info)
@@ -327,6 +426,7 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
         raise snapshot.fail(f"cannot be loaded: {exc}") from None
     saved = {t["name"]: t for t in snapshot.manifest["postgres"]["tables"]}
     staged: dict[str, tuple[str, list[str]]] = {}
+    miscounted: _RowCountError | None = None
     for index, table in enumerate(loading.insertion_order()):
         entry = saved[table]
         columns = [c for c, _ in entry["columns"]]
@@ -341,7 +441,10 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
         )
         try:
             if not held_back:
-                _copy_in(driver, snapshot, entry, info.qualified(table))
+                try:
+                    _copy_in(driver, snapshot, entry, info.qualified(table))
+                except _RowCountError as exc:  # raised once the indexes are built
+                    miscounted = miscounted or exc  # (a duplicated row is named by its unique index)
                 continue
             if not table_info.primary_key:
                 raise snapshot.fail(
@@ -383,10 +486,14 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
             raise snapshot.fail(
                 f"cannot be loaded into table {table!r}: {_first_line(exc)}", saved[table]["member"]
             ) from None
-    try:  # every key back, checked with one join each, in one round trip
+    try:  # every index built again, then every key back (checked with one join each), in one round trip
         _batch(
             driver,
-            [
+            # a deferred check still pending on a table (a key left in place) would refuse its
+            # CREATE INDEX: run them now, as COMMIT would have
+            (["SET CONSTRAINTS ALL IMMEDIATE"] if indexes else [])
+            + [statement for index in indexes for statement in index.build(info)]
+            + [
                 f"ALTER TABLE {info.qualified(table)} "
                 + ", ".join(f"ADD CONSTRAINT {quote_ident(fk.name)} {fk.definition}" for fk in fks)
                 for table, fks in _by_table(set_aside).items()
@@ -399,10 +506,12 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
             ],
         )
     except psycopg.Error as exc:
-        table = _table_of(exc, info) or set_aside[0].table
+        table = _table_of(exc, info) or (set_aside[0].table if set_aside else indexes[0].table)
         raise snapshot.fail(
             f"cannot be loaded into table {table!r}: {_first_line(exc)}", saved[table]["member"]
         ) from None
+    if miscounted is not None:
+        raise miscounted
     sequences = snapshot.read_json(snapshot.manifest["postgres"]["sequences_member"])
     restarts = [
         f"setval({quote_literal(qualified(schema, name))}::regclass, {int(sequences[key][0])}, "
