@@ -101,14 +101,10 @@ def scramble(engine: sa.Engine) -> None:
         )
 
 
-def test_indexes_and_constraints_come_back_as_they_were_and_only_rebuildable_ones_are_set_aside(
-    hotel: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def indexes_during_the_load(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """Table -> the indexes it has when its COPY starts (filled in by the next restore)."""
     from seedkit.snapshots import postgres
 
-    before = (stores_fingerprint(hotel), catalog(hotel))
-    snapshot.save("hotel", directory=tmp_path, engine=hotel)
-    scramble(hotel)
     present: dict[str, list[str]] = {}
     real_copy_in = postgres._copy_in
 
@@ -122,6 +118,19 @@ def test_indexes_and_constraints_come_back_as_they_were_and_only_rebuildable_one
         real_copy_in(driver, snap, entry, target)
 
     monkeypatch.setattr(postgres, "_copy_in", spy)
+    return present
+
+
+def test_indexes_and_constraints_come_back_as_they_were_and_only_rebuildable_ones_are_set_aside(
+    hotel: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seedkit.snapshots import postgres
+
+    monkeypatch.setattr(postgres, "INDEX_REBUILD_ROWS", 1)  # these tables hold 2-3 rows
+    before = (stores_fingerprint(hotel), catalog(hotel))
+    snapshot.save("hotel", directory=tmp_path, engine=hotel)
+    scramble(hotel)
+    present = indexes_during_the_load(monkeypatch)
     snapshot.restore("hotel", directory=tmp_path, engine=hotel)
     assert present == {
         "rooms": [],
@@ -134,10 +143,36 @@ def test_indexes_and_constraints_come_back_as_they_were_and_only_rebuildable_one
     assert (stores_fingerprint(hotel), catalog(hotel)) == before
 
 
+def test_small_tables_keep_their_indexes_during_the_load(
+    hotel: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below INDEX_REBUILD_ROWS rows a drop and a build cost more than the load saves."""
+    from seedkit.snapshots import postgres
+
+    with hotel.begin() as conn:  # bookings reaches the threshold, the other tables do not
+        conn.exec_driver_sql(
+            "INSERT INTO bookings SELECT g, 3, tstzrange(timestamptz '2026-01-01' + g * interval '1 hour',"
+            " timestamptz '2026-01-01' + (g + 1) * interval '1 hour') FROM generate_series(10, 1009) g"
+        )
+    assert postgres.INDEX_REBUILD_ROWS == 500
+    before = (stores_fingerprint(hotel), catalog(hotel))
+    snapshot.save("hotel", directory=tmp_path, engine=hotel)
+    scramble(hotel)
+    present = indexes_during_the_load(monkeypatch)
+    snapshot.restore("hotel", directory=tmp_path, engine=hotel)
+    assert present["bookings"] == ["bookings_pkey"]  # 1,002 rows: rebuilt but for the one with options
+    assert present["rooms"] == ["rooms_code", "rooms_floor_name", "rooms_name_hash", "rooms_pkey"]
+    assert (stores_fingerprint(hotel), catalog(hotel)) == before
+
+
 def test_a_duplicate_the_rebuilt_unique_index_finds_is_refused_naming_table_and_member(
-    hotel: sa.Engine, tmp_path: Path
+    hotel: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from test_snapshot_load import rewrite
+
+    from seedkit.snapshots import postgres
+
+    monkeypatch.setattr(postgres, "INDEX_REBUILD_ROWS", 1)
 
     path = snapshot.save("hotel", directory=tmp_path, engine=hotel).path
     scramble(hotel)

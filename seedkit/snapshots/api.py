@@ -43,6 +43,7 @@ from seedkit.snapshots.archive import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST,
+    Snapshot,
     SnapshotInfo,
     Writer,
     delete,
@@ -64,7 +65,7 @@ from seedkit.stores.mongo_state import check_mongo_destructive, replace_collecti
 from seedkit.stores.mongo_undo import MongoRun
 from seedkit.stores.quoting import quote_literal
 from seedkit.stores.safety import check_destructive
-from seedkit.stores.schema import SchemaInfo, reflect_schema
+from seedkit.stores.schema import SchemaInfo, reflect_schema, reflect_table_names
 from seedkit.stores.sequences import sequences_kept
 from seedkit.stores.truncate import url_of
 
@@ -82,9 +83,10 @@ def save(
 
     ``schema``: the PostgreSQL schemas to save (one name, several, or None: every application
     schema, see :func:`~seedkit.stores.schema.application_schemas`). PostgreSQL is read in one
-    REPEATABLE READ, READ ONLY transaction (a consistent view); its fingerprint is taken at the
-    same time on a second connection that imports the same snapshot (``pg_export_snapshot``,
-    as ``pg_dump -j`` does), so the server hashes rows while this process copies them. The file
+    REPEATABLE READ, READ ONLY transaction (a consistent view); the tables are copied by name
+    (:func:`~seedkit.stores.schema.reflect_table_names`) while a second connection that imports
+    the same snapshot (``pg_export_snapshot``, as ``pg_dump -j`` does) reflects them and takes
+    their fingerprint, so the server hashes rows while this process copies them. The file
     appears only when complete (written under a temporary name, then renamed). Raises
     :class:`SnapshotError` when the name is taken (without ``overwrite``) or a table cannot be read.
     """
@@ -113,20 +115,24 @@ def save(
                     ThreadPoolExecutor(1, thread_name_prefix="seedkit-snapshot") as pool,
                 ):
                     conn.execute(sa.text("SET TRANSACTION READ ONLY"))
-                    reflected: Future[SchemaInfo] = Future()
-                    hashed = None
+                    names = reflect_table_names(conn, schema)
+                    reflected: Future[tuple[SchemaInfo, dict[str, Part]]] | None = None
                     if _has_second_connection(engine):
                         exported = conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
-                        hashed = pool.submit(_postgres_parts_at, engine, str(exported), reflected)
-                    try:
-                        info = reflect_schema(conn, schema)
-                    except BaseException as exc:
-                        reflected.set_exception(exc)
-                        raise
-                    reflected.set_result(info)
-                    manifest["revision"] = schema_revision(conn, info.schema)
-                    manifest["postgres"] = save_postgres(conn, writer, info)
-                    parts.update(postgres_parts(conn, info=info) if hashed is None else hashed.result())
+                        reflected = pool.submit(_reflect_and_hash, engine, str(exported), names.schemas)
+                    manifest["revision"] = schema_revision(conn, names.schema)
+                    manifest["postgres"] = save_postgres(conn, writer, names)
+                    if reflected is None:
+                        info = reflect_schema(conn, names.schemas)
+                        pg_parts = postgres_parts(conn, info=info)
+                    else:
+                        info, pg_parts = reflected.result()
+                    if list(info.tables) != list(names.tables):  # one snapshot: cannot differ
+                        raise SnapshotError(
+                            f"the tables reflected ({', '.join(info.tables)}) differ from those "
+                            f"copied ({', '.join(names.tables)})"
+                        )
+                    parts.update(pg_parts)
             if mongo is not None:
                 manifest["mongo"] = save_mongo(mongo, writer)
                 parts.update(mongo_parts(mongo))
@@ -157,15 +163,23 @@ def _has_second_connection(engine: Engine) -> bool:
     return False
 
 
-def _postgres_parts_at(engine: Engine, exported: str, reflected: Future[SchemaInfo]) -> dict[str, Part]:
-    """The fingerprint parts of the tables ``reflected`` names, read in the exported snapshot."""
+def _reflect_and_hash(
+    engine: Engine, exported: str, schemas: tuple[str, ...]
+) -> tuple[SchemaInfo, dict[str, Part]]:
+    """``schemas`` reflected, and their tables' fingerprint parts, read in the exported snapshot."""
     with (
         engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn,
         conn.begin(),
     ):
         conn.execute(sa.text(f"SET TRANSACTION SNAPSHOT {quote_literal(exported)}"))
         conn.execute(sa.text("SET TRANSACTION READ ONLY"))
-        return postgres_parts(conn, info=reflected.result())
+        info = reflect_schema(conn, schemas)
+        return info, postgres_parts(conn, info=info)
+
+
+def _check_postgres(snapshot: Snapshot, engine: Engine, schema: str | Sequence[str] | None) -> SchemaInfo:
+    with engine.connect() as conn:
+        return check_postgres_matches(snapshot, conn, schema)
 
 
 def restore(
@@ -180,8 +194,9 @@ def restore(
 ) -> SnapshotInfo:
     """Replace the given stores' contents with snapshot ``name``.
 
-    In order: the safety guard (before opening anything), every checksum, the schema revision
-    and columns, parsing Mongo documents; only then PostgreSQL in one transaction (rolled back
+    In order: the safety guard (before opening anything), every checksum and, at the same time
+    on another thread, the schema revision and columns (a bad file is reported first), parsing
+    Mongo documents; only then PostgreSQL in one transaction (rolled back
     on any error, so the database is left as it was) and Mongo. Each table's COPY must load as
     many rows as the manifest lists. With ``verify``, the restored PostgreSQL data must also
     match the snapshot's fingerprint before COMMIT (it reads every table back: about a third
@@ -199,13 +214,14 @@ def restore(
     if not path.is_file():
         known = ", ".join(s.name for s in list_snapshots(directory)) or "none"
         raise SnapshotError(f"snapshot {name!r} not found in {directory} (snapshots there: {known})")
-    with open_snapshot(path) as snapshot:
+    with open_snapshot(path, members=False) as snapshot, ThreadPoolExecutor(1) as pool:
         if mongo is not None and not isinstance(snapshot.manifest.get("mongo"), dict):
             raise snapshot.fail("holds no Mongo data", MANIFEST)
-        schema_info = None
-        if engine is not None:
-            with engine.connect() as conn:
-                schema_info = check_postgres_matches(snapshot, conn, schema)
+        # the database is compared with the manifest while the members' checksums are checked
+        # (the server reads its catalog while this process hashes); a bad file is named first
+        checked = None if engine is None else pool.submit(_check_postgres, snapshot, engine, schema)
+        snapshot.verify_members()
+        schema_info = None if checked is None else checked.result()
         mongo_contents = read_mongo(snapshot) if mongo is not None else None
         if engine is None or schema_info is None:
             if mongo is not None and mongo_contents is not None:

@@ -147,6 +147,22 @@ class Snapshot:
         kept = self.verified.get(member)
         return kept if kept is not None else self.archive.read(member)
 
+    def verify_members(self) -> None:
+        """Check every member's sha256 and size against the manifest, keeping up to
+        :data:`KEEP_VERIFIED` bytes of them in memory; raises SnapshotError naming the member."""
+        members = self.manifest.get("members", {})
+        extra = sorted(set(self.archive.namelist()) - set(members) - {MANIFEST})
+        if extra:
+            raise self.fail("not listed in the manifest (the file was modified)", extra[0])
+        room = KEEP_VERIFIED
+        for member, expected in sorted(members.items()):
+            size = expected.get("size")
+            keep = isinstance(size, int) and 0 <= size <= room
+            kept = _verify_member(self, member, expected, keep)
+            if kept is not None:
+                self.verified[member] = kept
+                room -= len(kept)
+
     def read_json(self, member: str, *, bson_types: bool = False) -> Any:
         try:
             text = self.read(member).decode()
@@ -188,8 +204,13 @@ def _verify_member(snapshot: Snapshot, member: str, expected: dict[str, Any], ke
 
 
 @contextmanager
-def open_snapshot(path: Path) -> Iterator[Snapshot]:
-    """Open ``path`` and verify the manifest and every member's sha256 and size, or raise SnapshotError."""
+def open_snapshot(path: Path, *, members: bool = True) -> Iterator[Snapshot]:
+    """Open ``path`` and verify the manifest and every member's sha256 and size, or raise SnapshotError.
+
+    With ``members=False`` only the manifest is verified here; the caller must call
+    :meth:`Snapshot.verify_members` before it reads a member (so that other checks can run
+    meanwhile).
+    """
     if not path.is_file():
         raise SnapshotError(f"snapshot {path} does not exist")
     try:
@@ -219,18 +240,8 @@ def open_snapshot(path: Path) -> Iterator[Snapshot]:
                 MANIFEST,
             )
         snapshot.manifest = manifest
-        members = manifest.get("members", {})
-        extra = sorted(set(archive.namelist()) - set(members) - {MANIFEST})
-        if extra:
-            raise snapshot.fail("not listed in the manifest (the file was modified)", extra[0])
-        room = KEEP_VERIFIED
-        for member, expected in sorted(members.items()):
-            size = expected.get("size")
-            keep = isinstance(size, int) and 0 <= size <= room
-            kept = _verify_member(snapshot, member, expected, keep)
-            if kept is not None:
-                snapshot.verified[member] = kept
-                room -= len(kept)
+        if members:
+            snapshot.verify_members()
         yield snapshot
 
 

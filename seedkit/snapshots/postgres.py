@@ -28,6 +28,10 @@ from seedkit.stores.truncate import truncate_tables
 SEQUENCES = "postgres/sequences.json"
 COPY_CHUNK = 1 << 20
 """Bytes handed to one ``COPY ... FROM STDIN`` write when a member is streamed from the file."""
+INDEX_REBUILD_ROWS = 500
+"""Rows a table's member must hold for the restore to drop its indexes and build them after the
+load: below it, an index's drop and build (a fraction of a millisecond each) cost more than
+keeping it up to date row by row saves (measured: docs/isolation-snapshot.md)."""
 _SETTINGS = (
     "SET LOCAL TimeZone = 'UTC'",
     "SET LOCAL DateStyle = 'ISO, YMD'",
@@ -106,7 +110,8 @@ def _driver(conn: Connection) -> Any:
 def save_postgres(conn: Connection, writer: Writer, info: SchemaInfo) -> dict[str, Any]:
     """Write every table of ``info`` and the sequences of its schemas into ``writer``.
 
-    Returns the manifest's part. Each table is one ``COPY ... TO STDOUT`` read in blocks
+    ``info`` needs the tables' names only (:func:`~seedkit.stores.schema.reflect_table_names`);
+    they are written in key order. Returns the manifest's part. Each table is one ``COPY ... TO STDOUT`` read in blocks
     (:func:`~seedkit.snapshots.copy_out.copy_out`); the server sends one message per row (the
     first is the CSV header), so the row count comes from the stream. Raises
     :class:`SnapshotError` naming the table when the server refuses a COPY.
@@ -115,7 +120,7 @@ def save_postgres(conn: Connection, writer: Writer, info: SchemaInfo) -> dict[st
     _batch(driver, _SETTINGS)
     all_columns = _columns(conn, info)
     tables = []
-    for index, table in enumerate(info.insertion_order()):
+    for index, table in enumerate(info.tables):
         columns = all_columns[table]
         member = member_for("postgres", table, ".csv", index)
         column_list = ", ".join(quote_ident(c) for c, _ in columns)
@@ -282,8 +287,10 @@ class _Index:
         return statements
 
 
-def _set_aside_indexes(conn: Connection, info: SchemaInfo, foreign_keys: list[_ForeignKey]) -> list[_Index]:
-    """The indexes of ``info``'s tables that the restore drops and builds again, in one query.
+def _set_aside_indexes(
+    conn: Connection, info: SchemaInfo, tables: Sequence[str], foreign_keys: list[_ForeignKey]
+) -> list[_Index]:
+    """The indexes of ``tables`` (keys of ``info``) that the restore drops and builds again, in one query.
 
     COPY into a table with indexes inserts every row into each of them (an index probe and
     page write per row and index); building an index once the rows are in sorts them instead,
@@ -297,7 +304,7 @@ def _set_aside_indexes(conn: Connection, info: SchemaInfo, foreign_keys: list[_F
     PRIMARY KEY, UNIQUE or EXCLUDE constraint's index comes back through its constraint, with the
     constraint's name, definition (deferrability too) and comment.
     """
-    keys = list(info.tables)
+    keys = list(tables)
     rows = conn.execute(
         sa.text(
             "SELECT r.i, n.nspname, ic.relname, con.oid IS NOT NULL, "
@@ -379,13 +386,13 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
     between ordinary tables are dropped first and added back once every table is loaded (each
     checked with one query, as ``pg_restore`` does; same names, definitions and comments); all
     of it in the caller's transaction, so a failure leaves the schema and the data as they
-    were. Indexes (with their PRIMARY KEY, UNIQUE and EXCLUDE constraints) are likewise dropped
-    before the load and built again after it, before the keys come back
-    (:func:`_set_aside_indexes` says which). Parents are loaded before children for the keys
-    that stay; a foreign-key cycle among those is broken at the keys
-    :meth:`SchemaInfo.cycle_breakers` picks (nullable): that table is loaded through a
-    temporary staging table with those keys NULL, and they are set by UPDATE once every table
-    is loaded. User triggers are disabled during the load, so restoring never fires
+    were. The indexes of tables of at least :data:`INDEX_REBUILD_ROWS` rows (with their
+    PRIMARY KEY, UNIQUE and EXCLUDE constraints) are likewise dropped before the load and built
+    again after it, before the keys come back (:func:`_set_aside_indexes` says which). Parents
+    are loaded before children for the keys that stay; a foreign-key cycle among those is
+    broken at the keys :meth:`SchemaInfo.cycle_breakers` picks (nullable): that table is
+    loaded through a temporary staging table with those keys NULL, and they are set by UPDATE
+    once every table is loaded. User triggers are disabled during the load, so restoring never fires
     application logic. Each COPY must load the rows the manifest lists (checked once the
     indexes are built, so that a duplicated row is named by the unique index it breaks); with
     ``verify``, the loaded data must also match the snapshot's fingerprint. Raises
@@ -406,7 +413,9 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
         )
     ]
     set_aside = _set_aside_foreign_keys(conn, info)
-    indexes = _set_aside_indexes(conn, info, set_aside)
+    saved = {t["name"]: t for t in snapshot.manifest["postgres"]["tables"]}
+    large = [key for key in info.tables if saved[key]["rows"] >= INDEX_REBUILD_ROWS]
+    indexes = _set_aside_indexes(conn, info, large, set_aside) if large else []
     _batch(
         driver,
         [f"ALTER TABLE {info.qualified(table)} DISABLE TRIGGER USER" for table in triggered]
@@ -424,7 +433,6 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
         breakers = loading.cycle_breakers()
     except ValueError as exc:
         raise snapshot.fail(f"cannot be loaded: {exc}") from None
-    saved = {t["name"]: t for t in snapshot.manifest["postgres"]["tables"]}
     staged: dict[str, tuple[str, list[str]]] = {}
     miscounted: _RowCountError | None = None
     for index, table in enumerate(loading.insertion_order()):
