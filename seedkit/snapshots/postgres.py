@@ -497,9 +497,10 @@ def restore_postgres(snapshot: Snapshot, conn: Connection, info: SchemaInfo, ver
     try:  # every index built again, then every key back (checked with one join each), in one round trip
         _batch(
             driver,
-            # a deferred check still pending on a table (a key left in place) would refuse its
-            # CREATE INDEX: run them now, as COMMIT would have
-            (["SET CONSTRAINTS ALL IMMEDIATE"] if indexes else [])
+            # deferred checks still pending (a deferrable unique constraint or key left in
+            # place) run now, as COMMIT would have: a CREATE INDEX on their table would be
+            # refused, and a violation found at COMMIT would not name the member
+            ["SET CONSTRAINTS ALL IMMEDIATE"]
             + [statement for index in indexes for statement in index.build(info)]
             + [
                 f"ALTER TABLE {info.qualified(table)} "
