@@ -236,29 +236,29 @@ def test_a_compiled_row_reads_a_later_field_first_and_detects_cycles() -> None:
     assert compiled(CycleFactory)
 
 
-# -- a declaration the compiler does not know: that factory keeps the resolver --------------------
-class MaybeUserFactory(KindUserFactory):
+# -- a value passed at the call site that the compiler does not know: that factory keeps the resolver --
+class PassedMaybeUserFactory(KindUserFactory):
+    orders = factory.RelatedFactory(KindOrderFactory, "user")
+
+
+def _seed_passed_maybe(create: Callable[..., Any]) -> None:
     role = factory.Maybe(
         factory.LazyFunction(lambda: factory.random.randgen.random() < 0.5),
         yes_declaration="admin",
         no_declaration=factory.fuzzy.FuzzyChoice(["member", "customer"]),
     )
-    orders = factory.RelatedFactory(KindOrderFactory, "user")
-
-
-def _seed_maybe(create: Callable[..., Any]) -> None:
-    create(MaybeUserFactory, 10)
+    create(PassedMaybeUserFactory, 10, role=role)
 
 
 def test_a_factory_with_an_uncompiled_declaration_falls_back_and_writes_the_per_object_rows(
     db_url: str, second_db: str
 ) -> None:
-    expected = per_object(db_url, _seed_maybe)
+    expected = per_object(db_url, _seed_passed_maybe)
     _FACTORY_ROWS.clear()
-    got, seeder = bulk(second_db, _seed_maybe, chunk_size=4)
+    got, seeder = bulk(second_db, _seed_passed_maybe, chunk_size=4)
 
-    (reason,) = plans(MaybeUserFactory)
-    assert isinstance(reason, str) and "role: Maybe is not a compiled declaration kind" in reason
+    (reason,) = plans(PassedMaybeUserFactory)
+    assert isinstance(reason, str) and "role: the value passed as role= (Maybe) is not compiled" in reason
     assert compiled(KindOrderFactory) and compiled(KindItemFactory)  # its children still are
     assert {d.path for d in seeder.paths.values()} == {"row"}
     assert got.parts == expected.parts

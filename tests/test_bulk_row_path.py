@@ -21,7 +21,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, validates
 
 from seedkit import SQLAlchemyFactory
-from seedkit.bulk import BulkSeeder
+from seedkit.bulk import BulkSeeder, row_builder
 from seedkit.bulk.paths import decide, decide_call
 from seedkit.bulk.row_builder import RowBuildStep
 from seedkit.core.determinism import deterministic
@@ -238,7 +238,9 @@ def test_traits_maybe_params_and_related_factories_give_the_per_object_rows(
 def test_the_fingerprint_comparison_sees_a_different_resolution_order(
     db_url: str, second_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Guards the tests above: evaluate declarations in reverse order and the rows differ.
+    # Guards the tests above: evaluate declarations in reverse order and the rows differ. The
+    # resolver is what evaluates them with the compiled evaluator off (its own guard is in
+    # test_bulk_compiled_hooks.py).
     expected = per_object(db_url, _seed_traits)
     resolve = RowBuildStep.resolve
 
@@ -246,7 +248,12 @@ def test_the_fingerprint_comparison_sees_a_different_resolution_order(
         resolve(self, dict(reversed(declarations.items())))
 
     monkeypatch.setattr(RowBuildStep, "resolve", reversed_resolve)
-    got, seeder = bulk(second_db, _seed_traits, chunk_size=5)
+    monkeypatch.setattr(row_builder._FactoryRows, "compiled_plan", lambda self, meta, extras: "off")
+    row_builder._FACTORY_ROWS.clear()
+    try:
+        got, seeder = bulk(second_db, _seed_traits, chunk_size=5)
+    finally:
+        row_builder._FACTORY_ROWS.clear()  # plans made with the evaluator off
 
     assert {d.path for d in seeder.paths.values()} == {"row"}
     assert got.parts["pg:users"].count == expected.parts["pg:users"].count

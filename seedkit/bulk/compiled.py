@@ -167,6 +167,38 @@ _set_slot = object.__setattr__
 _new = object.__new__
 
 
+class CompiledBuildStep(RowBuildStep):
+    """The build step of a compiled row: factory_boy's ``BuildStep`` (``builder``, ``sequence``,
+    ``parent_step``, ``stub``, ``chain``, ``recurse``), with ``attributes`` read from the row's
+    values.
+
+    ``attributes`` is what factory_boy's ``BuildStep.resolve`` has filled at that point: the
+    pre-declarations in declaration order up to the first one not evaluated yet (those evaluated
+    on demand ahead of their turn are not in it yet), ORM objects as themselves.
+    """
+
+    def __init__(
+        self, builder: Any, sequence: int, parent_step: Any, names: tuple[str, ...], values: dict[str, Any]
+    ) -> None:
+        self.builder = builder
+        self.sequence = sequence
+        self.parent_step = parent_step
+        self.stub = None
+        self._names = names
+        self._values = values
+
+    @property
+    def attributes(self) -> dict[str, Any]:  # type: ignore[override]
+        values = self._values
+        found: dict[str, Any] = {}
+        for name in self._names:
+            if name not in values:
+                break
+            value = values[name]
+            found[name] = value._seedkit_object if type(value) is OrmView else value
+        return found
+
+
 class CompiledPlan:
     """One factory's pre-declarations for one shape of call, compiled (see the module doc).
 
@@ -201,7 +233,7 @@ class CompiledPlan:
         self,
         steps: list[tuple[str, Step]],
         visible: tuple[str, ...],
-        post: tuple[tuple[str, _Related], ...],
+        post: tuple[tuple[str, Any], ...],
         facts: Any,
     ) -> None:
         self.steps = tuple((name, *step) for name, step in steps)
@@ -224,13 +256,13 @@ class CompiledPlan:
         records after, all appended to ``builder.sink``)."""
         meta = builder.factory_meta
         sequence = builder.sequence_for(force_sequence)
-        step = RowBuildStep(builder, sequence, parent_step)
         stub: CompiledStub = _new(self.stub_class)
+        values = stub.__dict__
+        step = CompiledBuildStep(builder, sequence, parent_step, self.names, values)
         step.stub = stub
         _set_slot(stub, "_compiled_step", step)
         pending: list[str] = []
         _set_slot(stub, "_lean_pending", pending)
-        values = stub.__dict__
         self.evaluate(stub, step, values, pending)
         record = self.record(rows, values)
         builder.sink.append(record)
@@ -699,11 +731,21 @@ _SLOT_KINDS = frozenset(
 
 
 def compile_plan(
-    factory_meta: Any, plan: Any, extras: dict[str, Any], hidden: frozenset[str], facts: Any
+    factory_meta: Any,
+    plan: Any,
+    extras: dict[str, Any],
+    hidden: frozenset[str],
+    facts: Any,
+    plain_arguments: bool = True,
 ) -> CompiledPlan | str:
     """Compile the cached parse ``plan`` (see :func:`seedkit.factories.builder._parse`) of one call's
-    shape; ``extras``: one call of that shape. Returns the plan, or why it cannot be compiled."""
+    shape; ``extras``: one call of that shape; ``plain_arguments``: False when the factory adjusts
+    its arguments (``_adjust_kwargs``, ``Meta.rename``/``inline_args``). Returns the plan, or why
+    it cannot be compiled."""
+    from seedkit.bulk import compiled_hooks  # it builds on this module
+
     pre, post = plan
+    names = frozenset(name for name, _, _ in pre)
     steps: list[tuple[str, Step]] = []
     for name, declaration, context in pre:
         if name in _STUB_ATTRIBUTES:
@@ -711,21 +753,27 @@ def compile_plan(
         compiled: Step | str
         if type(declaration) is _Slot:
             compiled = _compile_slot(declaration.key, context, extras[declaration.key])
-        elif isinstance(declaration, SubFactory):
-            subfactory = _compile_subfactory(declaration, context)
-            compiled = subfactory if isinstance(subfactory, str) else (subfactory, True, False)
-        elif context:
-            compiled = f"{name} has deep extras ({', '.join(key for key, _ in context)})"
+            if isinstance(compiled, str):
+                return f"{name}: {compiled}"
         else:
-            compiled = _compile(declaration)
-        if isinstance(compiled, str):
-            return f"{name}: {compiled}"
+            compiled = _compile_one(declaration, context)
+            if isinstance(compiled, str):  # Maybe, a class of one's own...: its own evaluate_pre
+                compiled = compiled_hooks.compile_pre(declaration, context, names, _compile_one)
         steps.append((name, compiled))
-    related: list[tuple[str, _Related]] = []
-    for name, declaration, context in post:
-        made = _compile_related(declaration, context)
-        if isinstance(made, str):
-            return f"{name}: {made}"
-        related.append((name, made))
+    related = tuple(
+        (name, compiled_hooks.compile_post(declaration, context, names, _compile_related))
+        for name, declaration, context in post
+    )
     visible = tuple(name for name, _ in steps if name not in hidden)
-    return CompiledPlan(steps, visible, tuple(related), facts)
+    kind = CompiledPlan if plain_arguments else compiled_hooks.AdjustedPlan
+    return kind(steps, visible, related, facts)
+
+
+def _compile_one(declaration: Any, context: tuple[tuple[str, Any], ...]) -> Step | str:
+    """A declared pre-declaration with its context as one direct call, or why not."""
+    if isinstance(declaration, SubFactory):
+        subfactory = _compile_subfactory(declaration, context)
+        return subfactory if isinstance(subfactory, str) else (subfactory, True, False)
+    if context:
+        return f"deep extras ({', '.join(key for key, _ in context)})"
+    return _compile(declaration)

@@ -566,15 +566,13 @@ class _FactoryRows:
         """The :class:`~seedkit.bulk.compiled.CompiledPlan` of a call with ``extras``, or why it has none."""
         from seedkit.bulk.compiled import compile_plan  # it builds on this module
 
-        if not self.plain_arguments:
-            return "it renames or adjusts its arguments (Meta.rename, inline_args or _adjust_kwargs)"
         if any(getattr(value, "FACTORY_BUILDER_PHASE", None) == _POST for value in extras.values()):
             return "a post-generation declaration is passed at the call site"
         try:
             plan = _plan(meta, {name: _Slot(name) for name in extras})
         except errors.FactoryError as exc:
             return f"the call does not parse ({exc})"
-        return compile_plan(meta, plan, extras, self.hidden, self.facts)
+        return compile_plan(meta, plan, extras, self.hidden, self.facts, self.plain_arguments)
 
 
 _FACTORY_ROWS: dict[int, tuple[Any, _FactoryRows]] = {}
