@@ -20,7 +20,9 @@ make:
   ``Faker.evaluate`` does (same generator, same locale lookup, same arguments);
 - ``seedkit.values`` declarations: the next value of the declaration's stream;
 - ``SubFactory``: factory_boy's ``evaluate`` (the parent built first, with its deep extras);
-- ``RelatedFactory`` / ``RelatedFactoryList`` after the record, as the row builder does.
+- ``RelatedFactory`` / ``RelatedFactoryList`` after the record, as the row builder does; other
+  post-generation declarations after it too, in factory_boy's order (see
+  :mod:`seedkit.bulk.compiled_hooks`).
 
 A row is evaluated into a :class:`CompiledStub`, whose ``__dict__`` receives values as they are
 made: declarations read evaluated fields as plain attributes, and ``__getattr__`` only handles
@@ -30,11 +32,14 @@ comes in the order of the per-object path. A plan's steps, and the copy of its v
 into the record, run as Python functions generated once per plan (:func:`_evaluation`,
 :func:`_filling`): the same calls, without a loop over the steps.
 
-Anything else (``Maybe``, traits, a declaration class of one's own, post-generation hooks,
-``_adjust_kwargs``, ``Meta.rename``/``inline_args``, a field named like one of the stub's own
-attributes) is not compiled: :func:`compile_plan` returns the reason, and that factory keeps the
-row builder's resolver (:attr:`seedkit.bulk.row_builder.RowStepBuilder` falls back per factory
-and shape of call, never per row).
+``Maybe`` (so traits), declaration classes of one's own, post-generation declarations and
+``_adjust_kwargs``/``Meta.rename``/``inline_args`` are compiled by :mod:`seedkit.bulk.compiled_hooks`
+(through factory_boy's own methods where there is no direct call). What is still not compiled (a
+field named like one of the stub's own attributes, a value passed at the call site of a kind
+not listed in ``_SLOT_KINDS``, a post-generation declaration passed at the call site, a call that
+does not parse): :func:`compile_plan` returns the reason, and that factory keeps the row
+builder's resolver (:attr:`seedkit.bulk.row_builder.RowStepBuilder` falls back per factory and
+shape of call, never per row).
 """
 
 from __future__ import annotations
@@ -207,8 +212,8 @@ class CompiledPlan:
         steps: ``(name, evaluator, reads, viewed)`` in evaluation order (see :data:`Step`).
         by_name: the :data:`Step` of each name (for on-demand evaluation).
         visible: the names passed to the model (not ``exclude`` nor ``Params``), in order.
-        post: the ``RelatedFactory``/``RelatedFactoryList`` declarations, ``(name, related)`` in
-            factory_boy's order.
+        post: the post-generation declarations, ``(name, runner)`` in factory_boy's order; a
+            runner's ``run(record, step)`` gives the declaration's result.
         fields: ``(name, timezone)`` of the visible names; ``timezone`` is None but for a
             ``DateTime`` column (then a datetime value takes the column's form, as ``_record`` does).
         unset_volatile: ``(attribute, make, timezone)`` of the model's volatile columns (clock and
