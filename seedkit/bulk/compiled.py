@@ -47,6 +47,7 @@ from __future__ import annotations
 import functools
 import itertools
 import linecache
+import sys
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
@@ -55,7 +56,9 @@ from uuid import UUID
 import factory
 import factory.fuzzy
 from factory import errors
+from factory.base import BaseFactory
 from factory.declarations import (
+    _UNSPECIFIED,
     SKIP,
     BaseDeclaration,
     Iterator,
@@ -192,16 +195,31 @@ class CompiledBuildStep(RowBuildStep):
         self._names = names
         self._values = values
 
+    _complete: dict[str, Any] | None = None
+
     @property
     def attributes(self) -> dict[str, Any]:  # type: ignore[override]
+        found = self._complete
+        if found is not None:  # every declaration is resolved: one dict, as factory_boy keeps
+            return found
         values = self._values
-        found: dict[str, Any] = {}
+        found = {}
         for name in self._names:
             if name not in values:
-                break
+                return found
             value = values[name]
             found[name] = value._seedkit_object if type(value) is OrmView else value
+        self._complete = found
         return found
+
+    def recurse(self, factory: Any, declarations: dict[str, Any], force_sequence: int | None = None) -> Any:
+        """``BuildStep.recurse``: ``factory`` built with ``declarations`` under this step."""
+        if not issubclass(factory, BaseFactory):
+            raise errors.AssociatedClassError(
+                f"{self!r}: Attempting to recursing into a non-factory object {factory!r}"
+            )
+        builder = self.builder.recurse(factory._meta, declarations)
+        return builder.build(parent_step=self, force_sequence=force_sequence)
 
 
 class CompiledPlan:
@@ -453,15 +471,26 @@ def _has_declarations(values: dict[str, Any]) -> bool:
     return any(getattr(value, "FACTORY_BUILDER_PHASE", None) for value in values.values())
 
 
+class _NoValueDeclaration:
+    """Stands for ``seedkit.values.ValueDeclaration`` while that module is not loaded."""
+
+
+def _value_declaration() -> Any:
+    """``seedkit.values.ValueDeclaration`` when ``seedkit.values`` is loaded: no declaration can be
+    one otherwise, and importing it (with the schema-driven generator it builds on) costs a
+    fraction of a second a factory without ``seedkit.values`` should not pay."""
+    module = sys.modules.get("seedkit.values")
+    return module.ValueDeclaration if module is not None else _NoValueDeclaration
+
+
 def _compile(declaration: Any) -> Step | str:
     """``(evaluator, reads)`` for one declaration of the factory (no call-site context), or why not."""
-    from seedkit.values import ValueDeclaration  # seedkit.values imports the bulk package
-
     if getattr(declaration, "FACTORY_BUILDER_PHASE", None) != _RESOLUTION:
         value = _seen(declaration)
         return _inline(lambda stub, step: value, "f()", itertools.repeat(value).__next__), False, False
     cls = type(declaration)
     defaults = getattr(declaration, "_defaults", None) or {}
+    ValueDeclaration = _value_declaration()
     if isinstance(declaration, ValueDeclaration):
         if (
             cls.evaluate_pre is not ValueDeclaration.evaluate_pre
@@ -497,8 +526,7 @@ def _compile(declaration: Any) -> Step | str:
         function = declaration.function
         return _inline(lambda stub, step: function(stub), "f(stub)", function), True, True
     if _function_of(cls, SelfAttribute):
-        evaluate = declaration.evaluate
-        return (lambda stub, step: evaluate(stub, step, {})), True, True
+        return _compile_self_attribute(declaration), True, True
     if _function_of(cls, Iterator):
         evaluate = declaration.evaluate
         return (lambda stub, step: evaluate(stub, step, {})), False, True
@@ -538,6 +566,33 @@ def _faker_evaluator(get_faker: Any, locale: Any, provider: str, params: dict[st
         return function(**params)
 
     return _inline(lambda stub, step: faker_value(), "f()", faker_value), False, False
+
+
+def _compile_self_attribute(declaration: SelfAttribute) -> Evaluator:
+    """``SelfAttribute.evaluate``: ``deepgetattr`` of the row's stub (or, with ``..``, of an
+    ancestor's stub), the default when a name on the way raises ``AttributeError``."""
+    depth, default = declaration.depth, declaration.default
+    if depth > 1:
+        evaluate = declaration.evaluate
+        return lambda stub, step: evaluate(stub, step, {})
+    first, *rest = declaration.attribute_name.split(".")
+
+    def read(stub: CompiledStub, step: Any) -> Any:
+        value = getattr(stub, first)
+        for name in rest:
+            value = getattr(value, name)
+        return value
+
+    if default is _UNSPECIFIED:
+        return read
+
+    def read_or_default(stub: CompiledStub, step: Any) -> Any:
+        try:
+            return read(stub, step)
+        except AttributeError:
+            return default
+
+    return read_or_default
 
 
 def _stream_evaluator(declaration: ValueDeclaration) -> Evaluator:
@@ -692,7 +747,7 @@ def _compile_slot(key: str, context: tuple[tuple[str, Any], ...], passed: Any) -
     per type of value passed, so the kind holds for every call of this shape)."""
     if getattr(passed, "FACTORY_BUILDER_PHASE", None) != _RESOLUTION:
         return (lambda stub, step: step.builder.extras[key]), False, True
-    from seedkit.values import ValueDeclaration
+    ValueDeclaration = _value_declaration()
 
     if type(passed) is factory.Iterator and not context:
 
@@ -766,7 +821,7 @@ def compile_plan(
                 compiled = compiled_hooks.compile_pre(declaration, context, names, _compile_one)
         steps.append((name, compiled))
     related = tuple(
-        (name, compiled_hooks.compile_post(declaration, context, names, _compile_related))
+        (name, compiled_hooks.compile_post(declaration, context, names, _compile_related, _compile_one))
         for name, declaration, context in post
     )
     visible = tuple(name for name, _ in steps if name not in hidden)

@@ -40,6 +40,7 @@ from factory.declarations import (
     BaseDeclaration,
     Maybe,
     PostGeneration,
+    PostGenerationContext,
     PostGenerationDeclaration,
     RelatedFactory,
     RelatedFactoryList,
@@ -155,49 +156,71 @@ class _Post:
         return self.declaration.evaluate_post(instance=record, step=step, overrides=self.fill(step))
 
 
-class _Hook(_Post):
-    """A ``@factory.post_generation`` function: ``PostGeneration.evaluate_post`` and ``call``
-    without their intermediate objects (the ``PostGenerationContext``); a context holding a
-    declaration is unrolled by factory_boy (``evaluate_post``)."""
+class _Call(_Post):
+    """A ``PostGenerationDeclaration`` that keeps factory_boy's ``evaluate_post``: its ``call``
+    with the ``PostGenerationContext`` that ``evaluate_post`` makes (a context holding a
+    declaration is unrolled by factory_boy's ``evaluate_post`` itself)."""
 
-    __slots__ = ("function",)
+    __slots__ = ()
 
-    def __init__(self, declaration: PostGeneration, context: Context) -> None:
+    def __init__(self, declaration: Any, context: Context) -> None:
         super().__init__(declaration, tuple({**declaration._defaults, **dict(context)}.items()))
-        self.function = declaration.function
 
     def run(self, record: Any, step: Any) -> Any:
-        """``function(record, create, extracted, **kwargs)``."""
+        """``declaration.call(record, step, PostGenerationContext(...))``."""
         context = self.fill(step)
         for value in context.values():
             if getattr(value, "FACTORY_BUILDER_PHASE", None):
                 return self.declaration.evaluate_post(instance=record, step=step, overrides=context)
+        provided = "" in context
         extracted = context.pop("", None)
-        return self.function(record, step.builder.strategy == enums.CREATE_STRATEGY, extracted, **context)
+        return self.call(record, step, provided, extracted, context)
+
+    def call(self, record: Any, step: Any, provided: bool, extracted: Any, extra: dict[str, Any]) -> Any:
+        """The declaration's ``call``."""
+        return self.declaration.call(record, step, PostGenerationContext(provided, extracted, extra))
+
+
+class _Hook(_Call):
+    """A ``@factory.post_generation`` function, called as ``PostGeneration.call`` calls it."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, declaration: PostGeneration, context: Context) -> None:
+        super().__init__(declaration, context)
+        self.function = declaration.function
+
+    def call(self, record: Any, step: Any, provided: bool, extracted: Any, extra: dict[str, Any]) -> Any:
+        """``function(record, create, extracted, **kwargs)``."""
+        return self.function(record, step.builder.strategy == enums.CREATE_STRATEGY, extracted, **extra)
 
 
 class _MaybePost:
     """``Maybe.evaluate_post`` without a context: the decider evaluated on the row's stub, then the
     chosen branch (a post-generation declaration, or a value)."""
 
-    __slots__ = ("constant", "decide", "no", "yes")
+    __slots__ = ("decide", "no", "yes")
 
-    def __init__(self, maybe: Maybe, names: frozenset[str], compile_related: Callable[..., Any]) -> None:
-        self.constant, choice = _constant_choice(maybe.decider, names)
-        self.decide = None if self.constant else maybe.decider
-        self.yes = _post_branch(maybe.yes, names, compile_related)
-        self.no = _post_branch(maybe.no, names, compile_related)
-        if self.constant:
+    def __init__(
+        self,
+        maybe: Maybe,
+        names: frozenset[str],
+        compile_related: Callable[..., Any],
+        compile_one: CompileOne,
+    ) -> None:
+        constant, choice = _constant_choice(maybe.decider, names)
+        self.decide = None if constant else _direct(maybe.decider, names, compile_one)[0]
+        self.yes = _post_branch(maybe.yes, names, compile_related, compile_one)
+        self.no = _post_branch(maybe.no, names, compile_related, compile_one)
+        if constant:
             self.yes = self.no = self.yes if choice else self.no
 
     def run(self, record: Any, step: Any) -> Any:
         """The chosen branch's result."""
         decide = self.decide
-        if decide is None:
-            target = self.yes
-        else:
-            target = self.yes if decide.evaluate_pre(instance=step.stub, step=step, overrides={}) else self.no
-        return target.run(record, step)
+        if decide is None or decide(step.stub, step):
+            return self.yes.run(record, step)
+        return self.no.run(record, step)
 
 
 class _Value:
@@ -213,20 +236,31 @@ class _Value:
         return self.value
 
 
-def _post_branch(target: Any, names: frozenset[str], compile_related: Callable[..., Any]) -> Runner:
+def _post_branch(
+    target: Any, names: frozenset[str], compile_related: Callable[..., Any], compile_one: CompileOne
+) -> Runner:
     if getattr(target, "FACTORY_BUILDER_PHASE", None) == _POST:
-        return compile_post(target, (), names, compile_related)
+        return compile_post(target, (), names, compile_related, compile_one)
     return _Value(target)
 
 
+def _keeps(cls: type, method: str, base: type) -> bool:
+    return bool(getattr(cls, method) is getattr(base, method))
+
+
 def compile_post(
-    declaration: Any, context: Context, names: frozenset[str], compile_related: Callable[..., Any]
+    declaration: Any,
+    context: Context,
+    names: frozenset[str],
+    compile_related: Callable[..., Any],
+    compile_one: CompileOne,
 ) -> Runner:
     """A post-generation declaration of the plan, as an object whose ``run(record, step)`` gives
     what factory_boy's ``evaluate_post(instance=record, step=step, overrides=context)`` gives.
 
     ``compile_related``: the direct compiler of ``RelatedFactory``/``RelatedFactoryList``
-    (returns why not as a string).
+    (returns why not as a string); ``compile_one``: that of a pre-declaration (a ``Maybe``'s
+    decider).
     """
     if type(declaration) in (RelatedFactory, RelatedFactoryList):
         related = compile_related(declaration, context)
@@ -238,15 +272,16 @@ def compile_post(
         and not context
         and enums.get_builder_phase(declaration.decider) == enums.BuilderPhase.ATTRIBUTE_RESOLUTION
     ):
-        return _MaybePost(declaration, names, compile_related)
-    if (
-        isinstance(declaration, PostGeneration)
-        and cls.call is PostGeneration.call
-        and cls.evaluate_post is PostGenerationDeclaration.evaluate_post
-        and cls.unroll_context is BaseDeclaration.unroll_context
+        return _MaybePost(declaration, names, compile_related, compile_one)
+    if not (
+        isinstance(declaration, PostGenerationDeclaration)
+        and _keeps(cls, "evaluate_post", PostGenerationDeclaration)
+        and _keeps(cls, "unroll_context", BaseDeclaration)
     ):
+        return _Post(declaration, context)
+    if isinstance(declaration, PostGeneration) and _keeps(cls, "call", PostGeneration):
         return _Hook(declaration, context)
-    return _Post(declaration, context)
+    return _Call(declaration, context)
 
 
 # -- arguments adjusted by the factory -----------------------------------------------------------
