@@ -54,13 +54,14 @@ class HookOrganizationFactory(SQLAlchemyFactory):
 
 
 class _OwnOrganization(BaseDeclaration):
-    """A declaration of one's own: every third user gets a new organization named after the row's
-    sequence and the attributes resolved so far; the others share the previous one."""
+    """A declaration of one's own: every ``every``-th user (a default, or passed as
+    ``organization__every``) gets a new organization named after the row's sequence and the
+    attributes resolved so far; the others share the previous one."""
 
     last: Any = None
 
     def evaluate(self, instance: Any, step: Any, extra: Any) -> Any:
-        if step.sequence % 3 == 0 or _OwnOrganization.last is None:
+        if step.sequence % extra["every"] == 0 or _OwnOrganization.last is None:
             seen = ",".join(step.attributes)  # the declarations resolved before this one
             _OwnOrganization.last = step.recurse(
                 HookOrganizationFactory, {"name": f"{instance.full_name} & co ({seen}) #{step.sequence}"}
@@ -82,7 +83,7 @@ class HookUserFactory(SQLAlchemyFactory):
 
     id = factory.LazyFunction(_uuid)
     full_name = factory.Faker("name")
-    organization = _OwnOrganization()
+    organization = _OwnOrganization(every=3)
     email = factory.LazyAttributeSequence(lambda o, n: f"{o.nickname}.{n}@Example.ORG")
     role = factory.Maybe(
         factory.LazyFunction(lambda: factory.random.randgen.random() < 0.5),
@@ -187,7 +188,7 @@ def _seed_hooks(create: Callable[..., Any]) -> None:
     _OwnOrganization.last = None  # each path starts without a shared organization
     create(HookUserFactory, 7)  # traits off; one order each, no payment
     create(HookUserFactory, 5, vip=True, orders=2, orders__paid=True)  # a trait on; hook value and kwargs
-    create(HookUserFactory, 4, staff=True, orders__rush=True, orders__items=1)
+    create(HookUserFactory, 4, staff=True, orders__rush=True, orders__items=1, organization__every=2)
     create(HookOrderFactory, 4, paid=True, items=3, items__quantity=4)  # extracted value and extra
 
 

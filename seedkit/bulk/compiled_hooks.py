@@ -47,9 +47,9 @@ from factory.declarations import (
     SelfAttribute,
 )
 
-from seedkit.bulk.compiled import _STUB_ATTRIBUTES, CompiledPlan, CompiledStub, Step
+from seedkit.bulk.compiled import _STUB_ATTRIBUTES, CompiledPlan, CompiledStub, Step, _seen
 from seedkit.bulk.row_builder import OrmView, RowRecord, _record
-from seedkit.factories.builder import _POST, _evaluate, _Slot
+from seedkit.factories.builder import _DEFAULT, _POST, _evaluate, _kind, _Slot
 
 __all__ = ["AdjustedPlan", "compile_post", "compile_pre"]
 
@@ -81,6 +81,9 @@ def _generic(declaration: Any, context: Context) -> Step:
     """``declaration.evaluate_pre(instance=stub, step=step, overrides=context)`` (through the lean
     builder's ``_evaluate``, which skips only the empty-context work of factory_boy's own)."""
     if not context:
+        if _kind(type(declaration)) == _DEFAULT and not getattr(declaration, "_defaults", None):
+            evaluate = declaration.evaluate  # what _evaluate calls for it: its evaluate, no context
+            return (lambda stub, step: evaluate(stub, step, {})), True, True
         return (lambda stub, step: _evaluate(declaration, stub, step, {})), True, True
     fill = _filler(context)
     return (lambda stub, step: _evaluate(declaration, stub, step, fill(step))), True, True
@@ -102,6 +105,8 @@ def _direct(declaration: Any, names: frozenset[str], compile_one: CompileOne) ->
     ``evaluate_pre`` (``Maybe.evaluate_pre`` passes an empty context to its decider and branches)."""
     if isinstance(declaration, Maybe):
         return _compile_maybe(declaration, names, compile_one)
+    if enums.get_builder_phase(declaration) != enums.BuilderPhase.ATTRIBUTE_RESOLUTION:
+        return _generic(declaration, ())  # e.g. a post-generation decider: its evaluate_pre, as Maybe's
     compiled = compile_one(declaration, ())
     return _generic(declaration, ()) if isinstance(compiled, str) else compiled
 
@@ -124,13 +129,13 @@ def _compile_maybe(maybe: Maybe, names: frozenset[str], compile_one: CompileOne)
     if constant:
         return _branch(maybe.yes if choice else maybe.no, names, compile_one)
     decide = _direct(maybe.decider, names, compile_one)[0]
-    yes = _branch(maybe.yes, names, compile_one)[0]
-    no = _branch(maybe.no, names, compile_one)[0]
+    yes, _, yes_viewed = _branch(maybe.yes, names, compile_one)
+    no, _, no_viewed = _branch(maybe.no, names, compile_one)
 
     def evaluate(stub: CompiledStub, step: Any) -> Any:
         return yes(stub, step) if decide(stub, step) else no(stub, step)
 
-    return evaluate, True, True
+    return evaluate, True, yes_viewed or no_viewed
 
 
 def _branch(target: Any, names: frozenset[str], compile_one: CompileOne) -> Step:
@@ -138,7 +143,8 @@ def _branch(target: Any, names: frozenset[str], compile_one: CompileOne) -> Step
     the value."""
     if isinstance(target, BaseDeclaration):
         return _direct(target, names, compile_one)
-    return (lambda stub, step: target), False, True
+    value = _seen(target)
+    return (lambda stub, step: value), False, False
 
 
 # -- post-generation ---------------------------------------------------------------------------
