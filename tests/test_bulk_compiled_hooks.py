@@ -186,10 +186,13 @@ _HOOKED = (HookUserFactory, HookOrderFactory, HookItemFactory, HookPaymentFactor
 
 def _seed_hooks(create: Callable[..., Any]) -> None:
     _OwnOrganization.last = None  # each path starts without a shared organization
-    create(HookUserFactory, 7)  # traits off; one order each, no payment
-    create(HookUserFactory, 5, vip=True, orders=2, orders__paid=True)  # a trait on; hook value and kwargs
-    create(HookUserFactory, 4, staff=True, orders__rush=True, orders__items=1, organization__every=2)
-    create(HookOrderFactory, 4, paid=True, items=3, items__quantity=4)  # extracted value and extra
+    try:
+        create(HookUserFactory, 7)  # traits off; one order each, no payment
+        create(HookUserFactory, 5, vip=True, orders=2, orders__paid=True)  # a trait on; hook value, kwargs
+        create(HookUserFactory, 4, staff=True, orders__rush=True, orders__items=1, organization__every=2)
+        create(HookOrderFactory, 4, paid=True, items=3, items__quantity=4)  # extracted value and extra
+    finally:
+        _OwnOrganization.last = None  # keeps no record (nor its collections) alive after the test
 
 
 def _column(url: str, sql: str) -> list[Any]:
