@@ -100,13 +100,12 @@ def test_plan_says_each_volumes_path_and_whether_its_plan_is_compiled(db_url: st
     factories = {entry["factory"]: entry for entry in json.loads(shown.stdout)["factories"]}
     organizations = factories["OrganizationFactory"]
     assert (organizations["path"], organizations["evaluation"]) == ("row", "compiled")
-    products = factories["ProductFactory"]
-    assert (products["path"], products["evaluation"]) == ("row", "resolver")
-    assert "ReuseOrCreate" in products["evaluation_why"]
+    products = factories["ProductFactory"]  # ReuseOrCreate: compiled through its own evaluate_pre
+    assert (products["path"], products["evaluation"]) == ("row", "compiled")
 
     table = run_cli("plan", "--profile", "dev", "--database-url", db_url, cwd=tmp_path)
     assert table.returncode == 0, table.stderr
-    assert "evaluation" in table.stdout and "compiled" in table.stdout and "resolver" in table.stdout
+    assert "evaluation" in table.stdout and "compiled" in table.stdout
 
 
 def test_seed_json_says_each_volumes_path_evaluation_and_a_first_root_fallback(
@@ -139,7 +138,7 @@ def test_seed_json_says_each_volumes_path_evaluation_and_a_first_root_fallback(
     assert (ledgers["path"], ledgers["evaluation"]) == ("orm", "resolver")
     assert ledgers["why"].startswith("its first row needed the ORM: Account's repr() was read")
     traits = entries["TraitLedgerFactory"]
-    assert traits["evaluation"] == "resolver"
+    assert (traits["path"], traits["evaluation"]) == ("row", "compiled")  # traits compile
     assert report["rows"] == {"accounts": 2 + 3 + 2, "ledgers": 3 + 2}
 
 
