@@ -17,6 +17,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import create_database, drop_database
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.ext.mutable import MutableDict
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, column_property, mapped_column, relationship
 
 from seedkit import SQLAlchemyFactory
@@ -37,6 +39,8 @@ class Ward(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(20))
     residents: Mapped[list[Resident]] = relationship(back_populates="ward")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    tags: Mapped[list[str]] = mapped_column(ARRAY(sa.String(40)))
 
 
 class Resident(Base):
@@ -54,6 +58,20 @@ Ward.n_residents = column_property(  # type: ignore[attr-defined]
     .correlate_except(Resident)
     .scalar_subquery()
 )
+
+
+class Desk(Base):
+    __tablename__ = "desks"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    prefs: Mapped[dict[str, Any]] = mapped_column(MutableDict.as_mutable(JSONB), default=dict)
+
+
+class Chair(Base):
+    __tablename__ = "chairs"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    desk_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("desks.id"))
+    desk: Mapped[Desk] = relationship()
+    note: Mapped[str] = mapped_column(sa.String(100))
 
 
 class Shelf(Base):
@@ -82,6 +100,7 @@ class WardFactory(SQLAlchemyFactory):
 
     id = UUIDFor("wards")
     code = factory.Sequence(lambda n: f"w{n}")
+    tags = factory.LazyFunction(list)
 
 
 class ResidentFactory(SQLAlchemyFactory):
@@ -228,4 +247,135 @@ def test_a_collection_append_listener_runs_on_the_bulk_paths_as_per_object(
     got, decision = bulk(second, ItemFactory, 6, row_path=row_path)
 
     assert decision.path == "orm"
+    assert got.digest == expected.digest
+
+
+# -- SQL run by a declaration while rows are built --------------------------------------------------
+def _residents_so_far(o: Any) -> str:
+    session = sa.orm.object_session(o.ward)
+    assert session is not None
+    return f"{session.scalar(sa.select(sa.func.count()).select_from(Resident))} before"
+
+
+class QueryingResidentFactory(ResidentFactory):
+    note = factory.LazyAttribute(_residents_so_far)
+
+
+@pytest.mark.parametrize("row_path", [True, False], ids=["row path", "orm path"])
+def test_a_declaration_running_sql_is_refused_in_one_line_before_the_first_write(
+    two_databases: tuple[str, str], row_path: bool
+) -> None:
+    first, second = two_databases
+    per_object(first, QueryingResidentFactory, 5)  # per object: 0, 1, 2... rows before each
+    engine = sa.create_engine(second)
+    try:
+        with (
+            engine.connect() as conn,
+            pytest.raises(FactoryError) as caught,
+            conn.begin(),
+            deterministic(seed=3),
+            BulkSeeder(conn, chunk_size=4, row_path=row_path) as seeder,
+        ):
+            seeder.create(WardFactory, 2)
+            seeder.wait()
+            written = int(conn.execute(sa.text("SELECT count(*) FROM wards")).scalar_one())
+            try:
+                seeder.create(QueryingResidentFactory, 5)
+            except FactoryError:
+                seeder.wait()
+                tables = ("wards", "residents")
+                counts = [conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables]
+                raise
+    finally:
+        engine.dispose()
+
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "QueryingResidentFactory" in message
+    assert "SELECT count(*)" in message
+    assert written == 2  # the seeder's own statements and the caller's between volumes still run
+    assert counts == [2, 0]  # refused before the volume's first write
+
+
+def test_sql_of_the_caller_and_of_the_per_object_path_is_not_refused(two_databases: tuple[str, str]) -> None:
+    first, _ = two_databases
+    per_object(first, QueryingResidentFactory, 3)
+
+    assert _count(first, "residents") == 3
+
+
+# -- a parent's dict or list changed in place after its creation ------------------------------------
+def _mark_the_ward(o: Any) -> str:
+    ward = o.ward
+    ward.tags.append(o.name)  # the ward's list, untracked: per object it was flushed already
+    return f"seen {ward.settings.setdefault('k', len(ward.tags))}"  # its default dict
+
+
+class MutatingResidentFactory(ResidentFactory):
+    note = factory.LazyAttribute(_mark_the_ward)
+
+
+def _wards(url: str) -> list[tuple[Any, Any]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [
+                tuple(row) for row in conn.execute(sa.text("SELECT settings, tags FROM wards ORDER BY code"))
+            ]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("row_path", [True, False], ids=["row path", "orm path"])
+def test_a_parents_dict_and_list_changed_in_place_later_are_written_as_created(
+    two_databases: tuple[str, str], row_path: bool
+) -> None:
+    first, second = two_databases
+    expected = per_object(first, MutatingResidentFactory, 6)
+    got, decision = bulk(second, MutatingResidentFactory, 6, row_path=row_path)
+
+    assert decision.path == ("row" if row_path else "orm"), decision.reason
+    assert _wards(second) == _wards(first) == [({}, [])] * 6
+    assert got.digest == expected.digest
+
+
+class DeskFactory(SQLAlchemyFactory):
+    class Meta:
+        model = Desk
+
+    id = UUIDFor("desks")
+
+
+def _count_on_the_desk(o: Any) -> str:
+    o.desk.prefs["chairs"] = o.desk.prefs.get("chairs", 0) + 1  # tracked: the next flush writes it
+    return "counted"
+
+
+class ChairFactory(SQLAlchemyFactory):
+    class Meta:
+        model = Chair
+
+    id = UUIDFor("chairs")
+    desk = factory.SubFactory(DeskFactory)
+    note = factory.LazyAttribute(_count_on_the_desk)
+
+
+def _prefs(url: str) -> list[Any]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text("SELECT prefs FROM desks")).scalars())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("row_path", [True, False], ids=["row path", "orm path"])
+def test_a_parents_mutable_dict_changed_later_is_written_changed_as_per_object(
+    two_databases: tuple[str, str], row_path: bool
+) -> None:
+    first, second = two_databases
+    expected = per_object(first, ChairFactory, 5)
+    got, _ = bulk(second, ChairFactory, 5, row_path=row_path)
+
+    assert _prefs(second) == _prefs(first) == [{"chairs": 1}] * 5
     assert got.digest == expected.digest

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.attributes import manager_of_class
 
-__all__ = ["attribute_listeners"]
+__all__ = ["attribute_listeners", "unwrapped"]
 
 _EVENTS = (
     "set",
@@ -36,7 +36,7 @@ _EVENTS = (
 """The per-attribute events of ``sqlalchemy.orm.AttributeEvents``."""
 
 
-def _unwrapped(listener: Any) -> Any:
+def unwrapped(listener: Any) -> Any:
     """The user's function inside SQLAlchemy's ``AttributeEvents._listen`` wrapper, else ``listener``."""
     seen = 0
     while getattr(listener, "__qualname__", "").endswith("_listen.<locals>.wrap") and seen < 5:
@@ -49,7 +49,7 @@ def _unwrapped(listener: Any) -> Any:
 
 
 def _own(listener: Any) -> bool:
-    module = getattr(_unwrapped(listener), "__module__", None) or ""
+    module = getattr(unwrapped(listener), "__module__", None) or ""
     return module == "sqlalchemy" or module.startswith("sqlalchemy.")
 
 

@@ -43,6 +43,7 @@ from sqlalchemy.orm import QueryableAttribute, RelationshipDirection
 
 from seedkit.bulk import record_collections
 from seedkit.bulk.computed_attributes import computed_attributes
+from seedkit.bulk.mutable_values import mutable_columns, note_created, note_value
 from seedkit.bulk.record_collections import WRITTEN, refuse_written
 from seedkit.core.clock import column_time
 from seedkit.errors import FactoryError
@@ -242,6 +243,8 @@ class _ModelRows:
         self.allowed = self.columns | self.parents
         self.volatile = _volatile_columns(model)
         self.times = _datetime_columns(model)
+        self.mutable = mutable_columns(model)
+        """Columns whose dicts and lists are written as created (:mod:`seedkit.bulk.mutable_values`)."""
         self.reverses = record_collections.reverse_collections(model)
         """``(many-to-one key, parent's collection key)``: the parents' collections a new record joins."""
         reverse = dict(self.reverses)
@@ -284,6 +287,7 @@ def _flushed_columns(model: type, mapper: Any, volatile: set[str]) -> dict[str, 
                         (rel.key, rel.mapper.get_property_by_column(remote).key, remote)
                     )
     found: dict[str, Any] = {}
+    mutable = mutable_columns(model)
     for key, column in table_columns:
         if key in volatile:
             continue
@@ -299,6 +303,8 @@ def _flushed_columns(model: type, mapper: Any, volatile: set[str]) -> dict[str, 
                     values = record.__dict__
                     context = DefaultContext(keys, [values.get(a, MISSING) for a in attributes])
                     value = values[key] = default(context)  # once, as a flush computes it
+                    if key in mutable:
+                        note_value(record, key, value)  # written as flushed
                     return value
 
                 found[key] = fill
@@ -705,7 +711,10 @@ def _record(factory_class: Any, model: type, args: tuple[Any, ...], kwargs: dict
 
 def join_record(record: RowRecord, facts: _ModelRows) -> None:
     """Put a new record where a new ORM object would be: in its parents' collections and, for a
-    model a ``ReuseOrCreate`` draws from, in the reuse pool."""
+    model a ``ReuseOrCreate`` draws from, in the reuse pool; its dicts and lists are copied as
+    the per-object path's flush writes them."""
+    if facts.mutable:
+        note_created(record, facts.mutable)
     if facts.reverses:
         record_collections.attach(record, facts.reverses)
     model = facts.model

@@ -49,6 +49,7 @@ from seedkit.bulk.flush_events import (
     session_flush_listeners,
 )
 from seedkit.bulk.keys import KeyReservations
+from seedkit.bulk.mutable_values import as_created, mutable_columns, note_created
 from seedkit.bulk.paths import ORM, PathDecision, _qualified, decide_call
 from seedkit.bulk.record_collections import CollectionTracker, expire_twinned, tracking
 from seedkit.bulk.row_builder import (
@@ -68,6 +69,7 @@ from seedkit.bulk.rows import (
     int_range,
 )
 from seedkit.bulk.server_values import ServerValueUnknown, constant_defaults, describe
+from seedkit.bulk.user_sql import SQLWhileBuilding, refusing_sql, seedkit_statements
 from seedkit.core.determinism import Checkpoint, current, ensure_active
 from seedkit.errors import FactoryError
 from seedkit.factories.alchemy import (
@@ -136,6 +138,8 @@ class BulkSeeder:
         self._kept_documents: dict[str, list[dict[str, Any]]] = {}
         self._writer = CopyWriter(connection, background=background)
         self._layouts: dict[Any, TableLayout] = {}
+        self._mutable_at: dict[TableLayout, dict[str, int]] = {}
+        """Per layout, the row positions of columns written as created (:mod:`seedkit.bulk.mutable_values`)."""
         self._order: dict[frozenset[sa.Table], list[sa.Table]] = {}
         self._keys = KeyReservations(connection, self._writer.wait_idle)
         self._scanned = 0
@@ -187,11 +191,12 @@ class BulkSeeder:
         done = 0
         self._factory = factory_class
         if decision.row_path and count:
-            done, decision = self._create_rows(factory_class, count, fields, decision)
+            with refusing_sql(lambda: _qualified(factory_class)):
+                done, decision = self._create_rows(factory_class, count, fields, decision)
             if not decision.row_path:
                 self._fallbacks[(factory_class, tuple(fields))] = decision
         self.paths[decision.factory] = decision
-        with self.bound(), _collecting_per_chunk():
+        with self.bound(), _collecting_per_chunk(), refusing_sql(lambda: _qualified(factory_class)):
             while done < count:
                 size = min(self.chunk_size, count - done)
                 self._refuse_foreign_sessions(factory_class, factory_class.create_batch(size, **fields))
@@ -230,8 +235,8 @@ class BulkSeeder:
                 except Exception as exc:
                     rewind()  # the chunk's records leave the sink, collections and pools; streams go back
                     self._collections.end_trial()
-                    if isinstance(exc, ServerValueUnknown):
-                        raise  # the ORM path cannot know it either
+                    if isinstance(exc, ServerValueUnknown | SQLWhileBuilding):
+                        raise  # the ORM path cannot know it either, or refuses it too
                     if not isinstance(exc, RowPathUnsupported):
                         if done:  # only the first root is a trial: a later one's error is the factory's
                             raise _row_error(factory_class, count, done + 1, exc) from exc
@@ -324,6 +329,10 @@ class BulkSeeder:
 
     def flush(self) -> None:
         """Write everything generated since the last flush (COPY runs in the background)."""
+        with seedkit_statements():
+            self._flush()
+
+    def _flush(self) -> None:
         pending = list(self.session.new)
         records = self._records[:]
         self._records.clear()  # in place: the row path's root builder appends to this list
@@ -399,7 +408,8 @@ class BulkSeeder:
         later (``o.member.branch_id``) see the per-object path's values. Keys the database
         generates are reserved first, in the order the objects joined the session, as the
         per-object flush gets them (see :mod:`seedkit.bulk.keys`)."""
-        self._reserve_keys(added)
+        with seedkit_statements():
+            self._reserve_keys(added)
         for obj in added:
             refuse_reads(obj)
             layout = self._layouts.get(type(obj)) or self._layout(obj)
@@ -418,6 +428,10 @@ class BulkSeeder:
                         continue
                     value = row[i] = default(DefaultContext(layout.column_keys, row))
                 values[key] = value
+            model: Any = type(obj)
+            mutable = mutable_columns(model)
+            if mutable:
+                note_created(obj, mutable)  # its dicts and lists as this flush writes them
             unknown = self._unknown[layout]
             if unknown:
                 state = instance_state(obj)
@@ -433,7 +447,8 @@ class BulkSeeder:
         layout = self._layouts.get(cls)
         if layout is None:
             layout = TableLayout(sa.inspect(model_of(cls)), self.connection.dialect)
-            self._known_server_values(layout)
+            with seedkit_statements():
+                self._known_server_values(layout)
             self._layouts[cls] = layout
         return layout
 
@@ -540,7 +555,8 @@ class BulkSeeder:
         records = self._records
         for i in range(self._scanned, len(records)):
             if records[i] is record:
-                self._reserve_keys(records[self._scanned : i + 1])
+                with seedkit_statements():
+                    self._reserve_keys(records[self._scanned : i + 1])
                 self._scanned = i + 1
                 break
         layout = self._layout(record)
@@ -550,6 +566,7 @@ class BulkSeeder:
         self._reserve_keys(pending)
         by_table: dict[sa.Table, tuple[TableLayout, list[list[Any]]]] = {}
         layouts = self._layouts
+        mutable_at = self._mutable_at
         for obj in pending:
             layout = layouts.get(type(obj)) or self._layout(obj)
             if layout.child_syncs:
@@ -558,9 +575,15 @@ class BulkSeeder:
             if entry is None:
                 entry = by_table[layout.table] = (layout, [])
             try:
-                entry[1].append(layout.row(obj.__dict__))
+                row = layout.row(obj.__dict__)
             except UnknownParentKey as exc:
                 raise self._unknown_key(exc.parent, exc.column, f"{exc.child} refers to {{}}") from None
+            positions = mutable_at.get(layout)
+            if positions is None:
+                positions = mutable_at[layout] = _mutable_positions(layout)
+            if positions:
+                as_created(obj, row, positions)
+            entry[1].append(row)
         jobs = []
         for table in self._tables_in_order(frozenset(by_table)):
             layout, rows = by_table[table]
@@ -864,6 +887,14 @@ def _check_int_ranges(layout: TableLayout, rows: list[list[Any]]) -> None:
                     f"bulk seeding{where}: {layout.table.name}.{layout.names[i]} = {value} does not fit "
                     f"{layout.columns[i].type} ({lowest}..{highest}); nothing of this chunk was written"
                 )
+
+
+def _mutable_positions(layout: TableLayout) -> dict[str, int]:
+    """Row positions, by attribute key, of ``layout``'s columns whose dicts and lists are written
+    as they were at creation (:func:`seedkit.bulk.mutable_values.as_created`)."""
+    model: Any = layout.mapper.class_
+    mutable = mutable_columns(model)
+    return {key: i for i, key in enumerate(layout.keys) if key in mutable}
 
 
 def _finish_rows(layout: TableLayout, rows: list[list[Any]]) -> tuple[tuple[str, ...], list[list[Any]]]:
