@@ -663,13 +663,21 @@ class BulkSeeder:
 
     def _persistent(self, record: Any) -> Any:
         """An ORM object holding ``record``'s column values, persistent in the session (its other
-        attributes load from the database when read, as those of a written ORM object)."""
+        attributes load from the database when read, as those of a written ORM object).
+
+        One object per row, as the session's identity map keeps it: when the session already
+        holds the row's object (an ORM-path volume loaded it through a relationship, say
+        ``doctor.clinic`` of a reused doctor), that object is the record's, not a second
+        instance of the same key (which the session would refuse)."""
         layout = self._layout(record)
         obj = layout.mapper.class_manager.new_instance()
         values = obj.__dict__
         for key, value in zip(layout.keys, layout.row(record.__dict__), strict=True):
             if value is not MISSING:
                 values[key] = value
+        loaded = self.session.identity_map.get(layout.mapper.identity_key_from_instance(obj))
+        if loaded is not None:
+            return loaded
         make_transient_to_detached(obj)
         self.session.add(obj)
         return obj
