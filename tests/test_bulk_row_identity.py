@@ -120,6 +120,30 @@ class OrmDoctorFactory(DoctorFactory):
         return super()._create(model_class, *args, **kwargs)
 
 
+class QuietPatientFactory(PatientFactory):
+    """The row path, reusing a clinic without reading its collection."""
+
+    seen = 0
+
+
+class OrmAppointmentFactory(AppointmentFactory):
+    """The ORM path (a ``_create`` of its own): loads ``doctor.clinic`` and reads its patients."""
+
+    @classmethod
+    def _create(cls, model_class: type, *args: Any, **kwargs: Any) -> Any:
+        return super()._create(model_class, *args, **kwargs)
+
+
+def _loaded_then_reused_on_the_row_path(create: Create) -> None:
+    """The ORM path loads the clinic (and its patients); the row path then reuses the clinic: its
+    new patients must reach the loaded object's collection, which the next ORM volume reads."""
+    create(ClinicFactory, 1)
+    create(DoctorFactory, 1)
+    create(OrmAppointmentFactory, 1)
+    create(QuietPatientFactory, 2)
+    create(OrmAppointmentFactory, 1)
+
+
 def _loaded_then_picked(create: Create) -> None:
     """The issue's repro: the clinic is loaded (``doctor.clinic``), then picked from the pool."""
     create(ClinicFactory, 1)
@@ -153,6 +177,35 @@ GRAPHS = {
     "picked then loaded": _picked_then_loaded,
     "across chunks": _picked_across_chunks,
 }
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2_000])
+def test_a_pooled_row_the_orm_path_loaded_is_the_object_the_row_path_reuses_afterwards(
+    two_databases: tuple[str, str], chunk_size: int
+) -> None:
+    first, second = two_databases
+    expected = per_object(first, _loaded_then_reused_on_the_row_path)
+    got, seeder = bulk(second, _loaded_then_reused_on_the_row_path, chunk_size)
+
+    paths = {name.rsplit(".", 1)[1]: decision.path for name, decision in seeder.paths.items()}
+    assert paths == {
+        "ClinicFactory": "row",
+        "DoctorFactory": "row",
+        "OrmAppointmentFactory": "orm",
+        "QuietPatientFactory": "row",
+    }
+    assert _column(first, "SELECT seen FROM patients ORDER BY id") == [0, 0, 0, 3]
+    assert got.parts == expected.parts
+    assert got.digest == expected.digest
+
+
+def _column(url: str, sql: str) -> list[Any]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text(sql)).scalars())
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

@@ -158,7 +158,11 @@ class BulkSeeder:
         self._records: list[Any] = []
         self._fallbacks: dict[tuple[type[Any], tuple[str, ...]], PathDecision] = {}
         self._collections = CollectionTracker()
+        self._pooled: dict[Any, Any] = {}
+        """Written records of the reuse pools by identity key, until the session loads their row
+        (see :meth:`_loaded`)."""
         convert_pooled_records(self.session, self._orm_object)
+        event.listen(self.session, "loaded_as_persistent", self._loaded)
 
     # -- public ---------------------------------------------------------------------------
     def create(self, factory_class: type[Any], count: int, **fields: Any) -> PathDecision:
@@ -645,8 +649,11 @@ class BulkSeeder:
         set them), drop the collections no later row can read (see
         :mod:`seedkit.bulk.record_collections`) and expire the collections of ORM objects that
         records joined (the ORM path reloads them from the database, with those rows)."""
+        pooled = self._pooled
         for record in records:
             record.__dict__[WRITTEN] = True
+            if model_of(type(record)) in _REUSABLE_MODELS:
+                pooled[self._identity_key(record)] = record
         pools = self.session.info.get(_POOL_KEY, {})
         kept = [item for pool in pools.values() for item in pool if isinstance(item, RowRecord)]
         for obj, key in self._collections.after_write(kept):
@@ -654,12 +661,36 @@ class BulkSeeder:
             if state.session_id == self.session.hash_key and key in state.dict:
                 self.session.expire(obj, [key])
 
+    def _identity_key(self, record: Any) -> Any:
+        """The identity key (SQLAlchemy's ``(class, primary key, token)``) of ``record``'s row."""
+        mapper = self._layout(record).mapper
+        return mapper.identity_key_from_primary_key(
+            tuple(getattr(record, mapper.get_property_by_column(column).key) for column in mapper.primary_key)
+        )
+
+    def _loaded(self, session: Session, obj: Any) -> None:
+        """The session loaded ``obj`` from the database (an ORM-path volume read ``doctor.clinic``):
+        when its row is a pooled record's, ``obj`` takes the record's place in the pool, so that a
+        ``ReuseOrCreate`` on either path hands out the session's object for that row, as the
+        per-object path's pool does (one object per row; the record's collections end there)."""
+        record = self._pooled.pop(instance_state(obj).key, None)
+        if record is None:
+            return
+        expire_twinned(record)
+        pool = session.info.get(_POOL_KEY, {}).get(model_of(type(record)), [])
+        for i, item in enumerate(pool):
+            if item is record:
+                pool[i] = obj
+                break
+
     def _orm_object(self, record: Any) -> Any:
         """The ORM object a pooled record becomes when the ORM path picks it (see
         :func:`seedkit.factories.alchemy.convert_pooled_records`): persistent, with the record's
         column values; the record's collections stop (the ORM object's load from the database)."""
         expire_twinned(record)
-        return self._persistent(record)
+        obj = self._persistent(record)
+        self._pooled.pop(instance_state(obj).key, None)
+        return obj
 
     def _persistent(self, record: Any) -> Any:
         """An ORM object holding ``record``'s column values, persistent in the session (its other
