@@ -304,11 +304,7 @@ class CompiledPlan:
         record = rows.record_class()
         fields = record.__dict__
         if self.fill(values, fields) and self.checked:  # no SKIP: the common case, straight
-            for key, make, timezone in self.unset_volatile:
-                value = make()
-                if timezone is not None and isinstance(value, datetime):
-                    value = column_time(value, timezone)
-                fields[key] = value
+            _fill_volatile(fields, self.unset_volatile)
             join_record(record, rows.facts)
             return record
         fields.clear()
@@ -327,21 +323,25 @@ class CompiledPlan:
             check_record(rows.factory_class, rows.model, fields)
             self.checked = not skipped
         if skipped:  # a volatile column the plan sets may be unset in this row
-            for key, make in rows.facts.volatile:
-                if key not in fields:
-                    value = make()
-                    timezone = dict(rows.facts.times).get(key)
-                    if timezone is not None and isinstance(value, datetime):
-                        value = column_time(value, timezone)
-                    fields[key] = value
+            times = dict(rows.facts.times)
+            _fill_volatile(
+                fields,
+                [(key, make, times.get(key)) for key, make in rows.facts.volatile if key not in fields],
+            )
         else:
-            for key, make, timezone in self.unset_volatile:
-                value = make()
-                if timezone is not None and isinstance(value, datetime):
-                    value = column_time(value, timezone)
-                fields[key] = value
+            _fill_volatile(fields, self.unset_volatile)
         join_record(record, rows.facts)
         return record
+
+
+def _fill_volatile(fields: dict[str, Any], unset: Any) -> None:
+    """Give each ``(column key, make, time zone or None)`` of ``unset`` a fresh value in ``fields``
+    (a datetime in its column's form), as the per-object path's volatile defaults do."""
+    for key, make, timezone in unset:
+        value = make()
+        if timezone is not None and isinstance(value, datetime):
+            value = column_time(value, timezone)
+        fields[key] = value
 
 
 # -- generated evaluation --------------------------------------------------------------------
