@@ -15,19 +15,18 @@ from typing import Any
 import factory
 import pytest
 import sqlalchemy as sa
-from conftest import create_database, drop_database
+from bulk_comparison import bulk, per_object
+from bulk_comparison import two_databases as new_databases
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.mutable import MutableDict
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, column_property, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 
 from seedkit import SQLAlchemyFactory
 from seedkit.bulk import BulkSeeder, decide_call
 from seedkit.core.declarations import UUIDFor
 from seedkit.core.determinism import deterministic
 from seedkit.errors import FactoryError
-from seedkit.factories.binding import bind
-from seedkit.stores.fingerprint import fingerprint
 
 
 class Base(DeclarativeBase):
@@ -132,47 +131,8 @@ class ItemFactory(SQLAlchemyFactory):
 
 @pytest.fixture
 def two_databases(pg_server_url: str) -> Iterator[tuple[str, str]]:
-    names = [f"test_{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    urls = [create_database(pg_server_url, name) for name in names]
-    for url in urls:
-        engine = sa.create_engine(url)
-        Base.metadata.create_all(engine)
-        engine.dispose()
-    yield urls[0], urls[1]
-    for name in names:
-        drop_database(pg_server_url, name)
-
-
-def per_object(url: str, factory_class: type[Any], count: int) -> Any:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            with (
-                conn.begin(),
-                deterministic(seed=3),
-                Session(bind=conn, autoflush=False) as session,
-                bind(session=session),
-            ):
-                factory_class.create_batch(count)
-                session.flush()
-            return fingerprint(conn)
-    finally:
-        engine.dispose()
-
-
-def bulk(url: str, factory_class: type[Any], count: int, *, row_path: bool = True) -> tuple[Any, Any]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            with (
-                conn.begin(),
-                deterministic(seed=3),
-                BulkSeeder(conn, chunk_size=4, row_path=row_path) as seeder,
-            ):
-                decision = seeder.create(factory_class, count)
-            return fingerprint(conn), decision
-    finally:
-        engine.dispose()
+    with new_databases(pg_server_url, Base.metadata) as urls:
+        yield urls
 
 
 def _count(url: str, table: str) -> int:

@@ -11,22 +11,18 @@ before the write: constant ones give the database's value, others are refused in
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import factory
 import pytest
 import sqlalchemy as sa
-from conftest import create_database, drop_database
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from bulk_comparison import bulk, per_object
+from bulk_comparison import two_databases as new_databases
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from seedkit import SQLAlchemyFactory
-from seedkit.bulk import BulkSeeder
-from seedkit.core.determinism import deterministic
 from seedkit.errors import FactoryError
-from seedkit.factories.binding import bind
-from seedkit.stores.fingerprint import fingerprint
 
 
 class Base(DeclarativeBase):
@@ -114,47 +110,8 @@ FACTORIES = {
 
 @pytest.fixture
 def two_databases(pg_server_url: str) -> Iterator[tuple[str, str]]:
-    names = [f"test_{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    urls = [create_database(pg_server_url, name) for name in names]
-    for url in urls:
-        engine = sa.create_engine(url)
-        Base.metadata.create_all(engine)
-        engine.dispose()
-    yield urls[0], urls[1]
-    for name in names:
-        drop_database(pg_server_url, name)
-
-
-def per_object(url: str, factory_class: type[Any], count: int) -> Any:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            with (
-                conn.begin(),
-                deterministic(seed=3),
-                Session(bind=conn, autoflush=False) as session,
-                bind(session=session),
-            ):
-                factory_class.create_batch(count)
-                session.flush()
-            return fingerprint(conn)
-    finally:
-        engine.dispose()
-
-
-def bulk(url: str, factory_class: type[Any], count: int, *, row_path: bool = True) -> tuple[Any, Any]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            with (
-                conn.begin(),
-                deterministic(seed=3),
-                BulkSeeder(conn, chunk_size=4, row_path=row_path) as seeder,
-            ):
-                decision = seeder.create(factory_class, count)
-            return fingerprint(conn), decision
-    finally:
-        engine.dispose()
+    with new_databases(pg_server_url, Base.metadata) as urls:
+        yield urls
 
 
 def _column(url: str, sql: str) -> list[Any]:

@@ -11,14 +11,13 @@ key ... is already present in this session``). Each graph is seeded per object a
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import factory
 import pytest
 import sqlalchemy as sa
-from conftest import create_database, drop_database
+from bulk_comparison import two_databases as new_databases
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from seedkit import SQLAlchemyFactory
@@ -210,15 +209,8 @@ def _column(url: str, sql: str) -> list[Any]:
 
 @pytest.fixture
 def two_databases(pg_server_url: str) -> Iterator[tuple[str, str]]:
-    names = [f"test_{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    urls = [create_database(pg_server_url, name) for name in names]
-    for url in urls:
-        engine = sa.create_engine(url)
-        Base.metadata.create_all(engine)
-        engine.dispose()
-    yield urls[0], urls[1]
-    for name in names:
-        drop_database(pg_server_url, name)
+    with new_databases(pg_server_url, Base.metadata) as urls:
+        yield urls
 
 
 def per_object(url: str, seed: Callable[[Create], None]) -> Any:
