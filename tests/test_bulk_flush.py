@@ -3,16 +3,116 @@
 from __future__ import annotations
 
 import gc
+import uuid
+from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import factory
 import pytest
 import sqlalchemy as sa
 from seedkit_reference.model_factories import OrganizationFactory
+from seedkit_reference.models import OrderItem
+from sqlalchemy.dialects import postgresql
 
 from seedkit.bulk import BulkSeeder
 from seedkit.bulk import seeder as seeder_module
+from seedkit.bulk.rows import MISSING, TableLayout
+from seedkit.bulk.seeder import _check_int_ranges, _finish_rows, _in_pending_order
 from seedkit.core.determinism import deterministic
+from seedkit.errors import FactoryError
+
+ORDER = SimpleNamespace(id=uuid.UUID(int=1))
+PRODUCT = SimpleNamespace(id=uuid.UUID(int=2))
+PRICE = Decimal("2.50")
+
+
+def _item(**values: Any) -> SimpleNamespace:
+    """An object whose ``__dict__`` holds an order item's attributes, as a record's does."""
+    return SimpleNamespace(**{"id": 7, "quantity": 2, "unit_price": PRICE, "line_total": PRICE, **values})
+
+
+@pytest.fixture(scope="module")
+def items() -> TableLayout:
+    return TableLayout(sa.inspect(OrderItem), postgresql.dialect())
+
+
+def test_rows_take_foreign_keys_from_parents_and_name_the_rows_with_an_unset_column(
+    items: TableLayout,
+) -> None:
+    objects = [
+        _item(order=ORDER, product=PRODUCT),  # both keys from the parents
+        _item(order=ORDER, product_id=uuid.UUID(int=3)),  # one key set directly, no parent
+        _item(order=ORDER),  # product_id unset
+        SimpleNamespace(
+            id=8, unit_price=PRICE, line_total=PRICE, order=ORDER, product=PRODUCT
+        ),  # no quantity
+        _item(order=None, order_id=uuid.UUID(int=4), product=PRODUCT),  # no parent, its key set
+    ]
+    rows, incomplete = items.rows(objects)
+    assert incomplete == [2, 3]
+    by_name = [dict(zip(items.names, row, strict=True)) for row in rows]
+    assert by_name[0] == {
+        "id": 7,
+        "order_id": ORDER.id,
+        "product_id": PRODUCT.id,
+        "quantity": 2,
+        "unit_price": PRICE,
+        "line_total": PRICE,
+    }
+    assert by_name[1]["product_id"] == uuid.UUID(int=3)
+    assert by_name[2]["product_id"] is MISSING
+    assert by_name[3]["quantity"] is MISSING
+    assert by_name[4]["order_id"] == uuid.UUID(int=4)
+    assert [items.row(obj.__dict__) for obj in objects] == rows  # one object's row: the same values
+
+
+def test_only_the_named_rows_get_their_unset_columns_filled(items: TableLayout) -> None:
+    rows, incomplete = items.rows([_item(order=ORDER, product=PRODUCT), _item(order=ORDER)])
+    columns, finished = _finish_rows(items, rows, incomplete)
+    assert columns == tuple(items.names)
+    assert finished[1][items.names.index("product_id")] is None  # no default: NULL, as a flush writes it
+    assert MISSING not in finished[0] and MISSING not in finished[1]
+
+
+@pytest.mark.parametrize(
+    ("quantities", "bad"),
+    [
+        ([1, 2**31, 3], 2**31),  # integers only: the column's extremes
+        ([None, -(2**31) - 1, 5], -(2**31) - 1),  # with NULLs, which do not compare with integers
+        ([MISSING, 2**40], 2**40),  # with an unset value
+        ([True, 2**31], 2**31),  # with a bool, an int that is not an integer value here
+        ([2**31], 2**31),  # one row
+    ],
+)
+def test_an_integer_out_of_its_columns_range_is_refused_whatever_else_the_column_holds(
+    items: TableLayout, quantities: list[Any], bad: int
+) -> None:
+    rows = [[1, ORDER.id, PRODUCT.id, quantity, PRICE, PRICE] for quantity in quantities]
+    with pytest.raises(FactoryError, match=rf"order_items\.quantity = {bad} does not fit INTEGER"):
+        _check_int_ranges(items, rows)
+
+
+@pytest.mark.parametrize(
+    "quantities",
+    [[1, 2**31 - 1, -(2**31)], [None, 5], [None], [MISSING], [2.5e12, 3], ["5", "6"], []],
+)
+def test_values_in_range_or_not_integers_pass_the_range_check(
+    items: TableLayout, quantities: list[Any]
+) -> None:
+    _check_int_ranges(items, [[1, ORDER.id, PRODUCT.id, quantity, PRICE, PRICE] for quantity in quantities])
+
+
+def test_rows_of_classes_sharing_a_table_keep_the_order_they_were_created_in(items: TableLayout) -> None:
+    first, second, third = _item(id=1), _item(id=2), _item(id=3)
+    pending = [first, second, third]
+    parts = [
+        (items, [first, third], [[1, 0], [3, MISSING]], [1]),
+        (items, [second], [[2, 0]], []),
+    ]
+    rows, incomplete = _in_pending_order(parts, pending)
+    assert rows == [[1, 0], [2, 0], [3, MISSING]]
+    assert incomplete == [2]
 
 
 def test_a_chunk_that_leaves_no_garbage_cycles_is_not_collected(

@@ -3,7 +3,9 @@
 A :class:`TableLayout` is computed once per mapped class: the table, its columns in order,
 which attribute holds each column, and the many-to-one relationships whose target object
 supplies foreign-key values (as the ORM copies ``order.user.id`` into ``order.user_id`` at
-flush time). Reading a row is then a few dictionary look-ups per column.
+flush time). Reading a row is then one dictionary look-up per column and per foreign-key
+value, in code generated once per layout (:meth:`TableLayout._compile_rows`), which also tells
+which rows have an unset column.
 """
 
 from __future__ import annotations
@@ -146,7 +148,6 @@ class TableLayout:
         self.columns: list[sa.Column[Any]] = list(self.table.columns)
         self.names = [col.name for col in self.columns]
         self.keys = [mapper.get_property_by_column(col).key for col in self.columns]
-        self._unset = (_MISSING,) * len(self.keys)
         index: dict[Any, int] = {col: i for i, col in enumerate(self.columns)}
         injected = [column_injector(col, f"{col.table.name}.{col.name}") for col in self.columns]
         self.column_keys = [col.key for col in self.columns]
@@ -206,30 +207,77 @@ class TableLayout:
                     for local, remote in rel.local_remote_pairs
                 )
                 self.child_syncs.append(_ChildSync(rel.key, child_pairs))
+        self._compile_rows()
 
-    def row(self, state_dict: dict[str, Any]) -> list[Any]:
-        """The column values of one object (``obj.__dict__``); unset columns are ``_MISSING``.
+    def _compile_rows(self) -> None:
+        """Generate :meth:`row` and :meth:`rows` for this layout, once.
+
+        Why generated code: reading rows is the bulk path's inner loop (every object of every
+        chunk), and straight-line code with the column keys as constants does one dictionary
+        look-up per column and per foreign-key value, with no loop over the layout's
+        columns and foreign keys per row. It also tells, while reading, whether a row has an
+        unset column: the keys of the columns no foreign key fills are all in the object's
+        ``__dict__`` (one C-level set comparison), and each foreign-key column was filled from
+        its parent or set; :func:`~seedkit.bulk.seeder._finish_rows` then looks only at those
+        rows instead of every value of the chunk.
+        """
+        covered = sorted({position for source in self.foreign_keys for position, _ in source.pairs})
+        direct = frozenset(key for i, key in enumerate(self.keys) if i not in covered)
+        body = ["get = values.get", f"row = [{', '.join(f'get({key!r}, MISSING)' for key in self.keys)}]"]
+        for number, source in enumerate(self.foreign_keys):
+            body += [
+                f"parent = get({source.key!r})",
+                "if parent is not None:",
+                "    parent_values = parent.__dict__",
+            ]
+            for position, attribute in source.pairs:
+                body += [
+                    f"    value = parent_values.get({attribute!r}, MISSING)",
+                    "    if value is MISSING or value is None:  # unset, expired or a key not known yet",
+                    f"        value = parent_value(parent, {number}, {position}, {attribute!r}, value)",
+                    f"    row[{position}] = value",
+                ]
+        unset = " or ".join(["not values.keys() >= DIRECT", *(f"row[{i}] is MISSING" for i in covered)])
+        lines = [
+            "def row(values):",
+            *(f"    {line}" for line in body),
+            "    return row",
+            "def rows(objects):",
+            "    found = []",
+            "    incomplete = []",
+            "    for obj in objects:",
+            "        values = obj.__dict__",
+            *(f"        {line}" for line in body),
+            f"        if {unset}:",
+            "            incomplete.append(len(found))",
+            "        found.append(row)",
+            "    return found, incomplete",
+        ]
+        namespace: dict[str, Any] = {
+            "MISSING": _MISSING,
+            "DIRECT": direct,
+            "parent_value": self._parent_value,
+        }
+        exec("\n".join(lines), namespace)  # code made from the mapper's attribute names, see above
+        self.row: Callable[[dict[str, Any]], list[Any]] = namespace["row"]
+        """The column values of one object (its ``__dict__``); unset columns are ``MISSING``.
 
         Raises:
-            UnknownParentKey: a related object's key, which the database generates, is unset.
-        """
-        get = state_dict.get
-        values = list(map(get, self.keys, self._unset))  # no Python loop: a call per column at C speed
-        for source in self.foreign_keys:
-            target = get(source.key)
-            if target is not None:
-                target_dict = target.__dict__
-                for position, attribute in source.pairs:
-                    value = target_dict.get(attribute, _MISSING)
-                    if value is _MISSING:  # an expired attribute of an ORM object; unset on a record
-                        value = (
-                            None if hasattr(type(target), "_seedkit_flushed") else getattr(target, attribute)
-                        )
-                    if value is None and attribute in source.generated:
-                        child = f"{self.table.name}.{self.names[position]}"
-                        raise UnknownParentKey(child, target, attribute, source.generated[attribute])
-                    values[position] = value
-        return values
+            UnknownParentKey: a related object's key, which the database generates, is unset."""
+        self.rows: Callable[[list[Any]], tuple[list[list[Any]], list[int]]] = namespace["rows"]
+        """The rows of ``objects`` (as :attr:`row`) and the indexes of those with an unset column."""
+
+    def _parent_value(self, target: Any, source: int, position: int, attribute: str, value: Any) -> Any:
+        """A foreign-key value that ``target``'s ``__dict__`` gives as unset or None: an expired
+        attribute of an ORM object is loaded (on a record it stays unset: None); a None key
+        that the database generates is refused."""
+        if value is _MISSING:  # an expired attribute of an ORM object; unset on a record
+            value = None if hasattr(type(target), "_seedkit_flushed") else getattr(target, attribute)
+        generated = self.foreign_keys[source].generated
+        if value is None and attribute in generated:
+            child = f"{self.table.name}.{self.names[position]}"
+            raise UnknownParentKey(child, target, attribute, generated[attribute])
+        return value
 
 
 MISSING = _MISSING

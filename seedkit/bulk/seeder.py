@@ -24,9 +24,9 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
-from itertools import chain, repeat
-from operator import is_
+from contextlib import contextmanager, nullcontext, suppress
+from itertools import repeat
+from operator import is_, itemgetter
 from typing import Any
 
 import factory
@@ -571,32 +571,48 @@ class BulkSeeder:
         return record.__dict__.get(layout.reserved_key[0]) if layout.reserved_key is not None else None
 
     def _copy_jobs(self, pending: list[Any]) -> list[CopyJob]:
+        """The COPY jobs of ``pending`` (ORM objects and records), parents' tables first, each
+        table's rows in ``pending``'s order.
+
+        Raises:
+            FactoryError: a row refers to a parent whose key is not known, or an integer does
+                not fit its column (before anything of the chunk is written).
+        """
         self._reserve_keys(pending)
-        by_table: dict[sa.Table, tuple[TableLayout, list[list[Any]]]] = {}
-        layouts = self._layouts
-        mutable_at = self._mutable_at
+        by_class: dict[type, list[Any]] = {}
         for obj in pending:
-            layout = layouts.get(type(obj)) or self._layout(obj)
-            if layout.child_syncs:
-                _sync_children(layout, obj)
-            entry = by_table.get(layout.table)
-            if entry is None:
-                entry = by_table[layout.table] = (layout, [])
+            group = by_class.get(type(obj))
+            if group is None:
+                group = by_class[type(obj)] = []
+            group.append(obj)
+        groups = [
+            (self._layouts.get(cls) or self._layout(group[0]), group) for cls, group in by_class.items()
+        ]
+        for layout, group in groups:
+            if layout.child_syncs:  # before any row is read: children get their parents' keys
+                for obj in group:
+                    _sync_children(layout, obj)
+        by_table: dict[sa.Table, list[tuple[TableLayout, list[Any], list[list[Any]], list[int]]]] = {}
+        for layout, group in groups:
             try:
-                row = layout.row(obj.__dict__)
+                rows, incomplete = layout.rows(group)
             except UnknownParentKey as exc:
                 raise self._unknown_key(exc.parent, exc.column, f"{exc.child} refers to {{}}") from None
-            positions = mutable_at.get(layout)
+            positions = self._mutable_at.get(layout)
             if positions is None:
-                positions = mutable_at[layout] = _mutable_positions(layout)
+                positions = self._mutable_at[layout] = _mutable_positions(layout)
             if positions:
-                as_created(obj, row, positions)
-            entry[1].append(row)
+                for obj, row in zip(group, rows, strict=True):
+                    as_created(obj, row, positions)
+            by_table.setdefault(layout.table, []).append((layout, group, rows, incomplete))
         jobs = []
         for table in self._tables_in_order(frozenset(by_table)):
-            layout, rows = by_table[table]
+            parts = by_table[table]
+            layout, _, rows, incomplete = parts[0]
+            if len(parts) > 1:  # classes sharing a table (single-table inheritance)
+                rows, incomplete = _in_pending_order(parts, pending)
             _check_int_ranges(layout, rows)
-            columns, finished = _finish_rows(layout, rows)
+            columns, finished = _finish_rows(layout, rows, incomplete)
             jobs.append(CopyJob(table.schema, table.name, columns, finished))
             self.rows[table.name] += len(finished)
         return jobs
@@ -933,13 +949,36 @@ def _sync_children(layout: TableLayout, parent: Any) -> None:
                 setattr(child, child_attribute, getattr(parent, parent_attribute))
 
 
+def _in_pending_order(
+    parts: list[tuple[TableLayout, list[Any], list[list[Any]], list[int]]], pending: list[Any]
+) -> tuple[list[list[Any]], list[int]]:
+    """The rows of several classes' groups of one table, back in ``pending``'s order, and the
+    indexes of those with an unset column."""
+    order = {id(obj): i for i, obj in enumerate(pending)}
+    numbered = sorted(
+        ((order[id(obj)], row) for _, group, rows, _ in parts for obj, row in zip(group, rows, strict=True)),
+        key=itemgetter(0),
+    )
+    rows = [row for _, row in numbered]
+    return rows, [i for i, row in enumerate(rows) if any(map(is_, row, repeat(MISSING)))]
+
+
 def _check_int_ranges(layout: TableLayout, rows: list[list[Any]]) -> None:
-    """Refuse, naming table, column and partition, an integer the column's type cannot hold."""
+    """Refuse, naming table, column and partition, an integer the column's type cannot hold.
+
+    The smallest and largest value of each integer column decide, found at C speed (``min``
+    and ``max`` over the column); a column holding other values as well (``None``, another
+    type: the comparison fails or its extremes are not integers) is checked value by value.
+    """
     for i, lowest, highest in layout.int_ranges:
-        values = [value for row in rows if type(value := row[i]) is int]
-        if not values:
-            continue
-        for value in (min(values), max(values)):
+        extremes: tuple[Any, ...] = ()
+        if rows:
+            with suppress(TypeError):  # None, or values that do not compare with each other
+                extremes = (min(map(itemgetter(i), rows)), max(map(itemgetter(i), rows)))
+        if not extremes or any(type(value) is not int for value in extremes):
+            values = [value for row in rows if type(value := row[i]) is int]
+            extremes = (min(values), max(values)) if values else ()
+        for value in extremes:
             if not lowest <= value <= highest:
                 partition = current().partition
                 where = f" (partition {partition})" if partition else ""
@@ -957,20 +996,21 @@ def _mutable_positions(layout: TableLayout) -> dict[str, int]:
     return {key: i for i, key in enumerate(layout.keys) if key in mutable}
 
 
-def _finish_rows(layout: TableLayout, rows: list[list[Any]]) -> tuple[tuple[str, ...], list[list[Any]]]:
-    """Fill unset columns (Python defaults, else NULL) and leave server-generated ones to the server."""
-    # ``MISSING in row`` would call each value's __eq__ (Python code for UUIDs): first ask, at C
-    # speed and by identity only, whether any row of the table has one.
-    if any(map(is_, chain.from_iterable(rows), repeat(MISSING))):
-        incomplete = [row for row in rows if any(map(is_, row, repeat(MISSING)))]
-    else:
-        incomplete = []
+def _finish_rows(
+    layout: TableLayout, rows: list[list[Any]], incomplete: list[int]
+) -> tuple[tuple[str, ...], list[list[Any]]]:
+    """Fill unset columns (Python defaults, else NULL) and leave server-generated ones to the server.
+
+    ``incomplete``: the indexes of the rows with an unset column (``MISSING``), as
+    :meth:`~seedkit.bulk.rows.TableLayout.rows` gives them.
+    """
     keep = list(range(len(layout.columns)))
     if incomplete:
+        incomplete_rows = [rows[i] for i in incomplete]
         unset_everywhere = [
             i for i in keep if layout.server_generated[i] and all(row[i] is MISSING for row in rows)
         ]
-        for row in incomplete:
+        for row in incomplete_rows:
             for i, value in enumerate(row):
                 if value is MISSING and i not in unset_everywhere:
                     if layout.server_generated[i]:
