@@ -89,10 +89,22 @@ class RecordList(list[Any]):
 
     __slots__ = ("owner", "read")
 
-    def __init__(self, owner: str) -> None:
-        super().__init__()
-        self.owner = owner
-        self.read = False
+    owner: str
+    """``Model.collection``, for messages."""
+    read: bool
+    """Whether a declaration has read it."""
+
+    @staticmethod
+    def empty(owner: str) -> RecordList:
+        """An empty collection of ``owner`` (``Model.collection``).
+
+        Made without a Python ``__init__`` (list's own runs): the row path makes one per parent
+        with children, and with a Python ``__init__`` that took 0.6 us instead of 0.15 us.
+        """
+        made = RecordList()
+        made.owner = owner
+        made.read = False
+        return made
 
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise _unsupported(f"{self.owner} was changed: the row path does not change collections")
@@ -135,7 +147,7 @@ class _Collection:
             raise _unsupported(f"{self.owner} was read: the row path does not offer {self.refused}")
         found = record.__dict__.get(self.key)
         if found is None:  # no child yet: an empty list, which children made later join
-            found = record.__dict__[self.key] = RecordList(self.owner)
+            found = record.__dict__[self.key] = RecordList.empty(self.owner)
             tracker = _TRACKER.get()
             if tracker is not None:
                 tracker.parents.append((record, self.key))
@@ -215,13 +227,14 @@ class CollectionTracker:
         ``kept``: the records kept for later calls (the reuse pools), the only ones whose
         collections stay, up to :data:`KEEP_COLLECTION` records each.
         """
-        keep = {id(record) for record in kept}
-        for parent, key in self.parents:
-            if id(parent) not in keep:
-                values = parent.__dict__
-                if type(values.get(key)) is RecordList:
-                    values[key] = _WRITTEN
-        self.parents = []
+        parents, self.parents = self.parents, []
+        if kept:
+            keep = {id(record) for record in kept}
+            parents = [pair for pair in parents if id(pair[0]) not in keep]
+        for parent, key in parents:
+            values = parent.__dict__
+            if type(values.get(key)) is RecordList:
+                values[key] = _WRITTEN
         for record in kept:
             values = record.__dict__
             for key, value in values.items():
@@ -276,6 +289,9 @@ def attach(record: Any, reverses: tuple[tuple[str, str], ...]) -> None:
 _RECORD_CLASSES: set[type] = set()
 """The record classes :func:`_append` has seen (types with ``_seedkit_model``)."""
 
+_OWNERS: dict[tuple[type, str], str] = {}
+"""``Model.collection`` by (record class, collection key), for :meth:`RecordList.empty`."""
+
 
 def _append(parent: Any, key: str, record: Any, tracker: CollectionTracker | None) -> None:
     parent_values = getattr(parent, "__dict__", None)
@@ -286,7 +302,10 @@ def _append(parent: Any, key: str, record: Any, tracker: CollectionTracker | Non
     _RECORD_CLASSES.add(type(parent))
     found = parent_values.get(key)
     if found is None:
-        found = parent_values[key] = RecordList(f"{type(parent)._seedkit_model.__name__}.{key}")
+        owner = _OWNERS.get((type(parent), key))
+        if owner is None:
+            owner = _OWNERS[(type(parent), key)] = f"{type(parent)._seedkit_model.__name__}.{key}"
+        found = parent_values[key] = RecordList.empty(owner)
         if tracker is not None:
             tracker.parents.append((parent, key))
     elif type(found) is _Expired:

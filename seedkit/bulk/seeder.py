@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from itertools import repeat
-from operator import is_, itemgetter
+from operator import attrgetter, is_, itemgetter
 from typing import Any
 
 import factory
@@ -669,11 +669,13 @@ class BulkSeeder:
         set them), drop the collections no later row can read (see
         :mod:`seedkit.bulk.record_collections`) and expire the collections of ORM objects that
         records joined (the ORM path reloads them from the database, with those rows)."""
-        pooled = self._pooled
-        for record in records:
-            record.__dict__[WRITTEN] = True
-            if model_of(type(record)) in _REUSABLE_MODELS:
-                pooled[self._identity_key(record)] = record
+        for values in map(_instance_dict, records):
+            values[WRITTEN] = True
+        pooled = {cls for cls in set(map(type, records)) if model_of(cls) in _REUSABLE_MODELS}
+        if pooled:  # a model's reuse pool may hand these records to the ORM path (see _loaded)
+            for record in records:
+                if type(record) in pooled:
+                    self._pooled[self._identity_key(record)] = record
         pools = self.session.info.get(_POOL_KEY, {})
         kept = [item for pool in pools.values() for item in pool if isinstance(item, RowRecord)]
         for obj, key in self._collections.after_write(kept):
@@ -801,6 +803,9 @@ class _RefuseRead:
         if not passive & PassiveFlag.SQL_OK:
             return PASSIVE_NO_RESULT  # an internal look that would not load (history, backrefs)
         raise self.seeder._server_value_unknown(state.obj(), self.column)
+
+
+_instance_dict = attrgetter("__dict__")
 
 
 def _constant(value: Any) -> Callable[[Any], Any]:
