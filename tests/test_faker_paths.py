@@ -266,6 +266,27 @@ def test_a_provider_that_overrides_a_skipped_method_keeps_it(faker_own: None) ->
     assert faker.Faker().numerify("#" * 30) != "7" * 30  # other providers take the shortcut
 
 
+class _WholeSeconds(faker.providers.date_time.Provider):
+    def _rand_seconds(self, start_datetime: int, end_datetime: int) -> float:
+        return self.generator.random.randint(start_datetime, end_datetime)  # Faker's on Windows
+
+
+def test_a_date_provider_that_overrides_rand_seconds_keeps_it(faker_own: None) -> None:
+    def draws() -> list[datetime]:
+        fake = faker.Faker()
+        fake.add_provider(_WholeSeconds)
+        fake.seed_instance(9)
+        return [fake.date_time_between(START, END, tzinfo=UTC) for _ in range(200)]
+
+    expected = draws()
+    assert all(value.microsecond == 0 for value in expected)
+    faker_paths.install()
+    assert draws() == expected
+    fake = faker.Faker()
+    fake.seed_instance(9)
+    assert any(value.microsecond for value in (fake.date_time_between(START, END) for _ in range(20)))
+
+
 class _Counting(random.Random):
     calls = 0
 
@@ -302,6 +323,9 @@ def test_errors_are_fakers_own(faker_own: None) -> None:
             with pytest.raises(Exception) as info:
                 fake.format(formatter, **kwargs)
             found.append(f"{type(info.value).__name__}: {info.value}")
+        with pytest.raises(AttributeError) as info:
+            fake.parse("{{last_name}} of {{no_such_formatter}}")  # a format string's token
+        found.append(str(info.value))
         two_locales = faker.Faker(["en_US", "de_DE"])
         with pytest.raises(NotImplementedError) as info:
             two_locales.format("name")
