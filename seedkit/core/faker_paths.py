@@ -478,9 +478,10 @@ def _date_time_between(
                 ts = start + (end - start) * rnd.random()
             kind = faker_dates.datetime  # read at call time, as Faker's body reads it
             epochs = _epochs.get(kind) or _epochs_of(kind)
+            # timedelta(0, ts) is Faker's timedelta(seconds=ts) without parsing a keyword (-140 ns)
             if tzinfo is None:
-                return epochs[0] + timedelta(seconds=ts)
-            return (epochs[1] + timedelta(seconds=ts)).astimezone(tzinfo)
+                return epochs[0] + timedelta(0, ts)
+            return (epochs[1] + timedelta(0, ts)).astimezone(tzinfo)
     return _ORIGINAL_DATE_TIME_BETWEEN(self, start_date, end_date, tzinfo)
 
 
