@@ -24,7 +24,7 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, nullcontext
 from itertools import repeat
 from operator import attrgetter, is_, itemgetter
 from typing import Any
@@ -969,21 +969,12 @@ def _in_pending_order(
 
 
 def _check_int_ranges(layout: TableLayout, rows: list[list[Any]]) -> None:
-    """Refuse, naming table, column and partition, an integer the column's type cannot hold.
-
-    The smallest and largest value of each integer column decide, found at C speed (``min``
-    and ``max`` over the column); a column holding other values as well (``None``, another
-    type: the comparison fails or its extremes are not integers) is checked value by value.
-    """
+    """Refuse, naming table, column and partition, an integer the column's type cannot hold."""
     for i, lowest, highest in layout.int_ranges:
-        extremes: tuple[Any, ...] = ()
-        if rows:
-            with suppress(TypeError):  # None, or values that do not compare with each other
-                extremes = (min(map(itemgetter(i), rows)), max(map(itemgetter(i), rows)))
-        if not extremes or any(type(value) is not int for value in extremes):
-            values = [value for row in rows if type(value := row[i]) is int]
-            extremes = (min(values), max(values)) if values else ()
-        for value in extremes:
+        values = [value for row in rows if type(value := row[i]) is int]
+        if not values:
+            continue
+        for value in (min(values), max(values)):
             if not lowest <= value <= highest:
                 partition = current().partition
                 where = f" (partition {partition})" if partition else ""
