@@ -29,8 +29,8 @@ made: declarations read evaluated fields as plain attributes, and ``__getattr__`
 a field not evaluated yet, which it evaluates first (factory_boy's on-demand order; a cycle
 raises ``CyclicDefinitionError``). Every random draw, sequence, Iterator step and ID therefore
 comes in the order of the per-object path. A plan's steps, and the copy of its visible values
-into the record, run as Python functions generated once per plan (:func:`_evaluation`,
-:func:`_filling`): the same calls, without a loop over the steps.
+into the record, its post-generation declarations, run as one Python function generated once
+per plan (:func:`_generated_run`): the same calls, without a loop over the steps.
 
 ``Maybe`` (so traits), declaration classes of one's own, post-generation declarations and
 ``_adjust_kwargs``/``Meta.rename``/``inline_args`` are compiled by :mod:`seedkit.bulk.compiled_hooks`
@@ -56,7 +56,7 @@ from uuid import UUID
 import factory
 import factory.fuzzy
 from factory import errors
-from factory.base import BaseFactory
+from factory.base import BaseFactory, FactoryOptions, _Counter
 from factory.declarations import (
     _UNSPECIFIED,
     SKIP,
@@ -81,12 +81,14 @@ from seedkit.bulk.row_builder import (
     _is_mapped,
     _nested_builder,
     check_record,
+    join_pool,
     join_record,
 )
 from seedkit.core import determinism, faker_paths
 from seedkit.core.clock import column_time
 from seedkit.core.declarations import Money
 from seedkit.core.faker_order import stable
+from seedkit.factories.alchemy import _REUSABLE_MODELS
 from seedkit.factories.builder import _RESOLUTION, _STEP_BUILDER, _evaluate, _Slot
 
 if TYPE_CHECKING:
@@ -241,11 +243,10 @@ class CompiledPlan:
     __slots__ = (
         "by_name",
         "checked",
-        "evaluate",
         "fields",
-        "fill",
         "names",
         "post",
+        "run",
         "steps",
         "stub_class",
         "unset_volatile",
@@ -271,27 +272,34 @@ class CompiledPlan:
             (key, make, times.get(key)) for key, make in facts.volatile if key not in visible
         )
         self.stub_class = type("CompiledStub", (CompiledStub,), {"__slots__": (), "_compiled_plan": self})
-        self.evaluate = _evaluation(self.steps)
-        self.fill = _filling(self.fields)
+        self.run: Any = None
+        """``run(builder, parent_step, force_sequence) -> record``, generated at the first build
+        (:func:`_generated_run`): the whole of :meth:`build` for this plan's factory."""
+
+    def runner(self, rows: Any) -> Any:
+        """This plan's generated ``run`` (made at the first call; ``rows``: the factory's facts)."""
+        run = self.run
+        if run is None:
+            run = self.run = _generated_run(self, rows)
+        return run
 
     def build(self, builder: Any, rows: Any, parent_step: Any, force_sequence: int | None) -> Any:
         """``RowStepBuilder.build`` with this plan: one record (its parents first, its related
         records after, all appended to ``builder.sink``)."""
-        meta = builder.factory_meta
-        sequence = builder.sequence_for(force_sequence)
-        stub: CompiledStub = _new(self.stub_class)
-        values = stub.__dict__
-        step = CompiledBuildStep(builder, sequence, parent_step, self.names, values)
-        step.stub = stub
-        _set_slot(stub, "_compiled_step", step)
-        pending: list[str] = []
-        _set_slot(stub, "_lean_pending", pending)
-        self.evaluate(stub, step, values, pending)
+        run = self.run
+        if run is None:
+            run = self.runner(rows)
+        return run(builder, parent_step, force_sequence)
+
+    def finish(self, rows: Any, step: Any, values: dict[str, Any]) -> Any:
+        """The general end of a row (what the generated ``run`` does straight when the row has no
+        ``SKIP`` and the plan's names are checked): its record, appended to the sink, then the
+        post-generation declarations."""
         record = self.record(rows, values)
-        builder.sink.append(record)
+        step.builder.sink.append(record)
         if rows.after_postgeneration:
             results = {name: related.run(record, step) for name, related in self.post}
-            meta.use_postgeneration_results(instance=record, step=step, results=results)
+            step.builder.factory_meta.use_postgeneration_results(instance=record, step=step, results=results)
         else:
             for _, related in self.post:
                 related.run(record, step)
@@ -303,11 +311,6 @@ class CompiledPlan:
         for their views, volatile columns filled, datetimes in their column's form)."""
         record = rows.record_class()
         fields = record.__dict__
-        if self.fill(values, fields) and self.checked:  # no SKIP: the common case, straight
-            _fill_volatile(fields, self.unset_volatile)
-            join_record(record, rows.facts)
-            return record
-        fields.clear()
         skipped = False
         for name, timezone in self.fields:
             value = values[name]
@@ -358,24 +361,161 @@ def _inline(evaluator: Evaluator, call: str, function: Any) -> Evaluator:
     return evaluator
 
 
-def _evaluation(steps: tuple[tuple[str, Evaluator, bool, bool], ...]) -> Any:
-    """One Python function evaluating ``steps`` into a row's values: ``evaluate(stub, step,
-    values, pending)``, generated once per plan (with :func:`exec`, from the plan's own names and
-    functions, nothing else).
+def _generated_run(plan: CompiledPlan, rows: Any) -> Any:
+    """The whole build of one record of ``plan`` as one Python function, ``run(builder,
+    parent_step, force_sequence) -> record``, generated once per plan (with :func:`exec`, from the
+    plan's own names and functions, nothing else; ``rows``: the factory's ``_FactoryRows``).
 
-    It makes exactly the calls the step loop of the row builder makes, in the same order, but
-    straight: per declaration, its function called directly when the evaluator is a marked call
-    (:func:`_inline`) instead of through the evaluator, the name set as pending only while a
-    declaration that may read the row runs, the ``name in values`` test (evaluated on demand by
-    an earlier declaration) only after a declaration that was handed the row, the ORM-view test
-    skipped for plain value types (:data:`_PLAIN`). Python has no cheaper way to run a fixed
-    sequence of calls than a function that makes them: the per-step loop, tuple unpacking and
-    branches it replaces cost about as much as the ordinary factories' values.
+    It makes exactly the calls :meth:`CompiledPlan.finish` and the row builder make, in the same
+    order, but straight, in one frame:
+
+    - the sequence number as ``LeanStepBuilder.sequence_for`` picks it (factory_boy's
+      ``FactoryOptions.next_sequence`` read as what it does once the counter exists: the counter's
+      ``seq``, advanced);
+    - the row's stub and :class:`CompiledBuildStep` (made without their ``__init__`` calls);
+    - per declaration, its function called directly when the evaluator is a marked call
+      (:func:`_inline`) instead of through the evaluator, the name set as pending only while a
+      declaration that may read the row runs, the ``name in values`` test (evaluated on demand by
+      an earlier declaration) only after a declaration that was handed the row, the ORM-view test
+      skipped for plain value types (:data:`_PLAIN`);
+    - the record's fields (an ORM object for its view, a datetime in its column's form), its
+      unset volatile columns, its place in its parents' collections; a ``SKIP`` value (or a plan
+      whose names are not checked yet, its first row) hands the row to ``plan.finish``;
+    - the record appended to the sink, the post-generation declarations run.
+
+    Python has no cheaper way to run a fixed sequence of calls than a function that makes them:
+    the per-step loop, tuple unpacking, branches and the dozen calls per record it replaces cost
+    about as much as an ordinary factory's values.
     """
-    namespace: dict[str, Any] = {"_PLAIN": _PLAIN, "_seen": _seen}
-    lines = ["def evaluate(stub, step, values, pending):"]
+    from seedkit.bulk import record_collections
+    from seedkit.bulk.mutable_values import note_created
+
+    facts = rows.facts
+    namespace: dict[str, Any] = {
+        "_PLAIN": _PLAIN,
+        "_seen": _seen,
+        "_new": _new,
+        "_set_slot": _set_slot,
+        "_Counter": _Counter,
+        "CompiledBuildStep": CompiledBuildStep,
+        "SKIP": SKIP,
+        "OrmView": OrmView,
+        "datetime": datetime,
+        "column_time": column_time,
+        "plan": plan,
+        "rows": rows,
+        "finish": plan.finish,
+        "stub_class": plan.stub_class,
+        "names": plan.names,
+        "record_class": rows.record_class,
+        "model": facts.model,
+        "join_pool": join_pool,
+        "_REUSABLE_MODELS": _REUSABLE_MODELS,
+    }
+    lines = [
+        "def run(builder, parent_step, sequence):",
+        "    if sequence is None:",  # LeanStepBuilder.sequence_for
+        "        sequence = builder.force_init_sequence",
+        "        if sequence is None:",
+        "            meta = builder.factory_meta",
+    ]
+    if type(rows.factory_class._meta).next_sequence is FactoryOptions.next_sequence:
+        lines += [
+            "            counter = meta._counter",
+            "            if type(counter) is _Counter:  # FactoryOptions.next_sequence, its counter made",
+            "                sequence = counter.seq",
+            "                counter.seq = sequence + 1",
+            "            else:",
+            "                sequence = meta.next_sequence()",
+        ]
+    else:
+        lines.append("            sequence = meta.next_sequence()")
+    # The stub, and the step as CompiledBuildStep.__init__ makes it (its __dict__ given whole).
+    lines += [
+        "    stub = _new(stub_class)",
+        "    values = stub.__dict__",
+        "    step = _new(CompiledBuildStep)",
+        "    step.__dict__ = {'builder': builder, 'sequence': sequence, 'parent_step': parent_step,",
+        "                     'stub': stub, '_names': names, '_values': values}",
+        "    _set_slot(stub, '_compiled_step', step)",
+        "    pending = []",
+        "    _set_slot(stub, '_lean_pending', pending)",
+    ]
+    lines += _evaluation_lines(plan.steps, namespace)
+    if type(plan).record is not CompiledPlan.record:  # the record is made otherwise (AdjustedPlan)
+        lines.append("    return finish(rows, step, values)")
+        return _define("run", lines, namespace)
+    lines += [
+        "    if not plan.checked:",
+        "        return finish(rows, step, values)",
+        "    record = _new(record_class)",
+        "    fields = record.__dict__",
+    ]
+    for name, timezone in plan.fields:
+        key = repr(name)
+        lines += [
+            f"    value = values[{key}]",
+            "    if value is SKIP:",
+            "        return finish(rows, step, values)",
+            "    if type(value) is OrmView:",
+            "        value = value._seedkit_object",
+        ]
+        if timezone is not None:
+            lines += [
+                "    elif isinstance(value, datetime):",
+                f"        value = column_time(value, {timezone!r})",
+            ]
+        lines.append(f"    fields[{key}] = value")
+    for i, (key, make, timezone) in enumerate(plan.unset_volatile):  # _fill_volatile
+        namespace[f"v{i}"] = make
+        lines.append(f"    value = v{i}()")
+        if timezone is not None:
+            lines += [
+                "    if isinstance(value, datetime):",
+                f"        value = column_time(value, {timezone!r})",
+            ]
+        lines.append(f"    fields[{key!r}] = value")
+    # join_record, its per-model tests made here
+    if facts.mutable:
+        namespace.update(note_created=note_created, mutable=facts.mutable)
+        lines.append("    note_created(record, mutable)")
+    if facts.reverses:
+        namespace.update(attach=record_collections.attach, reverses=facts.reverses)
+        lines.append("    attach(record, reverses)")
+    lines += [
+        "    if model in _REUSABLE_MODELS:",
+        "        join_pool(record, model)",
+        "    builder.sink.append(record)",
+    ]
+    if plan.post and rows.after_postgeneration:
+        namespace["post"] = plan.post
+        lines += [
+            "    results = {name: related.run(record, step) for name, related in post}",
+            "    builder.factory_meta.use_postgeneration_results(instance=record, step=step, results=results)",
+        ]
+    elif rows.after_postgeneration:
+        lines.append(
+            "    builder.factory_meta.use_postgeneration_results(instance=record, step=step, results={})"
+        )
+    else:
+        for i, (_, related) in enumerate(plan.post):
+            namespace[f"p{i}"] = related.run
+            lines.append(f"    p{i}(record, step)")
+    lines += [
+        "    step.stub = None  # the step and its stub refer to each other: let refcounting free them",
+        "    return record",
+    ]
+    return _define("run", lines, namespace)
+
+
+def _evaluation_lines(
+    steps: tuple[tuple[str, Evaluator, bool, bool], ...], namespace: dict[str, Any]
+) -> list[str]:
+    """The lines of :func:`_generated_run` evaluating ``steps`` into ``values`` (see there); the
+    functions they call are put into ``namespace``."""
+    lines = []
     if any(getattr(evaluator, "inline", ("",))[0].endswith("sequence)") for _, evaluator, _, _ in steps):
-        lines.append("    sequence = int(step.sequence)")
+        lines.append("    sequence = int(sequence)")
     handed = False  # whether a declaration so far was handed the row (and may have evaluated others)
     for i, (name, evaluator, reads, viewed) in enumerate(steps):
         inline = getattr(evaluator, "inline", None)
@@ -407,40 +547,7 @@ def _evaluation(steps: tuple[tuple[str, Evaluator, bool, bool], ...]) -> Any:
             lines.append(f"{indent}    value = _seen(value)")
         lines.append(f"{indent}values[{key}] = value")
         handed = handed or passed
-    if not steps:
-        lines.append("    pass")
-    return _define("evaluate", lines, namespace)
-
-
-def _filling(fields: tuple[tuple[str, bool | None], ...]) -> Any:
-    """One Python function copying a row's visible values into its record's ``__dict__`` as
-    :meth:`CompiledPlan.record` does (an ORM object for its view, a datetime in its column's
-    form): ``fill(values, fields) -> bool``, False as soon as a value is ``SKIP`` (the caller
-    then takes the general loop). Generated as :func:`_evaluation` is."""
-    namespace: dict[str, Any] = {
-        "SKIP": SKIP,
-        "OrmView": OrmView,
-        "datetime": datetime,
-        "column_time": column_time,
-    }
-    lines = ["def fill(values, fields):"]
-    for name, timezone in fields:
-        key = repr(name)
-        lines += [
-            f"    value = values[{key}]",
-            "    if value is SKIP:",
-            "        return False",
-            "    if type(value) is OrmView:",
-            "        value = value._seedkit_object",
-        ]
-        if timezone is not None:
-            lines += [
-                "    elif isinstance(value, datetime):",
-                f"        value = column_time(value, {timezone!r})",
-            ]
-        lines.append(f"    fields[{key}] = value")
-    lines.append("    return True")
-    return _define("fill", lines, namespace)
+    return lines
 
 
 def _define(name: str, lines: list[str], namespace: dict[str, Any]) -> Any:
@@ -626,19 +733,38 @@ def _compile_subfactory(declaration: Any, context: tuple[tuple[str, Any], ...]) 
         return f"{cls.__name__} is not a compiled declaration kind"
     merged = dict(declaration._defaults)
     merged.update(context)  # factory_boy's order: the defaults, then the deep extras
-    template = tuple(merged.items())
-    slotted = any(type(value) is _Slot for _, value in template)
+    arguments = _arguments(tuple(merged.items()))
     child = _Child(declaration.get_factory)
 
     def subfactory(stub: CompiledStub, step: Any) -> Any:
-        if slotted:
-            extras = step.builder.extras
-            extra = {key: extras[value.key] if type(value) is _Slot else value for key, value in template}
-        else:
-            extra = dict(template)
-        return child.build(extra, step)
+        builder = step.builder
+        return child.build_under(arguments(None, builder.extras), builder.strategy, builder.sink, step)
 
     return subfactory
+
+
+def _arguments(template: tuple[tuple[str, Any], ...]) -> Any:
+    """The function making a child's keyword arguments from ``template`` (``(name, value)`` pairs,
+    a value a :class:`_Slot` for what the call passed or :data:`_RECORD` for the record):
+    ``arguments(record, extras) -> dict``, a new dict per call, in the template's order.
+
+    Generated as :func:`_generated_run` is: one dict display, where a loop over the template
+    testing each value's kind cost a comprehension's frame and two tests per name per record.
+    """
+    namespace: dict[str, Any] = {}
+    items = []
+    for i, (key, value) in enumerate(template):
+        if value is _RECORD:
+            expression = "record"
+        elif type(value) is _Slot:
+            expression = f"extras[{value.key!r}]"
+        else:
+            namespace[f"c{i}"] = value
+            expression = f"c{i}"
+        items.append(f"{key!r}: {expression}")
+    return _define(
+        "arguments", ["def arguments(record, extras):", f"    return {{{', '.join(items)}}}"], namespace
+    )
 
 
 class _Child:
@@ -646,36 +772,38 @@ class _Child:
 
     The child's call has the same shape every time (its keyword names are the declaration's,
     its values' types are fixed by the parent plan's shape), so the child's plan is found once,
-    at the first call, and called directly after.
+    at the first call, and its generated ``run`` called directly after.
     """
 
-    __slots__ = ("get_factory", "meta", "plan", "rows")
+    __slots__ = ("get_factory", "meta", "run")
 
     def __init__(self, get_factory: Any) -> None:
         self.get_factory = get_factory
-        self.plan: CompiledPlan | None = None
-        self.rows: Any = None
+        self.run: Any = None
         self.meta: Any = None
-
-    def build(self, extra: dict[str, Any], step: Any) -> Any:
-        """The child's record for keyword arguments ``extra``, built under ``step`` (its parent)."""
-        parent = step.builder
-        return self.build_under(extra, parent.strategy, parent.sink, step)
 
     def build_under(self, extra: dict[str, Any], strategy: str, sink: list[Any], parent_step: Any) -> Any:
         """The record for ``extra``, appended with its parents and children to ``sink``;
         ``parent_step``: the parent's build step, or None for a root."""
-        plan = self.plan
-        if plan is not None:  # the plan is the factory's: so is its meta
-            builder = RowStepBuilder(self.meta, extra, strategy=strategy)
-            builder.sink = sink
-            return plan.build(builder, self.rows, parent_step, None)
+        run = self.run
+        if run is not None:  # the plan is the factory's: so is its meta
+            # RowStepBuilder(meta, extra, strategy) with its sink: StepBuilder.__init__'s
+            # attributes given as one __dict__, without the __init__ call (one per record).
+            builder = _new(RowStepBuilder)
+            builder.__dict__ = {
+                "factory_meta": self.meta,
+                "strategy": strategy,
+                "extras": extra,
+                "force_init_sequence": extra.pop("__sequence", None),
+                "sink": sink,
+            }
+            return run(builder, parent_step, None)
         meta = self.get_factory()._meta
         builder = RowStepBuilder(meta, extra, strategy=strategy)
         builder.sink = sink
         rows, found = builder.plan()
-        if rows.mapped and rows.row_path and type(found) is CompiledPlan:
-            self.plan, self.rows, self.meta = found, rows, meta
+        if rows.mapped and rows.row_path and type(found) is not str:
+            self.run, self.meta = cast(CompiledPlan, found).runner(rows), meta
         return builder.build(parent_step=parent_step)
 
 
@@ -704,15 +832,14 @@ class _Related:
     """A ``RelatedFactory``/``RelatedFactoryList`` after a compiled record (factory_boy's
     ``evaluate_post`` and ``call``: its defaults, the deep extras, the record under its name)."""
 
-    __slots__ = ("child", "declaration", "is_list", "slotted", "template")
+    __slots__ = ("arguments", "child", "declaration", "is_list")
 
     def __init__(self, declaration: Any, context: tuple[tuple[str, Any], ...]) -> None:
         merged = dict(declaration.defaults)
         merged.update(context)
         if declaration.name:
             merged[declaration.name] = _RECORD
-        self.template = tuple(merged.items())
-        self.slotted = any(type(value) is _Slot for _, value in self.template)
+        self.arguments = _arguments(tuple(merged.items()))
         self.declaration = declaration
         self.is_list = type(declaration) is RelatedFactoryList
         self.child = _Child(declaration.get_factory)
@@ -726,12 +853,10 @@ class _Related:
         return self._one(record, step)
 
     def _one(self, record: Any, step: Any) -> Any:
-        extras = step.builder.extras
-        passed = {
-            key: record if value is _RECORD else extras[value.key] if type(value) is _Slot else value
-            for key, value in self.template
-        }
-        return self.child.build(passed, step)
+        builder = step.builder
+        return self.child.build_under(
+            self.arguments(record, builder.extras), builder.strategy, builder.sink, step
+        )
 
 
 def _compile_related(declaration: Any, context: tuple[tuple[str, Any], ...]) -> _Related | str:

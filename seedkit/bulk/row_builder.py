@@ -719,12 +719,17 @@ def join_record(record: RowRecord, facts: _ModelRows) -> None:
         record_collections.attach(record, facts.reverses)
     model = facts.model
     if model in _REUSABLE_MODELS:  # it joins the pool a ReuseOrCreate picks from, as on the ORM path
-        pool = row_pool(model)
-        if pool is not None:
-            tracker = record_collections.current_tracker()
-            if tracker is not None:
-                tracker.note(pool)
-            pool.append(record)
+        join_pool(record, model)
+
+
+def join_pool(record: RowRecord, model: type) -> None:
+    """Put a new record of ``model`` (one a ``ReuseOrCreate`` draws from) into its reuse pool."""
+    pool = row_pool(model)
+    if pool is not None:
+        tracker = record_collections.current_tracker()
+        if tracker is not None:
+            tracker.note(pool)
+        pool.append(record)
 
 
 def check_record(factory_class: Any, model: type, kwargs: dict[str, Any]) -> None:
