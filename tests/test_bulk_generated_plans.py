@@ -14,14 +14,16 @@ from typing import Any
 
 import factory
 import factory.fuzzy
+import factory.utils
 import pytest
 from conftest import create_database, drop_database
 from factory.declarations import SKIP
 from faker.providers import BaseProvider
-from seedkit_reference.models import Order, Organization, Payment, User
-from test_bulk_compiled import compiled, plans
+from seedkit_reference.models import Order, OrderItem, Organization, Payment, User
+from test_bulk_compiled import compiled, plans  # (puts the repository's benchmarks package on the path)
 from test_bulk_row_path import bulk, per_object
 
+from benchmarks import ordinary
 from seedkit import SQLAlchemyFactory
 from seedkit.bulk.compiled import CompiledPlan
 from seedkit.bulk.row_builder import _FACTORY_ROWS, build_root, no_session
@@ -161,12 +163,12 @@ def _seed_skipping(create: Callable[..., Any]) -> None:
     create(SkippingUserFactory, 14, organization=factory.Iterator(orgs))
 
 
-def _pool(create: Callable[..., Any], factory_class: type[Any], count: int) -> list[Any]:
+def _pool(create: Callable[..., Any], factory_class: type[Any], count: int, **fields: Any) -> list[Any]:
     seeder = getattr(create, "__self__", None)
     if seeder is None:
-        return list(create(factory_class, count))
+        return list(create(factory_class, count, **fields))
     with seeder.bound():
-        return list(factory_class.create_batch(count))
+        return list(factory_class.create_batch(count, **fields))
 
 
 def test_skipped_values_and_orm_objects_write_the_per_object_rows(db_url: str, second_db: str) -> None:
@@ -181,3 +183,138 @@ def test_skipped_values_and_orm_objects_write_the_per_object_rows(db_url: str, s
     assert expected.parts["pg:payments"].count == 14
     assert got.parts == expected.parts
     assert got.digest == expected.digest
+
+
+# -- fuzzy declarations and Iterators as expressions of the generated code -------------------------
+class _Upper(factory.fuzzy.FuzzyChoice):
+    """A subclass with a fuzz of its own: the generated code calls it."""
+
+    def fuzz(self) -> Any:
+        return str(super().fuzz()).upper()
+
+
+NAMES = factory.fuzzy.FuzzyChoice(tuple(f"drawn {i}" for i in range(9)))  # unrolled at its first draw
+STATUSES = factory.Iterator(["pending", "paid", "shipped"])
+
+
+class DrawnOrganizationFactory(SQLAlchemyFactory):
+    class Meta:
+        model = Organization
+
+    id = factory.LazyFunction(_uuid)
+    name = NAMES
+    slug = factory.Sequence(lambda n: f"drawn-{n}")
+    created_at = factory.fuzzy.FuzzyDateTime(START, START + timedelta(days=3))  # not an expression
+
+
+class DrawnUserFactory(SQLAlchemyFactory):
+    class Meta:
+        model = User
+
+    id = factory.LazyFunction(_uuid)
+    organization = factory.SubFactory(DrawnOrganizationFactory)
+    full_name = factory.fuzzy.FuzzyChoice(["ada", "bo", "cy"], getter=str.title)  # a getter: its fuzz
+    email = factory.Sequence(lambda n: f"drawn{n}@example.com")
+    role = factory.Iterator(["admin", "member", "customer"], getter=str.lower)
+    created_at = factory.LazyAttribute(lambda o: o.organization.created_at + timedelta(hours=1))
+    order = factory.RelatedFactory(f"{__name__}.DrawnOrderFactory", "user")
+
+
+class DrawnOrderFactory(SQLAlchemyFactory):
+    class Meta:
+        model = Order
+
+    id = factory.LazyFunction(_uuid)
+    user = factory.SubFactory(DrawnUserFactory)
+    status = STATUSES
+    currency = _Upper(["eur", "usd", "chf"])
+    subtotal = factory.fuzzy.FuzzyDecimal(5, 500)
+    total = factory.fuzzy.FuzzyDecimal(900, precision=0)  # low 0.0, high 900
+    created_at = factory.LazyAttribute(lambda o: o.user.created_at)
+    updated_at = factory.LazyAttribute(lambda o: o.created_at)
+    items = factory.RelatedFactoryList(f"{__name__}.DrawnItemFactory", "order", size=2)
+
+
+class DrawnItemFactory(SQLAlchemyFactory):
+    class Meta:
+        model = OrderItem
+
+    id = factory.Sequence(lambda n: n + 1)
+    order = factory.SubFactory(DrawnOrderFactory)
+    product = None  # passed at the call site: an Iterator of products
+    quantity = factory.fuzzy.FuzzyInteger(1, 9, step=2)
+    unit_price = factory.fuzzy.FuzzyDecimal(1, 20, precision=1)
+    line_total = factory.LazyAttribute(lambda o: o.unit_price * o.quantity)
+
+
+def _restart_drawn() -> None:
+    """factory_boy's lazy state back to its start, so both paths draw the same from the first row."""
+    NAMES.choices = None
+    STATUSES.reset()
+
+
+def _seed_drawn(create: Callable[..., Any]) -> None:
+    _restart_drawn()
+    orgs = _pool(create, DrawnOrganizationFactory, 3)
+    catalog = _pool(create, ordinary.ProductFactory, 5, organization=factory.Iterator(orgs))
+    products = factory.Iterator(catalog, getter=lambda product: product)
+    create(DrawnUserFactory, 7, organization=factory.Iterator(orgs), order__items__product=products)
+    products.reset()  # the next volume's items take the catalog again from its first product
+    STATUSES.reset()
+    create(DrawnUserFactory, 6, organization=factory.Iterator(orgs), order__items__product=products)
+
+
+def test_fuzzy_values_and_iterators_drawn_by_expressions_write_the_per_object_rows(
+    db_url: str, second_db: str
+) -> None:
+    expected = per_object(db_url, _seed_drawn)
+    _FACTORY_ROWS.clear()
+    got, seeder = bulk(second_db, _seed_drawn, chunk_size=4)
+
+    for factory_class in (DrawnUserFactory, DrawnOrderFactory, DrawnItemFactory):
+        assert compiled(factory_class), plans(factory_class)
+    assert {seeder.paths[d].path for d in seeder.paths} == {"row"}
+    assert expected.parts["pg:order_items"].count == 26
+    assert got.parts == expected.parts
+    assert got.digest == expected.digest
+
+
+def test_fuzzy_values_and_iterators_are_drawn_without_a_call_per_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # FuzzyChoice/FuzzyInteger/FuzzyDecimal of factory_boy's own classes and Iterators are
+    # expressions of the generated code: fuzz() runs only for the first draw of a FuzzyChoice (it
+    # unrolls the choices), a subclass's own fuzz and a getter's; no ResetableIterator generator.
+    calls: dict[str, int] = {}
+
+    def counted(cls: type, method: str, label: str) -> None:
+        real = getattr(cls, method)
+
+        def call(self: Any, *args: Any) -> Any:
+            key = label if self is not NAMES else "NAMES"
+            calls[key] = calls.get(key, 0) + 1
+            return real(self, *args)
+
+        monkeypatch.setattr(cls, method, call)
+
+    counted(factory.fuzzy.FuzzyChoice, "fuzz", "choice")
+    counted(_Upper, "fuzz", "own")
+    counted(factory.fuzzy.FuzzyInteger, "fuzz", "integer")
+    counted(factory.fuzzy.FuzzyDecimal, "fuzz", "decimal")
+    counted(factory.utils.ResetableIterator, "__iter__", "iterator")
+    _restart_drawn()
+    _FACTORY_ROWS.clear()
+    records: list[Any] = []
+    with deterministic(seed=3), no_session(), lean_builds():
+        product = build_root(ordinary.ProductFactory, {}, records)
+        calls.clear()
+        for _ in range(5):
+            build_root(DrawnUserFactory, {"order__items__product": factory.Iterator([product])}, records)
+    users = [r for r in records if type(r).__name__ == "UserRow"]
+    assert len(users) == 5
+    assert {u.full_name for u in users} <= {"Ada", "Bo", "Cy"}
+    assert calls == {
+        "NAMES": 1,  # its first draw unrolls the choices
+        "choice": 5 + 5,  # full_name has a getter: fuzz, which _Upper's super().fuzz() calls too
+        "own": 5,
+    }

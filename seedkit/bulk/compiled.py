@@ -55,6 +55,7 @@ from uuid import UUID
 
 import factory
 import factory.fuzzy
+import factory.random
 from factory import errors
 from factory.base import BaseFactory, FactoryOptions, _Counter
 from factory.declarations import (
@@ -71,6 +72,8 @@ from factory.declarations import (
     Sequence,
     SubFactory,
 )
+from factory.declarations import logger as _factory_logger
+from factory.utils import ResetableIterator
 
 from seedkit.bulk.row_builder import (
     _MAPPED,
@@ -357,8 +360,87 @@ def _inline(evaluator: Evaluator, call: str, function: Any) -> Evaluator:
     """Mark ``evaluator`` as the call ``call`` of ``function`` (``"f()"``, ``"f(stub)"``,
     ``"f(sequence)"``, ``"f(stub, sequence)"``): the generated evaluation calls ``function``
     directly, without the evaluator's own call."""
-    evaluator.inline = (call, function)
+    return _expression(evaluator, "{f}" + call[1:], f=function)
+
+
+def _expression(evaluator: Evaluator, template: str, **objects: Any) -> Evaluator:
+    """Mark ``evaluator`` as the Python expression ``template``, which the generated evaluation
+    puts in its place: ``{name}`` in it stands for ``objects[name]``; it may read the locals
+    ``stub`` (the row's stub), ``sequence`` (the row's sequence number, an int) and ``builder``
+    (the row's builder). It must make the calls the evaluator makes, in the same order."""
+    evaluator.inline = (template, objects)
     return evaluator
+
+
+# factory_boy's fuzzy declarations and Iterator as expressions: what their ``fuzz``/``evaluate``
+# do, read from factory_boy 3.3 (factory/fuzzy.py, factory/declarations.py), with the same calls
+# of factory_boy's random generator (``factory.random.randgen``, looked up per row as they do),
+# so the same values. A subclass, a ``getter`` or other arguments keep the declaration's own call.
+_CHOICE = "{random}.randgen.choice(choices) if (choices := {d}.choices) is not None else {d}.fuzz()"
+"""``FuzzyChoice.fuzz`` without a getter: its choices, unrolled by ``fuzz`` at its first call."""
+_INTEGER = "{random}.randgen.randrange({low}, {high_1}, {step})"
+"""``FuzzyInteger.fuzz``: ``randrange(low, high + 1, step)``."""
+_DECIMAL = "{Decimal}(str({random}.randgen.uniform({low}, {high}))).quantize({quantum})"
+"""``FuzzyDecimal.fuzz``: ``Decimal(str(uniform(low, high))).quantize(Decimal(10) ** -precision)``,
+the quantum (exact for an int precision, so the same in every decimal context) computed once."""
+
+
+def _fuzzy_expression(declaration: Any) -> str | None:
+    """The expression of a fuzzy declaration of one of factory_boy's classes, or None."""
+    cls = type(declaration)
+    if cls is factory.fuzzy.FuzzyChoice and declaration.getter is None:
+        return _CHOICE
+    if cls is factory.fuzzy.FuzzyInteger:
+        return _INTEGER
+    if cls is factory.fuzzy.FuzzyDecimal and type(declaration.precision) is int:
+        return _DECIMAL
+    return None
+
+
+def _compile_fuzzy(declaration: Any) -> Step:
+    """A fuzzy declaration: its ``fuzz()``, as an expression when :func:`_fuzzy_expression` has one."""
+    fuzz = declaration.fuzz
+    evaluator = lambda stub, step: fuzz()  # noqa: E731
+    template = _fuzzy_expression(declaration)
+    if template is None:
+        return _inline(evaluator, "f()", fuzz), False, True
+    objects: dict[str, Any] = {"random": factory.random, "d": declaration}
+    if template is _INTEGER:
+        objects.update(low=declaration.low, high_1=declaration.high + 1, step=declaration.step)
+    elif template is _DECIMAL:
+        objects.update(
+            Decimal=Decimal,
+            low=declaration.low,
+            high=declaration.high,
+            quantum=Decimal(10) ** -declaration.precision,
+        )
+    return _expression(evaluator, template, **objects), False, True
+
+
+def iterator_next(declaration: Iterator) -> Any:
+    """``factory.Iterator.evaluate``: the declaration's next value (its iterator made at the first
+    call, its debug line logged, its getter applied), as factory_boy 3.3 gives it.
+
+    factory_boy takes each value with ``next(iter(self.iterator))``, a new generator of its
+    ``ResetableIterator`` per value; this takes the same value from the same ``ResetableIterator``
+    state (the elements queued by a ``reset()`` first, else the next one, kept for a later
+    ``reset()``), without a generator per value.
+    """
+    iterator = declaration.iterator
+    if iterator is None:
+        iterator = declaration.iterator = declaration.iterator_builder()
+    _factory_logger.debug("Iterator: Fetching next value from %r", iterator)
+    if type(iterator) is ResetableIterator:
+        queued = iterator.next_elements
+        if queued:
+            value = queued.popleft()
+        else:  # its end raises StopIteration, as next() of the generator does
+            value = next(iterator.iterator)
+            iterator.past_elements.append(value)
+    else:
+        value = next(iter(iterator))
+    getter = declaration.getter
+    return value if getter is None else getter(value)
 
 
 def _generated_run(plan: CompiledPlan, rows: Any) -> Any:
@@ -467,8 +549,8 @@ def _generated_run(plan: CompiledPlan, rows: Any) -> Any:
             ]
         lines.append(f"    fields[{key}] = value")
     for i, (key, make, timezone) in enumerate(plan.unset_volatile):  # _fill_volatile
-        namespace[f"v{i}"] = make
-        lines.append(f"    value = v{i}()")
+        namespace[f"volatile_{i}"] = make
+        lines.append(f"    value = volatile_{i}()")
         if timezone is not None:
             lines += [
                 "    if isinstance(value, datetime):",
@@ -499,8 +581,8 @@ def _generated_run(plan: CompiledPlan, rows: Any) -> Any:
         )
     else:
         for i, (_, related) in enumerate(plan.post):
-            namespace[f"p{i}"] = related.run
-            lines.append(f"    p{i}(record, step)")
+            namespace[f"post_{i}"] = related.run
+            lines.append(f"    post_{i}(record, step)")
     lines += [
         "    step.stub = None  # the step and its stub refer to each other: let refcounting free them",
         "    return record",
@@ -514,18 +596,20 @@ def _evaluation_lines(
     """The lines of :func:`_generated_run` evaluating ``steps`` into ``values`` (see there); the
     functions they call are put into ``namespace``."""
     lines = []
-    if any(getattr(evaluator, "inline", ("",))[0].endswith("sequence)") for _, evaluator, _, _ in steps):
+    if any("sequence" in getattr(evaluator, "inline", ("",))[0] for _, evaluator, _, _ in steps):
         lines.append("    sequence = int(sequence)")
     handed = False  # whether a declaration so far was handed the row (and may have evaluated others)
     for i, (name, evaluator, reads, viewed) in enumerate(steps):
         inline = getattr(evaluator, "inline", None)
-        if inline is not None:
-            call, namespace[f"f{i}"] = inline
-            expression = f"f{i}{call[1:]}"
-            passed = "stub" in call
+        if inline is not None:  # see _expression
+            template, objects = inline
+            for label, found in objects.items():
+                namespace[f"{label}_{i}"] = found
+            expression = template.format_map({label: f"{label}_{i}" for label in objects})
+            passed = "stub" in template
         else:
-            namespace[f"e{i}"] = evaluator
-            expression = f"e{i}(stub, step)"
+            namespace[f"evaluate_{i}"] = evaluator
+            expression = f"evaluate_{i}(stub, step)"
             passed = True
         key = repr(name)
         indent = "    "
@@ -594,7 +678,7 @@ def _compile(declaration: Any) -> Step | str:
     """``(evaluator, reads)`` for one declaration of the factory (no call-site context), or why not."""
     if getattr(declaration, "FACTORY_BUILDER_PHASE", None) != _RESOLUTION:
         value = _seen(declaration)
-        return _inline(lambda stub, step: value, "f()", itertools.repeat(value).__next__), False, False
+        return _expression(lambda stub, step: value, "{v}", v=value), False, False
     cls = type(declaration)
     defaults = getattr(declaration, "_defaults", None) or {}
     ValueDeclaration = _value_declaration()
@@ -635,8 +719,13 @@ def _compile(declaration: Any) -> Step | str:
     if _function_of(cls, SelfAttribute):
         return _compile_self_attribute(declaration), True, True
     if _function_of(cls, Iterator):
-        evaluate = declaration.evaluate
-        return (lambda stub, step: evaluate(stub, step, {})), False, True
+        return (
+            _expression(
+                lambda stub, step: iterator_next(declaration), "{f}({d})", f=iterator_next, d=declaration
+            ),
+            False,
+            True,
+        )
     if (
         cls.evaluate_pre is BaseDeclaration.evaluate_pre
         and cls.unroll_context is BaseDeclaration.unroll_context
@@ -645,8 +734,7 @@ def _compile(declaration: Any) -> Step | str:
             issubclass(cls, factory.fuzzy.BaseFuzzyAttribute)
             and cls.evaluate is factory.fuzzy.BaseFuzzyAttribute.evaluate
         ):
-            fuzz = declaration.fuzz
-            return _inline(lambda stub, step: fuzz(), "f()", fuzz), False, True
+            return _compile_fuzzy(declaration)
         if cls is Money:
             evaluate = declaration.evaluate
             return (lambda stub, step: evaluate(stub, step, {})), False, False
@@ -877,9 +965,9 @@ def _compile_slot(key: str, context: tuple[tuple[str, Any], ...], passed: Any) -
     if type(passed) is factory.Iterator and not context:
 
         def iterate(stub: CompiledStub, step: Any) -> Any:
-            return step.builder.extras[key].evaluate(stub, step, {})
+            return iterator_next(step.builder.extras[key])
 
-        return iterate, False, True
+        return _expression(iterate, f"{{f}}(builder.extras[{key!r}])", f=iterator_next), False, True
     if isinstance(passed, (SubFactory, ValueDeclaration)) or type(passed) not in _SLOT_KINDS:
         return f"the value passed as {key}= ({type(passed).__name__}) is not compiled"
 
