@@ -301,6 +301,11 @@ def current() -> Deterministic:
     return _stack[-1] if _stack else _default
 
 
+def deterministic_active() -> bool:
+    """Whether a ``deterministic()`` block (or a factory call's own default context) is active."""
+    return bool(_stack)
+
+
 def clock() -> Clock:
     """The active clock."""
     return current().clock

@@ -52,7 +52,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.mapper import _event_on_init
 
 from seedkit.core.clock import column_time
-from seedkit.core.determinism import current, ensure_active
+from seedkit.core.determinism import current, deterministic_active, ensure_active
 from seedkit.core.volatile import column_injector
 from seedkit.factories.asynchronous import create_async, create_batch_async, sync_session_of
 from seedkit.factories.binding import bound_session, current_session, overriding_session
@@ -223,21 +223,31 @@ class SQLAlchemyFactory(SQLAlchemyModelFactory):
 
     @classmethod
     def _generate(cls, strategy: str, params: dict[str, Any]) -> Any:
-        with ensure_active(), _using(params.pop("_session", None)):
-            if strategy == enums.CREATE_STRATEGY:
-                chosen = _chosen_session(cls)
-                if chosen is not None:  # refuse an AsyncSession outside create_async, naming this factory
-                    sync_session_of(chosen, cls.__name__)
-            cls._use_passed_foreign_keys(strategy, params)
-            if strategy == enums.CREATE_STRATEGY and (existing := cls._existing_row(params)) is not None:
-                return existing
-            token = _passed_names.set(frozenset(params))  # get_or_create's fallback lookup reads them
-            try:
-                if lean_building():
-                    return generate(cls, strategy, params)
-                return super()._generate(strategy, params)
-            finally:
-                _passed_names.reset(token)
+        session = params.pop("_session", None)
+        if session is None and deterministic_active():
+            # A call inside a deterministic block (every nested call: hooks, bulk roots) has nothing
+            # to enter: both context managers below would be no-ops, at ~1 us each per call.
+            return cls._generate_in_context(strategy, params)
+        with ensure_active(), _using(session):
+            return cls._generate_in_context(strategy, params)
+
+    @classmethod
+    def _generate_in_context(cls, strategy: str, params: dict[str, Any]) -> Any:
+        """``_generate`` once the deterministic context and the passed session are in place."""
+        if strategy == enums.CREATE_STRATEGY:
+            chosen = _chosen_session(cls)
+            if chosen is not None:  # refuse an AsyncSession outside create_async, naming this factory
+                sync_session_of(chosen, cls.__name__)
+        cls._use_passed_foreign_keys(strategy, params)
+        if strategy == enums.CREATE_STRATEGY and (existing := cls._existing_row(params)) is not None:
+            return existing
+        token = _passed_names.set(frozenset(params))  # get_or_create's fallback lookup reads them
+        try:
+            if lean_building():
+                return generate(cls, strategy, params)
+            return super()._generate(strategy, params)
+        finally:
+            _passed_names.reset(token)
 
     @classmethod
     def _existing_row(cls, params: dict[str, Any]) -> Any:
