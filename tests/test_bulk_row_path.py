@@ -494,3 +494,71 @@ def test_models_with_validators_or_attribute_events_keep_the_orm_path() -> None:
     assert checked.path == "orm" and "is not plain" in checked.reason
     assert listened.path == "orm" and "attribute events listen to _Listened.name" in listened.reason
     assert plain.path == "row"
+
+
+# -- collections are filled only once read (CollectionTracker.followed) -----------------------------
+# Most one-to-many collections (order.items) are never read while rows are built; the seeder follows
+# one from its first read on: that read undoes its chunk, built again with the collection filled.
+
+
+class LateItemsPaymentFactory(ordinary.PaymentFactory):
+    """Every fifth payment reads its order's items: the first read comes after the first chunk."""
+
+    class Params:
+        n = factory.Sequence(int)
+        reads = factory.LazyAttribute(lambda o: o.n % 5 == 4)
+
+    provider = factory.LazyAttribute(lambda o: f"items-{len(o.order.items)}" if o.reads else "stripe")
+
+
+class LateItemsOrderFactory(ordinary.OrderFactory):
+    payment = factory.RelatedFactory(LateItemsPaymentFactory, "order")
+
+
+class LateItemsUserFactory(ordinary.UserFactory):
+    order = factory.RelatedFactory(LateItemsOrderFactory, "user")
+
+
+def _seed(user_factory: type) -> Callable[[Callable[..., Any]], None]:
+    def seed(create: Callable[..., Any]) -> None:
+        seeder = getattr(create, "__self__", None)
+        if isinstance(seeder, BulkSeeder):  # pools made in the seeder's session, as in benchmarks/ordinary.py
+            with seeder.bound():
+                orgs = ordinary.OrganizationFactory.create_batch(3)
+                catalog = ordinary.ProductFactory.create_batch(6, organization=factory.Iterator(orgs))
+        else:
+            orgs = ordinary.OrganizationFactory.create_batch(3)
+            catalog = ordinary.ProductFactory.create_batch(6, organization=factory.Iterator(orgs))
+        create(
+            user_factory,
+            12,
+            organization=factory.Iterator(orgs),
+            order__items__product=factory.Iterator(catalog),
+        )
+
+    return seed
+
+
+def test_a_collection_first_read_in_a_later_chunk_is_followed_and_its_chunk_built_again(
+    db_url: str, second_db: str
+) -> None:
+    seed = _seed(LateItemsUserFactory)
+    expected = per_object(db_url, seed)
+    got, seeder = bulk(second_db, seed, chunk_size=3)  # the first read is in root 5: the second chunk
+
+    assert seeder.paths[f"{__name__}.LateItemsUserFactory"].path == "row"
+    followed = {f"{cls._seedkit_model.__name__}.{key}" for cls, key in seeder._collections.followed}
+    assert followed == {"Order.items"}
+    assert expected.parts["pg:payments"].count == 12
+    assert got.parts == expected.parts  # the payments that read order.items say 2, as per object
+    assert got.digest == expected.digest
+
+
+def test_collections_nothing_reads_are_not_filled(db_url: str, second_db: str) -> None:
+    seed = _seed(ordinary.UserFactory)
+    expected = per_object(db_url, seed)
+    got, seeder = bulk(second_db, seed, chunk_size=3)
+
+    assert seeder.paths["benchmarks.ordinary.UserFactory"].path == "row"
+    assert seeder._collections.followed == {}
+    assert got.digest == expected.digest

@@ -9,6 +9,11 @@ flushed before it is read is loaded in insertion order, the order of those appen
 record as its many-to-one parent, it is appended to the parent's collection
 (:func:`attach`), and reading the collection on the parent gives that list.
 
+A collection is filled only once something has read it (:attr:`CollectionTracker.followed`;
+most never are, and filling each costs every child an append and every parent a list): the first
+read raises :class:`CollectionNotFollowed`, and the seeder builds that chunk again with it filled.
+Records of models a ``ReuseOrCreate`` draws from, kept across chunks, have every one filled.
+
 Only what can be shown to equal the per-object path is offered; reading any other collection
 raises :class:`~seedkit.bulk.row_builder.RowPathUnsupported` (the seeder then takes the ORM
 path, or stops): a many-to-many collection (association rows are not written), a one-to-many
@@ -40,9 +45,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import RelationshipDirection, RelationshipProperty
 
 from seedkit.errors import FactoryError
+from seedkit.factories.alchemy import _REUSABLE_MODELS
 
 __all__ = [
     "KEEP_COLLECTION",
+    "CollectionNotFollowed",
     "CollectionTracker",
     "RecordList",
     "attach",
@@ -81,6 +88,23 @@ def _unsupported(message: str) -> Exception:
     from seedkit.bulk.row_builder import RowPathUnsupported
 
     return RowPathUnsupported(message)
+
+
+class CollectionNotFollowed(Exception):
+    """A declaration read a collection the seeder does not follow yet (see :meth:`CollectionTracker.follow`).
+
+    Raised out of the row being built; the seeder follows the collection from then on, undoes the
+    chunk and builds it again (the same values: its streams are put back). Not a
+    ``RowPathUnsupported``: nothing needs the ORM path.
+    """
+
+    def __init__(self, record_class: type, key: str, owner: str) -> None:
+        super().__init__(f"{owner} was read before the row path followed it")
+        self.record_class = record_class
+        self.key = key
+
+
+_NOT_FOLLOWED = _Expired("its children were made before the row path followed this collection")
 
 
 class RecordList(list[Any]):
@@ -145,10 +169,17 @@ class _Collection:
             return self
         if self.refused is not None:
             raise _unsupported(f"{self.owner} was read: the row path does not offer {self.refused}")
-        found = record.__dict__.get(self.key)
+        values = record.__dict__
+        found = values.get(self.key)
+        tracker = _TRACKER.get()
+        if found is None and tracker is not None and record._seedkit_model not in _REUSABLE_MODELS:
+            since = tracker.followed.get((type(record), self.key))
+            if since is None:  # its children were not appended: follow it, the chunk is made again
+                raise CollectionNotFollowed(type(record), self.key, self.owner)
+            if values.get(WRITTEN, since) < since:  # written before it was followed (a record kept by hand)
+                raise _unsupported(f"{self.owner} was read: {_NOT_FOLLOWED.why}")
         if found is None:  # no child yet: an empty list, which children made later join
-            found = record.__dict__[self.key] = RecordList.empty(self.owner)
-            tracker = _TRACKER.get()
+            found = values[self.key] = RecordList.empty(self.owner)
             if tracker is not None:
                 tracker.parents.append((record, self.key))
         elif type(found) is _Expired:
@@ -197,6 +228,20 @@ class CollectionTracker:
         self.parents: list[tuple[Any, str]] = []
         self.orm_parents: dict[tuple[int, str], tuple[Any, str]] = {}
         self._journal: dict[int, tuple[list[Any], list[Any]]] | None = None
+        self.followed: dict[tuple[type, str], int] = {}
+        """``(record class, collection key)`` of the collections that records' children join, each
+        with the :attr:`generation` it was followed in: only those some declaration has read
+        (:class:`CollectionNotFollowed`), as most are never read and filling each would cost every
+        child an append and every parent a list. Records of models a ``ReuseOrCreate`` draws
+        from (kept across chunks and volumes) have every collection filled."""
+        self.generation = 0
+        """How many collections are followed; a written record holds the generation it was written in."""
+
+    def follow(self, record_class: type, key: str) -> None:
+        """Fill collection ``key`` of ``record_class`` records from now on (the seeder builds the
+        chunk that read it again)."""
+        self.generation += 1
+        self.followed[(record_class, key)] = self.generation
 
     # -- trial -------------------------------------------------------------------------
     def begin_trial(self) -> None:
@@ -273,11 +318,18 @@ def attach(record: Any, reverses: tuple[tuple[str, str], ...]) -> None:
     values = record.__dict__
     tracker = _TRACKER.get()
     journal = tracker._journal if tracker is not None else None
+    followed = tracker.followed if tracker is not None else None
     for parent_key, collection_key in reverses:
         parent = values.get(parent_key)
         if parent is None:
             continue
         if type(parent) in _RECORD_CLASSES:  # the usual case, as _append does it without a call
+            if (
+                followed is not None
+                and (type(parent), collection_key) not in followed
+                and parent._seedkit_model not in _REUSABLE_MODELS
+            ):
+                continue  # nothing has read it (CollectionTracker.followed)
             parent_values = parent.__dict__
             found = parent_values.get(collection_key)
             if type(found) is RecordList and (journal is None or WRITTEN not in parent_values):
@@ -300,6 +352,12 @@ def _append(parent: Any, key: str, record: Any, tracker: CollectionTracker | Non
             tracker.orm_parents[(id(parent), key)] = (parent, key)
         return
     _RECORD_CLASSES.add(type(parent))
+    if (
+        tracker is not None
+        and (type(parent), key) not in tracker.followed
+        and parent._seedkit_model not in _REUSABLE_MODELS
+    ):
+        return  # nothing has read this collection: not filled (CollectionTracker.followed)
     found = parent_values.get(key)
     if found is None:
         owner = _OWNERS.get((type(parent), key))

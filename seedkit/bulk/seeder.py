@@ -51,7 +51,7 @@ from seedkit.bulk.flush_events import (
 from seedkit.bulk.keys import KeyReservations
 from seedkit.bulk.mutable_values import as_created, mutable_columns, note_created
 from seedkit.bulk.paths import ORM, PathDecision, _qualified, decide_call
-from seedkit.bulk.record_collections import CollectionTracker, expire_twinned, tracking
+from seedkit.bulk.record_collections import CollectionNotFollowed, CollectionTracker, expire_twinned, tracking
 from seedkit.bulk.row_builder import (
     WRITTEN,
     RowPathUnsupported,
@@ -240,6 +240,15 @@ class BulkSeeder:
             while True:
                 try:
                     build_root()
+                except (
+                    CollectionNotFollowed
+                ) as exc:  # first read of a collection: follow it, build the chunk again
+                    rewind()
+                    self._collections.end_trial()
+                    self._collections.follow(exc.record_class, exc.key)
+                    done = start
+                    rewind = self._chunk_checkpoint(passed)
+                    continue
                 except Exception as exc:
                     rewind()  # the chunk's records leave the sink, collections and pools; streams go back
                     self._collections.end_trial()
@@ -669,8 +678,9 @@ class BulkSeeder:
         set them), drop the collections no later row can read (see
         :mod:`seedkit.bulk.record_collections`) and expire the collections of ORM objects that
         records joined (the ORM path reloads them from the database, with those rows)."""
+        generation = self._collections.generation
         for values in map(_instance_dict, records):
-            values[WRITTEN] = True
+            values[WRITTEN] = generation  # which collections its children joined (CollectionTracker.follow)
         pooled = {cls for cls in set(map(type, records)) if model_of(cls) in _REUSABLE_MODELS}
         if pooled:  # a model's reuse pool may hand these records to the ORM path (see _loaded)
             for record in records:
