@@ -12,11 +12,12 @@ from __future__ import annotations
 from seedkit.bulk.partitions import DEFAULT_PARTITION_SIZE, PartitionedResult, VolumeSpec, seed_partitioned
 from seedkit.bulk.paths import PathDecision, decide, decide_call
 from seedkit.bulk.row_builder import RowPathUnsupported
-from seedkit.bulk.seeder import DEFAULT_CHUNK_SIZE, BulkSeeder, bulk_create
+from seedkit.bulk.seeder import DEFAULT_CHUNK_SIZE, ORM_CHUNK_SIZE, BulkSeeder, bulk_create
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_PARTITION_SIZE",
+    "ORM_CHUNK_SIZE",
     "BulkSeeder",
     "PartitionedResult",
     "PathDecision",

@@ -49,7 +49,7 @@ from seedkit.bulk.executors import PartitionExecutor, open_executor
 from seedkit.bulk.prepared_waits import PreparedWaitWatch
 from seedkit.bulk.row_builder import RowRecord, model_of
 from seedkit.bulk.rows import int_range
-from seedkit.bulk.seeder import DEFAULT_CHUNK_SIZE, MONGO_BATCH, BulkSeeder, partition_keys_on_flush
+from seedkit.bulk.seeder import MONGO_BATCH, ORM_CHUNK_SIZE, BulkSeeder, partition_keys_on_flush
 from seedkit.core.clock import DEFAULT_START
 from seedkit.core.declarations import IntegerFor
 from seedkit.core.determinism import Deterministic, deterministic
@@ -132,7 +132,7 @@ class _Partition:
     start: datetime
     step: timedelta
     bulk: bool
-    chunk_size: int
+    chunk_size: int | None
     gid: str | None
     """With a coordinator: the global id to PREPARE under instead of committing."""
     mongo: MongoAddress | None
@@ -166,7 +166,7 @@ def seed_partitioned(
     workers: int = 1,
     partition_size: int = DEFAULT_PARTITION_SIZE,
     bulk: bool = True,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     mongo: Database[Any] | None = None,
     context: Deterministic | None = None,
     coordinator: Coordinator | None = None,
@@ -351,7 +351,7 @@ def _run_serial(
     volumes: list[VolumeSpec],
     info: Any,
     bulk: bool,
-    chunk_size: int,
+    chunk_size: int | None,
     mongo: Database[Any] | None,
     result: PartitionedResult,
 ) -> Any:
@@ -421,7 +421,7 @@ def _run_partition(job: _Partition) -> _Outcome:
 
 @contextmanager
 def _session(
-    conn: Connection, info: Any, bulk: bool, chunk_size: int, mongo: Any, last: int = 0
+    conn: Connection, info: Any, bulk: bool, chunk_size: int | None, mongo: Any, last: int = 0
 ) -> Iterator[tuple[Session, BulkSeeder | None]]:
     """A bulk seeder's session, or a plain one bound for factories; ``info`` reloaded into it."""
     if bulk:
@@ -454,12 +454,13 @@ def _create(
     count: int,
     fields: Mapping[str, Any],
     seeder: BulkSeeder | None,
-    chunk: int,
+    chunk: int | None,
     after_chunk: Callable[[], None] | None = None,
 ) -> None:
     if seeder is not None:
         seeder.create(factory, count, **fields)
         return
+    chunk = chunk or ORM_CHUNK_SIZE
     for done in range(0, count, chunk):
         factory.create_batch(min(chunk, count - done), **fields)
         if after_chunk is not None:

@@ -83,8 +83,18 @@ from seedkit.factories.binding import bind
 from seedkit.factories.builder import lean_builds
 from seedkit.factories.related import factory_making
 
-DEFAULT_CHUNK_SIZE = 2_000
-"""Root objects generated between two writes."""
+DEFAULT_CHUNK_SIZE = 10_000
+"""Root objects the row path generates between two writes (``chunk_size`` not given).
+
+Each write is one COPY per table, run by the writer thread, which needs the GIL back after every
+wait on the server: while the main thread generates, it gets it only at Python's switch interval
+(see :meth:`~seedkit.bulk.copy.CopyWriter.generating`), so a write's fixed waits are paid per
+chunk. Measured on the ordinary graph at N = 200,000: 2,000 roots per chunk 46% of raw COPY
+rows/s, 10,000 roots 61-66%, 20,000 roots no faster (64%) for 45 MB more peak RSS."""
+
+ORM_CHUNK_SIZE = 2_000
+"""Root objects the ORM path creates between two writes (``chunk_size`` not given): ORM objects
+and their session state take several times a row record's memory."""
 
 KEEP_COLLECTION = 1_000
 """Loaded collections of kept objects larger than this are expired after each chunk."""
@@ -120,16 +130,19 @@ class BulkSeeder:
         connection: Connection,
         mongo: Database[Any] | None = None,
         *,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        chunk_size: int | None = None,
         background: bool = True,
         keep_documents: bool = False,
         row_path: bool = True,
         last_partition: int = 0,
     ) -> None:
-        if chunk_size < 1:
+        if chunk_size is not None and chunk_size < 1:
             raise ValueError("chunk_size must be >= 1")
         self.connection = connection
-        self.chunk_size = chunk_size
+        self.chunk_size = chunk_size or DEFAULT_CHUNK_SIZE
+        """Root objects the row path generates between two writes."""
+        self.orm_chunk_size = chunk_size or ORM_CHUNK_SIZE
+        """Root objects the ORM path creates between two writes."""
         self.mongo = mongo
         self.rows: Counter[str] = Counter()
         self.documents: Counter[str] = Counter()
@@ -206,7 +219,7 @@ class BulkSeeder:
         self.paths[decision.factory] = decision
         with self.bound(), _collecting_per_chunk(), refusing_sql(lambda: _qualified(factory_class)):
             while done < count:
-                size = min(self.chunk_size, count - done)
+                size = min(self.orm_chunk_size, count - done)
                 self._refuse_foreign_sessions(factory_class, factory_class.create_batch(size, **fields))
                 done += size
                 self.flush()
@@ -230,6 +243,7 @@ class BulkSeeder:
             tracking(self._collections),
             lean_builds(),
             _collecting_per_chunk(),
+            self._writer.generating(),
         ):
             for model in list(self.session.info.get(_POOL_KEY, {})):
                 _live_pool(self.session, model)  # drop objects that left, before the journal notes the pools
@@ -1057,7 +1071,7 @@ def bulk_create(
     *,
     connection: Connection,
     mongo: Database[Any] | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     **fields: Any,
 ) -> Counter[str]:
     """``factory_class.create_batch(count, **fields)`` through the bulk path; rows written per table.
