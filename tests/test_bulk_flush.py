@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 import uuid
 from decimal import Decimal
 from types import SimpleNamespace
@@ -15,8 +16,9 @@ from seedkit_reference.model_factories import OrganizationFactory
 from seedkit_reference.models import OrderItem
 from sqlalchemy.dialects import postgresql
 
-from seedkit.bulk import BulkSeeder
+from seedkit.bulk import DEFAULT_CHUNK_SIZE, ORM_CHUNK_SIZE, BulkSeeder
 from seedkit.bulk import seeder as seeder_module
+from seedkit.bulk.copy import SWITCH_INTERVAL
 from seedkit.bulk.rows import MISSING, TableLayout
 from seedkit.bulk.seeder import _check_int_ranges, _finish_rows, _in_pending_order
 from seedkit.core.determinism import deterministic
@@ -163,3 +165,40 @@ def test_garbage_cycles_are_collected_once_a_chunk_passes_the_bound(
         seeder.create(CyclicOrganizationFactory, 40)  # 20,000 objects in cycles, 2,500 a chunk
     # Collected after each chunk (2,500 > 2,000): at most the chunk before's and this chunk's.
     assert 2_500 <= _Cycle.most <= 5_000
+
+
+_INTERVALS: list[float] = []
+
+
+def _name_noting_the_switch_interval() -> str:
+    _INTERVALS.append(sys.getswitchinterval())
+    return f"org {len(_INTERVALS)}"
+
+
+class IntervalOrganizationFactory(OrganizationFactory):
+    name = factory.LazyFunction(_name_noting_the_switch_interval)
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_rows_are_generated_with_a_short_switch_interval_beside_the_writer_thread_only(
+    engine: sa.Engine, background: bool
+) -> None:
+    _INTERVALS.clear()
+    before = sys.getswitchinterval()
+    with engine.connect() as conn, deterministic(seed=3), BulkSeeder(conn, background=background) as seeder:
+        seeder.create(IntervalOrganizationFactory, 3)
+        assert seeder.paths[f"{__name__}.IntervalOrganizationFactory"].path == "row"
+    assert len(_INTERVALS) == 3
+    expected = min(before, SWITCH_INTERVAL) if background else before
+    assert set(_INTERVALS) == {
+        expected
+    }  # the writer thread gets the GIL promptly; no thread, nothing changed
+    assert sys.getswitchinterval() == before  # set back after the volume
+
+
+def test_chunk_size_sets_both_paths_and_each_has_its_default(engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        with BulkSeeder(conn) as seeder:
+            assert (seeder.chunk_size, seeder.orm_chunk_size) == (DEFAULT_CHUNK_SIZE, ORM_CHUNK_SIZE)
+        with BulkSeeder(conn, chunk_size=7) as seeder:
+            assert (seeder.chunk_size, seeder.orm_chunk_size) == (7, 7)
