@@ -91,8 +91,9 @@ def _unsupported(model: type, name: str) -> RowPathUnsupported:
             "which the row path cannot give before the rows are written"
         )
     return RowPathUnsupported(
-        f"{model.__name__}.{name} was read: the row path offers only column values and many-to-one "
-        "parents (not collections, properties, methods or the session)"
+        f"{model.__name__}.{name} was read: the row path offers column values, many-to-one parents, "
+        "followed one-to-many collections and the model's own properties and methods, not this "
+        "attribute (nor the session)"
     )
 
 
