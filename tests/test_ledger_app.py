@@ -98,7 +98,7 @@ def test_fingerprint_check_is_clean_and_names_a_leaky_factory(ledger: Path, empt
     # the scratch databases go on the target's server; the target itself stays empty
     clean = run_cli("fingerprint", "--check", "--profile", "demo", "--database-url", empty_db_url, cwd=ledger)
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert "seeded twice: the same data" in clean.stdout
+    assert "seeded twice (in two processes, PYTHONHASHSEED=1 and 2): the same data" in clean.stdout
 
     leaky = run_cli(
         "fingerprint", "--check", "--profile", "leaky", "--json", "--database-url", empty_db_url, cwd=ledger
@@ -106,6 +106,31 @@ def test_fingerprint_check_is_clean_and_names_a_leaky_factory(ledger: Path, empt
     assert leaky.returncode == 1, leaky.stderr
     report = json.loads(leaky.stdout)
     assert report["differing"] == ["pg:customers.*", "pg:customers.public_id"]
+    assert query(empty_db_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
+
+
+def test_fingerprint_check_seeds_in_processes_with_different_hash_seeds(
+    ledger: Path, empty_db_url: str
+) -> None:
+    # a set's iteration order follows the process's string-hash salt: one process cannot see it
+    (ledger / "ledger" / "sets.py").write_text(
+        "import factory.fuzzy\n"
+        "from ledger.factories import CustomerFactory\n\n\n"
+        "class SetCustomerFactory(CustomerFactory):\n"
+        '    name = factory.fuzzy.FuzzyChoice({"alpha", "beta", "gamma", "delta", "eps"})\n'
+    )
+    config = ledger / "seedkit.toml"
+    text = config.read_text().replace('"ledger.dated"]', '"ledger.dated", "ledger.sets"]')
+    config.write_text(
+        text + '\n[profiles.sets]\nvolumes = [{ factory = "SetCustomerFactory", count = 12 }]\n'
+    )
+
+    result = run_cli(
+        "fingerprint", "--check", "--profile", "sets", "--database-url", empty_db_url, cwd=ledger
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "seeded twice (in two processes, PYTHONHASHSEED=1 and 2) gives different data" in result.stdout
+    assert "  pg:customers.name\n" in result.stdout
     assert query(empty_db_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
 
 

@@ -399,13 +399,14 @@ def _check(
     config: Path | None,
     seed: int | None,
 ) -> None:
-    from seedkit.seeding.check import check_determinism
+    from seedkit.seeding.check import HASH_SEEDS, check_determinism
 
     settings = load(config)
     name = profile or (next(iter(settings.profiles)) if len(settings.profiles) == 1 else None)
     report = check_determinism(
         settings, _choose_profile(settings, name), database_url=database_url, mongo_url=mongo_url, seed=seed
     )
+    apart = " (in two processes, PYTHONHASHSEED={} and {})".format(*HASH_SEEDS)
     if json_output:
         print_json(
             {
@@ -416,11 +417,12 @@ def _check(
         )
     elif report.clean:
         out.print(
-            f"profile {report.profile!r} seeded twice: the same data (fingerprint {report.fingerprints[0]})"
+            f"profile {report.profile!r} seeded twice{apart}: the same data "
+            f"(fingerprint {report.fingerprints[0]})"
         )
     else:
         out.print(
-            f"profile {report.profile!r} seeded twice gives different data "
+            f"profile {report.profile!r} seeded twice{apart} gives different data "
             f"({report.fingerprints[0][:16]} vs {report.fingerprints[1][:16]}); values differ in:"
         )
         for key in report.differing:
