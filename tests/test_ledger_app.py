@@ -134,6 +134,23 @@ def test_fingerprint_check_seeds_in_processes_with_different_hash_seeds(
     assert query(empty_db_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
 
 
+def test_fingerprint_check_reports_a_seeding_error_from_its_process_in_one_line(
+    ledger: Path, empty_db_url: str
+) -> None:
+    customers = ledger / "packs" / "base" / "customers.yaml"
+    customers.write_text(customers.read_text().replace("  role_id: 1\n", "  role_id: 1\n  colour: red\n"))
+
+    result = run_cli(
+        "fingerprint", "--check", "--profile", "demo", "--database-url", empty_db_url, cwd=ledger
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        "error: packs/base/customers.yaml:4, record 'acme', field 'colour': unknown column of table "
+        "'customers' (columns: id, name, role_id, public_id, created_at)"
+    ]
+    assert query(empty_db_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
+
+
 def test_truncate_strategy_returns_to_the_seeded_state_with_the_migrations_rows(
     ledger: Path, empty_db_url: str
 ) -> None:
