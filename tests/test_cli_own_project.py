@@ -196,6 +196,21 @@ def test_a_negative_volume_count_is_refused_by_the_command(project: Path) -> Non
     assert profiles.returncode == 2
 
 
+@pytest.mark.parametrize("command", ["plan", "seed"])
+def test_a_count_beyond_the_largest_is_refused_before_anything_is_written(
+    project: Path, command: str
+) -> None:
+    config = project.parent / "seedkit.toml"
+    config.write_text(config.read_text().replace("count = 3", "count = 99999999999999999999"))
+    result = run_cli(command, "--profile", "big", cwd=project)  # used to plan it and start seeding
+    assert_one_error_line(
+        result,
+        r"seedkit\.toml: profile 'big': volumes\[0\] count: 99999999999999999999 is more than the largest "
+        r"count, 2147483647 \(2\*\*31-1, PostgreSQL's largest integer\)$",
+    )
+    assert result.returncode == 2
+
+
 def test_allow_unsafe_as_text_does_not_lift_the_guard(project: Path) -> None:
     config = project.parent / "seedkit.toml"
     config.write_text('allow_unsafe = "false"\n' + config.read_text())  # bool("false") is True

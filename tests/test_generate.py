@@ -250,6 +250,14 @@ def test_a_count_that_is_not_a_positive_whole_number_is_refused(bad: Any) -> Non
         TableVolume("users", bad)
 
 
+def test_a_count_beyond_the_largest_is_refused() -> None:
+    TableVolume("users", 2**31 - 1)  # the largest is accepted
+    with pytest.raises(
+        ConfigError, match=r"table 'users': count 2147483648 is more than the largest count, 2147483647$"
+    ):
+        TableVolume("users", 2**31)
+
+
 CYCLE = """
 CREATE TABLE a (id integer PRIMARY KEY, b_id integer NOT NULL);
 CREATE TABLE b (id integer PRIMARY KEY, a_id integer NOT NULL REFERENCES a (id));

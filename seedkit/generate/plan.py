@@ -48,6 +48,7 @@ from seedkit.generate.providers import (
     Unique as MadeUnique,
 )
 from seedkit.generate.references import Combination, ParentKeys, SelfParent
+from seedkit.seeding.config import MAX_COUNT
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class TableVolume:
     def __post_init__(self) -> None:
         if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
             raise ConfigError(f"table {self.table!r}: count {self.count!r} is not a positive whole number")
+        if self.count > MAX_COUNT:
+            raise ConfigError(f"table {self.table!r}: count {self.count} is more than the largest count, {MAX_COUNT}")
 
 
 @dataclass

@@ -25,6 +25,11 @@ from seedkit.errors import ConfigError
 T = TypeVar("T")
 
 ISOLATION_STRATEGIES = ("truncate", "rollback", "snapshot", "none", "changed")
+
+MAX_COUNT = 2**31 - 1
+"""The largest count a volume may have: PostgreSQL's largest ``integer`` (the type of a ``serial``
+key), so that every row of a volume can be numbered by the commonest key column. A larger count is
+a slip (a volume of 2**31 rows would take days to seed), refused before anything is written."""
 # The reference domain's configuration, found without importing the package (its import would
 # load SQLAlchemy models): ``seedkit_reference`` is the repository's factories/ folder, installed.
 _REFERENCE = importlib.util.find_spec("seedkit_reference")
@@ -329,11 +334,11 @@ def _table_volume(raw: dict[str, Any], at: str) -> TableVolumeConfig:
 
 
 def _positive(value: Any) -> int:
-    """A whole number >= 1."""
+    """A whole number from 1 to :data:`MAX_COUNT`."""
     number = _integer(value)
     if number < 1:
         raise ValueError(f"{value!r} is not a positive whole number")
-    return number
+    return _bounded(number)
 
 
 def _integer(value: Any) -> int:
@@ -384,10 +389,18 @@ def _boolean(value: Any) -> bool:
 
 
 def _volume_count(value: Any) -> int:
-    """A factory volume's count: a whole number >= 1 (a volume of 0 is left out, not written as one)."""
+    """A factory volume's count: a whole number from 1 to :data:`MAX_COUNT` (a volume of 0 is left
+    out, not written as one)."""
     number = _integer(value)
     if number < 1:
         raise ValueError(f"{value!r} is not a positive whole number (to make none, leave the volume out)")
+    return _bounded(number)
+
+
+def _bounded(number: int) -> int:
+    """``number`` if it is at most :data:`MAX_COUNT`; else ValueError saying the bound."""
+    if number > MAX_COUNT:
+        raise ValueError(f"{number} is more than the largest count, {MAX_COUNT} (2**31-1, PostgreSQL's largest integer)")
     return number
 
 
