@@ -211,6 +211,44 @@ def test_a_count_beyond_the_largest_is_refused_before_anything_is_written(
     assert result.returncode == 2
 
 
+BROKEN_FACTORIES = """
+
+class ShortPostFactory(PostFactory):
+    title = factory.Iterator([f"title {n}" for n in range(60)], cycle=False)
+
+class FuzzyPostFactory(PostFactory):
+    id = factory.fuzzy.FuzzyInteger(50, 10)
+"""
+
+
+@pytest.mark.parametrize(
+    ("volume", "reason"),
+    [
+        (  # was: "ShortPostFactory (volume of 50): root 11 raised StopIteration on the row path:" (no reason)
+            '{ factory = "ShortPostFactory", count = 100 }',
+            r"volumes\[0\] \(ShortPostFactory x 100\): ShortPostFactory: root 61 failed on the row path: "
+            r"ShortPostFactory\.title raised StopIteration: its values ran out \(a factory\.Iterator with "
+            r"cycle=False, or a generator, gives each value once\)$",
+        ),
+        (  # was: "empty range for randrange() (50, 11, -39)", naming no factory nor field
+            '{ factory = "FuzzyPostFactory", count = 3 }',
+            r"volumes\[0\] \(FuzzyPostFactory x 3\): FuzzyPostFactory\.id raised ValueError: empty range for "
+            r"randrange\(\) \(50, 11, -39\)$",
+        ),
+    ],
+)
+def test_a_declarations_error_names_the_root_in_the_volume_and_the_field(
+    project: Path, empty_db_url: str, volume: str, reason: str
+) -> None:
+    config = project.parent / "seedkit.toml"
+    config.write_text(config.read_text().replace('{ factory = "PostFactory", count = 3 }', volume))
+    factories = project.parent / "blog/factories.py"
+    factories.write_text("import factory.fuzzy\n" + factories.read_text() + BROKEN_FACTORIES)
+    seeded = run_cli("seed", "--profile", "big", "--database-url", empty_db_url, cwd=project)
+    assert_one_error_line(seeded, rf"profile 'big', {reason}")
+    assert seeded.returncode != 0
+
+
 def test_allow_unsafe_as_text_does_not_lift_the_guard(project: Path) -> None:
     config = project.parent / "seedkit.toml"
     config.write_text('allow_unsafe = "false"\n' + config.read_text())  # bool("false") is True

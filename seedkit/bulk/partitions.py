@@ -49,7 +49,7 @@ from seedkit.bulk.executors import PartitionExecutor, open_executor
 from seedkit.bulk.prepared_waits import PreparedWaitWatch
 from seedkit.bulk.row_builder import RowRecord, model_of
 from seedkit.bulk.rows import int_range
-from seedkit.bulk.seeder import MONGO_BATCH, ORM_CHUNK_SIZE, BulkSeeder, partition_keys_on_flush
+from seedkit.bulk.seeder import MONGO_BATCH, ORM_CHUNK_SIZE, BulkSeeder, RootError, partition_keys_on_flush
 from seedkit.core.clock import DEFAULT_START
 from seedkit.core.declarations import IntegerFor
 from seedkit.core.determinism import Deterministic, deterministic
@@ -139,6 +139,8 @@ class _Partition:
     """Where the partition writes its documents; None: it hands them back to the coordinator."""
     last: int = 0
     """The highest partition number of the run (integer keys the database generates share ranges)."""
+    first: int = 0
+    """How many of the volume's roots the partitions before this one make (an error numbers its root in the volume)."""
 
 
 @dataclass
@@ -262,6 +264,7 @@ def seed_partitioned(
                             coordinator.gid(number + i + 1) if coordinator else None,
                             address,
                             total,
+                            sum(counts[:i]),
                         )
                         for i, n in enumerate(counts)
                     ]
@@ -399,7 +402,13 @@ def _run_partition(job: _Partition) -> _Outcome:
                     _session(conn, job.info, job.bulk, job.chunk_size, sink, job.last) as (session, seeder),
                 ):
                     spec = job.volume
-                    _create(spec.factory, job.count, spec.fields, seeder, job.chunk_size, write_documents)
+                    try:
+                        _create(spec.factory, job.count, spec.fields, seeder, job.chunk_size, write_documents)
+                    except RootError as exc:  # numbered within the partition: number it within the volume
+                        raise FactoryError(
+                            f"{exc.located(job.first)} (in the partition of roots {job.first + 1}-"
+                            f"{job.first + job.count})"
+                        ) from exc
                     if seeder is not None:
                         seeder.finish()
                         outcome = _Outcome(

@@ -81,6 +81,7 @@ from seedkit.factories.alchemy import (
 )
 from seedkit.factories.binding import bind
 from seedkit.factories.builder import lean_builds
+from seedkit.factories.failures import explain
 from seedkit.factories.related import factory_making
 
 DEFAULT_CHUNK_SIZE = 10_000
@@ -270,9 +271,9 @@ class BulkSeeder:
                         raise  # the ORM path cannot know it either, or refuses it too
                     if not isinstance(exc, RowPathUnsupported):
                         if done:  # only the first root is a trial: a later one's error is the factory's
-                            raise _row_error(factory_class, count, done + 1, exc) from exc
+                            raise _row_error(factory_class, done + 1, exc) from exc
                         # e.g. object_session(record): the per-object path may still make the row
-                        reason = f"its first row raised {type(exc).__name__} on the row path: {exc}"
+                        reason = f"its first row failed on the row path: {explain(exc)}"
                         return 0, PathDecision(decision.factory, ORM, _one_line(reason))
                     if start == 0:
                         return 0, PathDecision(decision.factory, ORM, f"its first row needed the ORM: {exc}")
@@ -849,15 +850,34 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _row_error(factory_class: type[Any], count: int, root: int, exc: BaseException) -> FactoryError:
-    """The one-line error of a root after the first that raised on the row path (not a
-    :class:`RowPathUnsupported`: the first root's trial passed, so the factory itself fails)."""
-    return FactoryError(
-        _one_line(
-            f"{factory_class.__name__} (volume of {count}): root {root} raised {type(exc).__name__} on the "
-            f"row path: {exc}"
+class RootError(FactoryError):
+    """A root after the first raised on the row path (not a :class:`RowPathUnsupported`: the
+    first root's trial passed, so the factory itself fails).
+
+    ``root`` counts from 1 within the :meth:`BulkSeeder.create` call that raised; a caller that
+    made the volume in several calls gives :meth:`located` the roots made before, so that the
+    line numbers the root within the volume (or the partition) rather than within the call.
+    """
+
+    def __init__(self, factory_name: str, root: int, cause: str) -> None:
+        self.factory_name = factory_name
+        self.root = root
+        self.cause = cause
+        super().__init__(self.located(0))
+
+    def located(self, before: int) -> str:
+        """The one line, the root numbered after ``before`` roots made by earlier calls."""
+        return _one_line(
+            f"{self.factory_name}: root {before + self.root} failed on the row path: {self.cause}"
         )
-    )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.factory_name, self.root, self.cause))
+
+
+def _row_error(factory_class: type[Any], root: int, exc: BaseException) -> RootError:
+    """The error of a root after the first that raised on the row path (see :class:`RootError`)."""
+    return RootError(factory_class.__name__, root, explain(exc))
 
 
 def _partition_keyed(column: sa.Column[Any]) -> bool:

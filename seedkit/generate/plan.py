@@ -97,7 +97,9 @@ class TableVolume:
         if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
             raise ConfigError(f"table {self.table!r}: count {self.count!r} is not a positive whole number")
         if self.count > MAX_COUNT:
-            raise ConfigError(f"table {self.table!r}: count {self.count} is more than the largest count, {MAX_COUNT}")
+            raise ConfigError(
+                f"table {self.table!r}: count {self.count} is more than the largest count, {MAX_COUNT}"
+            )
 
 
 @dataclass

@@ -400,7 +400,9 @@ def _volume_count(value: Any) -> int:
 def _bounded(number: int) -> int:
     """``number`` if it is at most :data:`MAX_COUNT`; else ValueError saying the bound."""
     if number > MAX_COUNT:
-        raise ValueError(f"{number} is more than the largest count, {MAX_COUNT} (2**31-1, PostgreSQL's largest integer)")
+        raise ValueError(
+            f"{number} is more than the largest count, {MAX_COUNT} (2**31-1, PostgreSQL's largest integer)"
+        )
     return number
 
 

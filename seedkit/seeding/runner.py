@@ -54,12 +54,14 @@ from seedkit.bulk.coordinator import (
 from seedkit.bulk.executors import PartitionExecutor, open_executor
 from seedkit.bulk.partitions import PartitionProgress, check_key_ranges, plan_partitions
 from seedkit.bulk.paths import PathDecision, decide_call, volume_entry
+from seedkit.bulk.seeder import RootError
 from seedkit.core.clock import parse_instant
 from seedkit.core.determinism import Deterministic, deterministic
 from seedkit.core.ids import DEFAULT_INT_STRIDE
 from seedkit.errors import ConfigError, FactoryError, PackError, SeedkitError
 from seedkit.factories.alchemy import SQLAlchemyFactory
 from seedkit.factories.errors import UnknownAttributeError
+from seedkit.factories.failures import describe_exception, explain, failed_declaration
 from seedkit.factories.related import factories_making, factory_making
 from seedkit.generate import GenerationPlan, TableVolume, generate, plan_tables, try_sample
 from seedkit.packs import Pack, apply_packs, resolve_packs, validate_packs
@@ -819,6 +821,8 @@ def _create_volume(
             if progress:
                 progress(task, done, volume.count)
         seeder.wait()  # this volume's rows are in: a database error is this volume's
+    except RootError as exc:  # numbered within the create call: number it within the volume
+        raise FactoryError(f"{where}: {exc.located(done)}") from exc
     except FactoryError as exc:
         raise FactoryError(f"{where}: {exc}") from exc
     except SeedkitError:
@@ -836,7 +840,8 @@ def _reason(
 ) -> str:
     """One line for ``exc``: a constraint violation as :func:`describe_violation` words it (with
     the factory among ``factories`` and their related ones that makes the table's rows), else the
-    first line of the database's message or the exception's."""
+    first line of the database's message, or the declaration that raised and the exception's
+    (see :func:`~seedkit.factories.failures.explain`), or the exception's."""
     violation = describe_violation(exc, constraints)
     if violation is not None:
         table = violated_table(exc)
@@ -851,8 +856,10 @@ def _reason(
         return f"{violation} (rows made by {makers[0]})" if makers and makers[0] else violation
     if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
         return str(exc.orig).strip().splitlines()[0]
+    if failed_declaration(exc) is not None:  # a declaration's own error: name it
+        return explain(exc)
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return text[0] if text else describe_exception(exc)
 
 
 def _report(
