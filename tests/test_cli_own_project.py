@@ -249,6 +249,30 @@ def test_a_declarations_error_names_the_root_in_the_volume_and_the_field(
     assert seeded.returncode != 0
 
 
+def test_a_partitions_error_names_the_root_in_the_volume_and_the_partitions_roots(
+    project: Path, empty_db_url: str
+) -> None:
+    config = project.parent / "seedkit.toml"
+    config.write_text(
+        config.read_text().replace(
+            '{ factory = "PostFactory", count = 3 }', '{ factory = "ShortPostFactory", count = 100 }'
+        )
+    )
+    factories = project.parent / "blog/factories.py"
+    factories.write_text("import factory.fuzzy\n" + factories.read_text() + BROKEN_FACTORIES)
+    seeded = run_cli(
+        "seed", "--profile", "big", "--database-url", empty_db_url, "--workers", "2", "--partition-size", "70",
+        cwd=project,
+    )  # fmt: skip
+    assert_one_error_line(
+        seeded,
+        r"ShortPostFactory: root 61 failed on the row path: ShortPostFactory\.title raised StopIteration: its "
+        r"values ran out \(a factory\.Iterator with cycle=False, or a generator, gives each value once\) \(in the "
+        r"partition of roots 1-70\); nothing was kept",
+    )
+    assert seeded.returncode != 0
+
+
 def test_allow_unsafe_as_text_does_not_lift_the_guard(project: Path) -> None:
     config = project.parent / "seedkit.toml"
     config.write_text('allow_unsafe = "false"\n' + config.read_text())  # bool("false") is True
