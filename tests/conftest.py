@@ -116,13 +116,23 @@ def empty_db_url(pg_server_url: str) -> Iterator[str]:
     drop_database(pg_server_url, name)
 
 
+def _reference_copy(server_url: str, template: str) -> Iterator[str]:
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    url = create_database(server_url, name, template=template)
+    yield url
+    drop_database(server_url, name)
+
+
 @pytest.fixture
 def db_url(pg_server_url: str, reference_template: str) -> Iterator[str]:
     """A new database at the reference schema's head for this test (dropped afterwards)."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    url = create_database(pg_server_url, name, template=reference_template)
-    yield url
-    drop_database(pg_server_url, name)
+    yield from _reference_copy(pg_server_url, reference_template)
+
+
+@pytest.fixture
+def second_db(pg_server_url: str, reference_template: str) -> Iterator[str]:
+    """Another one, for tests that seed the same graph twice (per object and in bulk) and compare."""
+    yield from _reference_copy(pg_server_url, reference_template)
 
 
 @pytest.fixture

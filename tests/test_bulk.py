@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 import sqlalchemy as sa
-from conftest import connect_test_mongo, create_database, drop_database
+from conftest import connect_test_mongo
 from seedkit_reference.document_factories import AuditEventFactory, NotificationFactory
 from seedkit_reference.model_factories import (
     CustomerFactory,
@@ -40,14 +40,6 @@ VOLUMES: list[Volume] = [
     (AuditEventFactory, 8, {}),
     (NotificationFactory, 5, {}),
 ]
-
-
-@pytest.fixture
-def second_db(pg_server_url: str, reference_template: str) -> Iterator[str]:
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    url = create_database(pg_server_url, name, template=reference_template)
-    yield url
-    drop_database(pg_server_url, name)
 
 
 @pytest.fixture

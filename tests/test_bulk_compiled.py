@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +13,6 @@ from typing import Any
 import factory
 import factory.fuzzy
 import pytest
-from conftest import create_database, drop_database
 from seedkit_reference.models import Order, OrderItem, Organization, Payment, Product, User
 from test_bulk_row_path import bulk, per_object
 
@@ -28,14 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 from benchmarks import ordinary, ordinary_values
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def second_db(pg_server_url: str, reference_template: str) -> Iterator[str]:
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    url = create_database(pg_server_url, name, template=reference_template)
-    yield url
-    drop_database(pg_server_url, name)
 
 
 def plans(factory_class: type[Any]) -> list[CompiledPlan | str]:

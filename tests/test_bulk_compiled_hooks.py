@@ -4,7 +4,7 @@ and ``_adjust_kwargs`` write what the per-object path writes (real PostgreSQL)."
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,7 +13,6 @@ import factory
 import factory.fuzzy
 import pytest
 import sqlalchemy as sa
-from conftest import create_database, drop_database
 from factory.declarations import BaseDeclaration, PostGenerationDeclaration
 from seedkit_reference import model_factories as reference
 from seedkit_reference.models import Order, OrderItem, Organization, Payment, User
@@ -29,14 +28,6 @@ from seedkit.bulk.row_builder import _FACTORY_ROWS
 from seedkit.core.declarations import IntegerFor, Now, UUIDFor
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def second_db(pg_server_url: str, reference_template: str) -> Iterator[str]:
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    url = create_database(pg_server_url, name, template=reference_template)
-    yield url
-    drop_database(pg_server_url, name)
 
 
 def _uuid() -> uuid.UUID:

@@ -8,7 +8,7 @@ see (a provider replaced mid-volume, a reinstall, ``SKIP`` values, ORM objects a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +16,6 @@ import factory
 import factory.fuzzy
 import factory.utils
 import pytest
-from conftest import create_database, drop_database
 from factory.declarations import SKIP
 from faker.providers import BaseProvider
 from seedkit_reference.models import Order, OrderItem, Organization, Payment, User
@@ -33,14 +32,6 @@ from seedkit.factories.builder import lean_builds
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 LOCALE = "it_IT"  # a locale of these tests' own: its Faker proxy is only theirs
-
-
-@pytest.fixture
-def second_db(pg_server_url: str, reference_template: str) -> Iterator[str]:
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    url = create_database(pg_server_url, name, template=reference_template)
-    yield url
-    drop_database(pg_server_url, name)
 
 
 def _uuid() -> uuid.UUID:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +15,6 @@ import factory
 import factory.fuzzy
 import pytest
 import sqlalchemy as sa
-from conftest import create_database, drop_database
 from seedkit_reference.models import Order, Organization, Payment, User
 from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, validates
@@ -35,14 +34,6 @@ Seed = Callable[[Callable[..., Any]], None]
 """A graph to seed: called with ``create(factory_class, count, **fields)``."""
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def second_db(pg_server_url: str, reference_template: str) -> Iterator[str]:
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    url = create_database(pg_server_url, name, template=reference_template)
-    yield url
-    drop_database(pg_server_url, name)
 
 
 def per_object(url: str, seed: Seed) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +20,6 @@ import factory.fuzzy
 import factory.random
 import pytest
 import sqlalchemy as sa
-from conftest import create_database, drop_database
 from seedkit_reference.models import Order, Organization, Payment, User
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
@@ -40,14 +39,6 @@ from benchmarks.seed_worker import _reference_volumes
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 Create = Callable[..., Any]
-
-
-@pytest.fixture
-def second_db(pg_server_url: str, reference_template: str) -> Iterator[str]:
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    url = create_database(pg_server_url, name, template=reference_template)
-    yield url
-    drop_database(pg_server_url, name)
 
 
 def per_object(url: str, seed: Callable[[Create], None]) -> Any:

@@ -18,7 +18,7 @@ import factory.fuzzy
 import freezegun
 import pytest
 import sqlalchemy as sa
-from conftest import connect_test_mongo, create_database, drop_database
+from conftest import connect_test_mongo
 from seedkit_reference.models import Organization, User
 from sqlalchemy.orm import Session
 
@@ -390,14 +390,6 @@ def _notes() -> type:
         },
         collection="notes",
     )
-
-
-@pytest.fixture
-def second_db(pg_server_url: str, reference_template: str) -> Iterator[str]:
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    url = create_database(pg_server_url, name, template=reference_template)
-    yield url
-    drop_database(pg_server_url, name)
 
 
 @pytest.fixture
