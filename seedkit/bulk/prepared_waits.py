@@ -41,6 +41,9 @@ POLL_SECONDS = 0.2
 CLIENT_CHECK = "1s"
 """``client_connection_check_interval`` of a partition's session."""
 
+DEADLOCK = "40P01"
+"""SQLSTATE ``deadlock_detected``."""
+
 _RELATION = re.compile(r'in relation "(?P<name>[^"]+)"')
 _COPY = re.compile(r"COPY (?P<table>\S+?),? line")
 _CONSTRAINT = sa.text(
@@ -86,7 +89,18 @@ class PreparedWaitWatch:
         self._stop.set()
         self._thread.join()
         if error is not None and self._cancelled.is_set():
-            raise PreparedTransactionWait(self._describe(error)) from error
+            waited = (
+                "a write waited on another partition's prepared transaction, probably a unique value "
+                "written by two partitions"
+            )
+            raise PreparedTransactionWait(self._describe(error, waited)) from error
+        if error is not None and _diag_of(error, "sqlstate") == DEADLOCK:
+            # Both partitions still open: each waited on the other's row, and PostgreSQL saw it.
+            waited = (
+                "two partitions' writes waited on each other (a deadlock), probably a unique value "
+                "written by both"
+            )
+            raise PreparedTransactionWait(self._describe(error, waited)) from error
 
     def _watch(self) -> None:
         with self._engine.connect() as watcher:
@@ -101,9 +115,9 @@ class PreparedWaitWatch:
                     watcher.rollback()
                     return
 
-    def _describe(self, error: BaseException) -> str:
-        """``table T: unique constraint C on (cols): ...`` from the cancelled statement's context."""
-        context = _context_of(error)
+    def _describe(self, error: BaseException, waited: str) -> str:
+        """``table T: unique constraint C on (cols): <waited>`` from the failed statement's context."""
+        context = _diag_of(error, "context")
         relation = _RELATION.search(context)
         copied = _COPY.search(context)
         table = copied["table"] if copied else None
@@ -125,19 +139,17 @@ class PreparedWaitWatch:
                 else:  # an exclusion constraint's recheck names the table, not the index
                     table = table or relation["name"]
         where = f"table {table}: " if table else ""
-        return (
-            f"{where}{what}a write waited on another partition's prepared transaction, probably a "
-            "unique value written by two partitions"
-        )
+        return f"{where}{what}{waited}"
 
 
-def _context_of(error: BaseException) -> str:
-    """The ``CONTEXT`` PostgreSQL sent with the psycopg error behind ``error`` ("" if none)."""
+def _diag_of(error: BaseException, field: str) -> str:
+    """A diagnostic field (``context``, ``sqlstate``) PostgreSQL sent with the psycopg error behind
+    ``error`` ("" if none)."""
     current: Any = error
     for _ in range(5):
         diag = getattr(current, "diag", None)
         if diag is not None:
-            return str(diag.context or "")
+            return str(getattr(diag, field) or "")
         current = getattr(current, "orig", None) or current.__cause__ or current.__context__
         if current is None:
             break
